@@ -1,0 +1,448 @@
+//! The parts of an ELF file the dynamic loader reads.
+//!
+//! Only what `ld.so` itself looks at is read, with positioned reads: the ELF
+//! header, the program headers, `PT_INTERP`, the `PT_DYNAMIC` segment and the
+//! dynamic string table. Section headers are never needed (a stripped or
+//! section-less library loads fine, so it must analyse fine). Header and program
+//! header parsing uses `goblin`; strings are kept as bytes.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+
+use goblin::container::{Container, Ctx};
+use goblin::elf::dynamic::{
+    DF_1_NODEFLIB, DF_1_PIE, DT_FLAGS_1, DT_NEEDED, DT_NULL, DT_RPATH, DT_RUNPATH, DT_SONAME,
+    DT_STRSZ, DT_STRTAB,
+};
+use goblin::elf::header::{ET_DYN, ET_EXEC};
+use goblin::elf::program_header::{ProgramHeader, PT_DYNAMIC, PT_INTERP, PT_LOAD};
+
+/// `\x7fELF`.
+pub const MAGIC: &[u8; 4] = b"\x7fELF";
+
+const MAX_PHNUM: usize = 4096;
+const MAX_DYNAMIC: u64 = 1 << 20;
+const MAX_STRTAB: u64 = 64 << 20;
+const MAX_INTERP: u64 = 4096;
+
+/// How an object is linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linkage {
+    /// Has a program interpreter or dynamic dependencies: loaded by ld.so.
+    Dynamic,
+    /// No dynamic section: needs nothing at load time.
+    Static,
+    /// Self-relocating position independent executable without interpreter.
+    StaticPie,
+    /// Not a loadable object (relocatable `.o`, core dump, …).
+    NotLoadable,
+}
+
+impl Linkage {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Linkage::Dynamic => "dynamic",
+            Linkage::Static => "static",
+            Linkage::StaticPie => "static-pie",
+            Linkage::NotLoadable => "not-loadable",
+        }
+    }
+}
+
+/// What the loader needs to know about an ELF object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElfInfo {
+    /// `e_ident`, for the loader's header checks.
+    pub ident: [u8; 16],
+    /// 64-bit class.
+    pub class64: bool,
+    /// Little endian.
+    pub little: bool,
+    /// `e_machine`.
+    pub machine: u16,
+    /// `e_type`.
+    pub etype: u16,
+    /// `e_version`.
+    pub version: u32,
+    /// `e_flags`.
+    pub flags: u32,
+    /// `e_phentsize`.
+    pub phentsize: u16,
+    /// `PT_INTERP`, without the trailing NUL.
+    pub interp: Option<Vec<u8>>,
+    /// Whether there is a `PT_DYNAMIC` segment.
+    pub has_dynamic: bool,
+    /// `DT_NEEDED`, in order.
+    pub needed: Vec<Vec<u8>>,
+    /// `DT_SONAME`.
+    pub soname: Option<Vec<u8>>,
+    /// `DT_RPATH`.
+    pub rpath: Option<Vec<u8>>,
+    /// `DT_RUNPATH`.
+    pub runpath: Option<Vec<u8>>,
+    /// `DT_FLAGS_1`.
+    pub flags_1: u64,
+}
+
+impl ElfInfo {
+    /// `DF_1_NODEFLIB`: do not search the default directories (nor their cache entries).
+    pub fn nodeflib(&self) -> bool {
+        self.flags_1 & DF_1_NODEFLIB != 0
+    }
+
+    /// How it is linked.
+    pub fn linkage(&self) -> Linkage {
+        if self.etype != ET_EXEC && self.etype != ET_DYN {
+            return Linkage::NotLoadable;
+        }
+        if self.interp.is_some() {
+            return Linkage::Dynamic;
+        }
+        if !self.has_dynamic {
+            return Linkage::Static;
+        }
+        if self.etype == ET_DYN && self.needed.is_empty() && self.flags_1 & DF_1_PIE != 0 {
+            return Linkage::StaticPie;
+        }
+        Linkage::Dynamic
+    }
+
+    /// An executable or shared object ld.so could load.
+    pub fn is_loadable(&self) -> bool {
+        self.etype == ET_EXEC || self.etype == ET_DYN
+    }
+}
+
+/// Why an ELF file could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ElfError {
+    /// Reading failed.
+    #[error("read error: {0}")]
+    Io(#[from] io::Error),
+    /// The file starts with the ELF magic but is malformed.
+    #[error("malformed ELF: {0}")]
+    Malformed(String),
+}
+
+fn malformed(msg: impl Into<String>) -> ElfError {
+    ElfError::Malformed(msg.into())
+}
+
+/// Something we can read byte ranges from.
+pub trait ReadAt {
+    /// Read exactly `buf.len()` bytes at `off`.
+    fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()>;
+}
+
+impl ReadAt for File {
+    fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
+        FileExt::read_exact_at(self, buf, off)
+    }
+}
+
+impl ReadAt for [u8] {
+    fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
+        let start = usize::try_from(off).map_err(|_| io::ErrorKind::UnexpectedEof)?;
+        let end = start
+            .checked_add(buf.len())
+            .filter(|&e| e <= self.len())
+            .ok_or(io::ErrorKind::UnexpectedEof)?;
+        buf.copy_from_slice(&self[start..end]);
+        Ok(())
+    }
+}
+
+fn read_range(
+    src: &(impl ReadAt + ?Sized),
+    off: u64,
+    len: u64,
+    size: u64,
+) -> Result<Vec<u8>, ElfError> {
+    let end = off
+        .checked_add(len)
+        .ok_or_else(|| malformed("range overflows"))?;
+    if end > size {
+        return Err(malformed(format!(
+            "range {off}..{end} is beyond the end of the file ({size} bytes)"
+        )));
+    }
+    let mut buf = vec![0u8; len as usize];
+    src.read_exact_at(&mut buf, off)?;
+    Ok(buf)
+}
+
+/// Whether these leading bytes are an ELF magic.
+pub fn is_elf(head: &[u8]) -> bool {
+    head.len() >= 4 && &head[..4] == MAGIC
+}
+
+/// Parse what the loader needs from an ELF file of `size` bytes whose first
+/// bytes are `head` (at least the magic). `Ok(None)` when it is not ELF.
+pub fn parse(src: &(impl ReadAt + ?Sized), size: u64) -> Result<Option<ElfInfo>, ElfError> {
+    let mut head = [0u8; 64];
+    let n = head.len().min(size as usize);
+    src.read_exact_at(&mut head[..n], 0)?;
+    if !is_elf(&head[..n]) {
+        return Ok(None);
+    }
+    if n < 52 {
+        return Err(malformed(format!("file too short ({size} bytes)")));
+    }
+    let header = goblin::elf::Elf::parse_header(&head[..n])
+        .map_err(|e| malformed(format!("bad ELF header: {e}")))?;
+    let container = header
+        .container()
+        .map_err(|e| malformed(format!("bad ELF class: {e}")))?;
+    let endian = header
+        .endianness()
+        .map_err(|e| malformed(format!("bad ELF data encoding: {e}")))?;
+    let class64 = container == Container::Big;
+    let ctx = Ctx::new(container, endian);
+    let mut ident = [0u8; 16];
+    ident.copy_from_slice(&head[..16]);
+    let mut info = ElfInfo {
+        ident,
+        class64,
+        little: endian.is_little(),
+        machine: header.e_machine,
+        etype: header.e_type,
+        version: header.e_version,
+        flags: header.e_flags,
+        phentsize: header.e_phentsize,
+        interp: None,
+        has_dynamic: false,
+        needed: Vec::new(),
+        soname: None,
+        rpath: None,
+        runpath: None,
+        flags_1: 0,
+    };
+    let phnum = header.e_phnum as usize;
+    if phnum == 0 {
+        return Ok(Some(info));
+    }
+    let want = ProgramHeader::size(ctx);
+    if header.e_phentsize as usize != want {
+        // ld.so refuses such a file; nothing more can be read reliably
+        return Ok(Some(info));
+    }
+    if phnum > MAX_PHNUM {
+        return Err(malformed(format!("{phnum} program headers")));
+    }
+    let phbytes = read_range(src, header.e_phoff, (phnum * want) as u64, size)?;
+    let phdrs = ProgramHeader::parse(&phbytes, 0, phnum, ctx)
+        .map_err(|e| malformed(format!("bad program headers: {e}")))?;
+    let loads: Vec<&ProgramHeader> = phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
+    for ph in &phdrs {
+        if ph.p_type == PT_INTERP {
+            if ph.p_filesz > MAX_INTERP {
+                return Err(malformed("PT_INTERP too long"));
+            }
+            let raw = read_range(src, ph.p_offset, ph.p_filesz, size)?;
+            let end = memchr::memchr(0, &raw).unwrap_or(raw.len());
+            info.interp = Some(raw[..end].to_vec());
+        }
+    }
+    let Some(dynph) = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC) else {
+        return Ok(Some(info));
+    };
+    if dynph.p_filesz == 0 {
+        // a separate debug-info file: the segment has no bytes; ld.so refuses it
+        return Ok(Some(info));
+    }
+    info.has_dynamic = true;
+    if dynph.p_filesz > MAX_DYNAMIC {
+        return Err(malformed("PT_DYNAMIC too large"));
+    }
+    let dynbytes = read_range(src, dynph.p_offset, dynph.p_filesz, size)?;
+    let word = if class64 { 8 } else { 4 };
+    let rd = |b: &[u8]| -> u64 {
+        match (word, info.little) {
+            (8, true) => u64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
+            (8, false) => u64::from_be_bytes(b.try_into().unwrap_or([0; 8])),
+            (_, true) => u32::from_le_bytes(b.try_into().unwrap_or([0; 4])) as u64,
+            (_, false) => u32::from_be_bytes(b.try_into().unwrap_or([0; 4])) as u64,
+        }
+    };
+    let mut dyns: Vec<(u64, u64)> = Vec::new();
+    for chunk in dynbytes.chunks_exact(word * 2) {
+        let tag = rd(&chunk[..word]);
+        let val = rd(&chunk[word..]);
+        if tag == DT_NULL {
+            break;
+        }
+        dyns.push((tag, val));
+    }
+    let get = |t: u64| dyns.iter().find(|(tag, _)| *tag == t).map(|(_, v)| *v);
+    if let Some(f) = get(DT_FLAGS_1) {
+        info.flags_1 = f;
+    }
+    let wants_strings = dyns
+        .iter()
+        .any(|(t, _)| matches!(*t, DT_NEEDED | DT_SONAME | DT_RPATH | DT_RUNPATH));
+    if !wants_strings {
+        return Ok(Some(info));
+    }
+    let (Some(straddr), Some(strsz)) = (get(DT_STRTAB), get(DT_STRSZ)) else {
+        return Err(malformed("dynamic section without DT_STRTAB/DT_STRSZ"));
+    };
+    if strsz > MAX_STRTAB {
+        return Err(malformed("dynamic string table too large"));
+    }
+    // map the virtual address to a file offset through the PT_LOAD segments
+    let stroff = loads
+        .iter()
+        .find(|p| straddr >= p.p_vaddr && straddr < p.p_vaddr.saturating_add(p.p_filesz))
+        .map(|p| straddr - p.p_vaddr + p.p_offset)
+        .ok_or_else(|| {
+            malformed(format!(
+                "DT_STRTAB {straddr:#x} is not in any PT_LOAD segment"
+            ))
+        })?;
+    let strtab = read_range(src, stroff, strsz.min(size.saturating_sub(stroff)), size)?;
+    let string = |off: u64| -> Result<Vec<u8>, ElfError> {
+        let off = usize::try_from(off).map_err(|_| malformed("string offset"))?;
+        let s = strtab
+            .get(off..)
+            .ok_or_else(|| malformed(format!("string offset {off} beyond DT_STRSZ")))?;
+        let end = memchr::memchr(0, s).ok_or_else(|| malformed("unterminated string"))?;
+        Ok(s[..end].to_vec())
+    };
+    for &(tag, val) in &dyns {
+        match tag {
+            DT_NEEDED => info.needed.push(string(val)?),
+            DT_SONAME => info.soname = Some(string(val)?),
+            DT_RPATH => info.rpath = Some(string(val)?),
+            DT_RUNPATH => info.runpath = Some(string(val)?),
+            _ => {}
+        }
+    }
+    Ok(Some(info))
+}
+
+/// What glibc's `open_verify` concludes about a candidate file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Usable.
+    Ok,
+    /// Other ELF class: skipped, the search continues (`found_other_class`).
+    OtherClass,
+    /// Other machine: skipped, the search continues.
+    OtherMachine,
+    /// Fatal for the whole load, with ld.so's message.
+    Fatal(&'static str),
+}
+
+/// What a loader expects of the objects it loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Expect {
+    /// 64-bit.
+    pub class64: bool,
+    /// Little endian.
+    pub little: bool,
+    /// `e_machine`.
+    pub machine: u16,
+}
+
+impl Expect {
+    /// What the loader of this object expects.
+    pub fn of(info: &ElfInfo) -> Expect {
+        Expect {
+            class64: info.class64,
+            little: info.little,
+            machine: info.machine,
+        }
+    }
+}
+
+/// glibc's `open_verify` checks, in its order.
+pub fn verify_glibc(info: &ElfInfo, expect: Expect) -> Verdict {
+    let id = &info.ident;
+    let class_ok = id[4] == if expect.class64 { 2 } else { 1 };
+    let data_ok = id[5] == if expect.little { 1 } else { 2 };
+    let osabi_ok = id[7] == 0 || id[7] == 3;
+    let abiver_ok = id[8] == 0 || (id[7] == 3 && id[8] <= 3);
+    let pad_ok = id[9..16].iter().all(|&b| b == 0);
+    if !(class_ok && data_ok && id[6] == 1 && osabi_ok && abiver_ok && pad_ok) {
+        if !class_ok {
+            return Verdict::OtherClass;
+        }
+        if !data_ok {
+            return Verdict::Fatal(if expect.little {
+                "ELF file data encoding not little-endian"
+            } else {
+                "ELF file data encoding not big-endian"
+            });
+        }
+        if id[6] != 1 {
+            return Verdict::Fatal("ELF file version ident does not match current one");
+        }
+        if !osabi_ok {
+            return Verdict::Fatal("ELF file OS ABI invalid");
+        }
+        if !abiver_ok {
+            return Verdict::Fatal("ELF file ABI version invalid");
+        }
+        return Verdict::Fatal("nonzero padding in e_ident");
+    }
+    if info.version != 1 {
+        return Verdict::Fatal("ELF file version does not match current one");
+    }
+    if info.machine != expect.machine {
+        return Verdict::OtherMachine;
+    }
+    if info.etype != ET_DYN && info.etype != ET_EXEC {
+        return Verdict::Fatal("only ET_DYN and ET_EXEC can be loaded");
+    }
+    let want = if expect.class64 { 56 } else { 32 };
+    if info.phentsize != want {
+        return Verdict::Fatal("ELF file's phentsize not the expected size");
+    }
+    Verdict::Ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_running_loader_and_libc() {
+        let f = File::open("/lib64/ld-linux-x86-64.so.2").unwrap();
+        let size = f.metadata().unwrap().len();
+        let info = parse(&f, size).unwrap().unwrap();
+        assert!(info.class64);
+        assert_eq!(info.soname.as_deref(), Some(&b"ld-linux-x86-64.so.2"[..]));
+        let f = File::open("/bin/sh").unwrap();
+        let size = f.metadata().unwrap().len();
+        let info = parse(&f, size).unwrap().unwrap();
+        assert_eq!(
+            info.interp.as_deref(),
+            Some(&b"/lib64/ld-linux-x86-64.so.2"[..])
+        );
+        assert!(info.needed.iter().any(|n| n == b"libc.so.6"));
+        assert_eq!(info.linkage(), Linkage::Dynamic);
+        assert_eq!(verify_glibc(&info, Expect::of(&info)), Verdict::Ok);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        let bytes = std::fs::read("/bin/true").unwrap();
+        for len in (0..bytes.len().min(20000)).step_by(7) {
+            let cut = &bytes[..len];
+            let _ = parse(cut, len as u64);
+        }
+        let mut flipped = bytes.clone();
+        for i in (16..flipped.len().min(4096)).step_by(3) {
+            flipped[i] ^= 0x5a;
+            let _ = parse(&flipped[..], flipped.len() as u64);
+        }
+    }
+
+    #[test]
+    fn not_elf_is_none() {
+        assert!(parse(&b"#!/bin/sh\n"[..], 10).unwrap().is_none());
+    }
+}

@@ -1,0 +1,26 @@
+//! Offline static analysis of a root filesystem.
+//!
+//! Everything here interprets paths *inside* an analysed root, the way a process
+//! chrooted into it would, and never executes a file of the root:
+//!
+//! - [`rootfs`]: the root model — confined file access and symlink resolution
+//!   that records every hop;
+//! - [`elf`]: the parts of an ELF file the dynamic loader reads;
+//! - [`ldcache`] and [`ldconf`]: glibc's `/etc/ld.so.cache` and `ld.so.conf`;
+//! - [`loader`]: the glibc and musl library search, reproduced offline;
+//! - [`script`]: shebang interpreters;
+//! - [`scan`]: a whole-root walk producing files, edges and findings;
+//! - [`findings`]: the stable finding codes shared by every report.
+#![warn(missing_docs)]
+
+pub mod bytes;
+pub mod cpu;
+pub mod elf;
+pub mod findings;
+pub mod ldcache;
+pub mod ldconf;
+pub mod loader;
+pub mod report;
+pub mod rootfs;
+pub mod scan;
+pub mod script;

@@ -1,0 +1,622 @@
+//! glibc's `ld.so`: `_dl_map_object_deps` and `_dl_map_object`, offline.
+//!
+//! Breadth-first over `DT_NEEDED` in order, starting from the main object. For
+//! each name: (0) an already-loaded object matching by path, earlier request
+//! string, `DT_SONAME` (or, after a search, by device and inode) is reused;
+//! (1) a name with `/` is opened as given; (2) otherwise the search order is the
+//! `DT_RPATH` chain through the *first loaders* (only when the requesting object
+//! has no `DT_RUNPATH`), `LD_LIBRARY_PATH`, the requesting object's own
+//! `DT_RUNPATH`, `/etc/ld.so.cache`, then the system directories — the last two
+//! skipped for system locations under `DF_1_NODEFLIB`. Candidates are checked as
+//! `open_verify` does: another ELF class or machine is skipped, anything else
+//! wrong aborts the whole load.
+
+use std::sync::Arc;
+
+use super::{
+    CacheSource, Closure, Edge, GlibcConfig, Match, Object, Opened, Probe, Resolver, Rule,
+};
+use crate::bytes;
+use crate::elf::{self, ElfInfo, Verdict};
+use crate::findings::{Code, Finding};
+use crate::rootfs::ResolveError;
+
+enum Found {
+    Yes {
+        opened: Box<Opened>,
+        path: Vec<u8>,
+        rule: Rule,
+        via: Option<Vec<u8>>,
+        alternatives: Vec<Vec<u8>>,
+    },
+    No,
+    Fatal(String),
+}
+
+/// What one candidate path gives.
+enum Try {
+    Use(Box<Opened>),
+    Skip,
+    /// An error other than "not found" or "permission denied" (e.g. `ELOOP`):
+    /// `open_path` gives up on the rest of this search path list.
+    Stop,
+    Fatal(String),
+}
+
+fn try_candidate(r: &Resolver<'_>, cfg: &GlibcConfig, path: &[u8], c: &mut Closure) -> Try {
+    let o = r.open(path);
+    match &o.probe {
+        Probe::Missing(ResolveError::Loop { at }) => {
+            c.findings.push(Finding::new(
+                Code::SymlinkLoop,
+                path.to_vec(),
+                format!(
+                    "opening {} fails with too many levels of symbolic links (at {}); the loader stops searching this path list",
+                    bytes::display(path),
+                    bytes::display(at)
+                ),
+            ));
+            Try::Stop
+        }
+        Probe::Missing(ResolveError::Io { .. }) => Try::Stop,
+        Probe::Missing(_) | Probe::Unreadable(_) => Try::Skip,
+        Probe::Dir => Try::Fatal(format!(
+            "{}: cannot read file data: Is a directory",
+            bytes::display(path)
+        )),
+        Probe::Special(k) => Try::Fatal(format!(
+            "{}: cannot read file data: is a {}",
+            bytes::display(path),
+            k.as_str()
+        )),
+        Probe::NotElf { too_short: true } => {
+            Try::Fatal(format!("{}: file too short", bytes::display(path)))
+        }
+        Probe::NotElf { too_short: false } => {
+            Try::Fatal(format!("{}: invalid ELF header", bytes::display(path)))
+        }
+        Probe::Malformed(m) => Try::Fatal(format!("{}: {m}", bytes::display(path))),
+        Probe::Elf(info) => match elf::verify_glibc(info, cfg.expect) {
+            Verdict::Ok => Try::Use(Box::new(o)),
+            Verdict::OtherClass | Verdict::OtherMachine => {
+                c.findings.push(Finding::new(
+                    Code::WrongClassSkipped,
+                    path.to_vec(),
+                    format!(
+                        "skipped: {}-bit ELF for machine {} does not match the loader",
+                        if info.class64 { 64 } else { 32 },
+                        info.machine
+                    ),
+                ));
+                Try::Skip
+            }
+            Verdict::Fatal(m) => Try::Fatal(format!("{}: {m}", bytes::display(path))),
+        },
+    }
+}
+
+/// `decompose_rpath`/`fillin_rpath`: split, expand tokens, normalise trailing
+/// slashes to exactly one, drop failed/empty expansions and duplicates.
+fn search_dirs(
+    list: &[u8],
+    sep: &[u8],
+    origin: Option<&[u8]>,
+    cfg: &GlibcConfig,
+    r: &Resolver<'_>,
+    owner: &[u8],
+    c: &mut Closure,
+) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    if list.is_empty() {
+        return out;
+    }
+    for el in list.split(|b| sep.contains(b)) {
+        let mut d = if el.is_empty() {
+            Vec::new()
+        } else {
+            match super::expand_dst(el, origin, &r.options().cpu.platform, &cfg.lib) {
+                Some(d) if !d.is_empty() => d,
+                _ => continue,
+            }
+        };
+        if el.contains(&b'$') && memchr::memmem::find(el, b"PLATFORM").is_some() {
+            c.findings.push(Finding::new(
+                Code::CpuDependent,
+                owner.to_vec(),
+                format!(
+                    "search path element {} depends on the CPU ($PLATFORM = {})",
+                    bytes::display(el),
+                    bytes::display(&r.options().cpu.platform)
+                ),
+            ));
+        }
+        while d.len() > 1 && d.ends_with(b"/") {
+            d.pop();
+        }
+        if !d.is_empty() && !d.ends_with(b"/") {
+            d.push(b'/');
+        }
+        if !d.starts_with(b"/") {
+            c.findings.push(Finding::new(
+                Code::CwdDependent,
+                owner.to_vec(),
+                format!(
+                    "search path element {:?} is relative to the working directory (assumed {})",
+                    bytes::display(el),
+                    bytes::display(&r.options().cwd)
+                ),
+            ));
+        }
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// A usable file and the path it was opened as.
+type Hit = (Box<Opened>, Vec<u8>);
+
+/// `open_path`: each directory, each hwcaps subdirectory, first usable file.
+fn open_path(
+    r: &Resolver<'_>,
+    cfg: &GlibcConfig,
+    dirs: &[Vec<u8>],
+    name: &[u8],
+    c: &mut Closure,
+    alternatives: &mut Vec<Vec<u8>>,
+) -> Result<Option<Hit>, String> {
+    for dir in dirs {
+        for sub in &cfg.inactive_hwcaps {
+            let alt = [dir.as_slice(), sub, name].concat();
+            let o = r.open(&alt);
+            if let Probe::Elf(_) = o.probe {
+                if let Some(f) = o.file() {
+                    alternatives.push(f.to_vec());
+                }
+            }
+        }
+        for sub in &cfg.subdirs {
+            let path = [dir.as_slice(), sub, name].concat();
+            match try_candidate(r, cfg, &path, c) {
+                Try::Use(o) => {
+                    if !sub.is_empty() {
+                        // a CPU without this level would take the plain directory
+                        let plain = [dir.as_slice(), name].concat();
+                        if let Some(f) = r.open(&plain).file() {
+                            alternatives.push(f.to_vec());
+                        }
+                    }
+                    return Ok(Some((o, path)));
+                }
+                Try::Skip => {}
+                // glibc looks at the error of the last attempt in a directory
+                Try::Stop if sub.is_empty() => return Ok(None),
+                Try::Stop => {}
+                Try::Fatal(m) => return Err(m),
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn find_loaded(c: &Closure, name: &[u8]) -> Option<(usize, Match)> {
+    for (i, o) in c.objects.iter().enumerate() {
+        if o.faked {
+            continue;
+        }
+        if o.path == name || o.names.iter().any(|n| n == name) {
+            return Some((i, Match::Name));
+        }
+        if !o.soname_added {
+            if let Some(s) = o.info.as_ref().and_then(|i| i.soname.as_ref()) {
+                if s == name {
+                    return Some((i, Match::Soname));
+                }
+            }
+        }
+    }
+    None
+}
+
+fn search(
+    r: &Resolver<'_>,
+    cfg: &GlibcConfig,
+    c: &mut Closure,
+    loader: usize,
+    name: &[u8],
+) -> Found {
+    let mut alternatives = Vec::new();
+    if name.contains(&b'/') {
+        return match try_candidate(r, cfg, name, c) {
+            Try::Use(o) => Found::Yes {
+                opened: o,
+                path: name.to_vec(),
+                rule: Rule::Direct,
+                via: None,
+                alternatives,
+            },
+            Try::Skip | Try::Stop => Found::No,
+            Try::Fatal(m) => Found::Fatal(m),
+        };
+    }
+    let linfo = c.objects[loader].info.clone();
+    let loader_has_runpath = linfo.as_ref().is_some_and(|i| i.runpath.is_some());
+    macro_rules! attempt {
+        ($dirs:expr, $rule:expr, $via:expr) => {
+            match open_path(r, cfg, &$dirs, name, c, &mut alternatives) {
+                Ok(Some((opened, path))) => {
+                    return Found::Yes {
+                        opened,
+                        path,
+                        rule: $rule,
+                        via: $via,
+                        alternatives,
+                    }
+                }
+                Ok(None) => {}
+                Err(m) => return Found::Fatal(m),
+            }
+        };
+    }
+    // 1. the DT_RPATH chain, only when the requesting object has no DT_RUNPATH
+    if !loader_has_runpath {
+        let mut did_main = false;
+        let mut cur = Some(loader);
+        while let Some(x) = cur {
+            let obj = &c.objects[x];
+            let info = obj.info.clone();
+            let owner = obj.path.clone();
+            let origin = obj.origin.clone();
+            let next = obj.needed_by;
+            // an object with both tags has its RPATH ignored
+            if let Some(rp) = info
+                .as_ref()
+                .filter(|i| i.runpath.is_none())
+                .and_then(|i| i.rpath.clone())
+            {
+                let dirs = search_dirs(&rp, b":", origin.as_deref(), cfg, r, &owner, c);
+                if !dirs.is_empty() {
+                    attempt!(dirs, Rule::Rpath, Some(owner.clone()));
+                    did_main |= x == 0;
+                }
+            }
+            cur = next;
+        }
+        if !did_main {
+            let main = &c.objects[0];
+            let owner = main.path.clone();
+            let origin = main.origin.clone();
+            if let Some(rp) = main
+                .info
+                .as_ref()
+                .filter(|i| i.runpath.is_none())
+                .and_then(|i| i.rpath.clone())
+            {
+                let dirs = search_dirs(&rp, b":", origin.as_deref(), cfg, r, &owner, c);
+                if !dirs.is_empty() {
+                    attempt!(dirs, Rule::Rpath, Some(owner.clone()));
+                }
+            }
+        }
+    }
+    // 2. LD_LIBRARY_PATH, tokens relative to the main object
+    if let Some(llp) = r.options().ld_library_path.clone() {
+        let origin = c.objects[0].origin.clone();
+        let owner = c.objects[0].path.clone();
+        let dirs = search_dirs(&llp, b":;", origin.as_deref(), cfg, r, &owner, c);
+        attempt!(dirs, Rule::LdLibraryPath, None);
+    }
+    // 3. the requesting object's own DT_RUNPATH
+    if let Some(rp) = linfo.as_ref().and_then(|i| i.runpath.clone()) {
+        let owner = c.objects[loader].path.clone();
+        let origin = c.objects[loader].origin.clone();
+        let dirs = search_dirs(&rp, b":", origin.as_deref(), cfg, r, &owner, c);
+        attempt!(dirs, Rule::Runpath, Some(owner.clone()));
+    }
+    let nodeflib = linfo.as_ref().is_some_and(|i| i.nodeflib());
+    // 4. ld.so.cache
+    let cache = r.cache();
+    let hit: Option<(Vec<u8>, Rule, Vec<Vec<u8>>)> = match &*cache {
+        CacheSource::Cache(cache) => cfg.abi_flags.and_then(|flags| {
+            let active: Vec<&[u8]> = r
+                .options()
+                .cpu
+                .hwcaps
+                .iter()
+                .map(|v| v.as_slice())
+                .collect();
+            let e = cache.lookup(name, flags, &active)?;
+            let alts = cache
+                .candidates(name, flags)
+                .filter(|x| x.value != e.value)
+                .map(|x| x.value.clone())
+                .collect();
+            Some((e.value.clone(), Rule::LdSoCache, alts))
+        }),
+        CacheSource::Conf(entries) => entries
+            .iter()
+            .find(|(k, _, f)| k == name && (f.is_none() || *f == cfg.abi_flags))
+            .map(|(_, v, _)| (v.clone(), Rule::LdSoConf, Vec::new())),
+    };
+    if let Some((path, rule, alts)) = hit {
+        let rejected = nodeflib && cfg.system_dirs.iter().any(|d| path.starts_with(d));
+        if !rejected {
+            match try_candidate(r, cfg, &path, c) {
+                Try::Use(opened) => {
+                    let mut alternatives = alternatives;
+                    for a in alts {
+                        if let Some(f) = r.open(&a).file() {
+                            alternatives.push(f.to_vec());
+                        }
+                    }
+                    return Found::Yes {
+                        opened,
+                        path,
+                        rule,
+                        via: None,
+                        alternatives,
+                    };
+                }
+                Try::Skip | Try::Stop => {
+                    let why = match r.open(&path).probe {
+                        Probe::Missing(ResolveError::NotFound { .. }) => "the file does not exist",
+                        _ => "the file is not usable by this loader",
+                    };
+                    c.findings.push(Finding::new(
+                        Code::StaleCacheEntry,
+                        path.clone(),
+                        format!(
+                            "ld.so.cache maps {} to {} but {why}; the search goes on",
+                            bytes::display(name),
+                            bytes::display(&path)
+                        ),
+                    ));
+                }
+                Try::Fatal(m) => return Found::Fatal(m),
+            }
+        }
+    }
+    // 5. the system directories
+    if !nodeflib {
+        let dirs = cfg.system_dirs.clone();
+        attempt!(dirs, Rule::SystemDir, None);
+    }
+    Found::No
+}
+
+/// Fill `c` with the closure of its main object (already `c.objects[0]`).
+pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8], main: &ElfInfo) {
+    let Some(cfg) = r.glibc_config_for(interp, Some(elf::Expect::of(main))) else {
+        return;
+    };
+    // the loader itself is mapped first; it appears in the list where first needed
+    let o = r.open(interp);
+    match &o.probe {
+        Probe::Elf(info) => {
+            let mut names = vec![interp.to_vec()];
+            if let Some(s) = &info.soname {
+                names.push(s.clone());
+            }
+            c.objects.push(Object {
+                name: interp.to_vec(),
+                path: interp.to_vec(),
+                named: o.named(),
+                file: o.file().map(<[u8]>::to_vec).unwrap_or_default(),
+                needed_by: Some(0),
+                rule: Rule::Interpreter,
+                via: None,
+                hops: o.res.prefix().to_vec(),
+                alternatives: Vec::new(),
+                info: Some(info.clone()),
+                dev_ino: o.meta.as_ref().map_or((0, 0), |m| (m.dev, m.ino)),
+                names,
+                soname_added: true,
+                origin: Some(bytes::parent(interp).to_vec()),
+                faked: false,
+                visible: false,
+            });
+        }
+        _ => {
+            if main.interp.is_some() {
+                c.findings.push(Finding::new(
+                    Code::MissingInterpreter,
+                    c.path.clone(),
+                    format!(
+                        "program interpreter {} is missing or not loadable",
+                        bytes::display(interp)
+                    ),
+                ));
+            }
+        }
+    }
+    let mut order = vec![0usize];
+    let mut qi = 0;
+    while qi < order.len() {
+        let l = order[qi];
+        qi += 1;
+        let Some(info) = c.objects[l].info.clone() else {
+            continue;
+        };
+        for raw in &info.needed {
+            let origin = c.objects[l].origin.clone();
+            let Some(name) =
+                super::expand_dst(raw, origin.as_deref(), &r.options().cpu.platform, &cfg.lib)
+                    .filter(|n| !n.is_empty())
+            else {
+                c.edges.push(Edge {
+                    from: l,
+                    name: raw.clone(),
+                    to: None,
+                    rule: Rule::NotFound,
+                    via: None,
+                    matched: None,
+                });
+                c.findings.push(Finding::new(
+                    Code::UnresolvedNeeded,
+                    c.objects[l].path.clone(),
+                    format!(
+                        "{}: dynamic string token substitution failed",
+                        bytes::display(raw)
+                    ),
+                ));
+                continue;
+            };
+            if let Some((idx, how)) = find_loaded(c, &name) {
+                if how == Match::Soname {
+                    c.objects[idx].names.push(name.clone());
+                    c.objects[idx].soname_added = true;
+                }
+                reuse(c, &mut order, l, raw, idx, how);
+                continue;
+            }
+            match search(r, &cfg, c, l, &name) {
+                Found::Yes {
+                    opened,
+                    path,
+                    rule,
+                    via,
+                    mut alternatives,
+                } => {
+                    let dev_ino = opened.meta.as_ref().map_or((0, 0), |m| (m.dev, m.ino));
+                    if let Some(idx) = c
+                        .objects
+                        .iter()
+                        .position(|o| !o.faked && o.dev_ino == dev_ino && dev_ino != (0, 0))
+                    {
+                        if !c.objects[idx].names.contains(&name) {
+                            c.objects[idx].names.push(name.clone());
+                        }
+                        reuse(c, &mut order, l, raw, idx, Match::Inode);
+                        continue;
+                    }
+                    alternatives.sort();
+                    alternatives.dedup();
+                    let file = opened.file().map(<[u8]>::to_vec).unwrap_or_default();
+                    alternatives.retain(|a| *a != file);
+                    if !alternatives.is_empty() {
+                        c.findings.push(Finding::new(
+                            Code::CpuDependent,
+                            path.clone(),
+                            format!(
+                                "{} resolves to {} on this CPU model ({}); other CPUs load {}",
+                                bytes::display(&name),
+                                bytes::display(&path),
+                                r.options().cpu.label,
+                                alternatives
+                                    .iter()
+                                    .map(|a| bytes::display(a).into_owned())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        ));
+                    }
+                    let abs = if path.starts_with(b"/") {
+                        path.clone()
+                    } else {
+                        bytes::join(&r.options().cwd, &path)
+                    };
+                    let info = match &opened.probe {
+                        Probe::Elf(i) => Some(Arc::clone(i)),
+                        _ => None,
+                    };
+                    let idx = c.objects.len();
+                    c.objects.push(Object {
+                        name: name.clone(),
+                        named: opened.named(),
+                        file,
+                        path: path.clone(),
+                        needed_by: Some(l),
+                        rule,
+                        via: via.clone(),
+                        hops: opened.res.prefix().to_vec(),
+                        alternatives,
+                        info,
+                        dev_ino,
+                        names: vec![name.clone()],
+                        soname_added: false,
+                        origin: Some(bytes::parent(&abs).to_vec()),
+                        faked: false,
+                        visible: true,
+                    });
+                    order.push(idx);
+                    c.edges.push(Edge {
+                        from: l,
+                        name: raw.clone(),
+                        to: Some(idx),
+                        rule,
+                        via,
+                        matched: None,
+                    });
+                }
+                Found::No => {
+                    c.edges.push(Edge {
+                        from: l,
+                        name: raw.clone(),
+                        to: None,
+                        rule: Rule::NotFound,
+                        via: None,
+                        matched: None,
+                    });
+                    c.findings.push(Finding::new(
+                        Code::UnresolvedNeeded,
+                        c.objects[l].path.clone(),
+                        format!(
+                            "{} needs {}, which the loader does not find",
+                            bytes::display(&c.objects[l].path),
+                            bytes::display(raw)
+                        ),
+                    ));
+                }
+                Found::Fatal(m) => {
+                    c.edges.push(Edge {
+                        from: l,
+                        name: raw.clone(),
+                        to: None,
+                        rule: Rule::NotFound,
+                        via: None,
+                        matched: None,
+                    });
+                    c.findings.push(Finding::new(
+                        Code::LoadError,
+                        c.objects[l].path.clone(),
+                        format!("loading {} aborts: {m}", bytes::display(raw)),
+                    ));
+                    if c.fatal.is_none() {
+                        c.fatal = Some(m);
+                    }
+                }
+            }
+        }
+    }
+    // the kernel maps a program's interpreter even if no object names it
+    if main.interp.is_none() {
+        c.order = order;
+        return;
+    }
+    if let Some(rtld) = c
+        .objects
+        .iter()
+        .position(|o| o.rule == Rule::Interpreter && !o.visible)
+    {
+        c.objects[rtld].visible = true;
+        order.push(rtld);
+    }
+    c.order = order;
+}
+
+fn reuse(c: &mut Closure, order: &mut Vec<usize>, from: usize, raw: &[u8], idx: usize, how: Match) {
+    if !c.objects[idx].visible {
+        c.objects[idx].visible = true;
+        order.push(idx);
+    }
+    let via = Some(c.objects[idx].path.clone());
+    c.edges.push(Edge {
+        from,
+        name: raw.to_vec(),
+        to: Some(idx),
+        rule: Rule::AlreadyLoaded,
+        via,
+        matched: Some(how),
+    });
+}

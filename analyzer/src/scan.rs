@@ -1,0 +1,832 @@
+//! Scan a whole root: every entry, every ELF object, every script, and the
+//! edges between them, each with the evidence of how it was found.
+//!
+//! The walk stays on the root's filesystem and skips `/proc`, `/sys` and `/dev`
+//! unless asked. Regular files are opened (confined, never following a symlink)
+//! only to read their first bytes; FIFOs, sockets and devices are never opened.
+//! Every loadable dynamic ELF object is then resolved as the main object of its
+//! own load (a program, or a library that may be `dlopen`ed), against an
+//! in-memory index of the walk, so resolution costs no system call.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::bytes;
+use crate::elf::{self, ElfInfo, Linkage};
+use crate::findings::{Code, Finding};
+use crate::loader::{Objects, Options, Probe, Resolver, Rule};
+use crate::rootfs::{self, Index, Kind, Meta, Resolution, Root};
+use crate::script::{self, Shebang};
+
+/// What to scan.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Descend into other filesystems mounted below the root.
+    pub cross_filesystems: bool,
+    /// Also walk `/proc`, `/sys` and `/dev` of the root.
+    pub special_dirs: bool,
+    /// Loader options (CPU model, LD_LIBRARY_PATH, cwd).
+    pub loader: Options,
+    /// The `PATH` used to resolve `#!/usr/bin/env NAME`.
+    pub path_env: Vec<u8>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            cross_filesystems: false,
+            special_dirs: false,
+            loader: Options::default(),
+            path_env: script::DEFAULT_PATH.to_vec(),
+        }
+    }
+}
+
+/// One entry of the root.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Path inside the root.
+    pub path: Vec<u8>,
+    /// `lstat` metadata.
+    pub meta: Meta,
+    /// Symlink target as stored.
+    pub target: Option<Vec<u8>>,
+}
+
+/// The kind of an edge of the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EdgeKind {
+    /// `DT_NEEDED` resolved by the loader rules (`rule` says which).
+    Needed,
+    /// `PT_INTERP`: the program interpreter.
+    Interp,
+    /// A script's `#!` interpreter (or the program `env` runs).
+    Shebang,
+    /// A symlink to the entry its target names (one hop).
+    Symlink,
+    /// A directory symlink walked in a path's prefix while resolving `path`.
+    Walks,
+    /// A library another CPU would load instead (glibc-hwcaps).
+    CpuAlternative,
+}
+
+impl EdgeKind {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EdgeKind::Needed => "needed",
+            EdgeKind::Interp => "interp",
+            EdgeKind::Shebang => "shebang",
+            EdgeKind::Symlink => "symlink",
+            EdgeKind::Walks => "walks",
+            EdgeKind::CpuAlternative => "cpu-alternative",
+        }
+    }
+}
+
+/// One edge: `src` needs `dst`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EdgeRec {
+    /// The object whose load this edge belongs to (`None`: always applies).
+    pub context: Option<Vec<u8>>,
+    /// Order within the context (load order).
+    pub seq: u32,
+    /// The needing entry.
+    pub src: Vec<u8>,
+    /// The needed entry (`None`: a `DT_NEEDED` that was not found).
+    pub dst: Option<Vec<u8>>,
+    /// Kind.
+    pub kind: EdgeKind,
+    /// The name asked for (`DT_NEEDED` string, shebang interpreter, symlink target).
+    pub name: Option<Vec<u8>>,
+    /// The path as opened.
+    pub path: Option<Vec<u8>>,
+    /// The search rule (`needed`), or a sub-kind (`env-path` for shebangs).
+    pub rule: Option<String>,
+    /// The object that supplied the search directory, or was matched.
+    pub via: Option<Vec<u8>>,
+}
+
+/// A finding tied, optionally, to the load it was met in.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ScanFinding {
+    /// The main object whose load met it.
+    pub context: Option<Vec<u8>>,
+    /// The finding.
+    pub finding: Finding,
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Clone, Default)]
+pub struct ScanStats {
+    /// Entries recorded.
+    pub entries: usize,
+    /// Total bytes of regular files.
+    pub bytes: u64,
+    /// ELF files.
+    pub elf: usize,
+    /// Loads resolved (dynamic objects).
+    pub loads: usize,
+    /// Scripts with a shebang.
+    pub scripts: usize,
+    /// Edges.
+    pub edges: usize,
+}
+
+/// Everything a scan found.
+#[derive(Debug)]
+pub struct ScanResult {
+    /// Entries, sorted by path.
+    pub entries: Vec<Entry>,
+    /// ELF objects by path.
+    pub elf: BTreeMap<Vec<u8>, Arc<ElfInfo>>,
+    /// Scripts by path.
+    pub scripts: BTreeMap<Vec<u8>, Shebang>,
+    /// Edges, sorted.
+    pub edges: Vec<EdgeRec>,
+    /// Findings, sorted and de-duplicated.
+    pub findings: Vec<ScanFinding>,
+    /// Counts.
+    pub stats: ScanStats,
+    /// The CPU model assumed.
+    pub cpu: String,
+}
+
+/// Progress of a scan, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress {
+    /// Walking: entries seen so far.
+    Walking(usize),
+    /// Reading file headers: done of total.
+    Reading(usize, usize),
+    /// Resolving loads: done of total.
+    Resolving(usize, usize),
+}
+
+/// Errors that stop a scan.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScanError {
+    /// The root could not be walked at all.
+    #[error("cannot walk {path}: {source}")]
+    Walk {
+        /// Host path.
+        path: std::path::PathBuf,
+        /// Error.
+        source: io::Error,
+    },
+}
+
+struct IndexObjects {
+    probes: HashMap<Vec<u8>, Probe>,
+}
+
+impl Objects for IndexObjects {
+    fn probe(&self, file: &[u8], meta: &Meta) -> Probe {
+        match self.probes.get(file) {
+            Some(p) => p.clone(),
+            None => Probe::NotElf {
+                too_short: meta.size < 64,
+            },
+        }
+    }
+}
+
+const HEAD: usize = 256;
+
+/// Scan a root.
+pub fn scan(
+    root: &Root,
+    opts: &ScanOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<ScanResult, ScanError> {
+    let mut findings: Vec<ScanFinding> = Vec::new();
+    let mut entries = walk(root, opts, &mut findings, progress)?;
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+
+    // read the heads of regular files, in parallel
+    let files: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.meta.kind == Kind::File && e.meta.size >= 4)
+        .collect();
+    let total = files.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let heads: Vec<(Vec<u8>, Head)> = files
+        .par_iter()
+        .map(|e| {
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if n % 4096 == 0 {
+                progress(Progress::Reading(n, total));
+            }
+            (e.path.clone(), read_head(root, &e.path, e.meta.size))
+        })
+        .filter(|(_, h)| !matches!(h, Head::Plain))
+        .collect();
+
+    let mut index = Index::default();
+    for e in &entries {
+        index.insert(e.path.clone(), e.meta.clone(), e.target.clone());
+    }
+    let mut probes = HashMap::new();
+    let mut elf_map = BTreeMap::new();
+    let mut scripts = BTreeMap::new();
+    for (path, head) in heads {
+        match head {
+            Head::Plain => {}
+            Head::Elf(info) => {
+                probes.insert(path.clone(), Probe::Elf(info.clone()));
+                elf_map.insert(path, info);
+            }
+            Head::Malformed(m) => {
+                findings.push(ScanFinding {
+                    context: None,
+                    finding: Finding::new(Code::MalformedElf, path.clone(), m.clone()),
+                });
+                probes.insert(path, Probe::Malformed(m));
+            }
+            Head::Unreadable(m) => {
+                findings.push(ScanFinding {
+                    context: None,
+                    finding: Finding::new(Code::Unreadable, path.clone(), m.clone()),
+                });
+                probes.insert(path, Probe::Unreadable(m));
+            }
+            Head::Script(s) => {
+                // the kernel only runs a #! file that is executable
+                if index.get(&path).is_some_and(|m| m.mode & 0o111 != 0) {
+                    scripts.insert(path, s);
+                }
+            }
+        }
+    }
+    let objects = IndexObjects { probes };
+    let resolver = Resolver::new(root, &index, &objects, opts.loader.clone());
+    let mut edges: Vec<EdgeRec> = Vec::new();
+
+    // symlinks: one hop each, plus the directory symlinks their targets walk
+    for e in &entries {
+        if let Some(target) = &e.target {
+            link_edges(&index, e, target, &mut edges, &mut findings);
+        }
+    }
+
+    // program interpreters
+    for (path, info) in &elf_map {
+        if let Some(interp) = &info.interp {
+            let res = rootfs::resolve(&index, interp, b"/");
+            if res.target.is_err() {
+                findings.push(ScanFinding {
+                    context: None,
+                    finding: Finding::new(
+                        Code::MissingInterpreter,
+                        path.clone(),
+                        format!(
+                            "program interpreter {} does not exist in the root",
+                            bytes::display(interp)
+                        ),
+                    ),
+                });
+            }
+            push_resolved(
+                &mut edges,
+                None,
+                0,
+                path,
+                &res,
+                EdgeKind::Interp,
+                interp,
+                None,
+                None,
+            );
+        }
+    }
+
+    // scripts
+    for (path, sb) in &scripts {
+        let base = bytes::parent(path).to_vec();
+        let res = rootfs::resolve(&index, &sb.interpreter, &base);
+        if res.target.is_err() {
+            findings.push(ScanFinding {
+                context: None,
+                finding: Finding::new(
+                    Code::MissingShebangInterpreter,
+                    path.clone(),
+                    format!(
+                        "interpreter {} does not exist in the root",
+                        bytes::display(&sb.interpreter)
+                    ),
+                ),
+            });
+        }
+        push_resolved(
+            &mut edges,
+            None,
+            0,
+            path,
+            &res,
+            EdgeKind::Shebang,
+            &sb.interpreter,
+            Some("shebang"),
+            None,
+        );
+        if let Some(prog) = sb.env_program() {
+            let mut found = false;
+            for dir in opts
+                .path_env
+                .split(|b| *b == b':')
+                .filter(|d| !d.is_empty())
+            {
+                let cand = bytes::join(dir, prog);
+                let res = rootfs::resolve(&index, &cand, b"/");
+                let executable = matches!(&res.target, Ok((_, m)) if m.kind == Kind::File && m.mode & 0o111 != 0);
+                if executable {
+                    push_resolved(
+                        &mut edges,
+                        None,
+                        0,
+                        path,
+                        &res,
+                        EdgeKind::Shebang,
+                        prog,
+                        Some("env-path"),
+                        Some(&cand),
+                    );
+                    found = true;
+                    break;
+                }
+            }
+            if !found {
+                findings.push(ScanFinding {
+                    context: None,
+                    finding: Finding::new(
+                        Code::MissingShebangInterpreter,
+                        path.clone(),
+                        format!(
+                            "{} runs {}, which is not found through PATH {}",
+                            bytes::display(&sb.interpreter),
+                            bytes::display(prog),
+                            bytes::display(&opts.path_env)
+                        ),
+                    ),
+                });
+            }
+        }
+    }
+
+    // loads: every dynamic loadable object as a main object
+    let mains: Vec<&Vec<u8>> = elf_map
+        .iter()
+        .filter(|(_, i)| i.is_loadable() && i.linkage() == Linkage::Dynamic)
+        .map(|(p, _)| p)
+        .collect();
+    let total = mains.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let per_load: Vec<(Vec<EdgeRec>, Vec<ScanFinding>)> = mains
+        .par_iter()
+        .map(|main| {
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if n % 256 == 0 {
+                progress(Progress::Resolving(n, total));
+            }
+            load_edges(&resolver, &index, main)
+        })
+        .collect();
+    for (e, f) in per_load {
+        edges.extend(e);
+        findings.extend(f);
+    }
+    for f in resolver.setup_findings() {
+        findings.push(ScanFinding {
+            context: None,
+            finding: f,
+        });
+    }
+    edges.sort();
+    edges.dedup();
+    findings.sort();
+    findings.dedup();
+    let stats = ScanStats {
+        entries: entries.len(),
+        bytes: entries
+            .iter()
+            .filter(|e| e.meta.kind == Kind::File)
+            .map(|e| e.meta.size)
+            .sum(),
+        elf: elf_map.len(),
+        loads: total,
+        scripts: scripts.len(),
+        edges: edges.len(),
+    };
+    Ok(ScanResult {
+        entries,
+        elf: elf_map,
+        scripts,
+        edges,
+        findings,
+        stats,
+        cpu: opts.loader.cpu.label.clone(),
+    })
+}
+
+enum Head {
+    Plain,
+    Elf(Arc<ElfInfo>),
+    Malformed(String),
+    Unreadable(String),
+    Script(Shebang),
+}
+
+fn read_head(root: &Root, path: &[u8], size: u64) -> Head {
+    use std::os::unix::fs::FileExt;
+    let f = match root.open_known_file(path) {
+        Ok(f) => f,
+        Err(e) => return Head::Unreadable(format!("cannot open: {e}")),
+    };
+    let mut head = [0u8; HEAD];
+    let want = (size as usize).min(HEAD);
+    let mut got = 0;
+    while got < want {
+        match f.read_at(&mut head[got..want], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Head::Unreadable(format!("cannot read: {e}")),
+        }
+    }
+    let head = &head[..got];
+    if elf::is_elf(head) {
+        return match elf::parse(&f, size) {
+            Ok(Some(info)) => Head::Elf(Arc::new(info)),
+            Ok(None) => Head::Plain,
+            Err(elf::ElfError::Malformed(m)) => Head::Malformed(m),
+            Err(e) => Head::Unreadable(e.to_string()),
+        };
+    }
+    match script::parse(head) {
+        Some(s) => Head::Script(s),
+        None => Head::Plain,
+    }
+}
+
+fn walk(
+    root: &Root,
+    opts: &ScanOptions,
+    findings: &mut Vec<ScanFinding>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Vec<Entry>, ScanError> {
+    let host = root.host_path().to_path_buf();
+    let root_dev = std::fs::symlink_metadata(&host)
+        .map(|m| std::os::unix::fs::MetadataExt::dev(&m))
+        .map_err(|e| ScanError::Walk {
+            path: host.clone(),
+            source: e,
+        })?;
+    let mut out: Vec<Entry> = Vec::new();
+    let mut it = walkdir::WalkDir::new(&host).follow_links(false).into_iter();
+    loop {
+        let ent = match it.next() {
+            None => break,
+            Some(Ok(e)) => e,
+            Some(Err(e)) => {
+                let path = e
+                    .path()
+                    .and_then(|p| p.strip_prefix(&host).ok())
+                    .map(|p| inner_of(p.as_os_str().as_bytes()))
+                    .unwrap_or_else(|| b"/".to_vec());
+                if e.depth() == 0 {
+                    return Err(ScanError::Walk {
+                        path: host.clone(),
+                        source: e
+                            .into_io_error()
+                            .unwrap_or_else(|| io::Error::other("walk error")),
+                    });
+                }
+                findings.push(ScanFinding {
+                    context: None,
+                    finding: Finding::new(Code::Unreadable, path, format!("cannot read: {e}")),
+                });
+                continue;
+            }
+        };
+        let rel = ent.path().strip_prefix(&host).unwrap_or(ent.path());
+        let inner = inner_of(rel.as_os_str().as_bytes());
+        // the mount point itself is kept (the image needs the directory), not its contents
+        let special = ent.depth() == 1
+            && !opts.special_dirs
+            && matches!(&inner[..], b"/proc" | b"/sys" | b"/dev");
+        let md = match ent.metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                findings.push(ScanFinding {
+                    context: None,
+                    finding: Finding::new(Code::Unreadable, inner, format!("cannot stat: {e}")),
+                });
+                continue;
+            }
+        };
+        let meta = meta_of(&md);
+        let mut skip = special && meta.kind == Kind::Dir;
+        if !skip
+            && meta.kind == Kind::Dir
+            && meta.dev != root_dev
+            && ent.depth() > 0
+            && !opts.cross_filesystems
+        {
+            skip = true;
+            findings.push(ScanFinding {
+                context: None,
+                finding: Finding::new(
+                    Code::OtherFilesystem,
+                    inner.clone(),
+                    "another filesystem is mounted here; not descended into (use --cross-filesystems)",
+                ),
+            });
+        }
+        if skip {
+            it.skip_current_dir();
+        }
+        let target = if meta.kind == Kind::Symlink {
+            match std::fs::read_link(ent.path()) {
+                Ok(t) => Some(t.as_os_str().as_bytes().to_vec()),
+                Err(e) => {
+                    findings.push(ScanFinding {
+                        context: None,
+                        finding: Finding::new(
+                            Code::Unreadable,
+                            inner.clone(),
+                            format!("cannot read link: {e}"),
+                        ),
+                    });
+                    Some(Vec::new())
+                }
+            }
+        } else {
+            None
+        };
+        if matches!(
+            meta.kind,
+            Kind::Fifo | Kind::Socket | Kind::CharDevice | Kind::BlockDevice
+        ) {
+            findings.push(ScanFinding {
+                context: None,
+                finding: Finding::new(
+                    Code::SpecialFile,
+                    inner.clone(),
+                    format!("{} (recorded, never opened)", meta.kind.as_str()),
+                ),
+            });
+        }
+        if !bytes::is_utf8(&inner) {
+            findings.push(ScanFinding {
+                context: None,
+                finding: Finding::new(
+                    Code::NonUtf8Name,
+                    inner.clone(),
+                    "file name is not valid UTF-8; stored and printed as bytes",
+                ),
+            });
+        }
+        out.push(Entry {
+            path: inner,
+            meta,
+            target,
+        });
+        if out.len() % 8192 == 0 {
+            progress(Progress::Walking(out.len()));
+        }
+    }
+    Ok(out)
+}
+
+fn inner_of(rel: &[u8]) -> Vec<u8> {
+    if rel.is_empty() {
+        b"/".to_vec()
+    } else {
+        let mut v = Vec::with_capacity(rel.len() + 1);
+        v.push(b'/');
+        v.extend_from_slice(rel);
+        v
+    }
+}
+
+fn meta_of(md: &std::fs::Metadata) -> Meta {
+    use std::os::unix::fs::MetadataExt;
+    Meta {
+        kind: Kind::from_mode(md.mode()),
+        size: md.size(),
+        mode: md.mode(),
+        uid: md.uid(),
+        gid: md.gid(),
+        dev: md.dev(),
+        ino: md.ino(),
+        nlink: md.nlink(),
+        mtime: md.mtime(),
+        rdev: md.rdev(),
+    }
+}
+
+fn link_edges(
+    index: &Index,
+    e: &Entry,
+    target: &[u8],
+    edges: &mut Vec<EdgeRec>,
+    findings: &mut Vec<ScanFinding>,
+) {
+    let base = bytes::parent(&e.path).to_vec();
+    let res = rootfs::resolve(index, target, &base);
+    let mut note = |code: Code, msg: String| {
+        findings.push(ScanFinding {
+            context: None,
+            finding: Finding::new(code, e.path.clone(), msg),
+        })
+    };
+    if res.clamped {
+        note(
+            Code::SymlinkEscapesRoot,
+            format!(
+                "target {} climbs above the root; resolved inside it as a chroot would",
+                bytes::display(target)
+            ),
+        );
+    }
+    match &res.target {
+        Err(rootfs::ResolveError::Loop { .. }) => note(
+            Code::SymlinkLoop,
+            format!(
+                "target {}: too many levels of symbolic links",
+                bytes::display(target)
+            ),
+        ),
+        Err(rootfs::ResolveError::NotFound { at }) => note(
+            Code::DanglingSymlink,
+            format!(
+                "target {} does not exist in the root ({} is missing)",
+                bytes::display(target),
+                bytes::display(at)
+            ),
+        ),
+        Err(err) => note(
+            Code::DanglingSymlink,
+            format!("target {}: {err}", bytes::display(target)),
+        ),
+        Ok(_) => {}
+    }
+    push_resolved(
+        edges,
+        None,
+        0,
+        &e.path,
+        &res,
+        EdgeKind::Symlink,
+        target,
+        None,
+        None,
+    );
+}
+
+/// Record `src` → the entry `res` names, plus the directory symlinks walked.
+#[allow(clippy::too_many_arguments)]
+fn push_resolved(
+    edges: &mut Vec<EdgeRec>,
+    context: Option<&[u8]>,
+    seq: u32,
+    src: &[u8],
+    res: &Resolution,
+    kind: EdgeKind,
+    name: &[u8],
+    rule: Option<&str>,
+    path: Option<&[u8]>,
+) {
+    let asked = path.unwrap_or(name);
+    for hop in res.prefix() {
+        edges.push(EdgeRec {
+            context: context.map(<[u8]>::to_vec),
+            seq,
+            src: src.to_vec(),
+            dst: Some(hop.link.clone()),
+            kind: EdgeKind::Walks,
+            name: Some(asked.to_vec()),
+            path: Some(hop.target.clone()),
+            rule: None,
+            via: None,
+        });
+    }
+    if let Some(named) = &res.named {
+        if res.target.is_ok() || kind == EdgeKind::Symlink {
+            edges.push(EdgeRec {
+                context: context.map(<[u8]>::to_vec),
+                seq,
+                src: src.to_vec(),
+                dst: Some(named.clone()),
+                kind,
+                name: Some(name.to_vec()),
+                path: path.map(<[u8]>::to_vec),
+                rule: rule.map(str::to_string),
+                via: None,
+            });
+        }
+    }
+}
+
+fn load_edges(
+    resolver: &Resolver<'_>,
+    index: &Index,
+    main: &[u8],
+) -> (Vec<EdgeRec>, Vec<ScanFinding>) {
+    let c = resolver.closure(main);
+    let mut edges = Vec::new();
+    let ctx = Some(main);
+    for (i, e) in c.edges.iter().enumerate() {
+        let seq = i as u32 + 1;
+        let from = &c.objects[e.from];
+        let Some(to) = e.to else {
+            edges.push(EdgeRec {
+                context: ctx.map(<[u8]>::to_vec),
+                seq,
+                src: from.file.clone(),
+                dst: None,
+                kind: EdgeKind::Needed,
+                name: Some(e.name.clone()),
+                path: None,
+                rule: Some(Rule::NotFound.as_str().to_string()),
+                via: None,
+            });
+            continue;
+        };
+        let obj = &c.objects[to];
+        if e.rule != Rule::AlreadyLoaded {
+            for hop in &obj.hops {
+                if index.get(&hop.link).is_some() {
+                    edges.push(EdgeRec {
+                        context: ctx.map(<[u8]>::to_vec),
+                        seq,
+                        src: from.file.clone(),
+                        dst: Some(hop.link.clone()),
+                        kind: EdgeKind::Walks,
+                        name: Some(obj.path.clone()),
+                        path: Some(hop.target.clone()),
+                        rule: None,
+                        via: None,
+                    });
+                }
+            }
+            for alt in &obj.alternatives {
+                edges.push(EdgeRec {
+                    context: ctx.map(<[u8]>::to_vec),
+                    seq,
+                    src: from.file.clone(),
+                    dst: Some(alt.clone()),
+                    kind: EdgeKind::CpuAlternative,
+                    name: Some(e.name.clone()),
+                    path: Some(alt.clone()),
+                    rule: Some(e.rule.as_str().to_string()),
+                    via: None,
+                });
+            }
+        }
+        edges.push(EdgeRec {
+            context: ctx.map(<[u8]>::to_vec),
+            seq,
+            src: from.file.clone(),
+            dst: Some(obj.named.clone()),
+            kind: EdgeKind::Needed,
+            name: Some(e.name.clone()),
+            path: Some(obj.path.clone()),
+            rule: Some(e.rule.as_str().to_string()),
+            via: e.via.clone(),
+        });
+    }
+    // a library loaded as the main object: record which loader that would be
+    if let (Some(interp), Some(rtld)) = (
+        &c.interpreter,
+        c.objects.iter().find(|o| o.rule == Rule::Interpreter),
+    ) {
+        let has_pt_interp = c.objects[0].info().is_some_and(|i| i.interp.is_some());
+        if !has_pt_interp && !rtld.named.is_empty() {
+            edges.push(EdgeRec {
+                context: ctx.map(<[u8]>::to_vec),
+                seq: 0,
+                src: c.objects[0].file.clone(),
+                dst: Some(rtld.named.clone()),
+                kind: EdgeKind::Interp,
+                name: Some(interp.clone()),
+                path: Some(interp.clone()),
+                rule: Some("default-loader".into()),
+                via: None,
+            });
+        }
+    }
+    let findings = c
+        .findings
+        .into_iter()
+        .map(|f| ScanFinding {
+            context: Some(main.to_vec()),
+            finding: f,
+        })
+        .collect();
+    (edges, findings)
+}

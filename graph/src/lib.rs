@@ -1,0 +1,12 @@
+//! The kaudit evidence graph: one SQLite file.
+//!
+//! This crate owns the schema ([`schema`]), writes scan results into it
+//! atomically and answers the queries the commands need. Nodes are entries of
+//! the root (`file`); edges carry a kind and the evidence of how they were
+//! found (`edge`); per-item problems are `finding`s with stable codes.
+#![warn(missing_docs)]
+
+pub mod schema;
+mod store;
+
+pub use store::{Db, DbError, DbView, StoredScan};

@@ -1,0 +1,97 @@
+//! The schema, as an append-only list of migrations keyed by
+//! `PRAGMA user_version`. Never remove or reorder a migration; add a new one.
+//! `docs/graph.md` documents every table and edge kind.
+
+/// Migrations, in order. Migration `i` moves the database from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: static analysis
+    r#"
+CREATE TABLE scan (
+    id           INTEGER PRIMARY KEY,
+    root         BLOB NOT NULL,
+    cpu          TEXT NOT NULL,
+    entries      INTEGER NOT NULL,
+    bytes        INTEGER NOT NULL,
+    elf          INTEGER NOT NULL,
+    loads        INTEGER NOT NULL,
+    scripts      INTEGER NOT NULL,
+    edges        INTEGER NOT NULL,
+    findings     INTEGER NOT NULL,
+    started_at   INTEGER NOT NULL,
+    finished_at  INTEGER NOT NULL,
+    tool_version TEXT NOT NULL
+);
+CREATE TABLE file (
+    id          INTEGER PRIMARY KEY,
+    path        BLOB NOT NULL UNIQUE,
+    kind        TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    mode        INTEGER NOT NULL,
+    uid         INTEGER NOT NULL,
+    gid         INTEGER NOT NULL,
+    dev         INTEGER NOT NULL,
+    ino         INTEGER NOT NULL,
+    nlink       INTEGER NOT NULL,
+    mtime       INTEGER NOT NULL,
+    rdev        INTEGER NOT NULL,
+    link_target BLOB
+);
+CREATE INDEX file_inode ON file(dev, ino);
+CREATE TABLE elf (
+    file_id  INTEGER PRIMARY KEY REFERENCES file(id) ON DELETE CASCADE,
+    class    INTEGER NOT NULL,
+    machine  INTEGER NOT NULL,
+    etype    INTEGER NOT NULL,
+    linkage  TEXT NOT NULL,
+    interp   BLOB,
+    soname   BLOB,
+    rpath    BLOB,
+    runpath  BLOB,
+    flags_1  INTEGER NOT NULL,
+    nodeflib INTEGER NOT NULL
+);
+CREATE TABLE needed (
+    file_id INTEGER NOT NULL REFERENCES file(id) ON DELETE CASCADE,
+    idx     INTEGER NOT NULL,
+    name    BLOB NOT NULL,
+    PRIMARY KEY (file_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE script (
+    file_id     INTEGER PRIMARY KEY REFERENCES file(id) ON DELETE CASCADE,
+    interpreter BLOB NOT NULL,
+    argument    BLOB
+);
+CREATE TABLE edge (
+    id      INTEGER PRIMARY KEY,
+    src     INTEGER NOT NULL REFERENCES file(id) ON DELETE CASCADE,
+    dst     INTEGER REFERENCES file(id) ON DELETE CASCADE,
+    kind    TEXT NOT NULL,
+    context INTEGER REFERENCES file(id) ON DELETE CASCADE,
+    seq     INTEGER NOT NULL,
+    name    BLOB,
+    path    BLOB,
+    rule    TEXT,
+    via     BLOB,
+    origin  TEXT NOT NULL DEFAULT 'scan'
+);
+CREATE INDEX edge_src ON edge(src);
+CREATE INDEX edge_dst ON edge(dst);
+CREATE INDEX edge_context ON edge(context, seq);
+CREATE TABLE finding (
+    id       INTEGER PRIMARY KEY,
+    code     TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    path     BLOB NOT NULL,
+    context  BLOB,
+    message  TEXT NOT NULL,
+    origin   TEXT NOT NULL DEFAULT 'scan'
+);
+CREATE INDEX finding_path ON finding(path);
+CREATE INDEX finding_context ON finding(context);
+"#,
+];
+
+/// The schema version this build writes.
+pub fn version() -> i64 {
+    MIGRATIONS.len() as i64
+}

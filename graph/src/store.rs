@@ -1,0 +1,643 @@
+//! Opening the database, writing scans, reading them back.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kaudit_analyzer::bytes;
+use kaudit_analyzer::findings::{Code, Finding};
+use kaudit_analyzer::report::{DepsReport, ReportEdge, ReportObject};
+use kaudit_analyzer::rootfs::{self, Index, Kind, Meta};
+use kaudit_analyzer::scan::ScanResult;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use crate::schema;
+
+/// Database errors; each names the database file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// The file is not a kaudit database (or is corrupt).
+    #[error("{path} is not a usable kaudit database: {message}")]
+    Corrupt {
+        /// The database.
+        path: PathBuf,
+        /// What SQLite said.
+        message: String,
+    },
+    /// Another process holds the database.
+    #[error("{path} is locked by another process")]
+    Locked {
+        /// The database.
+        path: PathBuf,
+    },
+    /// Written by a newer kaudit.
+    #[error("{path} has schema version {found}, newer than this kaudit understands ({supported})")]
+    TooNew {
+        /// The database.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// Ours.
+        supported: i64,
+    },
+    /// The database has no scan yet.
+    #[error("{path} holds no scan yet; run `kaudit scan --root DIR` first")]
+    NoScan {
+        /// The database.
+        path: PathBuf,
+    },
+    /// Any other SQLite error.
+    #[error("{path}: {source}")]
+    Sqlite {
+        /// The database.
+        path: PathBuf,
+        /// The error.
+        source: rusqlite::Error,
+    },
+}
+
+/// The open database.
+#[derive(Debug)]
+pub struct Db {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Summary of the stored scan.
+#[derive(Debug, Clone)]
+pub struct StoredScan {
+    /// The root's host path as scanned.
+    pub root: Vec<u8>,
+    /// CPU model.
+    pub cpu: String,
+    /// Entries.
+    pub entries: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// ELF files.
+    pub elf: u64,
+    /// Findings.
+    pub findings: u64,
+}
+
+/// An in-memory view of the stored entries, usable for symlink resolution.
+pub type DbView = Index;
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::DatabaseBusy || f.code == rusqlite::ErrorCode::DatabaseLocked
+    )
+}
+
+fn is_corrupt(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::NotADatabase || f.code == rusqlite::ErrorCode::DatabaseCorrupt
+    )
+}
+
+impl Db {
+    fn err(&self, e: rusqlite::Error) -> DbError {
+        classify(&self.path, e)
+    }
+
+    /// Open (creating when `create`) and migrate. A missing file without
+    /// `create` is an error.
+    pub fn open(path: &Path, create: bool) -> Result<Db, DbError> {
+        let flags = if create {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+        } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if !create && !path.exists() {
+            return Err(DbError::NoScan {
+                path: path.to_path_buf(),
+            });
+        }
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
+        let db = Db {
+            conn,
+            path: path.to_path_buf(),
+        };
+        db.conn
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(|e| db.err(e))?;
+        db.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(|e| db.err(e))?;
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// An in-memory database (tests).
+    pub fn open_in_memory() -> Result<Db, DbError> {
+        let conn = Connection::open_in_memory().map_err(|e| classify(Path::new(":memory:"), e))?;
+        let db = Db {
+            conn,
+            path: PathBuf::from(":memory:"),
+        };
+        db.conn
+            .execute_batch("PRAGMA foreign_keys = ON;")
+            .map_err(|e| db.err(e))?;
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&self) -> Result<(), DbError> {
+        let current: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        let target = schema::version();
+        if current > target {
+            return Err(DbError::TooNew {
+                path: self.path.clone(),
+                found: current,
+                supported: target,
+            });
+        }
+        if current == target {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch("BEGIN EXCLUSIVE")
+            .map_err(|e| self.err(e))?;
+        let run = || -> rusqlite::Result<()> {
+            // re-read inside the lock: another process may have migrated
+            let current: i64 = self
+                .conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            for (i, m) in schema::MIGRATIONS.iter().enumerate().skip(current as usize) {
+                self.conn.execute_batch(m)?;
+                self.conn
+                    .execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+            }
+            Ok(())
+        };
+        match run() {
+            Ok(()) => self.conn.execute_batch("COMMIT").map_err(|e| self.err(e)),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(self.err(e))
+            }
+        }
+    }
+
+    /// Replace all static-analysis data with `scan`, in one transaction.
+    pub fn replace_scan(
+        &mut self,
+        root: &Path,
+        scan: &ScanResult,
+        started_at: i64,
+        finished_at: i64,
+    ) -> Result<(), DbError> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
+        let inner = || -> rusqlite::Result<()> {
+            tx.execute_batch(
+                "DELETE FROM edge WHERE origin = 'scan';
+                 DELETE FROM finding WHERE origin = 'scan';
+                 DELETE FROM script; DELETE FROM needed; DELETE FROM elf;
+                 DELETE FROM file; DELETE FROM scan;",
+            )?;
+            let mut ids: HashMap<&[u8], i64> = HashMap::with_capacity(scan.entries.len());
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO file (path, kind, size, mode, uid, gid, dev, ino, nlink, mtime, rdev, link_target)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )?;
+                for e in &scan.entries {
+                    let m = &e.meta;
+                    st.execute(params![
+                        e.path,
+                        m.kind.as_str(),
+                        m.size as i64,
+                        m.mode,
+                        m.uid,
+                        m.gid,
+                        m.dev as i64,
+                        m.ino as i64,
+                        m.nlink as i64,
+                        m.mtime,
+                        m.rdev as i64,
+                        e.target,
+                    ])?;
+                    ids.insert(&e.path, tx.last_insert_rowid());
+                }
+            }
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO elf (file_id, class, machine, etype, linkage, interp, soname, rpath, runpath, flags_1, nodeflib)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )?;
+                let mut nd = tx.prepare_cached(
+                    "INSERT INTO needed (file_id, idx, name) VALUES (?1, ?2, ?3)",
+                )?;
+                for (p, info) in &scan.elf {
+                    let Some(&id) = ids.get(p.as_slice()) else {
+                        continue;
+                    };
+                    st.execute(params![
+                        id,
+                        if info.class64 { 64 } else { 32 },
+                        info.machine,
+                        info.etype,
+                        info.linkage().as_str(),
+                        info.interp,
+                        info.soname,
+                        info.rpath,
+                        info.runpath,
+                        info.flags_1 as i64,
+                        info.nodeflib(),
+                    ])?;
+                    for (i, n) in info.needed.iter().enumerate() {
+                        nd.execute(params![id, i as i64, n])?;
+                    }
+                }
+            }
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO script (file_id, interpreter, argument) VALUES (?1, ?2, ?3)",
+                )?;
+                for (p, s) in &scan.scripts {
+                    let Some(&id) = ids.get(p.as_slice()) else {
+                        continue;
+                    };
+                    st.execute(params![id, s.interpreter, s.argument])?;
+                }
+            }
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO edge (src, dst, kind, context, seq, name, path, rule, via)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?;
+                for e in &scan.edges {
+                    let Some(&src) = ids.get(e.src.as_slice()) else {
+                        continue;
+                    };
+                    let dst = match &e.dst {
+                        Some(d) => match ids.get(d.as_slice()) {
+                            Some(&id) => Some(id),
+                            None => continue,
+                        },
+                        None => None,
+                    };
+                    let ctx = e.context.as_deref().and_then(|c| ids.get(c).copied());
+                    st.execute(params![
+                        src,
+                        dst,
+                        e.kind.as_str(),
+                        ctx,
+                        e.seq,
+                        e.name,
+                        e.path,
+                        e.rule,
+                        e.via
+                    ])?;
+                }
+            }
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO finding (code, severity, path, context, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for f in &scan.findings {
+                    st.execute(params![
+                        f.finding.code.as_str(),
+                        f.finding.code.severity().as_str(),
+                        f.finding.path,
+                        f.context,
+                        f.finding.message
+                    ])?;
+                }
+            }
+            let distinct = {
+                let mut v: Vec<&Finding> = scan.findings.iter().map(|f| &f.finding).collect();
+                v.sort();
+                v.dedup();
+                v.len()
+            };
+            tx.execute(
+                "INSERT INTO scan (root, cpu, entries, bytes, elf, loads, scripts, edges, findings, started_at, finished_at, tool_version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    root.as_os_str().as_bytes(),
+                    scan.cpu,
+                    scan.stats.entries as i64,
+                    scan.stats.bytes as i64,
+                    scan.stats.elf as i64,
+                    scan.stats.loads as i64,
+                    scan.stats.scripts as i64,
+                    scan.stats.edges as i64,
+                    distinct as i64,
+                    started_at,
+                    finished_at,
+                    env!("CARGO_PKG_VERSION"),
+                ],
+            )?;
+            Ok(())
+        };
+        inner().map_err(|e| classify(&path, e))?;
+        tx.commit().map_err(|e| classify(&path, e))
+    }
+
+    /// The stored scan, if any.
+    pub fn scan_info(&self) -> Result<Option<StoredScan>, DbError> {
+        self.conn
+            .query_row(
+                "SELECT root, cpu, entries, bytes, elf, findings FROM scan ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(StoredScan {
+                        root: r.get(0)?,
+                        cpu: r.get(1)?,
+                        entries: r.get::<_, i64>(2)? as u64,
+                        bytes: r.get::<_, i64>(3)? as u64,
+                        elf: r.get::<_, i64>(4)? as u64,
+                        findings: r.get::<_, i64>(5)? as u64,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every stored entry, as an index for symlink resolution.
+    pub fn index(&self) -> Result<DbView, DbError> {
+        let mut idx = Index::default();
+        let mut st = self
+            .conn
+            .prepare("SELECT path, mode, size, uid, gid, dev, ino, nlink, mtime, rdev, link_target FROM file")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                let mode: u32 = r.get(1)?;
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    Meta {
+                        kind: Kind::from_mode(mode),
+                        mode,
+                        size: r.get::<_, i64>(2)? as u64,
+                        uid: r.get(3)?,
+                        gid: r.get(4)?,
+                        dev: r.get::<_, i64>(5)? as u64,
+                        ino: r.get::<_, i64>(6)? as u64,
+                        nlink: r.get::<_, i64>(7)? as u64,
+                        mtime: r.get(8)?,
+                        rdev: r.get::<_, i64>(9)? as u64,
+                    },
+                    r.get::<_, Option<Vec<u8>>>(10)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (p, m, t) = row.map_err(|e| self.err(e))?;
+            idx.insert(p, m, t);
+        }
+        Ok(idx)
+    }
+
+    /// The load-time needs of `path` as recorded by the last scan. `Ok(None)`
+    /// when the path is not in the graph.
+    pub fn deps(&self, index: &DbView, path: &[u8]) -> Result<Option<DepsReport>, DbError> {
+        if self.scan_info()?.is_none() {
+            return Err(DbError::NoScan {
+                path: self.path.clone(),
+            });
+        }
+        let res = rootfs::resolve(index, path, b"/");
+        let Ok((file, _)) = res.target else {
+            return Ok(None);
+        };
+        let final_of = |p: &[u8]| -> Vec<u8> {
+            rootfs::resolve(index, p, b"/")
+                .target
+                .map(|(f, _)| f)
+                .unwrap_or_else(|_| p.to_vec())
+        };
+        let row: Option<(i64, Option<String>, Option<Vec<u8>>)> = self
+            .conn
+            .query_row(
+                "SELECT f.id, e.linkage, e.interp FROM file f LEFT JOIN elf e ON e.file_id = f.id WHERE f.path = ?1",
+                params![file],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some((id, linkage, mut interp)) = row else {
+            return Ok(None);
+        };
+        let is_program = interp.is_some();
+        if interp.is_none() {
+            // a library: the loader the scan chose for it
+            interp = self
+                .conn
+                .query_row(
+                    "SELECT name FROM edge WHERE context = ?1 AND src = ?1 AND kind = 'interp' LIMIT 1",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?;
+        }
+        let mut report = DepsReport {
+            path: path.to_vec(),
+            file: file.clone(),
+            loader: None,
+            interpreter: interp.clone(),
+            linkage: linkage.unwrap_or_else(|| "not-elf".into()),
+            objects: Vec::new(),
+            edges: Vec::new(),
+            findings: Vec::new(),
+            fatal: None,
+        };
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT s.path, d.path, e.name, e.path, e.rule, e.via
+                 FROM edge e JOIN file s ON s.id = e.src LEFT JOIN file d ON d.id = e.dst
+                 WHERE e.context = ?1 AND e.kind = 'needed' ORDER BY e.seq, e.id",
+            )
+            .map_err(|e| self.err(e))?;
+        type Row = (
+            Vec<u8>,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+            Option<String>,
+            Option<Vec<u8>>,
+        );
+        let rows: Vec<Row> = st
+            .query_map(params![id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        // canonical file → path as opened
+        let mut opened: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        opened.insert(file.clone(), path.to_vec());
+        let interp_file = interp.as_deref().map(final_of);
+        let mut interp_listed = false;
+        for (src, dst, name, as_opened, rule, via) in rows {
+            let rule = rule.unwrap_or_default();
+            let from = opened.get(&src).cloned().unwrap_or_else(|| src.clone());
+            let name = name.unwrap_or_default();
+            let to = match (&dst, &as_opened) {
+                (Some(d), Some(p)) => {
+                    let f = final_of(d);
+                    let first = !opened.contains_key(&f);
+                    if rule != "already-loaded" && first {
+                        opened.insert(f.clone(), p.clone());
+                        report.objects.push(ReportObject {
+                            name: name.clone(),
+                            path: p.clone(),
+                            file: f.clone(),
+                            needed_by: from.clone(),
+                            rule: rule.clone(),
+                            via: via.clone(),
+                        });
+                    } else if Some(&f) == interp_file.as_ref() && !interp_listed {
+                        interp_listed = true;
+                        let ip = interp.clone().unwrap_or_default();
+                        opened.insert(f.clone(), ip.clone());
+                        report.objects.push(ReportObject {
+                            name: ip.clone(),
+                            path: ip,
+                            file: f.clone(),
+                            needed_by: path.to_vec(),
+                            rule: "interpreter".into(),
+                            via: None,
+                        });
+                    }
+                    Some(opened.get(&f).cloned().unwrap_or_else(|| p.clone()))
+                }
+                _ => None,
+            };
+            report.edges.push(ReportEdge {
+                from,
+                name,
+                to,
+                rule,
+                via,
+                matched: None,
+            });
+        }
+        if let (Some(ip), Some(f)) = (&interp, &interp_file) {
+            if !interp_listed && is_program && report.linkage == "dynamic" {
+                report.objects.push(ReportObject {
+                    name: ip.clone(),
+                    path: ip.clone(),
+                    file: f.clone(),
+                    needed_by: path.to_vec(),
+                    rule: "interpreter".into(),
+                    via: None,
+                });
+            }
+        }
+        if report.linkage == "dynamic" {
+            report.loader = Some(
+                if interp
+                    .as_deref()
+                    .is_some_and(|i| bytes::file_name(i).starts_with(b"ld-musl-"))
+                {
+                    kaudit_analyzer::loader::Flavor::Musl
+                } else {
+                    kaudit_analyzer::loader::Flavor::Glibc
+                },
+            );
+        }
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT code, path, message FROM finding WHERE context = ?1 OR (context IS NULL AND path = ?1) ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let fs = st
+            .query_map(params![file], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        for f in fs {
+            let (code, p, msg) = f.map_err(|e| self.err(e))?;
+            if let Some(code) = Code::from_name(&code) {
+                if code == Code::LoadError && report.fatal.is_none() {
+                    report.fatal = Some(msg.clone());
+                }
+                report.findings.push(Finding::new(code, p, msg));
+            }
+        }
+        Ok(Some(report))
+    }
+
+    /// Direct access for reports and tests.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+fn classify(path: &Path, e: rusqlite::Error) -> DbError {
+    if is_busy(&e) {
+        DbError::Locked {
+            path: path.to_path_buf(),
+        }
+    } else if is_corrupt(&e) {
+        DbError::Corrupt {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    } else {
+        DbError::Sqlite {
+            path: path.to_path_buf(),
+            source: e,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_twice() {
+        let db = Db::open_in_memory().unwrap();
+        db.migrate().unwrap();
+        let v: i64 = db
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, schema::version());
+    }
+
+    #[test]
+    fn corrupt_file_is_named() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("bad.db");
+        std::fs::write(&p, vec![0x5au8; 8192]).unwrap();
+        let e = Db::open(&p, true).unwrap_err();
+        assert!(matches!(e, DbError::Corrupt { .. }), "{e}");
+        assert!(e.to_string().contains("bad.db"));
+    }
+}

@@ -1,0 +1,150 @@
+//! Command-line parsing and dispatch. Exit codes: 0 ok, 1 "the answer is no",
+//! 2 usage or runtime error.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Decide, with evidence, which files a minimal Kubernetes node image must contain.
+#[derive(Debug, Parser)]
+#[command(name = "kaudit", version, about, long_about = None, max_term_width = 100)]
+pub(crate) struct Cli {
+    /// The evidence graph (SQLite file)
+    #[arg(long, global = true, env = "KAUDIT_DB", default_value = "kaudit.db")]
+    pub(crate) db: PathBuf,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Static analysis of a root filesystem into the graph
+    ///
+    /// Walks DIR and records every entry (type, size, mode, owner, symlink
+    /// target, inode and link count), parses every ELF file (class, machine,
+    /// PT_INTERP, DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH, DF_1_NODEFLIB)
+    /// and every script's #! line, and resolves the load of every dynamic ELF
+    /// object with the root's own loader rules (glibc or musl). Each edge
+    /// records how it was found. Paths are interpreted inside DIR as a chroot
+    /// would; nothing outside DIR is read and nothing is executed.
+    ///
+    /// The walk stays on DIR's filesystem (other mounts are reported, not
+    /// entered; see --cross-filesystems) and does not enter DIR/proc, DIR/sys
+    /// or DIR/dev (see --special-dirs). Scanning again replaces the previous
+    /// scan atomically.
+    Scan(ScanArgs),
+    /// What PATH needs at load time, and through which rule each was found
+    ///
+    /// Resolves straight on a root with --root (no scan needed), or reads the
+    /// graph written by `kaudit scan`. Exit status 1 when a DT_NEEDED entry is
+    /// not found (finding unresolved-needed) or the load would abort.
+    Deps(DepsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ScanArgs {
+    /// The root filesystem to analyse
+    #[arg(long, value_name = "DIR")]
+    pub(crate) root: PathBuf,
+    /// Descend into other filesystems mounted below DIR
+    #[arg(long)]
+    pub(crate) cross_filesystems: bool,
+    /// Also walk DIR/proc, DIR/sys and DIR/dev
+    #[arg(long)]
+    pub(crate) special_dirs: bool,
+    #[command(flatten)]
+    pub(crate) loader: LoaderArgs,
+    /// PATH used to resolve `#!/usr/bin/env NAME` scripts
+    #[arg(
+        long = "path",
+        value_name = "PATH",
+        default_value = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    )]
+    pub(crate) path_env: String,
+    /// Output format of the summary
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub(crate) format: SummaryFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct LoaderArgs {
+    /// The CPU the loader runs on: host, baseline, x86-64-v2, x86-64-v3, x86-64-v4
+    /// (decides glibc-hwcaps subdirectories and $PLATFORM)
+    #[arg(long, value_name = "CPU", default_value = "host")]
+    pub(crate) cpu: String,
+    /// LD_LIBRARY_PATH to assume (unset by default)
+    #[arg(long, value_name = "DIRS")]
+    pub(crate) ld_library_path: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DepsArgs {
+    /// Paths inside the root (absolute, e.g. /usr/bin/runc)
+    #[arg(required = true, value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+    /// Resolve directly inside this root instead of reading the graph
+    #[arg(long, value_name = "DIR")]
+    pub(crate) root: Option<PathBuf>,
+    /// tree: each edge with its rule; list: the closure, one path per line, as
+    /// the loader opens it; json: everything, structured
+    #[arg(long, value_enum, default_value_t = DepsFormat::Tree)]
+    pub(crate) format: DepsFormat,
+    #[command(flatten)]
+    pub(crate) loader: LoaderArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DepsFormat {
+    Tree,
+    List,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SummaryFormat {
+    Text,
+    Json,
+}
+
+impl LoaderArgs {
+    pub(crate) fn options(&self) -> anyhow::Result<kaudit_analyzer::loader::Options> {
+        let cpu = kaudit_analyzer::cpu::Cpu::from_name(&self.cpu).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown --cpu {}: expected host, baseline, x86-64-v2, x86-64-v3 or x86-64-v4",
+                self.cpu
+            )
+        })?;
+        Ok(kaudit_analyzer::loader::Options {
+            cpu,
+            ld_library_path: self.ld_library_path.as_ref().map(|s| s.as_bytes().to_vec()),
+            cwd: b"/".to_vec(),
+        })
+    }
+}
+
+/// Parse, run, and map the outcome to an exit code.
+pub(crate) fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match &cli.command {
+        Command::Scan(a) => crate::scan::run(&cli, a),
+        Command::Deps(a) => crate::deps::run(&cli, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if crate::printer::is_broken_pipe(&e) {
+                return 0;
+            }
+            eprintln!("kaudit: error: {e:#}");
+            2
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `kaudit deps`.
+
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+
+use anyhow::Context;
+use kaudit_analyzer::loader::{LiveObjects, Resolver};
+use kaudit_analyzer::report::DepsReport;
+use kaudit_analyzer::rootfs::Root;
+use kaudit_graph::Db;
+
+use crate::cli::{Cli, DepsArgs, DepsFormat};
+use crate::printer;
+
+pub(crate) fn run(cli: &Cli, a: &DepsArgs) -> anyhow::Result<i32> {
+    let reports: Vec<DepsReport> = match &a.root {
+        Some(dir) => {
+            let root = Root::open(dir)?;
+            let objects = LiveObjects::new(&root);
+            let resolver = Resolver::new(&root, &root, &objects, a.loader.options()?);
+            let mut out = Vec::new();
+            for p in &a.paths {
+                let c = resolver.closure(p.as_os_str().as_bytes());
+                let mut r = DepsReport::from(&c);
+                for f in resolver.setup_findings() {
+                    if !r.findings.contains(&f) {
+                        r.findings.push(f);
+                    }
+                }
+                out.push(r);
+            }
+            out
+        }
+        None => {
+            let db = Db::open(&cli.db, false)?;
+            let index = db.index()?;
+            let mut out = Vec::new();
+            for p in &a.paths {
+                let r = db
+                    .deps(&index, p.as_os_str().as_bytes())?
+                    .with_context(|| {
+                        format!("{} is not in the graph {}", p.display(), cli.db.display())
+                    })?;
+                out.push(r);
+            }
+            out
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        DepsFormat::List => {
+            for r in &reports {
+                printer::deps_list(&mut out, r)?;
+            }
+        }
+        DepsFormat::Tree => {
+            for r in &reports {
+                printer::deps_tree(&mut out, r)?;
+            }
+        }
+        DepsFormat::Json => {
+            let v = if reports.len() == 1 {
+                reports[0].to_json()
+            } else {
+                serde_json::Value::Array(reports.iter().map(DepsReport::to_json).collect())
+            };
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+    }
+    out.flush()?;
+    let mut code = 0;
+    for r in &reports {
+        if r.linkage == "not-elf" && r.fatal.is_some() {
+            eprintln!(
+                "kaudit: {}: {}",
+                String::from_utf8_lossy(&r.path),
+                r.fatal.as_deref().unwrap_or("")
+            );
+            return Ok(2);
+        }
+        if a.format != DepsFormat::Tree {
+            for e in r.unresolved() {
+                eprintln!(
+                    "unresolved-needed: {} needs {}",
+                    String::from_utf8_lossy(&e.from),
+                    String::from_utf8_lossy(&e.name)
+                );
+            }
+        }
+        if !r.complete() {
+            code = 1;
+        }
+    }
+    Ok(code)
+}

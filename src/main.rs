@@ -1,0 +1,10 @@
+//! The `kaudit` command: a thin layer over the library crates.
+
+mod cli;
+mod deps;
+mod printer;
+mod scan;
+
+fn main() {
+    std::process::exit(cli::run());
+}

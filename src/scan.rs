@@ -1,0 +1,114 @@
+//! `kaudit scan`.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use kaudit_analyzer::findings::Code;
+use kaudit_analyzer::rootfs::Root;
+use kaudit_analyzer::scan::{self, Progress, ScanOptions};
+use kaudit_graph::Db;
+
+use crate::cli::{Cli, ScanArgs, SummaryFormat};
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub(crate) fn run(cli: &Cli, a: &ScanArgs) -> anyhow::Result<i32> {
+    let started = Instant::now();
+    let started_at = now();
+    let root = Root::open(&a.root)?;
+    // open the database first: a bad database fails before the work is done
+    let mut db = Db::open(&cli.db, true)?;
+    let opts = ScanOptions {
+        cross_filesystems: a.cross_filesystems,
+        special_dirs: a.special_dirs,
+        loader: a.loader.options()?,
+        path_env: a.path_env.as_bytes().to_vec(),
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} {wide_bar} {pos}/{len}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let progress = |p: Progress| {
+        if let Some(b) = &bar {
+            match p {
+                Progress::Walking(n) => {
+                    b.set_message(format!("walking: {n} entries"));
+                    b.tick();
+                }
+                Progress::Reading(n, t) => {
+                    b.set_message("reading headers");
+                    b.set_length(t as u64);
+                    b.set_position(n as u64);
+                }
+                Progress::Resolving(n, t) => {
+                    b.set_message("resolving loads");
+                    b.set_length(t as u64);
+                    b.set_position(n as u64);
+                }
+            }
+        }
+    };
+    let result = scan::scan(&root, &opts, &progress)
+        .with_context(|| format!("scanning {}", a.root.display()))?;
+    if let Some(b) = &bar {
+        b.set_message("writing the graph");
+    }
+    db.replace_scan(root.host_path(), &result, started_at, now())?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let mut distinct: Vec<_> = result.findings.iter().map(|f| &f.finding).collect();
+    distinct.sort();
+    distinct.dedup();
+    let unresolved = distinct
+        .iter()
+        .filter(|f| f.code == Code::UnresolvedNeeded)
+        .count();
+    let secs = started.elapsed().as_secs_f64();
+    let s = &result.stats;
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        SummaryFormat::Text => writeln!(
+            out,
+            "scanned {}: {} entries ({:.1} MiB), {} ELF files, {} loads resolved, {} scripts, {} edges, {} findings ({} unresolved-needed) in {:.2} s -> {}",
+            root.host_path().display(),
+            s.entries,
+            s.bytes as f64 / 1048576.0,
+            s.elf,
+            s.loads,
+            s.scripts,
+            s.edges,
+            distinct.len(),
+            unresolved,
+            secs,
+            cli.db.display()
+        )?,
+        SummaryFormat::Json => {
+            let mut by_code = std::collections::BTreeMap::new();
+            for f in &distinct {
+                *by_code.entry(f.code.as_str()).or_insert(0usize) += 1;
+            }
+            let v = serde_json::json!({
+                "root": root.host_path().to_string_lossy(),
+                "db": cli.db.to_string_lossy(),
+                "entries": s.entries, "bytes": s.bytes, "elf": s.elf, "loads": s.loads,
+                "scripts": s.scripts, "edges": s.edges, "findings": by_code,
+                "cpu": result.cpu, "seconds": secs,
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+    }
+    Ok(0)
+}

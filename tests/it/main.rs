@@ -1,0 +1,10 @@
+//! Integration tests for the `kaudit` binary: loader-rule fixtures checked
+//! against the real loaders, hostile and broken inputs, and confinement to
+//! the analysed root. They build root filesystems in temporary directories
+//! and need root privileges (see `support::require_root`).
+
+mod bad_input;
+mod confinement;
+mod deps_fixtures;
+mod oracle_usr;
+mod support;
