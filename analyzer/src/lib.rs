@@ -9,7 +9,8 @@
 //! - [`ldcache`] and [`ldconf`]: glibc's `/etc/ld.so.cache` and `ld.so.conf`;
 //! - [`loader`]: the glibc and musl library search, reproduced offline;
 //! - [`script`]: shebang interpreters;
-//! - [`scan`]: a whole-root walk producing files, edges and findings;
+//! - [`walk`]: a parallel, confined walk of a root;
+//! - [`scan`]: a whole-root scan producing files, edges and findings;
 //! - [`findings`]: the stable finding codes shared by every report.
 #![warn(missing_docs)]
 
@@ -24,3 +25,4 @@ pub mod report;
 pub mod rootfs;
 pub mod scan;
 pub mod script;
+pub mod walk;

@@ -10,17 +10,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
 use crate::bytes;
-use crate::elf::{self, ElfInfo, Linkage};
+use crate::elf::{ElfInfo, Linkage};
 use crate::findings::{Code, Finding};
 use crate::loader::{Objects, Options, Probe, Resolver, Rule};
 use crate::rootfs::{self, Index, Kind, Meta, Resolution, Root};
 use crate::script::{self, Shebang};
+use crate::walk::Head;
 
 /// What to scan.
 #[derive(Debug, Clone)]
@@ -196,8 +196,6 @@ impl Objects for IndexObjects {
     }
 }
 
-const HEAD: usize = 256;
-
 /// Scan a root.
 pub fn scan(
     root: &Root,
@@ -205,27 +203,67 @@ pub fn scan(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ScanResult, ScanError> {
     let mut findings: Vec<ScanFinding> = Vec::new();
-    let mut entries = walk(root, opts, &mut findings, progress)?;
-    entries.sort_by(|a, b| a.path.cmp(&b.path));
-
-    // read the heads of regular files, in parallel
-    let files: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| e.meta.kind == Kind::File && e.meta.size >= 4)
-        .collect();
-    let total = files.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let heads: Vec<(Vec<u8>, Head)> = files
-        .par_iter()
-        .map(|e| {
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if n % 4096 == 0 {
-                progress(Progress::Reading(n, total));
-            }
-            (e.path.clone(), read_head(root, &e.path, e.meta.size))
-        })
-        .filter(|(_, h)| !matches!(h, Head::Plain))
-        .collect();
+    let walk_opts = crate::walk::WalkOptions {
+        cross_filesystems: opts.cross_filesystems,
+        special_dirs: opts.special_dirs,
+    };
+    let (mut walked, notes) = crate::walk::walk(root, walk_opts, &|n| {
+        progress(Progress::Walking(n))
+    })
+    .map_err(|e| ScanError::Walk {
+        path: root.host_path().to_path_buf(),
+        source: e,
+    })?;
+    walked.sort_by(|a, b| a.path.cmp(&b.path));
+    for n in notes {
+        let f = match n {
+            crate::walk::WalkNote::Unreadable(p, m) => Finding::new(Code::Unreadable, p, m),
+            crate::walk::WalkNote::OtherFilesystem(p) => Finding::new(
+                Code::OtherFilesystem,
+                p,
+                "another filesystem is mounted here; not descended into (use --cross-filesystems)",
+            ),
+        };
+        findings.push(ScanFinding {
+            context: None,
+            finding: f,
+        });
+    }
+    let mut heads: Vec<(Vec<u8>, Head)> = Vec::new();
+    let mut entries: Vec<Entry> = Vec::with_capacity(walked.len());
+    for w in walked {
+        if matches!(
+            w.meta.kind,
+            Kind::Fifo | Kind::Socket | Kind::CharDevice | Kind::BlockDevice
+        ) {
+            findings.push(ScanFinding {
+                context: None,
+                finding: Finding::new(
+                    Code::SpecialFile,
+                    w.path.clone(),
+                    format!("{} (recorded, never opened)", w.meta.kind.as_str()),
+                ),
+            });
+        }
+        if !bytes::is_utf8(&w.path) {
+            findings.push(ScanFinding {
+                context: None,
+                finding: Finding::new(
+                    Code::NonUtf8Name,
+                    w.path.clone(),
+                    "file name is not valid UTF-8; stored and printed as bytes",
+                ),
+            });
+        }
+        if !matches!(w.head, Head::Plain) {
+            heads.push((w.path.clone(), w.head));
+        }
+        entries.push(Entry {
+            path: w.path,
+            meta: w.meta,
+            target: w.target,
+        });
+    }
 
     let mut index = Index::default();
     for e in &entries {
@@ -430,203 +468,6 @@ pub fn scan(
         stats,
         cpu: opts.loader.cpu.label.clone(),
     })
-}
-
-enum Head {
-    Plain,
-    Elf(Arc<ElfInfo>),
-    Malformed(String),
-    Unreadable(String),
-    Script(Shebang),
-}
-
-fn read_head(root: &Root, path: &[u8], size: u64) -> Head {
-    use std::os::unix::fs::FileExt;
-    let f = match root.open_known_file(path) {
-        Ok(f) => f,
-        Err(e) => return Head::Unreadable(format!("cannot open: {e}")),
-    };
-    let mut head = [0u8; HEAD];
-    let want = (size as usize).min(HEAD);
-    let mut got = 0;
-    while got < want {
-        match f.read_at(&mut head[got..want], got as u64) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Head::Unreadable(format!("cannot read: {e}")),
-        }
-    }
-    let head = &head[..got];
-    if elf::is_elf(head) {
-        return match elf::parse(&f, size) {
-            Ok(Some(info)) => Head::Elf(Arc::new(info)),
-            Ok(None) => Head::Plain,
-            Err(elf::ElfError::Malformed(m)) => Head::Malformed(m),
-            Err(e) => Head::Unreadable(e.to_string()),
-        };
-    }
-    match script::parse(head) {
-        Some(s) => Head::Script(s),
-        None => Head::Plain,
-    }
-}
-
-fn walk(
-    root: &Root,
-    opts: &ScanOptions,
-    findings: &mut Vec<ScanFinding>,
-    progress: &(dyn Fn(Progress) + Sync),
-) -> Result<Vec<Entry>, ScanError> {
-    let host = root.host_path().to_path_buf();
-    let root_dev = std::fs::symlink_metadata(&host)
-        .map(|m| std::os::unix::fs::MetadataExt::dev(&m))
-        .map_err(|e| ScanError::Walk {
-            path: host.clone(),
-            source: e,
-        })?;
-    let mut out: Vec<Entry> = Vec::new();
-    let mut it = walkdir::WalkDir::new(&host).follow_links(false).into_iter();
-    loop {
-        let ent = match it.next() {
-            None => break,
-            Some(Ok(e)) => e,
-            Some(Err(e)) => {
-                let path = e
-                    .path()
-                    .and_then(|p| p.strip_prefix(&host).ok())
-                    .map(|p| inner_of(p.as_os_str().as_bytes()))
-                    .unwrap_or_else(|| b"/".to_vec());
-                if e.depth() == 0 {
-                    return Err(ScanError::Walk {
-                        path: host.clone(),
-                        source: e
-                            .into_io_error()
-                            .unwrap_or_else(|| io::Error::other("walk error")),
-                    });
-                }
-                findings.push(ScanFinding {
-                    context: None,
-                    finding: Finding::new(Code::Unreadable, path, format!("cannot read: {e}")),
-                });
-                continue;
-            }
-        };
-        let rel = ent.path().strip_prefix(&host).unwrap_or(ent.path());
-        let inner = inner_of(rel.as_os_str().as_bytes());
-        // the mount point itself is kept (the image needs the directory), not its contents
-        let special = ent.depth() == 1
-            && !opts.special_dirs
-            && matches!(&inner[..], b"/proc" | b"/sys" | b"/dev");
-        let md = match ent.metadata() {
-            Ok(m) => m,
-            Err(e) => {
-                findings.push(ScanFinding {
-                    context: None,
-                    finding: Finding::new(Code::Unreadable, inner, format!("cannot stat: {e}")),
-                });
-                continue;
-            }
-        };
-        let meta = meta_of(&md);
-        let mut skip = special && meta.kind == Kind::Dir;
-        if !skip
-            && meta.kind == Kind::Dir
-            && meta.dev != root_dev
-            && ent.depth() > 0
-            && !opts.cross_filesystems
-        {
-            skip = true;
-            findings.push(ScanFinding {
-                context: None,
-                finding: Finding::new(
-                    Code::OtherFilesystem,
-                    inner.clone(),
-                    "another filesystem is mounted here; not descended into (use --cross-filesystems)",
-                ),
-            });
-        }
-        if skip {
-            it.skip_current_dir();
-        }
-        let target = if meta.kind == Kind::Symlink {
-            match std::fs::read_link(ent.path()) {
-                Ok(t) => Some(t.as_os_str().as_bytes().to_vec()),
-                Err(e) => {
-                    findings.push(ScanFinding {
-                        context: None,
-                        finding: Finding::new(
-                            Code::Unreadable,
-                            inner.clone(),
-                            format!("cannot read link: {e}"),
-                        ),
-                    });
-                    Some(Vec::new())
-                }
-            }
-        } else {
-            None
-        };
-        if matches!(
-            meta.kind,
-            Kind::Fifo | Kind::Socket | Kind::CharDevice | Kind::BlockDevice
-        ) {
-            findings.push(ScanFinding {
-                context: None,
-                finding: Finding::new(
-                    Code::SpecialFile,
-                    inner.clone(),
-                    format!("{} (recorded, never opened)", meta.kind.as_str()),
-                ),
-            });
-        }
-        if !bytes::is_utf8(&inner) {
-            findings.push(ScanFinding {
-                context: None,
-                finding: Finding::new(
-                    Code::NonUtf8Name,
-                    inner.clone(),
-                    "file name is not valid UTF-8; stored and printed as bytes",
-                ),
-            });
-        }
-        out.push(Entry {
-            path: inner,
-            meta,
-            target,
-        });
-        if out.len() % 8192 == 0 {
-            progress(Progress::Walking(out.len()));
-        }
-    }
-    Ok(out)
-}
-
-fn inner_of(rel: &[u8]) -> Vec<u8> {
-    if rel.is_empty() {
-        b"/".to_vec()
-    } else {
-        let mut v = Vec::with_capacity(rel.len() + 1);
-        v.push(b'/');
-        v.extend_from_slice(rel);
-        v
-    }
-}
-
-fn meta_of(md: &std::fs::Metadata) -> Meta {
-    use std::os::unix::fs::MetadataExt;
-    Meta {
-        kind: Kind::from_mode(md.mode()),
-        size: md.size(),
-        mode: md.mode(),
-        uid: md.uid(),
-        gid: md.gid(),
-        dev: md.dev(),
-        ino: md.ino(),
-        nlink: md.nlink(),
-        mtime: md.mtime(),
-        rdev: md.rdev(),
-    }
 }
 
 fn link_edges(

@@ -202,6 +202,29 @@ impl Db {
         started_at: i64,
         finished_at: i64,
     ) -> Result<(), DbError> {
+        let path = self.path.clone();
+        // Foreign keys are enforced by construction here (every id inserted is
+        // looked up from this transaction's own file rows). Turning the checks
+        // off lets SQLite truncate the old tables instead of deleting row by
+        // row; it cannot be changed inside a transaction, so it is done first.
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = OFF; PRAGMA cache_size = -262144;")
+            .map_err(|e| classify(&path, e))?;
+        let result = self.replace_scan_tx(root, scan, started_at, finished_at);
+        let restore = self
+            .conn
+            .execute_batch("PRAGMA foreign_keys = ON;")
+            .map_err(|e| classify(&path, e));
+        result.and(restore)
+    }
+
+    fn replace_scan_tx(
+        &mut self,
+        root: &Path,
+        scan: &ScanResult,
+        started_at: i64,
+        finished_at: i64,
+    ) -> Result<(), DbError> {
         use std::os::unix::ffi::OsStrExt;
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;

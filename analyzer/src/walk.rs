@@ -1,0 +1,289 @@
+//! A parallel walk of a root over directory descriptors.
+//!
+//! Each directory is opened relative to its parent's descriptor with
+//! `O_NOFOLLOW`, each entry is `fstatat`-ed and each regular file opened
+//! relative to its directory's descriptor, by a single name that is never `..`
+//! and never followed if it is a symlink — so the walk cannot leave the root,
+//! and the kernel resolves one path component per call instead of a whole path.
+//! Directories are processed in parallel (rayon). Regular files are opened only
+//! to read their first bytes (ELF header, `#!` line); FIFOs, sockets and device
+//! nodes are never opened.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+
+use crate::bytes;
+use crate::elf::{self, ElfInfo};
+use crate::rootfs::{Kind, Meta, Root};
+use crate::script::{self, Shebang};
+
+/// What the first bytes of a regular file say.
+#[derive(Debug, Clone)]
+pub enum Head {
+    /// Neither ELF nor `#!`.
+    Plain,
+    /// An ELF object.
+    Elf(Arc<ElfInfo>),
+    /// Starts like ELF but cannot be parsed.
+    Malformed(String),
+    /// Could not be opened or read.
+    Unreadable(String),
+    /// A `#!` script.
+    Script(Shebang),
+}
+
+/// One walked entry.
+#[derive(Debug, Clone)]
+pub struct Walked {
+    /// Path inside the root.
+    pub path: Vec<u8>,
+    /// `lstat` metadata.
+    pub meta: Meta,
+    /// Symlink target.
+    pub target: Option<Vec<u8>>,
+    /// For regular files: what their head says.
+    pub head: Head,
+}
+
+/// A problem met while walking (an unreadable directory, another filesystem).
+#[derive(Debug, Clone)]
+pub enum WalkNote {
+    /// Could not be read.
+    Unreadable(Vec<u8>, String),
+    /// A mount point of another filesystem, not entered.
+    OtherFilesystem(Vec<u8>),
+}
+
+/// Walk options.
+#[derive(Debug, Clone, Copy)]
+pub struct WalkOptions {
+    /// Enter other filesystems.
+    pub cross_filesystems: bool,
+    /// Enter `/proc`, `/sys`, `/dev`.
+    pub special_dirs: bool,
+}
+
+const HEAD: usize = 256;
+
+struct Shared<'a> {
+    opts: WalkOptions,
+    root_dev: u64,
+    out: Mutex<Vec<Walked>>,
+    notes: Mutex<Vec<WalkNote>>,
+    seen: AtomicUsize,
+    progress: &'a (dyn Fn(usize) + Sync),
+}
+
+fn io_err(e: rustix::io::Errno) -> io::Error {
+    io::Error::from(e)
+}
+
+/// Walk the whole root. The root directory itself is the first entry.
+pub fn walk(
+    root: &Root,
+    opts: WalkOptions,
+    progress: &(dyn Fn(usize) + Sync),
+) -> io::Result<(Vec<Walked>, Vec<WalkNote>)> {
+    let fd = rustix::fs::open(
+        root.host_path(),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(io_err)?;
+    let st = rustix::fs::fstat(&fd).map_err(io_err)?;
+    let meta = Meta::from_stat(&st);
+    let shared = Shared {
+        opts,
+        root_dev: meta.dev,
+        out: Mutex::new(vec![Walked {
+            path: b"/".to_vec(),
+            meta,
+            target: None,
+            head: Head::Plain,
+        }]),
+        notes: Mutex::new(Vec::new()),
+        seen: AtomicUsize::new(1),
+        progress,
+    };
+    rayon::scope(|s| walk_dir(s, &shared, fd, b"/".to_vec(), 0));
+    let out = shared.out.into_inner().unwrap_or_else(|e| e.into_inner());
+    let notes = shared.notes.into_inner().unwrap_or_else(|e| e.into_inner());
+    Ok((out, notes))
+}
+
+fn walk_dir<'s>(
+    s: &rayon::Scope<'s>,
+    sh: &'s Shared<'s>,
+    fd: OwnedFd,
+    path: Vec<u8>,
+    depth: usize,
+) {
+    let dir = match rustix::fs::Dir::read_from(&fd) {
+        Ok(d) => d,
+        Err(e) => {
+            sh.notes.lock().expect("notes").push(WalkNote::Unreadable(
+                path,
+                format!("cannot read directory: {e}"),
+            ));
+            return;
+        }
+    };
+    let mut local: Vec<Walked> = Vec::new();
+    for ent in dir {
+        let ent = match ent {
+            Ok(e) => e,
+            Err(e) => {
+                sh.notes.lock().expect("notes").push(WalkNote::Unreadable(
+                    path.clone(),
+                    format!("cannot read directory: {e}"),
+                ));
+                break;
+            }
+        };
+        let name = ent.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let child = bytes::join(&path, name);
+        let st = match rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(e) => {
+                sh.notes
+                    .lock()
+                    .expect("notes")
+                    .push(WalkNote::Unreadable(child, format!("cannot stat: {e}")));
+                continue;
+            }
+        };
+        let meta = Meta::from_stat(&st);
+        let mut target = None;
+        let mut head = Head::Plain;
+        match meta.kind {
+            Kind::Symlink => {
+                target = Some(match rustix::fs::readlinkat(&fd, name, Vec::new()) {
+                    Ok(t) => t.into_bytes(),
+                    Err(e) => {
+                        sh.notes.lock().expect("notes").push(WalkNote::Unreadable(
+                            child.clone(),
+                            format!("cannot read link: {e}"),
+                        ));
+                        Vec::new()
+                    }
+                });
+            }
+            Kind::File if meta.size >= 4 => {
+                head = read_head(fd.as_fd(), name, meta.size);
+            }
+            Kind::Dir => {
+                let special = depth == 0
+                    && !sh.opts.special_dirs
+                    && matches!(name, b"proc" | b"sys" | b"dev");
+                let other_fs = meta.dev != sh.root_dev && !sh.opts.cross_filesystems;
+                if other_fs && !special {
+                    sh.notes
+                        .lock()
+                        .expect("notes")
+                        .push(WalkNote::OtherFilesystem(child.clone()));
+                }
+                if !special && !other_fs {
+                    match rustix::fs::openat(
+                        &fd,
+                        name,
+                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    ) {
+                        Ok(sub) => {
+                            let p = child.clone();
+                            s.spawn(move |s| walk_dir(s, sh, sub, p, depth + 1));
+                        }
+                        Err(e) => sh.notes.lock().expect("notes").push(WalkNote::Unreadable(
+                            child.clone(),
+                            format!("cannot open directory: {e}"),
+                        )),
+                    }
+                }
+            }
+            _ => {}
+        }
+        local.push(Walked {
+            path: child,
+            meta,
+            target,
+            head,
+        });
+    }
+    let n = sh.seen.fetch_add(local.len(), Ordering::Relaxed) + local.len();
+    if n / 8192 != (n - local.len()) / 8192 {
+        (sh.progress)(n);
+    }
+    sh.out.lock().expect("walk output").extend(local);
+}
+
+/// Read the first bytes of a regular file named `name` in directory `dir`.
+fn read_head(dir: std::os::fd::BorrowedFd<'_>, name: &[u8], size: u64) -> Head {
+    let fd = match rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(e) => return Head::Unreadable(format!("cannot open: {e}")),
+    };
+    // the entry may have been replaced since it was listed: never read a non-file
+    match rustix::fs::fstat(&fd) {
+        Ok(st) if Kind::from_mode(st.st_mode) == Kind::File => {}
+        Ok(_) => return Head::Plain,
+        Err(e) => return Head::Unreadable(format!("cannot stat: {e}")),
+    }
+    let f = File::from(fd);
+    let mut buf = [0u8; HEAD];
+    let want = (size as usize).min(HEAD);
+    let mut got = 0;
+    while got < want {
+        match f.read_at(&mut buf[got..want], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Head::Unreadable(format!("cannot read: {e}")),
+        }
+    }
+    let head = &buf[..got];
+    if elf::is_elf(head) {
+        // the header and program headers usually sit in the bytes already read
+        let src = Prefetched { head, file: &f };
+        return match elf::parse(&src, size) {
+            Ok(Some(info)) => Head::Elf(Arc::new(info)),
+            Ok(None) => Head::Plain,
+            Err(elf::ElfError::Malformed(m)) => Head::Malformed(m),
+            Err(e) => Head::Unreadable(e.to_string()),
+        };
+    }
+    match script::parse(head) {
+        Some(s) => Head::Script(s),
+        None => Head::Plain,
+    }
+}
+
+/// Serves reads from the bytes already read when it can.
+struct Prefetched<'a> {
+    head: &'a [u8],
+    file: &'a File,
+}
+
+impl elf::ReadAt for Prefetched<'_> {
+    fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
+        let end = off as usize + buf.len();
+        if end <= self.head.len() {
+            buf.copy_from_slice(&self.head[off as usize..end]);
+            return Ok(());
+        }
+        FileExt::read_exact_at(self.file, buf, off)
+    }
+}
