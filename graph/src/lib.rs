@@ -10,3 +10,6 @@ pub mod schema;
 mod store;
 
 pub use store::{Db, DbError, DbView, StoredScan};
+
+/// SQLite values, for callers that read the graph directly.
+pub use rusqlite::types::Value;

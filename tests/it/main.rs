@@ -7,4 +7,5 @@ mod bad_input;
 mod confinement;
 mod deps_fixtures;
 mod oracle_usr;
+mod scan_graph;
 mod support;
