@@ -87,11 +87,12 @@ fn bench(args: &[String]) -> Result<()> {
     let t_scanelf = t.elapsed().as_secs_f64();
     let scanelf_ok = out.as_ref().map(|o| !o.stdout.is_empty()).unwrap_or(false);
 
-    // the dynamic objects kaudit resolved
+    // the glibc objects kaudit resolved (ldd only knows the host's glibc loader)
     let conn = rusqlite::Connection::open(&db)?;
     let mut st = conn.prepare(
         "SELECT f.path FROM elf e JOIN file f ON f.id = e.file_id
-         WHERE e.linkage = 'dynamic' AND e.etype IN (2, 3) AND e.machine = 62 AND e.class = 64 ORDER BY f.path",
+         WHERE e.linkage = 'dynamic' AND e.etype IN (2, 3) AND e.machine = 62 AND e.class = 64
+           AND (e.interp IS NULL OR CAST(e.interp AS TEXT) NOT LIKE '%ld-musl%') ORDER BY f.path",
     )?;
     let paths: Vec<Vec<u8>> = st
         .query_map([], |r| r.get(0))?
