@@ -285,18 +285,7 @@ impl Root {
                 ),
             ));
         }
-        let fd = self.openat2(
-            inner,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY,
-        )?;
-        let st = rustix::fs::fstat(&fd).map_err(to_io)?;
-        if Kind::from_mode(st.st_mode) != Kind::File {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{} changed into a non-regular file", bytes::display(inner)),
-            ));
-        }
-        Ok(File::from(fd))
+        self.open_known_file(inner)
     }
 
     /// Open a file the caller already knows to be a regular file (from a walk):

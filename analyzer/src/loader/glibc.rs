@@ -444,14 +444,7 @@ pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8], main: &E
                 super::expand_dst(raw, origin.as_deref(), &r.options().cpu.platform, &cfg.lib)
                     .filter(|n| !n.is_empty())
             else {
-                c.edges.push(Edge {
-                    from: l,
-                    name: raw.clone(),
-                    to: None,
-                    rule: Rule::NotFound,
-                    via: None,
-                    matched: None,
-                });
+                c.edges.push(not_found(l, raw));
                 c.findings.push(Finding::new(
                     Code::UnresolvedNeeded,
                     c.objects[l].path.clone(),
@@ -550,14 +543,7 @@ pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8], main: &E
                     });
                 }
                 Found::No => {
-                    c.edges.push(Edge {
-                        from: l,
-                        name: raw.clone(),
-                        to: None,
-                        rule: Rule::NotFound,
-                        via: None,
-                        matched: None,
-                    });
+                    c.edges.push(not_found(l, raw));
                     c.findings.push(Finding::new(
                         Code::UnresolvedNeeded,
                         c.objects[l].path.clone(),
@@ -569,14 +555,7 @@ pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8], main: &E
                     ));
                 }
                 Found::Fatal(m) => {
-                    c.edges.push(Edge {
-                        from: l,
-                        name: raw.clone(),
-                        to: None,
-                        rule: Rule::NotFound,
-                        via: None,
-                        matched: None,
-                    });
+                    c.edges.push(not_found(l, raw));
                     c.findings.push(Finding::new(
                         Code::LoadError,
                         c.objects[l].path.clone(),
@@ -603,6 +582,18 @@ pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8], main: &E
         order.push(rtld);
     }
     c.order = order;
+}
+
+/// A `DT_NEEDED` edge that resolved to nothing.
+fn not_found(from: usize, raw: &[u8]) -> Edge {
+    Edge {
+        from,
+        name: raw.to_vec(),
+        to: None,
+        rule: Rule::NotFound,
+        via: None,
+        matched: None,
+    }
 }
 
 fn reuse(c: &mut Closure, order: &mut Vec<usize>, from: usize, raw: &[u8], idx: usize, how: Match) {
