@@ -174,6 +174,15 @@ fn host_accesses(log: &str, dir: &str) -> Vec<String> {
         let annotated = line
             .match_indices('<')
             .any(|(at, _)| under(line[at + 1..].split('>').next().unwrap_or("")));
+        // a call resumed after a thread switch: `<... readlinkat resumed>"target", …`
+        // carries only the rest of the arguments and the result; a readlink's
+        // result is a symlink's stored text, not an access
+        if let Some(rest) = call.strip_prefix("<... ") {
+            let name = rest.split_whitespace().next().unwrap_or("");
+            if matches!(name, "readlink" | "readlinkat") {
+                continue;
+            }
+        }
         let strings = quoted_strings(call);
         let syscall = call.split('(').next().unwrap_or("");
         let paths: &[(Option<String>, String)] = if chrooted.contains(pid)
