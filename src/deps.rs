@@ -13,11 +13,15 @@ use crate::cli::{Cli, DepsArgs, DepsFormat};
 use crate::printer;
 
 pub(crate) fn run(cli: &Cli, a: &DepsArgs) -> anyhow::Result<i32> {
+    let options = a.loader.options()?;
+    if a.root.is_none() && (a.loader.cpu != "host" || a.loader.ld_library_path.is_some()) {
+        anyhow::bail!("--cpu and --ld-library-path apply with --root; the graph holds the resolution of its scan");
+    }
     let reports: Vec<DepsReport> = match &a.root {
         Some(dir) => {
             let root = Root::open(dir)?;
             let objects = LiveObjects::new(&root);
-            let resolver = Resolver::new(&root, &root, &objects, a.loader.options()?);
+            let resolver = Resolver::new(&root, &root, &objects, options);
             let mut out = Vec::new();
             for p in &a.paths {
                 let c = resolver.closure(p.as_os_str().as_bytes());

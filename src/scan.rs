@@ -65,15 +65,7 @@ pub(crate) fn run(cli: &Cli, a: &ScanArgs) -> anyhow::Result<i32> {
     if let Some(b) = &bar {
         b.set_message("writing the graph");
     }
-    let t_db = Instant::now();
     db.replace_scan(root.host_path(), &result, started_at, now())?;
-    if std::env::var_os("KAUDIT_TIMING").is_some() {
-        eprintln!(
-            "timing: analysis {:.2} s, graph write {:.2} s",
-            t_db.duration_since(started).as_secs_f64(),
-            t_db.elapsed().as_secs_f64()
-        );
-    }
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -237,7 +237,7 @@ pub fn parse(src: &(impl ReadAt + ?Sized), size: u64) -> Result<Option<ElfInfo>,
         .map_err(|e| malformed(format!("bad program headers: {e}")))?;
     let loads: Vec<&ProgramHeader> = phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
     for ph in &phdrs {
-        if ph.p_type == PT_INTERP {
+        if ph.p_type == PT_INTERP && ph.p_filesz > 0 {
             if ph.p_filesz > MAX_INTERP {
                 return Err(malformed("PT_INTERP too long"));
             }

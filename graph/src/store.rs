@@ -233,7 +233,8 @@ impl Db {
                 "DELETE FROM edge WHERE origin = 'scan';
                  DELETE FROM finding WHERE origin = 'scan';
                  DELETE FROM script; DELETE FROM needed; DELETE FROM elf;
-                 DELETE FROM file; DELETE FROM scan;",
+                 DELETE FROM file; DELETE FROM scan;
+                 DROP INDEX IF EXISTS file_inode;",
             )?;
             let mut ids: HashMap<&[u8], i64> = HashMap::with_capacity(scan.entries.len());
             {
@@ -260,6 +261,8 @@ impl Db {
                     ids.insert(&e.path, tx.last_insert_rowid());
                 }
             }
+            // built once after the bulk insert rather than row by row
+            tx.execute_batch("CREATE INDEX file_inode ON file(dev, ino);")?;
             {
                 let mut st = tx.prepare_cached(
                     "INSERT INTO elf (file_id, class, machine, etype, linkage, interp, soname, rpath, runpath, flags_1, nodeflib)
@@ -574,6 +577,19 @@ impl Db {
                     rule: "interpreter".into(),
                     via: None,
                 });
+            }
+        }
+        if report.linkage == "not-elf" {
+            report.fatal = Some("not an ELF file".into());
+        }
+        let musl = interp
+            .as_deref()
+            .is_some_and(|i| bytes::file_name(i).starts_with(b"ld-musl-"));
+        if musl {
+            // musl lists its loader first
+            if let Some(pos) = report.objects.iter().position(|o| o.rule == "interpreter") {
+                let o = report.objects.remove(pos);
+                report.objects.insert(0, o);
             }
         }
         if report.linkage == "dynamic" {

@@ -6,6 +6,7 @@
 mod bad_input;
 mod confinement;
 mod deps_fixtures;
+mod hwcaps;
 mod oracle_usr;
 mod scan_graph;
 mod support;

@@ -22,7 +22,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask bench [--root DIR] [--keep DB]");
+            eprintln!("usage: cargo xtask bench [--root DIR]");
             std::process::exit(2)
         }
     }

@@ -19,6 +19,7 @@ use super::{
 use crate::bytes;
 use crate::elf::{self, ElfInfo, Verdict};
 use crate::findings::{Code, Finding};
+use crate::ldcache;
 use crate::rootfs::ResolveError;
 
 enum Found {
@@ -326,10 +327,21 @@ fn search(
                 .iter()
                 .map(|v| v.as_slice())
                 .collect();
-            let e = cache.lookup(name, flags, &active)?;
+            let e = cache.search(
+                name,
+                &ldcache::CacheQuery {
+                    default_id: flags,
+                    also_accepted: &cfg.also_accepted,
+                    active_hwcaps: &active,
+                    legacy_hwcap_allowed: cfg.legacy_hwcap_mask,
+                },
+            )?;
+            // entries another CPU would pick: glibc-hwcaps variants only
             let alts = cache
                 .candidates(name, flags)
-                .filter(|x| x.value != e.value)
+                .filter(|x| {
+                    x.value != e.value && (x.hwcaps_subdir.is_some() || e.hwcaps_subdir.is_some())
+                })
                 .map(|x| x.value.clone())
                 .collect();
             Some((e.value.clone(), Rule::LdSoCache, alts))

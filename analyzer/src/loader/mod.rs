@@ -349,6 +349,11 @@ pub struct GlibcConfig {
     pub inactive_hwcaps: Vec<Vec<u8>>,
     /// ld.so.cache ABI flags for its objects.
     pub abi_flags: Option<i32>,
+    /// Other ld.so.cache flags this loader accepts (generic ports also take 1).
+    pub also_accepted: Vec<i32>,
+    /// Legacy hwcap bits of cache entries this loader accepts (glibc ≤ 2.36:
+    /// `tls` and the active hwcap names; none from 2.37 on).
+    pub legacy_hwcap_mask: u64,
     /// Dev/inode of the loader file.
     pub dev_ino: (u64, u64),
     /// The loader file's canonical path, when present.
@@ -755,7 +760,25 @@ impl<'a> Resolver<'a> {
         } else {
             subdirs.push(Vec::new());
         }
+        let legacy_hwcap_mask = if legacy_supported && is_x86_64 {
+            // sysdeps/x86: hwcap names "sse2", "x86_64", "avx512_1" are bits 0, 1, 2;
+            // glibc sets x86_64, and avx512_1 on Intel CPUs with AVX-512 BW/DQ/VL
+            let mut m = ldcache::HWCAP_TLS | 1 << 1;
+            if cpu.legacy_hwcaps.iter().any(|h| h == b"avx512_1") {
+                m |= 1 << 2;
+            }
+            m
+        } else {
+            0
+        };
+        let also_accepted = if is_x86_64 || expect.machine == goblin::elf::header::EM_X86_64 {
+            Vec::new()
+        } else {
+            vec![ldcache::FLAG_ELF]
+        };
         let cfg = Arc::new(GlibcConfig {
+            also_accepted,
+            legacy_hwcap_mask,
             interp: interp.to_vec(),
             expect,
             system_dirs,
