@@ -348,16 +348,30 @@ impl FsView for Root {
     }
 }
 
-/// A snapshot of a root's entries, taken by a walk. Lookups cost no system call.
+/// One entry of a root as a walk recorded it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Path inside the root.
+    pub path: Vec<u8>,
+    /// `lstat` metadata.
+    pub meta: Meta,
+    /// Symlink target as stored.
+    pub target: Option<Vec<u8>>,
+}
+
+/// A snapshot of a root's entries, taken by a walk: sorted by path and
+/// searched by bisection, so lookups cost no system call and no copy of the
+/// walk is made.
 #[derive(Debug, Default)]
 pub struct Index {
-    entries: HashMap<Vec<u8>, (Meta, Option<Vec<u8>>)>,
+    entries: Vec<Entry>,
 }
 
 impl Index {
-    /// Add an entry (and, for a symlink, its target).
-    pub fn insert(&mut self, path: Vec<u8>, meta: Meta, target: Option<Vec<u8>>) {
-        self.entries.insert(path, (meta, target));
+    /// An index over `entries` (sorted here; paths must be unique).
+    pub fn new(mut entries: Vec<Entry>) -> Index {
+        entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        Index { entries }
     }
     /// Number of entries.
     pub fn len(&self) -> usize {
@@ -367,22 +381,38 @@ impl Index {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+    /// The entries, sorted by path.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+    /// Give the entries back.
+    pub fn into_entries(self) -> Vec<Entry> {
+        self.entries
+    }
     /// Lookup.
+    pub fn entry(&self, path: &[u8]) -> Option<&Entry> {
+        self.entries
+            .binary_search_by(|e| e.path.as_slice().cmp(path))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+    /// Lookup of the metadata.
     pub fn get(&self, path: &[u8]) -> Option<&Meta> {
-        self.entries.get(path).map(|(m, _)| m)
+        self.entry(path).map(|e| &e.meta)
     }
 }
 
 impl FsView for Index {
     fn lstat(&self, path: &[u8]) -> io::Result<Meta> {
-        self.entries
-            .get(path)
-            .map(|(m, _)| m.clone())
+        self.get(path)
+            .cloned()
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
     }
     fn readlink(&self, path: &[u8]) -> io::Result<Vec<u8>> {
-        match self.entries.get(path) {
-            Some((_, Some(t))) => Ok(t.clone()),
+        match self.entry(path) {
+            Some(Entry {
+                target: Some(t), ..
+            }) => Ok(t.clone()),
             Some(_) => Err(io::Error::from_raw_os_error(
                 rustix::io::Errno::INVAL.raw_os_error(),
             )),

@@ -46,16 +46,7 @@ impl Default for ScanOptions {
     }
 }
 
-/// One entry of the root.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    /// Path inside the root.
-    pub path: Vec<u8>,
-    /// `lstat` metadata.
-    pub meta: Meta,
-    /// Symlink target as stored.
-    pub target: Option<Vec<u8>>,
-}
+pub use crate::rootfs::Entry;
 
 /// The kind of an edge of the graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -207,14 +198,13 @@ pub fn scan(
         cross_filesystems: opts.cross_filesystems,
         special_dirs: opts.special_dirs,
     };
-    let (mut walked, notes) = crate::walk::walk(root, walk_opts, &|n| {
+    let (walked, notes) = crate::walk::walk(root, walk_opts, &|n| {
         progress(Progress::Walking(n))
     })
     .map_err(|e| ScanError::Walk {
         path: root.host_path().to_path_buf(),
         source: e,
     })?;
-    walked.sort_by(|a, b| a.path.cmp(&b.path));
     for n in notes {
         let f = match n {
             crate::walk::WalkNote::Unreadable(p, m) => Finding::new(Code::Unreadable, p, m),
@@ -265,10 +255,7 @@ pub fn scan(
         });
     }
 
-    let mut index = Index::default();
-    for e in &entries {
-        index.insert(e.path.clone(), e.meta.clone(), e.target.clone());
-    }
+    let index = Index::new(entries);
     let mut probes = HashMap::new();
     let mut elf_map = BTreeMap::new();
     let mut scripts = BTreeMap::new();
@@ -306,7 +293,7 @@ pub fn scan(
     let mut edges: Vec<EdgeRec> = Vec::new();
 
     // symlinks: one hop each, plus the directory symlinks their targets walk
-    for e in &entries {
+    for e in index.entries() {
         if let Some(target) = &e.target {
             link_edges(&index, e, target, &mut edges, &mut findings);
         }
@@ -443,6 +430,8 @@ pub fn scan(
             finding: f,
         });
     }
+    drop(resolver);
+    let entries = index.into_entries();
     edges.sort();
     edges.dedup();
     findings.sort();

@@ -16,7 +16,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use crate::bytes;
 use crate::elf::{self, ElfInfo};
@@ -151,17 +151,40 @@ fn walk_dir<'s>(
             continue;
         }
         let child = bytes::join(&path, name);
-        let st = match rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => st,
-            Err(e) => {
-                sh.notes
-                    .lock()
-                    .expect("notes")
-                    .push(WalkNote::Unreadable(child, format!("cannot stat: {e}")));
-                continue;
+        // For regular files and directories the descriptor we need anyway
+        // gives the metadata (fstat), saving a stat per entry; anything else,
+        // or a type the directory does not report, is stat-ed by name.
+        let mut opened: Option<(OwnedFd, Meta)> = None;
+        let d_type = ent.file_type();
+        if d_type == FileType::RegularFile || d_type == FileType::Directory {
+            let flags = if d_type == FileType::Directory {
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
+            } else {
+                OFlags::RDONLY
+                    | OFlags::NOFOLLOW
+                    | OFlags::NONBLOCK
+                    | OFlags::NOCTTY
+                    | OFlags::CLOEXEC
+            };
+            if let Ok(f) = rustix::fs::openat(&fd, name, flags, Mode::empty()) {
+                if let Ok(st) = rustix::fs::fstat(&f) {
+                    opened = Some((f, Meta::from_stat(&st)));
+                }
             }
+        }
+        let (opened_fd, meta) = match opened {
+            Some((f, m)) => (Some(f), m),
+            None => match rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => (None, Meta::from_stat(&st)),
+                Err(e) => {
+                    sh.notes
+                        .lock()
+                        .expect("notes")
+                        .push(WalkNote::Unreadable(child, format!("cannot stat: {e}")));
+                    continue;
+                }
+            },
         };
-        let meta = Meta::from_stat(&st);
         let mut target = None;
         let mut head = Head::Plain;
         match meta.kind {
@@ -178,7 +201,10 @@ fn walk_dir<'s>(
                 });
             }
             Kind::File if meta.size >= 4 => {
-                head = read_head(fd.as_fd(), name, meta.size);
+                head = match opened_fd {
+                    Some(f) => read_head(File::from(f), meta.size),
+                    None => open_and_read_head(fd.as_fd(), name, meta.size),
+                };
             }
             Kind::Dir => {
                 let special = depth == 0
@@ -192,12 +218,16 @@ fn walk_dir<'s>(
                         .push(WalkNote::OtherFilesystem(child.clone()));
                 }
                 if !special && !other_fs {
-                    match rustix::fs::openat(
-                        &fd,
-                        name,
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    ) {
+                    let sub = match opened_fd {
+                        Some(f) => Ok(f),
+                        None => rustix::fs::openat(
+                            &fd,
+                            name,
+                            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                            Mode::empty(),
+                        ),
+                    };
+                    match sub {
                         Ok(sub) => {
                             let p = child.clone();
                             s.spawn(move |s| walk_dir(s, sh, sub, p, depth + 1));
@@ -225,8 +255,8 @@ fn walk_dir<'s>(
     sh.out.lock().expect("walk output").extend(local);
 }
 
-/// Read the first bytes of a regular file named `name` in directory `dir`.
-fn read_head(dir: std::os::fd::BorrowedFd<'_>, name: &[u8], size: u64) -> Head {
+/// Open the regular file `name` in directory `dir` and read its first bytes.
+fn open_and_read_head(dir: std::os::fd::BorrowedFd<'_>, name: &[u8], size: u64) -> Head {
     let fd = match rustix::fs::openat(
         dir,
         name,
@@ -238,11 +268,14 @@ fn read_head(dir: std::os::fd::BorrowedFd<'_>, name: &[u8], size: u64) -> Head {
     };
     // the entry may have been replaced since it was listed: never read a non-file
     match rustix::fs::fstat(&fd) {
-        Ok(st) if Kind::from_mode(st.st_mode) == Kind::File => {}
-        Ok(_) => return Head::Plain,
-        Err(e) => return Head::Unreadable(format!("cannot stat: {e}")),
+        Ok(st) if Kind::from_mode(st.st_mode) == Kind::File => read_head(File::from(fd), size),
+        Ok(_) => Head::Plain,
+        Err(e) => Head::Unreadable(format!("cannot stat: {e}")),
     }
-    let f = File::from(fd);
+}
+
+/// Read the first bytes of an open regular file (checked by `fstat`).
+fn read_head(f: File, size: u64) -> Head {
     let mut buf = [0u8; HEAD];
     let want = (size as usize).min(HEAD);
     let mut got = 0;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use kaudit_analyzer::bytes;
 use kaudit_analyzer::findings::{Code, Finding};
 use kaudit_analyzer::report::{DepsReport, ReportEdge, ReportObject};
-use kaudit_analyzer::rootfs::{self, Index, Kind, Meta};
+use kaudit_analyzer::rootfs::{self, Entry, Index, Kind, Meta};
 use kaudit_analyzer::scan::ScanResult;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
@@ -401,7 +401,7 @@ impl Db {
 
     /// Every stored entry, as an index for symlink resolution.
     pub fn index(&self) -> Result<DbView, DbError> {
-        let mut idx = Index::default();
+        let mut entries = Vec::new();
         let mut st = self
             .conn
             .prepare("SELECT path, mode, size, uid, gid, dev, ino, nlink, mtime, rdev, link_target FROM file")
@@ -429,9 +429,13 @@ impl Db {
             .map_err(|e| self.err(e))?;
         for row in rows {
             let (p, m, t) = row.map_err(|e| self.err(e))?;
-            idx.insert(p, m, t);
+            entries.push(Entry {
+                path: p,
+                meta: m,
+                target: t,
+            });
         }
-        Ok(idx)
+        Ok(Index::new(entries))
     }
 
     /// The load-time needs of `path` as recorded by the last scan. `Ok(None)`
