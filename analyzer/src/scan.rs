@@ -198,10 +198,8 @@ pub fn scan(
         cross_filesystems: opts.cross_filesystems,
         special_dirs: opts.special_dirs,
     };
-    let (walked, notes) = crate::walk::walk(root, walk_opts, &|n| {
-        progress(Progress::Walking(n))
-    })
-    .map_err(|e| ScanError::Walk {
+    let (walked, notes) = crate::walk::walk(root, walk_opts, &|n| progress(Progress::Walking(n)))
+        .map_err(|e| ScanError::Walk {
         path: root.host_path().to_path_buf(),
         source: e,
     })?;

@@ -11,6 +11,7 @@
 //! counted and printed.
 
 use std::collections::BTreeSet;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -102,26 +103,44 @@ fn bench(args: &[String]) -> Result<()> {
     } else {
         root.trim_end_matches('/').to_string()
     };
-    let host =
-        |p: &[u8]| -> PathBuf { PathBuf::from(format!("{prefix}{}", String::from_utf8_lossy(p))) };
+    let host = |p: &[u8]| -> PathBuf {
+        let mut b = prefix.as_bytes().to_vec();
+        b.extend_from_slice(p);
+        PathBuf::from(std::ffi::OsStr::from_bytes(&b))
+    };
 
     let t = Instant::now();
     let mut ldd_out = Vec::with_capacity(paths.len());
     for p in &paths {
-        let o = Command::new("ldd").arg(host(p)).env_clear().output()?;
+        // inside another root, that root's own ldd and loader, chrooted
+        let o = if root == "/" {
+            Command::new("ldd").arg(host(p)).env_clear().output()?
+        } else {
+            Command::new("/usr/sbin/chroot")
+                .arg(&root)
+                .arg("/usr/bin/ldd")
+                .arg(std::ffi::OsStr::from_bytes(p))
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+                .output()?
+        };
         ldd_out.push(o);
     }
     let t_ldd = t.elapsed().as_secs_f64();
 
-    // oracle comparison (only meaningful for the host root)
+    // oracle comparison: paths on both sides canonicalised inside the root
+    let canon = |p: &str| -> PathBuf {
+        let h = host(p.as_bytes());
+        std::fs::canonicalize(&h).unwrap_or(h)
+    };
     let mut mismatches = 0usize;
     let mut compared = 0usize;
-    if root == "/" {
+    {
         for (chunk_p, chunk_o) in paths.chunks(500).zip(ldd_out.chunks(500)) {
             let mut cmd = Command::new(&kaudit);
             cmd.args(["deps", "--format", "json", "--db"]).arg(&db);
             for p in chunk_p {
-                cmd.arg(host(p));
+                cmd.arg(std::ffi::OsStr::from_bytes(p));
             }
             let out = cmd.output()?;
             let v: serde_json::Value = serde_json::from_slice(&out.stdout)
@@ -150,12 +169,12 @@ fn bench(args: &[String]) -> Result<()> {
                         continue;
                     }
                     let path = rest.rsplit_once(" (").map_or(rest, |(p, _)| p).trim();
-                    want.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.into()));
+                    want.insert(canon(path));
                 }
                 let mut got: BTreeSet<PathBuf> = BTreeSet::new();
                 for ob in r["objects"].as_array().into_iter().flatten() {
                     let path = ob["path"].as_str().unwrap_or_default();
-                    got.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.into()));
+                    got.insert(canon(path));
                 }
                 let got_missing: BTreeSet<String> = r["unresolved"]
                     .as_array()
@@ -166,7 +185,7 @@ fn bench(args: &[String]) -> Result<()> {
                 // the interpreter is compared by the tests (ldd's listing of it
                 // differs from the loader's own for libraries); leave it out here
                 if let Some(i) = r["interpreter"].as_str() {
-                    let i = std::fs::canonicalize(i).unwrap_or_else(|_| i.into());
+                    let i = canon(i);
                     want.remove(&i);
                     got.remove(&i);
                 }
@@ -197,9 +216,7 @@ fn bench(args: &[String]) -> Result<()> {
         println!("  scanelf not available (apt-get install pax-utils)");
     }
     println!("  ldd loop over the same {} objects:                         {t_ldd:8.2} s   kaudit is {:.1}x faster", paths.len(), t_ldd / t_scan);
-    if root == "/" {
-        println!("  oracle: {compared} closures compared with ldd, {mismatches} mismatches");
-    }
+    println!("  oracle: {compared} closures compared with ldd, {mismatches} mismatches");
     if mismatches > 0 {
         bail!("{mismatches} closures differ from ldd");
     }
