@@ -26,10 +26,6 @@ pub(crate) fn deps_list(out: &mut impl Write, r: &DepsReport) -> io::Result<()> 
 /// A tree of `DT_NEEDED` edges with the rule that found each.
 pub(crate) fn deps_tree(out: &mut impl Write, r: &DepsReport) -> io::Result<()> {
     out.write_all(&r.path)?;
-    if r.file != r.path && !r.file.is_empty() {
-        out.write_all(b" -> ")?;
-        out.write_all(&r.file)?;
-    }
     writeln!(
         out,
         " [{}{}]",
@@ -44,6 +40,18 @@ pub(crate) fn deps_tree(out: &mut impl Write, r: &DepsReport) -> io::Result<()> 
             ))
             .unwrap_or_default()
     )?;
+    for (link, target) in &r.symlinks {
+        out.write_all(b"    symlink ")?;
+        out.write_all(link)?;
+        out.write_all(b" -> ")?;
+        out.write_all(target)?;
+        out.write_all(b"\n")?;
+    }
+    if r.file != r.path && !r.file.is_empty() {
+        out.write_all(b"    file ")?;
+        out.write_all(&r.file)?;
+        out.write_all(b"\n")?;
+    }
     if let Some(i) = &r.interpreter {
         if r.linkage == "dynamic" {
             out.write_all("├── ".as_bytes())?;

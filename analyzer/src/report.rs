@@ -60,6 +60,8 @@ pub struct DepsReport {
     pub findings: Vec<Finding>,
     /// A fatal loader error.
     pub fatal: Option<String>,
+    /// The symlinks walked from the path asked for to the file: `(link, target as stored)`.
+    pub symlinks: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl DepsReport {
@@ -108,6 +110,7 @@ impl DepsReport {
             "unresolved": unresolved,
             "findings": self.findings.iter().map(finding_json).collect::<Vec<_>>(),
             "fatal": self.fatal,
+            "symlinks": self.symlinks.iter().map(|(l, t)| json!({"link": p(l), "target": p(t)})).collect::<Vec<_>>(),
         })
     }
 }
@@ -192,6 +195,11 @@ impl From<&Closure> for DepsReport {
             edges,
             findings,
             fatal: c.fatal.clone(),
+            symlinks: c
+                .symlinks
+                .iter()
+                .map(|h| (h.link.clone(), h.target.clone()))
+                .collect(),
         }
     }
 }

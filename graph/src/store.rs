@@ -447,6 +447,11 @@ impl Db {
             });
         }
         let res = rootfs::resolve(index, path, b"/");
+        let symlinks: Vec<(Vec<u8>, Vec<u8>)> = res
+            .hops
+            .iter()
+            .map(|h| (h.link.clone(), h.target.clone()))
+            .collect();
         let Ok((file, _)) = res.target else {
             return Ok(None);
         };
@@ -491,6 +496,7 @@ impl Db {
             edges: Vec::new(),
             findings: Vec::new(),
             fatal: None,
+            symlinks,
         };
         let mut st = self
             .conn

@@ -124,3 +124,64 @@ fn deps_from_the_graph_equals_deps_on_the_root() {
         );
     }
 }
+
+#[test]
+fn deps_names_every_symlink_walked_to_the_program() {
+    if !require_root() {
+        return;
+    }
+    let root = usr_merged_root();
+    // an alternatives-style chain, as /usr/sbin/iptables on Debian
+    root.symlink("/usr/bin/app-link", "/etc/alternatives/app");
+    root.symlink("/etc/alternatives/app", "/usr/bin/app-alt");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.db");
+    assert_eq!(
+        kaudit(args(&["scan", "--root"], root.path(), &["--db"], &db, &[]))
+            .status
+            .code(),
+        Some(0)
+    );
+    let want = vec![
+        ("/bin", "usr/bin"),
+        ("/usr/bin/app-alt", "/etc/alternatives/app"),
+        ("/etc/alternatives/app", "/usr/bin/app-link"),
+        ("/usr/bin/app-link", "app"),
+    ];
+    for source in [
+        args(
+            &["deps", "--format", "json", "--root"],
+            root.path(),
+            &[],
+            Path::new("/bin/app-alt"),
+            &[],
+        ),
+        args(
+            &["deps", "--format", "json", "--db"],
+            &db,
+            &[],
+            Path::new("/bin/app-alt"),
+            &[],
+        ),
+    ] {
+        let out = kaudit(source);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let got: Vec<(String, String)> = v["symlinks"]
+            .as_array()
+            .expect("symlinks")
+            .iter()
+            .map(|h| {
+                (
+                    h["link"].as_str().unwrap().to_string(),
+                    h["target"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(got, want, "{v:#}");
+        assert_eq!(v["file"], APP);
+    }
+}

@@ -177,6 +177,8 @@ pub struct Closure {
     pub findings: Vec<Finding>,
     /// A fatal loader error (glibc aborts the whole load), with the object that caused it.
     pub fatal: Option<String>,
+    /// Every symlink walked to reach the main object from the path asked for.
+    pub symlinks: Vec<Hop>,
 }
 
 impl Closure {
@@ -898,6 +900,7 @@ impl<'a> Resolver<'a> {
             edges: Vec::new(),
             findings: Vec::new(),
             fatal: None,
+            symlinks: opened.res.hops.clone(),
         };
         let file = opened.file().map(<[u8]>::to_vec);
         let info = match &opened.probe {
