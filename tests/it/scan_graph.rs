@@ -142,7 +142,7 @@ fn deps_names_every_symlink_walked_to_the_program() {
             .code(),
         Some(0)
     );
-    let want = vec![
+    let want = [
         ("/bin", "usr/bin"),
         ("/usr/bin/app-alt", "/etc/alternatives/app"),
         ("/etc/alternatives/app", "/usr/bin/app-link"),
