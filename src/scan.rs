@@ -60,12 +60,16 @@ pub(crate) fn run(cli: &Cli, a: &ScanArgs) -> anyhow::Result<i32> {
             }
         }
     };
-    let result = scan::scan(&root, &opts, &progress)
+    let walk = scan::walk_root(&root, &opts, &progress)
         .with_context(|| format!("scanning {}", a.root.display()))?;
     if let Some(b) = &bar {
-        b.set_message("writing the graph");
+        b.set_message("resolving loads, writing the graph");
     }
-    db.replace_scan(root.host_path(), &result, started_at, now())?;
+    // the entries are stored while the loads are resolved
+    let result =
+        db.replace_scan_with(root.host_path(), walk.index.entries(), started_at, || {
+            scan::analyze(&root, &walk, &opts, &progress)
+        })?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -128,11 +128,9 @@ pub struct ScanStats {
     pub edges: usize,
 }
 
-/// Everything a scan found.
+/// What a scan derived from its walk: objects, scripts, edges, findings.
 #[derive(Debug)]
-pub struct ScanResult {
-    /// Entries, sorted by path.
-    pub entries: Vec<Entry>,
+pub struct Analysis {
     /// ELF objects by path.
     pub elf: BTreeMap<Vec<u8>, Arc<ElfInfo>>,
     /// Scripts by path.
@@ -145,6 +143,25 @@ pub struct ScanResult {
     pub stats: ScanStats,
     /// The CPU model assumed.
     pub cpu: String,
+}
+
+/// Everything a scan found.
+#[derive(Debug)]
+pub struct ScanResult {
+    /// Entries, sorted by path.
+    pub entries: Vec<Entry>,
+    /// What was derived from them.
+    pub analysis: Analysis,
+}
+
+/// The first half of a scan: every entry of the root, sorted into an index,
+/// with what the first bytes of each regular file said.
+#[derive(Debug)]
+pub struct Walk {
+    /// The entries.
+    pub index: Index,
+    heads: Vec<(Vec<u8>, Head)>,
+    findings: Vec<ScanFinding>,
 }
 
 /// Progress of a scan, for a progress bar.
@@ -193,6 +210,20 @@ pub fn scan(
     opts: &ScanOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ScanResult, ScanError> {
+    let walk = walk_root(root, opts, progress)?;
+    let analysis = analyze(root, &walk, opts, progress);
+    Ok(ScanResult {
+        entries: walk.index.into_entries(),
+        analysis,
+    })
+}
+
+/// Walk the root (the first half of [`scan`]).
+pub fn walk_root(
+    root: &Root,
+    opts: &ScanOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Walk, ScanError> {
     let mut findings: Vec<ScanFinding> = Vec::new();
     let walk_opts = crate::walk::WalkOptions {
         cross_filesystems: opts.cross_filesystems,
@@ -253,7 +284,24 @@ pub fn scan(
         });
     }
 
-    let index = Index::new(entries);
+    Ok(Walk {
+        index: Index::new(entries),
+        heads,
+        findings,
+    })
+}
+
+/// Derive objects, scripts, edges and findings from a walk (the second half
+/// of [`scan`]). It only reads the walk, so the entries can be stored meanwhile.
+pub fn analyze(
+    root: &Root,
+    walk: &Walk,
+    opts: &ScanOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Analysis {
+    let index = &walk.index;
+    let mut findings = walk.findings.clone();
+    let heads = walk.heads.clone();
     let mut probes = HashMap::new();
     let mut elf_map = BTreeMap::new();
     let mut scripts = BTreeMap::new();
@@ -287,20 +335,20 @@ pub fn scan(
         }
     }
     let objects = IndexObjects { probes };
-    let resolver = Resolver::new(root, &index, &objects, opts.loader.clone());
+    let resolver = Resolver::new(root, index, &objects, opts.loader.clone());
     let mut edges: Vec<EdgeRec> = Vec::new();
 
     // symlinks: one hop each, plus the directory symlinks their targets walk
     for e in index.entries() {
         if let Some(target) = &e.target {
-            link_edges(&index, e, target, &mut edges, &mut findings);
+            link_edges(index, e, target, &mut edges, &mut findings);
         }
     }
 
     // program interpreters
     for (path, info) in &elf_map {
         if let Some(interp) = &info.interp {
-            let res = rootfs::resolve(&index, interp, b"/");
+            let res = rootfs::resolve(index, interp, b"/");
             if res.target.is_err() {
                 findings.push(ScanFinding {
                     context: None,
@@ -331,7 +379,7 @@ pub fn scan(
     // scripts
     for (path, sb) in &scripts {
         let base = bytes::parent(path).to_vec();
-        let res = rootfs::resolve(&index, &sb.interpreter, &base);
+        let res = rootfs::resolve(index, &sb.interpreter, &base);
         if res.target.is_err() {
             findings.push(ScanFinding {
                 context: None,
@@ -364,7 +412,7 @@ pub fn scan(
                 .filter(|d| !d.is_empty())
             {
                 let cand = bytes::join(dir, prog);
-                let res = rootfs::resolve(&index, &cand, b"/");
+                let res = rootfs::resolve(index, &cand, b"/");
                 let executable = matches!(&res.target, Ok((_, m)) if m.kind == Kind::File && m.mode & 0o111 != 0);
                 if executable {
                     push_resolved(
@@ -415,7 +463,7 @@ pub fn scan(
             if n % 256 == 0 {
                 progress(Progress::Resolving(n, total));
             }
-            load_edges(&resolver, &index, main)
+            load_edges(&resolver, index, main)
         })
         .collect();
     for (e, f) in per_load {
@@ -429,7 +477,7 @@ pub fn scan(
         });
     }
     drop(resolver);
-    let entries = index.into_entries();
+    let entries = index.entries();
     edges.sort();
     edges.dedup();
     findings.sort();
@@ -446,15 +494,14 @@ pub fn scan(
         scripts: scripts.len(),
         edges: edges.len(),
     };
-    Ok(ScanResult {
-        entries,
+    Analysis {
         elf: elf_map,
         scripts,
         edges,
         findings,
         stats,
         cpu: opts.loader.cpu.label.clone(),
-    })
+    }
 }
 
 fn link_edges(

@@ -276,6 +276,9 @@ fn open_and_read_head(dir: std::os::fd::BorrowedFd<'_>, name: &[u8], size: u64) 
 
 /// Read the first bytes of an open regular file (checked by `fstat`).
 fn read_head(f: File, size: u64) -> Head {
+    // only the first bytes are wanted: without this, a cold file's first read
+    // pulls a whole readahead window (often 128 KiB) from the disk
+    let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::Random);
     let mut buf = [0u8; HEAD];
     let want = (size as usize).min(HEAD);
     let mut got = 0;

@@ -8,7 +8,7 @@ use kaudit_analyzer::bytes;
 use kaudit_analyzer::findings::{Code, Finding};
 use kaudit_analyzer::report::{DepsReport, ReportEdge, ReportObject};
 use kaudit_analyzer::rootfs::{self, Entry, Index, Kind, Meta};
-use kaudit_analyzer::scan::ScanResult;
+use kaudit_analyzer::scan::{Analysis, ScanResult};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::schema;
@@ -200,8 +200,25 @@ impl Db {
         root: &Path,
         scan: &ScanResult,
         started_at: i64,
-        finished_at: i64,
     ) -> Result<(), DbError> {
+        self.replace_scan_with(root, &scan.entries, started_at, || &scan.analysis)
+            .map(|_| ())
+    }
+
+    /// Replace all static-analysis data in one transaction, storing the
+    /// (sorted) `entries` while `analyze` runs on another thread; then store
+    /// what it returns. The scan's finish time is taken at the end.
+    pub fn replace_scan_with<A, F>(
+        &mut self,
+        root: &Path,
+        entries: &[Entry],
+        started_at: i64,
+        analyze: F,
+    ) -> Result<A, DbError>
+    where
+        A: std::borrow::Borrow<Analysis> + Send,
+        F: FnOnce() -> A + Send,
+    {
         let path = self.path.clone();
         // Foreign keys are enforced by construction here (every id inserted is
         // looked up from this transaction's own file rows). Turning the checks
@@ -210,172 +227,43 @@ impl Db {
         self.conn
             .execute_batch("PRAGMA foreign_keys = OFF; PRAGMA cache_size = -262144;")
             .map_err(|e| classify(&path, e))?;
-        let result = self.replace_scan_tx(root, scan, started_at, finished_at);
+        let result = self.replace_scan_tx(root, entries, started_at, analyze);
         let restore = self
             .conn
             .execute_batch("PRAGMA foreign_keys = ON;")
             .map_err(|e| classify(&path, e));
-        result.and(restore)
+        let a = result?;
+        restore?;
+        Ok(a)
     }
 
-    fn replace_scan_tx(
+    fn replace_scan_tx<A, F>(
         &mut self,
         root: &Path,
-        scan: &ScanResult,
+        entries: &[Entry],
         started_at: i64,
-        finished_at: i64,
-    ) -> Result<(), DbError> {
-        use std::os::unix::ffi::OsStrExt;
+        analyze: F,
+    ) -> Result<A, DbError>
+    where
+        A: std::borrow::Borrow<Analysis> + Send,
+        F: FnOnce() -> A + Send,
+    {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-        let inner = || -> rusqlite::Result<()> {
-            tx.execute_batch(
-                "DELETE FROM edge WHERE origin = 'scan';
-                 DELETE FROM finding WHERE origin = 'scan';
-                 DELETE FROM script; DELETE FROM needed; DELETE FROM elf;
-                 DELETE FROM file; DELETE FROM scan;
-                 DROP INDEX IF EXISTS file_inode;",
-            )?;
-            let mut ids: HashMap<&[u8], i64> = HashMap::with_capacity(scan.entries.len());
-            {
-                let mut st = tx.prepare_cached(
-                    "INSERT INTO file (path, kind, size, mode, uid, gid, dev, ino, nlink, mtime, rdev, link_target)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                )?;
-                for e in &scan.entries {
-                    let m = &e.meta;
-                    st.execute(params![
-                        e.path,
-                        m.kind.as_str(),
-                        m.size as i64,
-                        m.mode,
-                        m.uid,
-                        m.gid,
-                        m.dev as i64,
-                        m.ino as i64,
-                        m.nlink as i64,
-                        m.mtime,
-                        m.rdev as i64,
-                        e.target,
-                    ])?;
-                    ids.insert(&e.path, tx.last_insert_rowid());
-                }
-            }
-            // built once after the bulk insert rather than row by row
-            tx.execute_batch("CREATE INDEX file_inode ON file(dev, ino);")?;
-            {
-                let mut st = tx.prepare_cached(
-                    "INSERT INTO elf (file_id, class, machine, etype, linkage, interp, soname, rpath, runpath, flags_1, nodeflib)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                )?;
-                let mut nd = tx.prepare_cached(
-                    "INSERT INTO needed (file_id, idx, name) VALUES (?1, ?2, ?3)",
-                )?;
-                for (p, info) in &scan.elf {
-                    let Some(&id) = ids.get(p.as_slice()) else {
-                        continue;
-                    };
-                    st.execute(params![
-                        id,
-                        if info.class64 { 64 } else { 32 },
-                        info.machine,
-                        info.etype,
-                        info.linkage().as_str(),
-                        info.interp,
-                        info.soname,
-                        info.rpath,
-                        info.runpath,
-                        info.flags_1 as i64,
-                        info.nodeflib(),
-                    ])?;
-                    for (i, n) in info.needed.iter().enumerate() {
-                        nd.execute(params![id, i as i64, n])?;
-                    }
-                }
-            }
-            {
-                let mut st = tx.prepare_cached(
-                    "INSERT INTO script (file_id, interpreter, argument) VALUES (?1, ?2, ?3)",
-                )?;
-                for (p, s) in &scan.scripts {
-                    let Some(&id) = ids.get(p.as_slice()) else {
-                        continue;
-                    };
-                    st.execute(params![id, s.interpreter, s.argument])?;
-                }
-            }
-            {
-                let mut st = tx.prepare_cached(
-                    "INSERT INTO edge (src, dst, kind, context, seq, name, path, rule, via)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )?;
-                for e in &scan.edges {
-                    let Some(&src) = ids.get(e.src.as_slice()) else {
-                        continue;
-                    };
-                    let dst = match &e.dst {
-                        Some(d) => match ids.get(d.as_slice()) {
-                            Some(&id) => Some(id),
-                            None => continue,
-                        },
-                        None => None,
-                    };
-                    let ctx = e.context.as_deref().and_then(|c| ids.get(c).copied());
-                    st.execute(params![
-                        src,
-                        dst,
-                        e.kind.as_str(),
-                        ctx,
-                        e.seq,
-                        e.name,
-                        e.path,
-                        e.rule,
-                        e.via
-                    ])?;
-                }
-            }
-            {
-                let mut st = tx.prepare_cached(
-                    "INSERT INTO finding (code, severity, path, context, message) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for f in &scan.findings {
-                    st.execute(params![
-                        f.finding.code.as_str(),
-                        f.finding.code.severity().as_str(),
-                        f.finding.path,
-                        f.context,
-                        f.finding.message
-                    ])?;
-                }
-            }
-            let distinct = {
-                let mut v: Vec<&Finding> = scan.findings.iter().map(|f| &f.finding).collect();
-                v.sort();
-                v.dedup();
-                v.len()
-            };
-            tx.execute(
-                "INSERT INTO scan (root, cpu, entries, bytes, elf, loads, scripts, edges, findings, started_at, finished_at, tool_version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    root.as_os_str().as_bytes(),
-                    scan.cpu,
-                    scan.stats.entries as i64,
-                    scan.stats.bytes as i64,
-                    scan.stats.elf as i64,
-                    scan.stats.loads as i64,
-                    scan.stats.scripts as i64,
-                    scan.stats.edges as i64,
-                    distinct as i64,
-                    started_at,
-                    finished_at,
-                    env!("CARGO_PKG_VERSION"),
-                ],
-            )?;
-            Ok(())
+        let (files, analysis) = std::thread::scope(|s| {
+            let worker = s.spawn(analyze);
+            let files = write_files(&tx, entries);
+            (files, worker.join())
+        });
+        let analysis = match analysis {
+            Ok(a) => a,
+            Err(panic) => std::panic::resume_unwind(panic),
         };
-        inner().map_err(|e| classify(&path, e))?;
-        tx.commit().map_err(|e| classify(&path, e))
+        files.map_err(|e| classify(&path, e))?;
+        write_analysis(&tx, root, entries, analysis.borrow(), started_at)
+            .map_err(|e| classify(&path, e))?;
+        tx.commit().map_err(|e| classify(&path, e))?;
+        Ok(analysis)
     }
 
     /// The stored scan, if any.
@@ -645,6 +533,166 @@ impl Db {
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// Empty the static tables and store the entries, in path order: the n-th
+/// entry gets rowid n + 1, so ids are the same for the same root.
+fn write_files(tx: &rusqlite::Transaction<'_>, entries: &[Entry]) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "DELETE FROM edge WHERE origin = 'scan';
+         DELETE FROM finding WHERE origin = 'scan';
+         DELETE FROM script; DELETE FROM needed; DELETE FROM elf;
+         DELETE FROM file; DELETE FROM scan;
+         DROP INDEX IF EXISTS file_inode;",
+    )?;
+    let mut st = tx.prepare_cached(
+        "INSERT INTO file (id, path, kind, size, mode, uid, gid, dev, ino, nlink, mtime, rdev, link_target)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?;
+    for (i, e) in entries.iter().enumerate() {
+        let m = &e.meta;
+        st.execute(params![
+            i as i64 + 1,
+            e.path,
+            m.kind.as_str(),
+            m.size as i64,
+            m.mode,
+            m.uid,
+            m.gid,
+            m.dev as i64,
+            m.ino as i64,
+            m.nlink as i64,
+            m.mtime,
+            m.rdev as i64,
+            e.target,
+        ])?;
+    }
+    // built once after the bulk insert rather than row by row
+    tx.execute_batch("CREATE INDEX file_inode ON file(dev, ino);")
+}
+
+/// Store objects, scripts, edges, findings and the scan row.
+fn write_analysis(
+    tx: &rusqlite::Transaction<'_>,
+    root: &Path,
+    entries: &[Entry],
+    scan: &Analysis,
+    started_at: i64,
+) -> rusqlite::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let id_of = |p: &[u8]| -> Option<i64> {
+        entries
+            .binary_search_by(|e| e.path.as_slice().cmp(p))
+            .ok()
+            .map(|i| i as i64 + 1)
+    };
+    {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO elf (file_id, class, machine, etype, linkage, interp, soname, rpath, runpath, flags_1, nodeflib)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?;
+        let mut nd =
+            tx.prepare_cached("INSERT INTO needed (file_id, idx, name) VALUES (?1, ?2, ?3)")?;
+        for (p, info) in &scan.elf {
+            let Some(id) = id_of(p) else { continue };
+            st.execute(params![
+                id,
+                if info.class64 { 64 } else { 32 },
+                info.machine,
+                info.etype,
+                info.linkage().as_str(),
+                info.interp,
+                info.soname,
+                info.rpath,
+                info.runpath,
+                info.flags_1 as i64,
+                info.nodeflib(),
+            ])?;
+            for (i, n) in info.needed.iter().enumerate() {
+                nd.execute(params![id, i as i64, n])?;
+            }
+        }
+    }
+    {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO script (file_id, interpreter, argument) VALUES (?1, ?2, ?3)",
+        )?;
+        for (p, s) in &scan.scripts {
+            let Some(id) = id_of(p) else { continue };
+            st.execute(params![id, s.interpreter, s.argument])?;
+        }
+    }
+    {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO edge (src, dst, kind, context, seq, name, path, rule, via)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for e in &scan.edges {
+            let Some(src) = id_of(&e.src) else { continue };
+            let dst = match &e.dst {
+                Some(d) => match id_of(d) {
+                    Some(id) => Some(id),
+                    None => continue,
+                },
+                None => None,
+            };
+            let ctx = e.context.as_deref().and_then(id_of);
+            st.execute(params![
+                src,
+                dst,
+                e.kind.as_str(),
+                ctx,
+                e.seq,
+                e.name,
+                e.path,
+                e.rule,
+                e.via
+            ])?;
+        }
+    }
+    {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO finding (code, severity, path, context, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for f in &scan.findings {
+            st.execute(params![
+                f.finding.code.as_str(),
+                f.finding.code.severity().as_str(),
+                f.finding.path,
+                f.context,
+                f.finding.message
+            ])?;
+        }
+    }
+    let distinct = {
+        let mut v: Vec<&Finding> = scan.findings.iter().map(|f| &f.finding).collect();
+        v.sort();
+        v.dedup();
+        v.len()
+    };
+    let finished_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    tx.execute(
+        "INSERT INTO scan (root, cpu, entries, bytes, elf, loads, scripts, edges, findings, started_at, finished_at, tool_version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            root.as_os_str().as_bytes(),
+            scan.cpu,
+            scan.stats.entries as i64,
+            scan.stats.bytes as i64,
+            scan.stats.elf as i64,
+            scan.stats.loads as i64,
+            scan.stats.scripts as i64,
+            scan.stats.edges as i64,
+            distinct as i64,
+            started_at,
+            finished_at,
+            env!("CARGO_PKG_VERSION"),
+        ],
+    )?;
+    Ok(())
 }
 
 fn classify(path: &Path, e: rusqlite::Error) -> DbError {

@@ -148,6 +148,32 @@ fn host_view(dirfd: Option<&str>, name: &str, follow_last: bool) -> Option<Strin
     Some(joined)
 }
 
+/// Joins each `PID call(args <unfinished ...>` line with its later
+/// `PID <... call resumed>rest` line, so that every call is judged whole
+/// (threads interleave in an `strace -f` log; flags such as
+/// `AT_SYMLINK_NOFOLLOW` may sit in the resumed half).
+fn merge_interrupted(log: &str) -> Vec<String> {
+    let mut pending: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut out: Vec<String> = Vec::new();
+    for line in log.lines() {
+        let (pid, call) = line.split_once(char::is_whitespace).unwrap_or(("", line));
+        let call = call.trim_start();
+        if let Some(head) = call.strip_suffix("<unfinished ...>") {
+            pending.insert(pid, out.len());
+            out.push(format!("{pid} {head}"));
+            continue;
+        }
+        if let Some(rest) = call.strip_prefix("<... ") {
+            if let (Some(at), Some(idx)) = (rest.find("resumed>"), pending.remove(pid)) {
+                out[idx].push_str(&rest[at + "resumed>".len()..]);
+                continue;
+            }
+        }
+        out.push(line.to_string());
+    }
+    out
+}
+
 /// Lines of an `strace -f -y` log that show a process reaching `dir` on
 /// the host:
 /// - any file descriptor annotation (`-y`: the host's view of an fd's path,
@@ -165,7 +191,8 @@ fn host_accesses(log: &str, dir: &str) -> Vec<String> {
     let under = |p: &str| p == dir || p.starts_with(&format!("{dir}/"));
     let mut chrooted: HashSet<&str> = HashSet::new();
     let mut hits = Vec::new();
-    for line in log.lines() {
+    let merged = merge_interrupted(log);
+    for line in merged.iter().map(String::as_str) {
         let (pid, call) = line.split_once(char::is_whitespace).unwrap_or(("", line));
         let call = call.trim_start();
         if call.starts_with("chroot(") {
