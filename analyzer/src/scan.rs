@@ -301,7 +301,7 @@ pub fn analyze(
 ) -> Analysis {
     let index = &walk.index;
     let mut findings = walk.findings.clone();
-    let heads = walk.heads.clone();
+    let heads = &walk.heads;
     let mut probes = HashMap::new();
     let mut elf_map = BTreeMap::new();
     let mut scripts = BTreeMap::new();
@@ -310,26 +310,26 @@ pub fn analyze(
             Head::Plain => {}
             Head::Elf(info) => {
                 probes.insert(path.clone(), Probe::Elf(info.clone()));
-                elf_map.insert(path, info);
+                elf_map.insert(path.clone(), info.clone());
             }
             Head::Malformed(m) => {
                 findings.push(ScanFinding {
                     context: None,
                     finding: Finding::new(Code::MalformedElf, path.clone(), m.clone()),
                 });
-                probes.insert(path, Probe::Malformed(m));
+                probes.insert(path.clone(), Probe::Malformed(m.clone()));
             }
             Head::Unreadable(m) => {
                 findings.push(ScanFinding {
                     context: None,
                     finding: Finding::new(Code::Unreadable, path.clone(), m.clone()),
                 });
-                probes.insert(path, Probe::Unreadable(m));
+                probes.insert(path.clone(), Probe::Unreadable(m.clone()));
             }
             Head::Script(s) => {
                 // the kernel only runs a #! file that is executable
-                if index.get(&path).is_some_and(|m| m.mode & 0o111 != 0) {
-                    scripts.insert(path, s);
+                if index.get(path).is_some_and(|m| m.mode & 0o111 != 0) {
+                    scripts.insert(path.clone(), s.clone());
                 }
             }
         }

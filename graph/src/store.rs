@@ -542,8 +542,7 @@ fn write_files(tx: &rusqlite::Transaction<'_>, entries: &[Entry]) -> rusqlite::R
         "DELETE FROM edge WHERE origin = 'scan';
          DELETE FROM finding WHERE origin = 'scan';
          DELETE FROM script; DELETE FROM needed; DELETE FROM elf;
-         DELETE FROM file; DELETE FROM scan;
-         DROP INDEX IF EXISTS file_inode;",
+         DELETE FROM file; DELETE FROM scan;",
     )?;
     let mut st = tx.prepare_cached(
         "INSERT INTO file (id, path, kind, size, mode, uid, gid, dev, ino, nlink, mtime, rdev, link_target)
@@ -567,8 +566,7 @@ fn write_files(tx: &rusqlite::Transaction<'_>, entries: &[Entry]) -> rusqlite::R
             e.target,
         ])?;
     }
-    // built once after the bulk insert rather than row by row
-    tx.execute_batch("CREATE INDEX file_inode ON file(dev, ino);")
+    Ok(())
 }
 
 /// Store objects, scripts, edges, findings and the scan row.
