@@ -7,6 +7,7 @@ mod bad_input;
 mod confinement;
 mod deps_fixtures;
 mod hwcaps;
+mod musl;
 mod oracle_usr;
 mod scan_graph;
 mod support;
