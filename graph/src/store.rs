@@ -229,7 +229,25 @@ impl Db {
         self.conn
             .execute_batch("PRAGMA foreign_keys = OFF; PRAGMA cache_size = -262144;")
             .map_err(|e| classify(&path, e))?;
-        let result = self.replace_scan_tx(root, entries, started_at, analyze);
+        let conn = &mut self.conn;
+        let p = &path;
+        let result = (move || -> Result<A, DbError> {
+            let tx = conn.transaction().map_err(|e| classify(p, e))?;
+            let (files, analysis) = std::thread::scope(|s| {
+                let worker = s.spawn(analyze);
+                let files = write_files(&tx, entries);
+                (files, worker.join())
+            });
+            let analysis = match analysis {
+                Ok(a) => a,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            files.map_err(|e| classify(p, e))?;
+            write_analysis(&tx, root, entries, analysis.borrow(), started_at)
+                .map_err(|e| classify(p, e))?;
+            tx.commit().map_err(|e| classify(p, e))?;
+            Ok(analysis)
+        })();
         let restore = self
             .conn
             .execute_batch("PRAGMA foreign_keys = ON;")
@@ -237,35 +255,6 @@ impl Db {
         let a = result?;
         restore?;
         Ok(a)
-    }
-
-    fn replace_scan_tx<A, F>(
-        &mut self,
-        root: &Path,
-        entries: &[Entry],
-        started_at: i64,
-        analyze: F,
-    ) -> Result<A, DbError>
-    where
-        A: std::borrow::Borrow<Analysis> + Send,
-        F: FnOnce() -> A + Send,
-    {
-        let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-        let (files, analysis) = std::thread::scope(|s| {
-            let worker = s.spawn(analyze);
-            let files = write_files(&tx, entries);
-            (files, worker.join())
-        });
-        let analysis = match analysis {
-            Ok(a) => a,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        files.map_err(|e| classify(&path, e))?;
-        write_analysis(&tx, root, entries, analysis.borrow(), started_at)
-            .map_err(|e| classify(&path, e))?;
-        tx.commit().map_err(|e| classify(&path, e))?;
-        Ok(analysis)
     }
 
     /// The stored scan, if any.
