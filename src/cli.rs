@@ -40,6 +40,70 @@ pub(crate) enum Command {
     /// graph written by `kaudit scan`. Exit status 1 when a DT_NEEDED entry is
     /// not found (finding unresolved-needed) or the load would abort.
     Deps(DepsArgs),
+    /// Run a command under fanotify and record every file the node uses meanwhile
+    ///
+    /// `kaudit trace --name NAME -- COMMAND...` is an ad-hoc one-step scenario,
+    /// recorded under NAME: every file any process on the node opens, executes,
+    /// lists or writes while COMMAND runs — also daemons outside COMMAND's
+    /// process tree — plus files already in use when tracing starts. Each
+    /// (file, kind) is stored once with the first process and a count. Every
+    /// process COMMAND leaves behind is killed at the end. A lost event (queue
+    /// overflow, read error) marks the run incomplete, prints the finding
+    /// event-overflow and exits 1 unless --allow-loss. SIGINT/SIGTERM stop the
+    /// command and commit what was recorded as an interrupted run. Needs root.
+    Trace(TraceArgs),
+    /// List the traced runs
+    Runs(RunsArgs),
+    /// What a run opened, executed, listed or wrote
+    Accessed(AccessedArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct TraceArgs {
+    /// The name the run is recorded under
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: String,
+    /// Count every event (no kernel-side suppression of files already recorded)
+    #[arg(long)]
+    pub(crate) all_events: bool,
+    /// Exit 0 even if events were lost (the run is still marked incomplete)
+    #[arg(long)]
+    pub(crate) allow_loss: bool,
+    /// Test mode: keep the kernel's bounded event queue
+    #[arg(long, hide = true)]
+    pub(crate) test_bounded_queue: bool,
+    /// Test mode: wait this many milliseconds before reading events
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub(crate) test_reader_delay_ms: u64,
+    /// The command and its arguments
+    #[arg(required = true, last = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunsArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub(crate) format: SummaryFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct AccessedArgs {
+    /// A run id (see `kaudit runs`)
+    #[arg(long, value_name = "ID", conflicts_with = "scenario")]
+    pub(crate) run: Option<i64>,
+    /// The latest run of this scenario (or ad-hoc name); default: the latest run
+    #[arg(long, value_name = "NAME")]
+    pub(crate) scenario: Option<String>,
+    /// list: one path per line (each path once); json: every access with its process and step
+    #[arg(long, value_enum, default_value_t = AccessedFormat::List)]
+    pub(crate) format: AccessedFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AccessedFormat {
+    List,
+    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -136,6 +200,9 @@ pub(crate) fn run() -> i32 {
     let result = match &cli.command {
         Command::Scan(a) => crate::scan::run(&cli, a),
         Command::Deps(a) => crate::deps::run(&cli, a),
+        Command::Trace(a) => crate::trace::run(&cli, a),
+        Command::Runs(a) => crate::trace::runs(&cli, a),
+        Command::Accessed(a) => crate::trace::accessed(&cli, a),
     };
     match result {
         Ok(code) => code,

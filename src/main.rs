@@ -4,6 +4,7 @@ mod cli;
 mod deps;
 mod printer;
 mod scan;
+mod trace;
 
 fn main() {
     std::process::exit(cli::run());

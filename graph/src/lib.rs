@@ -6,9 +6,11 @@
 //! found (`edge`); per-item problems are `finding`s with stable codes.
 #![warn(missing_docs)]
 
+pub mod runs;
 pub mod schema;
 mod store;
 
+pub use runs::{AccessRow, NewRun, RunRow};
 pub use store::{Db, DbError, DbView, StoredScan};
 
 /// SQLite values, for callers that read the graph directly.

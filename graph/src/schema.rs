@@ -92,6 +92,42 @@ CREATE INDEX finding_context ON finding(context);
     // 2: no index on (dev, ino): nothing queries it yet, and rebuilding it is
     // a tenth of a second of every scan of a large root
     "DROP INDEX IF EXISTS file_inode;",
+    // 3: traced runs and what they accessed
+    r#"
+CREATE TABLE run (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    command     TEXT,
+    params      TEXT,
+    root        BLOB NOT NULL,
+    host        TEXT NOT NULL,
+    kernel      TEXT NOT NULL,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER,
+    status      TEXT NOT NULL,
+    complete    INTEGER NOT NULL,
+    events      INTEGER NOT NULL DEFAULT 0,
+    lost        TEXT,
+    marks       TEXT
+);
+CREATE INDEX run_name ON run(name, id);
+CREATE TABLE access (
+    id       INTEGER PRIMARY KEY,
+    run      INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+    path     BLOB NOT NULL,
+    kind     TEXT NOT NULL,
+    pid      INTEGER NOT NULL,
+    comm     TEXT NOT NULL,
+    exe      BLOB,
+    parents  TEXT NOT NULL,
+    step     TEXT,
+    count    INTEGER NOT NULL,
+    first_ms INTEGER NOT NULL,
+    UNIQUE (run, path, kind)
+);
+CREATE INDEX access_path ON access(path);
+"#,
 ];
 
 /// The schema version this build writes.

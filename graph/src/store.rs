@@ -524,6 +524,10 @@ impl Db {
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
+
+    pub(crate) fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
 }
 
 /// Empty the static tables and store the entries, in path order: the n-th
@@ -684,7 +688,7 @@ fn write_analysis(
     Ok(())
 }
 
-fn classify(path: &Path, e: rusqlite::Error) -> DbError {
+pub(crate) fn classify(path: &Path, e: rusqlite::Error) -> DbError {
     if is_busy(&e) {
         DbError::Locked {
             path: path.to_path_buf(),

@@ -11,3 +11,4 @@ mod musl;
 mod oracle_usr;
 mod scan_graph;
 mod support;
+mod trace;

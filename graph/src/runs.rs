@@ -1,0 +1,254 @@
+//! Traced runs and their accesses.
+
+use rusqlite::{params, OptionalExtension};
+
+use crate::store::{Db, DbError};
+
+/// A run as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRow {
+    /// Id.
+    pub id: i64,
+    /// Scenario name (or the ad-hoc name).
+    pub name: String,
+    /// `ad-hoc` or `scenario`.
+    pub kind: String,
+    /// The command (ad-hoc runs).
+    pub command: Option<String>,
+    /// Root traced.
+    pub root: Vec<u8>,
+    /// Host name.
+    pub host: String,
+    /// Kernel release.
+    pub kernel: String,
+    /// Start, seconds since the epoch.
+    pub started_at: i64,
+    /// End.
+    pub finished_at: Option<i64>,
+    /// `running` (never finished: killed), `passed`, `failed`, `interrupted`.
+    pub status: String,
+    /// No event can have been lost.
+    pub complete: bool,
+    /// Events read.
+    pub events: i64,
+    /// Why events may be missing.
+    pub lost: Option<String>,
+}
+
+/// One stored access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRow {
+    /// Path.
+    pub path: Vec<u8>,
+    /// Kind name.
+    pub kind: String,
+    /// First process.
+    pub pid: i64,
+    /// Its command.
+    pub comm: String,
+    /// Its executable.
+    pub exe: Option<Vec<u8>>,
+    /// Its parents, nearest first.
+    pub parents: String,
+    /// Step.
+    pub step: Option<String>,
+    /// Events counted.
+    pub count: i64,
+    /// Milliseconds after the start.
+    pub first_ms: i64,
+}
+
+/// A new run, before it has finished.
+#[derive(Debug, Clone)]
+pub struct NewRun<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// `ad-hoc` or `scenario`.
+    pub kind: &'a str,
+    /// Command line, for ad-hoc runs.
+    pub command: Option<&'a str>,
+    /// Parameters (JSON).
+    pub params: Option<&'a str>,
+    /// Root traced (host path).
+    pub root: &'a [u8],
+    /// Host name.
+    pub host: &'a str,
+    /// Kernel release.
+    pub kernel: &'a str,
+    /// Start time.
+    pub started_at: i64,
+    /// What is watched (text).
+    pub marks: &'a str,
+}
+
+fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        kind: r.get(2)?,
+        command: r.get(3)?,
+        root: r.get(4)?,
+        host: r.get(5)?,
+        kernel: r.get(6)?,
+        started_at: r.get(7)?,
+        finished_at: r.get(8)?,
+        status: r.get(9)?,
+        complete: r.get(10)?,
+        events: r.get(11)?,
+        lost: r.get(12)?,
+    })
+}
+
+const RUN_COLS: &str =
+    "id, name, kind, command, root, host, kernel, started_at, finished_at, status, complete, events, lost";
+
+impl Db {
+    /// Record that a run starts (status `running`, incomplete): a run killed
+    /// before it finishes stays visible as such.
+    pub fn begin_run(&mut self, run: &NewRun<'_>) -> Result<i64, DbError> {
+        let path = self.path().to_path_buf();
+        let c = self.connection();
+        c.execute(
+            "INSERT INTO run (name, kind, command, params, root, host, kernel, started_at, status, complete, marks)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', 0, ?9)",
+            params![
+                run.name,
+                run.kind,
+                run.command,
+                run.params,
+                run.root,
+                run.host,
+                run.kernel,
+                run.started_at,
+                run.marks
+            ],
+        )
+        .map_err(|e| crate::store::classify(&path, e))?;
+        Ok(c.last_insert_rowid())
+    }
+
+    /// Store a batch of accesses of run `id` (one transaction). An access
+    /// already stored for the run keeps its first process; counts add up.
+    pub fn add_accesses(&mut self, id: i64, accesses: &[AccessRow]) -> Result<(), DbError> {
+        let path = self.path().to_path_buf();
+        let tx = self
+            .connection_mut()
+            .transaction()
+            .map_err(|e| crate::store::classify(&path, e))?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT INTO access (run, path, kind, pid, comm, exe, parents, step, count, first_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT (run, path, kind) DO UPDATE SET count = count + excluded.count",
+                )
+                .map_err(|e| crate::store::classify(&path, e))?;
+            for a in accesses {
+                st.execute(params![
+                    id, a.path, a.kind, a.pid, a.comm, a.exe, a.parents, a.step, a.count,
+                    a.first_ms
+                ])
+                .map_err(|e| crate::store::classify(&path, e))?;
+            }
+        }
+        tx.commit().map_err(|e| crate::store::classify(&path, e))
+    }
+
+    /// Record how a run ended.
+    pub fn finish_run(
+        &mut self,
+        id: i64,
+        status: &str,
+        complete: bool,
+        events: u64,
+        lost: &[String],
+        finished_at: i64,
+    ) -> Result<(), DbError> {
+        let path = self.path().to_path_buf();
+        let lost = if lost.is_empty() {
+            None
+        } else {
+            Some(lost.join("\n"))
+        };
+        self.connection()
+            .execute(
+                "UPDATE run SET status = ?2, complete = ?3, events = ?4, lost = ?5, finished_at = ?6 WHERE id = ?1",
+                params![id, status, complete, events as i64, lost, finished_at],
+            )
+            .map_err(|e| crate::store::classify(&path, e))?;
+        Ok(())
+    }
+
+    /// Every run, oldest first.
+    pub fn runs(&self) -> Result<Vec<RunRow>, DbError> {
+        let path = self.path().to_path_buf();
+        let c = self.connection();
+        let mut st = c
+            .prepare(&format!("SELECT {RUN_COLS} FROM run ORDER BY id"))
+            .map_err(|e| crate::store::classify(&path, e))?;
+        let rows = st
+            .query_map([], run_row)
+            .map_err(|e| crate::store::classify(&path, e))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| crate::store::classify(&path, e))
+    }
+
+    /// A run by id, or the latest run named `name` (`None`: the latest run).
+    pub fn find_run(&self, id: Option<i64>, name: Option<&str>) -> Result<Option<RunRow>, DbError> {
+        let path = self.path().to_path_buf();
+        let c = self.connection();
+        let r = match (id, name) {
+            (Some(id), _) => c
+                .query_row(
+                    &format!("SELECT {RUN_COLS} FROM run WHERE id = ?1"),
+                    params![id],
+                    run_row,
+                )
+                .optional(),
+            (None, Some(n)) => c
+                .query_row(
+                    &format!("SELECT {RUN_COLS} FROM run WHERE name = ?1 ORDER BY id DESC LIMIT 1"),
+                    params![n],
+                    run_row,
+                )
+                .optional(),
+            (None, None) => c
+                .query_row(
+                    &format!("SELECT {RUN_COLS} FROM run ORDER BY id DESC LIMIT 1"),
+                    [],
+                    run_row,
+                )
+                .optional(),
+        };
+        r.map_err(|e| crate::store::classify(&path, e))
+    }
+
+    /// The accesses of run `id`, by path then kind.
+    pub fn accesses(&self, id: i64) -> Result<Vec<AccessRow>, DbError> {
+        let path = self.path().to_path_buf();
+        let c = self.connection();
+        let mut st = c
+            .prepare(
+                "SELECT path, kind, pid, comm, exe, parents, step, count, first_ms FROM access
+                 WHERE run = ?1 ORDER BY path, kind",
+            )
+            .map_err(|e| crate::store::classify(&path, e))?;
+        let rows = st
+            .query_map(params![id], |r| {
+                Ok(AccessRow {
+                    path: r.get(0)?,
+                    kind: r.get(1)?,
+                    pid: r.get(2)?,
+                    comm: r.get(3)?,
+                    exe: r.get(4)?,
+                    parents: r.get(5)?,
+                    step: r.get(6)?,
+                    count: r.get(7)?,
+                    first_ms: r.get(8)?,
+                })
+            })
+            .map_err(|e| crate::store::classify(&path, e))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| crate::store::classify(&path, e))
+    }
+}

@@ -1,0 +1,288 @@
+//! `kaudit trace`, `kaudit runs`, `kaudit accessed`.
+
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use kaudit_graph::{AccessRow, Db, NewRun};
+use kaudit_tracer::{TraceOptions, Tracer};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::cli::{AccessedArgs, AccessedFormat, Cli, RunsArgs, SummaryFormat, TraceArgs};
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Processes whose parent is this process (orphans of the traced command
+/// are reparented to us: we are a child subreaper).
+fn our_children() -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(end) = stat.iter().rposition(|&b| b == b')') else {
+            continue;
+        };
+        let ppid = std::str::from_utf8(&stat[end + 1..])
+            .ok()
+            .and_then(|r| r.split_whitespace().nth(1)?.parse::<i32>().ok());
+        if ppid == Some(me) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Kill and reap every process left behind by the command.
+fn reap_leftovers() -> usize {
+    let mut killed = 0;
+    for _ in 0..50 {
+        let kids = our_children();
+        if kids.is_empty() {
+            break;
+        }
+        for pid in kids {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+            killed += 1;
+        }
+    }
+    killed
+}
+
+pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
+    let mut db = Db::open(&cli.db, true)?;
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, interrupted.clone())
+            .context("installing signal handlers")?;
+    }
+    nix::sys::prctl::set_child_subreaper(true).context("becoming a child subreaper")?;
+    let opts = TraceOptions {
+        all_events: a.all_events,
+        bounded_queue: a.test_bounded_queue,
+        reader_delay: Duration::from_millis(a.test_reader_delay_ms),
+        ..TraceOptions::default()
+    };
+    let tracer = Tracer::start(opts.clone())?;
+    let marks: Vec<String> = tracer
+        .marks()
+        .iter()
+        .map(|m| format!("{} ({}): {}", m.mount_point.display(), m.fstype, m.how))
+        .collect();
+    let command_text = a
+        .command
+        .iter()
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let id = db.begin_run(&NewRun {
+        name: &a.name,
+        kind: "ad-hoc",
+        command: Some(&command_text),
+        params: None,
+        root: opts.root.as_os_str().as_bytes(),
+        host: &read_trimmed("/proc/sys/kernel/hostname"),
+        kernel: &read_trimmed("/proc/sys/kernel/osrelease"),
+        started_at: now(),
+        marks: &marks.join("\n"),
+    })?;
+    let started = Instant::now();
+    tracer.set_step("command");
+    let spawned = Command::new(&a.command[0]).args(&a.command[1..]).spawn();
+    let status = match spawned {
+        Err(e) => {
+            let result = tracer.stop();
+            db.finish_run(
+                id,
+                "failed",
+                result.complete(),
+                result.events,
+                &result.lost,
+                now(),
+            )?;
+            anyhow::bail!("cannot run {}: {e}", a.command[0].to_string_lossy());
+        }
+        Ok(mut child) => {
+            let mut stop_sent: Option<Instant> = None;
+            loop {
+                if let Some(st) = child.try_wait()? {
+                    break Some(st);
+                }
+                if interrupted.load(Ordering::SeqCst) {
+                    let pid = Pid::from_raw(child.id() as i32);
+                    match stop_sent {
+                        None => {
+                            let _ = kill(pid, Signal::SIGTERM);
+                            stop_sent = Some(Instant::now());
+                        }
+                        Some(t) if t.elapsed() > Duration::from_secs(5) => {
+                            let _ = kill(pid, Signal::SIGKILL);
+                        }
+                        Some(_) => {}
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    };
+    let leftovers = reap_leftovers();
+    let result = tracer.stop();
+    let was_interrupted = interrupted.load(Ordering::SeqCst);
+    let rows: Vec<AccessRow> = result
+        .accesses
+        .iter()
+        .map(|x| AccessRow {
+            path: x.path.clone(),
+            kind: x.kind.as_str().to_string(),
+            pid: x.pid as i64,
+            comm: x.comm.clone(),
+            exe: x.exe.clone(),
+            parents: x.parents.join(" < "),
+            step: x.step.clone(),
+            count: x.count as i64,
+            first_ms: x.first_ms as i64,
+        })
+        .collect();
+    for chunk in rows.chunks(20_000) {
+        db.add_accesses(id, chunk)?;
+    }
+    let exit_ok = status.as_ref().is_some_and(|s| s.success());
+    let run_status = if was_interrupted {
+        "interrupted"
+    } else if exit_ok {
+        "passed"
+    } else {
+        "failed"
+    };
+    db.finish_run(
+        id,
+        run_status,
+        result.complete(),
+        result.events,
+        &result.lost,
+        now(),
+    )?;
+    let files: std::collections::BTreeSet<&[u8]> =
+        result.accesses.iter().map(|x| x.path.as_slice()).collect();
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "kaudit: run {id} {:?} {run_status}: {} files, {} accesses, {} events in {:.2} s{}",
+        a.name,
+        files.len(),
+        result.accesses.len(),
+        result.events,
+        started.elapsed().as_secs_f64(),
+        if leftovers > 0 {
+            format!("; {leftovers} leftover process(es) killed")
+        } else {
+            String::new()
+        }
+    )?;
+    for l in &result.lost {
+        writeln!(err, "event-overflow: {l}")?;
+    }
+    if !result.complete() && !a.allow_loss {
+        writeln!(
+            err,
+            "kaudit: run {id} is incomplete (use --allow-loss to accept it)"
+        )?;
+        return Ok(1);
+    }
+    Ok(if run_status == "passed" { 0 } else { 1 })
+}
+
+pub(crate) fn runs(cli: &Cli, a: &RunsArgs) -> anyhow::Result<i32> {
+    let db = Db::open(&cli.db, false)?;
+    let runs = db.runs()?;
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        SummaryFormat::Text => {
+            for r in &runs {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}\t{} events",
+                    r.id,
+                    r.name,
+                    r.status,
+                    if r.complete { "complete" } else { "incomplete" },
+                    r.command.as_deref().unwrap_or(&r.kind),
+                    r.events
+                )?;
+            }
+        }
+        SummaryFormat::Json => {
+            let v: Vec<_> = runs
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "id": r.id, "name": r.name, "kind": r.kind, "command": r.command,
+                        "root": String::from_utf8_lossy(&r.root), "host": r.host, "kernel": r.kernel,
+                        "started_at": r.started_at, "finished_at": r.finished_at,
+                        "status": r.status, "complete": r.complete, "events": r.events, "lost": r.lost,
+                    })
+                })
+                .collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+    }
+    Ok(0)
+}
+
+pub(crate) fn accessed(cli: &Cli, a: &AccessedArgs) -> anyhow::Result<i32> {
+    let db = Db::open(&cli.db, false)?;
+    let Some(run) = db.find_run(a.run, a.scenario.as_deref())? else {
+        anyhow::bail!("no such run in {}", cli.db.display());
+    };
+    let rows = db.accesses(run.id)?;
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        AccessedFormat::List => {
+            let mut last: Option<&[u8]> = None;
+            for r in &rows {
+                if last != Some(r.path.as_slice()) {
+                    out.write_all(&r.path)?;
+                    out.write_all(b"\n")?;
+                    last = Some(&r.path);
+                }
+            }
+        }
+        AccessedFormat::Json => {
+            let p = kaudit_analyzer::report::json_path;
+            let v = serde_json::json!({
+                "run": run.id, "name": run.name, "status": run.status, "complete": run.complete,
+                "accesses": rows.iter().map(|r| serde_json::json!({
+                    "path": p(&r.path), "kind": r.kind, "pid": r.pid, "comm": r.comm,
+                    "exe": r.exe.as_deref().map(p), "parents": r.parents, "step": r.step,
+                    "count": r.count, "first_ms": r.first_ms,
+                })).collect::<Vec<_>>(),
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+    }
+    Ok(0)
+}

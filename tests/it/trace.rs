@@ -1,0 +1,339 @@
+//! The tracer on the real kernel: a program with known accesses, a daemon
+//! left behind, a forced queue overflow, and SIGINT in the middle of a run.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{kaudit, require_root, run_ok};
+
+fn args(list: &[&str], extra: &[&std::ffi::OsStr]) -> Vec<OsString> {
+    let mut v: Vec<OsString> = list.iter().map(OsString::from).collect();
+    v.extend(extra.iter().map(|s| s.to_os_string()));
+    v
+}
+
+fn accessed(db: &Path, name: &str) -> Value {
+    let out = kaudit(args(
+        &["accessed", "--format", "json", "--scenario", name, "--db"],
+        &[db.as_os_str()],
+    ));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+fn runs(db: &Path) -> Vec<Value> {
+    let out = kaudit(args(
+        &["runs", "--format", "json", "--db"],
+        &[db.as_os_str()],
+    ));
+    assert_eq!(out.status.code(), Some(0));
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn compile(src: &str, out: &Path, extra: &[&str]) {
+    let mut cmd = Command::new("cc");
+    cmd.arg("-o")
+        .arg(out)
+        .arg(crate::support::fixture_source(src))
+        .args(extra);
+    run_ok(cmd);
+}
+
+/// Every access (path, kind) under `dir`, with the process.
+fn under(v: &Value, dir: &Path) -> Vec<(String, String, String)> {
+    let d = format!("{}/", dir.display());
+    let mut out: Vec<(String, String, String)> = v["accesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["path"].as_str().is_some_and(|p| p.starts_with(&d)))
+        .filter(|a| a["kind"] != "in-use-at-start")
+        .map(|a| {
+            (
+                a["path"].as_str().unwrap()[d.len()..].to_string(),
+                a["kind"].as_str().unwrap().to_string(),
+                a["comm"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn trace_records_exactly_what_a_program_opens_maps_dlopens_writes_and_runs() {
+    if !require_root() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("fx");
+    std::fs::create_dir(&dir).unwrap();
+    let bin = t.path().join("tracee");
+    compile("tracee.c", &bin, &["-ldl"]);
+    compile("plugin.c", &dir.join("libplugin.so"), &["-shared", "-fPIC"]);
+    std::fs::write(dir.join("data.txt"), "data").unwrap();
+    std::fs::write(dir.join("mapped.bin"), vec![b'M'; 8192]).unwrap();
+    std::fs::write(dir.join("untouched.txt"), "never opened").unwrap();
+    std::fs::copy("/bin/true", dir.join("helper")).unwrap();
+    let db = t.path().join("t.db");
+
+    let out = kaudit(args(
+        &["trace", "--name", "fixture", "--db"],
+        &[
+            db.as_os_str(),
+            "--".as_ref(),
+            bin.as_os_str(),
+            dir.as_os_str(),
+        ],
+    ));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = accessed(&db, "fixture");
+    let got = under(&v, &dir);
+    let want: Vec<(String, String, String)> = [
+        ("data.txt", "open", "tracee"),
+        ("helper", "exec", "tracee"),
+        ("helper", "open", "tracee"),
+        ("libplugin.so", "open", "tracee"),
+        ("mapped.bin", "open", "tracee"),
+        ("written.txt", "close-write", "tracee"),
+        ("written.txt", "modify", "tracee"),
+        ("written.txt", "open", "tracee"),
+    ]
+    .iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    // the forked child runs helper: it may already be called helper when read
+    let norm: Vec<(String, String, String)> = got
+        .into_iter()
+        .map(|(p, k, c)| (p, k, if c == "helper" { "tracee".into() } else { c }))
+        .collect();
+    assert_eq!(norm, want, "{v:#}");
+    // the step and the run
+    for a in v["accesses"].as_array().unwrap() {
+        if a["kind"] != "in-use-at-start" {
+            assert_eq!(a["step"], "command", "{a}");
+        }
+    }
+    let r = &runs(&db)[0];
+    assert_eq!(r["status"], "passed");
+    assert_eq!(r["complete"], true);
+    // the program itself was executed, and found its libraries
+    let exe = bin.to_string_lossy().into_owned();
+    assert!(v["accesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["path"] == exe.as_str() && a["kind"] == "exec"));
+    assert!(v["accesses"].as_array().unwrap().iter().any(|a| a["path"]
+        .as_str()
+        .is_some_and(|p| p.ends_with("/libc.so.6"))
+        && a["kind"] == "open"));
+}
+
+fn running_with_arg(marker: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(c) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            if c.split(|b| *b == 0).any(|w| w == marker.as_bytes()) {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_daemon_left_behind_is_recorded_then_killed() {
+    if !require_root() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("t.db");
+    let marker = "4242.125";
+    let out = kaudit(args(
+        &["trace", "--name", "daemon", "--db"],
+        &[
+            db.as_os_str(),
+            "--".as_ref(),
+            "/bin/sh".as_ref(),
+            "-c".as_ref(),
+            format!("/bin/sleep {marker} & sleep 0.3; echo started").as_ref(),
+        ],
+    ));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("leftover"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        running_with_arg(marker).is_empty(),
+        "the daemon is still running"
+    );
+    let v = accessed(&db, "daemon");
+    let sleep = std::fs::canonicalize("/bin/sleep").unwrap();
+    assert!(v["accesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["path"] == sleep.to_string_lossy().as_ref() && a["kind"] == "exec"));
+}
+
+#[test]
+fn queue_overflow_is_reported_and_marks_the_run_incomplete() {
+    if !require_root() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let many = t.path().join("many");
+    std::fs::create_dir(&many).unwrap();
+    for i in 0..20_000 {
+        std::fs::write(many.join(format!("f{i}")), "x").unwrap();
+    }
+    let db = t.path().join("t.db");
+    let cmd = format!(
+        "find {} -type f -exec cat {{}} + >/dev/null",
+        many.display()
+    );
+    let base = [
+        "trace",
+        "--name",
+        "overflow",
+        "--test-bounded-queue",
+        "--test-reader-delay-ms",
+        "3000",
+    ];
+    let run = |extra: &[&str]| {
+        let mut a: Vec<&str> = base.to_vec();
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["--db"]);
+        kaudit(args(
+            &a,
+            &[
+                db.as_os_str(),
+                "--".as_ref(),
+                "/bin/sh".as_ref(),
+                "-c".as_ref(),
+                cmd.as_ref(),
+            ],
+        ))
+    };
+    let out = run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("event-overflow"), "{err}");
+    let out = run(&["--allow-loss"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rs = runs(&db);
+    assert_eq!(rs.len(), 2);
+    for r in rs {
+        assert_eq!(r["complete"], false, "{r}");
+        assert!(
+            r["lost"].as_str().is_some_and(|l| l.contains("overflow")),
+            "{r}"
+        );
+    }
+    // the same workload with the normal (unlimited) queue loses nothing
+    let out = kaudit(args(
+        &[
+            "trace",
+            "--name",
+            "nooverflow",
+            "--test-reader-delay-ms",
+            "3000",
+            "--db",
+        ],
+        &[
+            db.as_os_str(),
+            "--".as_ref(),
+            "/bin/sh".as_ref(),
+            "-c".as_ref(),
+            cmd.as_ref(),
+        ],
+    ));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = accessed(&db, "nooverflow");
+    assert_eq!(
+        under(&v, &many).iter().filter(|a| a.1 == "open").count(),
+        20_000
+    );
+}
+
+#[test]
+fn sigint_mid_run_commits_an_interrupted_run() {
+    if !require_root() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let db: PathBuf = t.path().join("t.db");
+    let child = Command::new(env!("CARGO_BIN_EXE_kaudit"))
+        .args(["trace", "--name", "interrupted", "--db"])
+        .arg(&db)
+        .args(["--", "/bin/sleep", "30"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = &runs(&db)[0];
+    assert_eq!(r["status"], "interrupted", "{r}");
+    let v = accessed(&db, "interrupted");
+    let sleep = std::fs::canonicalize("/bin/sleep").unwrap();
+    assert!(
+        v["accesses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["path"] == sleep.to_string_lossy().as_ref() && a["kind"] == "exec"),
+        "{v:#}"
+    );
+}

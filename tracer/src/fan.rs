@@ -1,0 +1,304 @@
+//! The fanotify group.
+//!
+//! Binding: `nix::sys::fanotify` (safe wrappers over `fanotify_init`,
+//! `fanotify_mark` and the event reader, which reports `FAN_Q_OVERFLOW` and
+//! events without a file descriptor as they are). fanotify-rs 0.3 was not
+//! used: its high-level reader panics on non-UTF-8 paths and drops
+//! `FAN_Q_OVERFLOW` / `FAN_NOFD` events, i.e. it loses events silently.
+//!
+//! Marks: one `FAN_MARK_FILESYSTEM` mark per filesystem mounted at or below
+//! the traced root (pseudo filesystems such as proc and sysfs excluded), so
+//! every process on the node is seen — also daemons outside the traced
+//! process tree. Where a filesystem mark is refused, a mount mark is used
+//! and reported.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::sys::fanotify::{EventFFlags, Fanotify, InitFlags, MarkFlags, MaskFlags};
+
+use crate::record::AccessKind;
+
+/// Filesystem types that hold no files an image could contain.
+const PSEUDO: &[&str] = &[
+    "proc",
+    "sysfs",
+    "cgroup",
+    "cgroup2",
+    "devpts",
+    "mqueue",
+    "bpf",
+    "tracefs",
+    "debugfs",
+    "securityfs",
+    "pstore",
+    "configfs",
+    "fusectl",
+    "hugetlbfs",
+    "autofs",
+    "binfmt_misc",
+    "efivarfs",
+    "nsfs",
+    "rpc_pipefs",
+    "selinuxfs",
+    "ramfs",
+];
+
+/// How a filesystem is watched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkReport {
+    /// Mount point.
+    pub mount_point: PathBuf,
+    /// Filesystem type.
+    pub fstype: String,
+    /// `filesystem`, `mount` (fallback), or `failed: …`.
+    pub how: String,
+}
+
+/// One event read from the group.
+#[derive(Debug)]
+pub enum RawEvent {
+    /// The kernel queue overflowed: events were lost.
+    Overflow,
+    /// A file event.
+    File {
+        /// The process (thread group id).
+        pid: i32,
+        /// The file's path on the host (`" (deleted)"` suffix kept).
+        path: Vec<u8>,
+        /// The kinds of access in this event.
+        kinds: Vec<AccessKind>,
+    },
+    /// An event without a file descriptor other than overflow.
+    NoFd {
+        /// The process.
+        pid: i32,
+    },
+}
+
+/// The group and its marks.
+#[derive(Debug)]
+pub struct Group {
+    fan: Fanotify,
+    /// What was marked.
+    pub marks: Vec<MarkReport>,
+}
+
+fn mask() -> MaskFlags {
+    MaskFlags::FAN_OPEN
+        | MaskFlags::FAN_OPEN_EXEC
+        | MaskFlags::FAN_MODIFY
+        | MaskFlags::FAN_CLOSE_WRITE
+        | MaskFlags::FAN_ONDIR
+}
+
+fn unescape(s: &str) -> Vec<u8> {
+    // mountinfo escapes space, tab, newline and backslash as \ooo
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Mount points (and filesystem types) at or below `root`, from
+/// `/proc/self/mountinfo`.
+pub fn mounts_below(root: &Path) -> Vec<(PathBuf, String)> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let root_b = root.as_os_str().as_bytes();
+    let mut out = Vec::new();
+    for line in info.lines() {
+        let mut parts = line.split(" - ");
+        let (Some(left), Some(right)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let Some(mp) = left.split(' ').nth(4) else {
+            continue;
+        };
+        let fstype = right.split(' ').next().unwrap_or("").to_string();
+        let mp = unescape(mp);
+        let under = root_b == b"/"
+            || mp == root_b
+            || (mp.starts_with(root_b) && mp.get(root_b.len()) == Some(&b'/'));
+        if under && !PSEUDO.contains(&fstype.as_str()) {
+            out.push((PathBuf::from(std::ffi::OsStr::from_bytes(&mp)), fstype));
+        }
+    }
+    out
+}
+
+impl Group {
+    /// A new group. `bounded` keeps the kernel's default queue limit (for
+    /// tests that force an overflow); otherwise the queue is unlimited.
+    pub fn new(bounded: bool) -> nix::Result<Group> {
+        let mut flags =
+            InitFlags::FAN_CLASS_NOTIF | InitFlags::FAN_CLOEXEC | InitFlags::FAN_NONBLOCK;
+        if !bounded {
+            flags |= InitFlags::FAN_UNLIMITED_QUEUE;
+        }
+        let fan = Fanotify::init(
+            flags,
+            EventFFlags::O_RDONLY | EventFFlags::O_LARGEFILE | EventFFlags::O_CLOEXEC,
+        )?;
+        Ok(Group {
+            fan,
+            marks: Vec::new(),
+        })
+    }
+
+    /// Mark every filesystem mounted at or below `root`.
+    pub fn mark_filesystems(&mut self, root: &Path) {
+        let mut seen_devs = Vec::new();
+        for (mp, fstype) in mounts_below(root) {
+            let dev = std::fs::metadata(&mp)
+                .map(|m| std::os::unix::fs::MetadataExt::dev(&m))
+                .ok();
+            let how = if dev.is_some_and(|d| seen_devs.contains(&d)) {
+                // the filesystem is already marked through another mount of it
+                "filesystem".to_string()
+            } else {
+                match self.fan.mark(
+                    MarkFlags::FAN_MARK_ADD | MarkFlags::FAN_MARK_FILESYSTEM,
+                    mask(),
+                    nix::fcntl::AT_FDCWD,
+                    Some(mp.as_path()),
+                ) {
+                    Ok(()) => {
+                        seen_devs.extend(dev);
+                        "filesystem".to_string()
+                    }
+                    Err(e1) => match self.fan.mark(
+                        MarkFlags::FAN_MARK_ADD | MarkFlags::FAN_MARK_MOUNT,
+                        mask(),
+                        nix::fcntl::AT_FDCWD,
+                        Some(mp.as_path()),
+                    ) {
+                        Ok(()) => format!("mount (filesystem mark refused: {e1})"),
+                        Err(e2) => format!("failed: {e2}"),
+                    },
+                }
+            };
+            self.marks.push(MarkReport {
+                mount_point: mp,
+                fstype,
+                how,
+            });
+        }
+    }
+
+    /// The group's descriptor, for `poll`.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fan.as_fd()
+    }
+
+    /// Read what is queued (non-blocking). `Ok(empty)` when nothing is.
+    pub fn read(
+        &self,
+        own_pid: i32,
+        out: &mut Vec<RawEvent>,
+        suppress: bool,
+    ) -> nix::Result<usize> {
+        let events = match self.fan.read_events() {
+            Ok(e) => e,
+            Err(nix::errno::Errno::EAGAIN) => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let n = events.len();
+        for ev in events {
+            let m = ev.mask();
+            if m.contains(MaskFlags::FAN_Q_OVERFLOW) {
+                out.push(RawEvent::Overflow);
+                continue;
+            }
+            let pid = ev.pid();
+            let Some(fd) = ev.fd() else {
+                out.push(RawEvent::NoFd { pid });
+                continue;
+            };
+            if pid == own_pid {
+                continue;
+            }
+            let path = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+                .map(|p| p.as_os_str().as_bytes().to_vec())
+                .unwrap_or_default();
+            let dir = m.contains(MaskFlags::FAN_ONDIR);
+            let mut kinds = Vec::new();
+            if m.contains(MaskFlags::FAN_OPEN_EXEC) {
+                kinds.push(AccessKind::Exec);
+            }
+            if m.contains(MaskFlags::FAN_OPEN) {
+                kinds.push(if dir {
+                    AccessKind::OpenDir
+                } else {
+                    AccessKind::Open
+                });
+            }
+            if m.contains(MaskFlags::FAN_MODIFY) {
+                kinds.push(AccessKind::Modify);
+            }
+            if m.contains(MaskFlags::FAN_CLOSE_WRITE) {
+                kinds.push(AccessKind::CloseWrite);
+            }
+            // kernel-side suppression: later events of kinds already recorded
+            // for this inode are ignored by the kernel from now on
+            if suppress {
+                let mut im = MaskFlags::empty();
+                for k in kinds.iter().copied() {
+                    im |= match k {
+                        AccessKind::Exec => MaskFlags::FAN_OPEN_EXEC,
+                        AccessKind::Open | AccessKind::OpenDir => MaskFlags::FAN_OPEN,
+                        AccessKind::Modify => MaskFlags::FAN_MODIFY,
+                        AccessKind::CloseWrite => MaskFlags::FAN_CLOSE_WRITE,
+                        AccessKind::InUseAtStart => MaskFlags::empty(),
+                    };
+                }
+                if dir {
+                    im |= MaskFlags::FAN_ONDIR;
+                }
+                if !im.is_empty() {
+                    let _ = self.fan.mark(
+                        MarkFlags::FAN_MARK_ADD
+                            | MarkFlags::FAN_MARK_IGNORED_MASK
+                            | MarkFlags::FAN_MARK_IGNORED_SURV_MODIFY,
+                        im,
+                        fd,
+                        None::<&Path>,
+                    );
+                }
+            }
+            out.push(RawEvent::File { pid, path, kinds });
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes() {
+        assert_eq!(unescape("/a\\040b"), b"/a b");
+        assert_eq!(unescape("/plain"), b"/plain");
+    }
+
+    #[test]
+    fn the_root_filesystem_is_listed() {
+        let m = mounts_below(Path::new("/"));
+        assert!(m.iter().any(|(p, _)| p == Path::new("/")), "{m:?}");
+        assert!(!m.iter().any(|(_, t)| t == "proc"));
+    }
+}

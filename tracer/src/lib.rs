@@ -1,0 +1,24 @@
+//! The tracer: records every file any process on the node opens, executes,
+//! lists or writes while a workload runs, with fanotify.
+//!
+//! - [`fan`]: the fanotify group — filesystem marks on every filesystem of
+//!   the traced root (mount marks as a fallback), an unlimited queue, and
+//!   overflow detection: a lost event is never silent;
+//! - [`procinfo`]: who did it — pid to command, executable and parent chain,
+//!   read at event time and cached;
+//! - [`record`]: each (file, access kind) once per run, with the first
+//!   process and step and a count;
+//! - [`inuse`]: files already in use when tracing starts;
+//! - [`run`]: starting, stepping and stopping a trace.
+//!
+//! The tracer knows nothing about SQLite or ELF: it hands back records.
+#![warn(missing_docs)]
+
+pub mod fan;
+pub mod inuse;
+pub mod procinfo;
+pub mod record;
+pub mod run;
+
+pub use record::{Access, AccessKind};
+pub use run::{TraceError, TraceOptions, TraceResult, Tracer};

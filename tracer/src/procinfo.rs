@@ -1,0 +1,133 @@
+//! Process attribution: pid → command, executable, parent chain.
+//!
+//! Read from `/proc/PID` when a pid is first seen, so short-lived processes
+//! are caught while they exist; a process already gone is reported as
+//! `exited`, never guessed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What is known about one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcInfo {
+    /// Process id (thread group id).
+    pub pid: i32,
+    /// `comm`, or `exited` when the process was gone before it could be read.
+    pub comm: String,
+    /// The executable (`/proc/PID/exe`), when readable.
+    pub exe: Option<Vec<u8>>,
+    /// Parent pid.
+    pub ppid: Option<i32>,
+    /// Whether the process had exited when first seen.
+    pub exited: bool,
+}
+
+/// Reads and caches [`ProcInfo`] by pid.
+#[derive(Debug, Default)]
+pub struct ProcCache {
+    map: HashMap<i32, Arc<ProcInfo>>,
+}
+
+/// Read one process from `/proc`.
+pub fn read(pid: i32) -> ProcInfo {
+    use std::os::unix::ffi::OsStrExt;
+    let base = format!("/proc/{pid}");
+    let comm = std::fs::read(format!("{base}/comm"))
+        .ok()
+        .map(|c| String::from_utf8_lossy(&c).trim_end().to_string());
+    let exe = std::fs::read_link(format!("{base}/exe"))
+        .ok()
+        .map(|p| p.as_os_str().as_bytes().to_vec());
+    let ppid = std::fs::read(format!("{base}/stat")).ok().and_then(|s| {
+        // pid (comm) state ppid …; comm may hold spaces and parentheses
+        let end = s.iter().rposition(|&b| b == b')')?;
+        let rest = std::str::from_utf8(&s[end + 1..]).ok()?;
+        rest.split_whitespace().nth(1)?.parse().ok()
+    });
+    match comm {
+        Some(comm) => ProcInfo {
+            pid,
+            comm,
+            exe,
+            ppid,
+            exited: false,
+        },
+        None => ProcInfo {
+            pid,
+            comm: "exited".into(),
+            exe: None,
+            ppid: None,
+            exited: true,
+        },
+    }
+}
+
+impl ProcCache {
+    /// The process `pid`, read now if not cached, with its ancestors.
+    pub fn get(&mut self, pid: i32) -> Arc<ProcInfo> {
+        if let Some(p) = self.map.get(&pid) {
+            return p.clone();
+        }
+        let info = Arc::new(read(pid));
+        self.map.insert(pid, info.clone());
+        // capture the parent chain while it exists
+        let mut next = info.ppid;
+        let mut depth = 0;
+        while let Some(pp) = next {
+            if pp <= 0 || depth > 64 || self.map.contains_key(&pp) {
+                break;
+            }
+            let p = Arc::new(read(pp));
+            next = p.ppid;
+            self.map.insert(pp, p);
+            depth += 1;
+        }
+        info
+    }
+
+    /// Forget a pid (e.g. after it exited and its number may be reused).
+    pub fn forget(&mut self, pid: i32) {
+        self.map.remove(&pid);
+    }
+
+    /// The parent chain of `pid`, nearest first, as `comm[pid]` strings.
+    pub fn parents(&self, pid: i32) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = self.map.get(&pid).and_then(|p| p.ppid);
+        while let Some(pp) = cur {
+            if pp <= 0 || out.len() > 64 {
+                break;
+            }
+            match self.map.get(&pp) {
+                Some(p) => {
+                    out.push(format!("{}[{}]", p.comm, pp));
+                    cur = p.ppid;
+                }
+                None => {
+                    out.push(format!("?[{pp}]"));
+                    break;
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process_and_its_parents() {
+        let me = std::process::id() as i32;
+        let mut c = ProcCache::default();
+        let p = c.get(me);
+        assert!(!p.exited);
+        assert!(p.exe.is_some());
+        assert!(!c.parents(me).is_empty());
+        // a pid that cannot exist
+        let gone = read(i32::MAX);
+        assert!(gone.exited);
+        assert_eq!(gone.comm, "exited");
+    }
+}

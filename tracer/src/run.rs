@@ -1,0 +1,240 @@
+//! Starting, stepping and stopping a trace.
+//!
+//! [`Tracer::start`] creates the fanotify group, marks every filesystem of
+//! the traced root, records what running processes already use, and reads
+//! events on a thread of its own until [`Tracer::stop`], which drains what
+//! is still queued. Events of the tracer's own process are not recorded.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+
+use crate::fan::{Group, MarkReport, RawEvent};
+use crate::procinfo::ProcCache;
+use crate::record::{Access, AccessKind, Recorder};
+
+/// How to trace.
+#[derive(Debug, Clone)]
+pub struct TraceOptions {
+    /// The root whose filesystems are watched (`/` for the whole node).
+    pub root: PathBuf,
+    /// Keep every event's count exact (no kernel-side suppression of files
+    /// already recorded). Costs more events.
+    pub all_events: bool,
+    /// Test mode: keep the kernel's bounded queue (so it can overflow).
+    pub bounded_queue: bool,
+    /// Test mode: wait this long before reading events.
+    pub reader_delay: Duration,
+    /// Record files in use by already running processes.
+    pub in_use_at_start: bool,
+}
+
+impl Default for TraceOptions {
+    fn default() -> Self {
+        TraceOptions {
+            root: PathBuf::from("/"),
+            all_events: false,
+            bounded_queue: false,
+            reader_delay: Duration::ZERO,
+            in_use_at_start: true,
+        }
+    }
+}
+
+/// Errors that stop a trace from starting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceError {
+    /// `fanotify_init` failed.
+    #[error("cannot create a fanotify group: {0} (tracing needs root: CAP_SYS_ADMIN)")]
+    Init(nix::Error),
+    /// No filesystem could be marked.
+    #[error("no filesystem under {0} could be watched")]
+    NoMarks(PathBuf),
+    /// The reader thread could not be started.
+    #[error("cannot start the event reader: {0}")]
+    Thread(std::io::Error),
+}
+
+/// What a trace recorded.
+#[derive(Debug)]
+pub struct TraceResult {
+    /// Each (file, kind) once, in the order first seen.
+    pub accesses: Vec<Access>,
+    /// Events read.
+    pub events: u64,
+    /// Why events may be missing (queue overflow, read errors); empty when none.
+    pub lost: Vec<String>,
+    /// What was watched.
+    pub marks: Vec<MarkReport>,
+    /// How long the trace ran.
+    pub elapsed: Duration,
+}
+
+impl TraceResult {
+    /// Whether no event can have been lost.
+    pub fn complete(&self) -> bool {
+        self.lost.is_empty()
+    }
+}
+
+/// A running trace.
+#[derive(Debug)]
+pub struct Tracer {
+    stop: Arc<AtomicBool>,
+    step: Arc<Mutex<Option<String>>>,
+    handle: JoinHandle<(Recorder, Vec<String>)>,
+    marks: Vec<MarkReport>,
+    started: Instant,
+}
+
+impl Tracer {
+    /// Start tracing.
+    pub fn start(opts: TraceOptions) -> Result<Tracer, TraceError> {
+        let started = Instant::now();
+        let mut group = Group::new(opts.bounded_queue).map_err(TraceError::Init)?;
+        group.mark_filesystems(&opts.root);
+        if !group.marks.iter().any(|m| !m.how.starts_with("failed")) {
+            return Err(TraceError::NoMarks(opts.root.clone()));
+        }
+        let marks = group.marks.clone();
+        let own_pid = std::process::id() as i32;
+        let mut procs = ProcCache::default();
+        let mut rec = Recorder::default();
+        if opts.in_use_at_start {
+            for a in crate::inuse::scan(own_pid, &mut procs) {
+                rec.record(a);
+            }
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let step: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let (stop2, step2) = (stop.clone(), step.clone());
+        let handle = std::thread::Builder::new()
+            .name("kaudit-fanotify".into())
+            .spawn(move || reader(group, rec, procs, opts, own_pid, stop2, step2, started))
+            .map_err(TraceError::Thread)?;
+        Ok(Tracer {
+            stop,
+            step,
+            handle,
+            marks,
+            started,
+        })
+    }
+
+    /// What is watched.
+    pub fn marks(&self) -> &[MarkReport] {
+        &self.marks
+    }
+
+    /// Attribute what follows to step `name`.
+    pub fn set_step(&self, name: &str) {
+        *self.step.lock().expect("step") = Some(name.to_string());
+    }
+
+    /// Stop, drain the queue, and hand back what was recorded.
+    pub fn stop(self) -> TraceResult {
+        self.stop.store(true, Ordering::SeqCst);
+        let (rec, lost) = match self.handle.join() {
+            Ok(r) => r,
+            Err(_) => (
+                Recorder::default(),
+                vec!["the event reader failed; nothing was recorded".into()],
+            ),
+        };
+        TraceResult {
+            events: rec.events(),
+            accesses: rec.into_accesses(),
+            lost,
+            marks: self.marks,
+            elapsed: self.started.elapsed(),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn reader(
+    group: Group,
+    mut rec: Recorder,
+    mut procs: ProcCache,
+    opts: TraceOptions,
+    own_pid: i32,
+    stop: Arc<AtomicBool>,
+    step: Arc<Mutex<Option<String>>>,
+    started: Instant,
+) -> (Recorder, Vec<String>) {
+    let mut lost: Vec<String> = Vec::new();
+    let mut overflows = 0u64;
+    let mut buf = Vec::new();
+    if !opts.reader_delay.is_zero() {
+        std::thread::sleep(opts.reader_delay);
+    }
+    let all = opts.all_events;
+    loop {
+        let stopping = stop.load(Ordering::SeqCst);
+        buf.clear();
+        // what the recorder already has is suppressed in the kernel from now on
+        match group.read(own_pid, &mut buf, !all) {
+            Ok(0) => {
+                if stopping {
+                    break;
+                }
+                let mut fds = [PollFd::new(group.fd(), PollFlags::POLLIN)];
+                let _ = nix::poll::poll(&mut fds, PollTimeout::from(50u16));
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                lost.push(format!("reading fanotify events failed: {e}"));
+                if stopping {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        }
+        let step_now = step.lock().expect("step").clone();
+        let ms = started.elapsed().as_millis() as u64;
+        for ev in buf.drain(..) {
+            match ev {
+                RawEvent::Overflow => overflows += 1,
+                RawEvent::NoFd { pid } => {
+                    lost.push(format!("an event of pid {pid} came without a file"));
+                }
+                RawEvent::File { pid, path, kinds } => {
+                    let info = procs.get(pid);
+                    let parents = procs.parents(pid);
+                    // the process is in the middle of execve: what it does
+                    // next belongs to the new program, so read it again then
+                    if kinds.contains(&AccessKind::Exec) {
+                        procs.forget(pid);
+                    }
+                    for kind in kinds {
+                        rec.record(Access {
+                            path: path.clone(),
+                            kind,
+                            pid,
+                            comm: info.comm.clone(),
+                            exe: info.exe.clone(),
+                            parents: parents.clone(),
+                            step: step_now.clone(),
+                            count: 1,
+                            first_ms: ms,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if overflows > 0 {
+        lost.insert(
+            0,
+            format!("the kernel's event queue overflowed {overflows} time(s): events were lost"),
+        );
+    }
+    (rec, lost)
+}
