@@ -337,3 +337,104 @@ fn sigint_mid_run_commits_an_interrupted_run() {
         "{v:#}"
     );
 }
+
+/// Paths `strace -f -y` shows as successfully opened (the returned fd's path)
+/// or executed, on files: `O_PATH` opens (no content access, not reported by
+/// fanotify), pseudo filesystems (/proc, /sys, pipes, sockets) and device
+/// nodes under /dev (this kernel reports no open events for them; an image
+/// gets them from devtmpfs at boot, not from its files) left out.
+fn strace_opened(log: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for line in log.lines() {
+        let call = line.split_once(' ').map_or(line, |(_, c)| c).trim_start();
+        if call.starts_with("execve(") {
+            if line.contains(" = 0") {
+                if let Some(p) = call.split('"').nth(1) {
+                    if let Ok(c) = std::fs::canonicalize(p) {
+                        out.insert(c.to_string_lossy().into_owned());
+                    }
+                }
+            }
+            continue;
+        }
+        if !(call.starts_with("openat(") || call.starts_with("open(")) || call.contains("O_PATH") {
+            continue;
+        }
+        // ... = 3</resolved/path>
+        let Some((_, ret)) = line.rsplit_once(" = ") else {
+            continue;
+        };
+        let Some(start) = ret.find('<') else { continue };
+        let Some(end) = ret.rfind('>') else { continue };
+        let p = &ret[start + 1..end];
+        if p.starts_with('/')
+            && !p.starts_with("/proc/")
+            && !p.starts_with("/sys/")
+            && !p.starts_with("/dev/")
+        {
+            out.insert(p.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn strace_is_the_oracle_every_file_it_sees_opened_or_executed_is_traced() {
+    if !require_root() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("t.db");
+    let log = t.path().join("strace.log");
+    let work = t.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::write(work.join("in.txt"), "b\na\nc\n").unwrap();
+    // a multi-process workload: pipes, subshells, programs found through PATH
+    let script = format!(
+        "cd {w} && sort in.txt | uniq -c > out.txt && cat out.txt | grep -c a >/dev/null; \
+         ls -l /usr/share/doc | head -3 >/dev/null; tar -cf ar.tar in.txt out.txt && tar -tf ar.tar >/dev/null; \
+         (date; uname -a; id) > info.txt; gzip -k info.txt; env | wc -l >/dev/null",
+        w = work.display()
+    );
+    let out = kaudit(args(
+        &["trace", "--name", "oracle", "--db"],
+        &[
+            db.as_os_str(),
+            "--".as_ref(),
+            "/usr/bin/strace".as_ref(),
+            "-f".as_ref(),
+            "-y".as_ref(),
+            "-qq".as_ref(),
+            "-e".as_ref(),
+            "trace=open,openat,execve".as_ref(),
+            "-o".as_ref(),
+            log.as_os_str(),
+            "/bin/sh".as_ref(),
+            "-c".as_ref(),
+            script.as_ref(),
+        ],
+    ));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = strace_opened(&std::fs::read_to_string(&log).unwrap());
+    assert!(want.len() > 30, "strace saw too little: {want:?}");
+    let v = accessed(&db, "oracle");
+    let got: std::collections::BTreeSet<String> = v["accesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| matches!(a["kind"].as_str(), Some("open" | "opendir" | "exec")))
+        .filter_map(|a| a["path"].as_str().map(str::to_string))
+        .collect();
+    let missing: Vec<&String> = want.difference(&got).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} files strace saw are missing: {missing:#?}",
+        missing.len(),
+        want.len()
+    );
+}
