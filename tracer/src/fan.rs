@@ -204,13 +204,9 @@ impl Group {
         self.fan.as_fd()
     }
 
-    /// Read what is queued (non-blocking). `Ok(empty)` when nothing is.
-    pub fn read(
-        &self,
-        own_pid: i32,
-        out: &mut Vec<RawEvent>,
-        suppress: bool,
-    ) -> nix::Result<usize> {
+    /// Read what is queued (non-blocking) and hand each event to `sink`;
+    /// returns how many events were read (0 when nothing was queued).
+    pub fn read(&self, own_pid: i32, sink: &mut dyn EventSink) -> nix::Result<usize> {
         let events = match self.fan.read_events() {
             Ok(e) => e,
             Err(nix::errno::Errno::EAGAIN) => return Ok(0),
@@ -220,12 +216,12 @@ impl Group {
         for ev in events {
             let m = ev.mask();
             if m.contains(MaskFlags::FAN_Q_OVERFLOW) {
-                out.push(RawEvent::Overflow);
+                sink.event(RawEvent::Overflow);
                 continue;
             }
             let pid = ev.pid();
             let Some(fd) = ev.fd() else {
-                out.push(RawEvent::NoFd { pid });
+                sink.event(RawEvent::NoFd { pid });
                 continue;
             };
             if pid == own_pid {
@@ -235,7 +231,7 @@ impl Group {
                 .map(|p| p.as_os_str().as_bytes().to_vec())
                 .unwrap_or_default();
             let dir = m.contains(MaskFlags::FAN_ONDIR);
-            let mut kinds = Vec::new();
+            let mut kinds = Vec::with_capacity(2);
             if m.contains(MaskFlags::FAN_OPEN_EXEC) {
                 kinds.push(AccessKind::Exec);
             }
@@ -252,11 +248,14 @@ impl Group {
             if m.contains(MaskFlags::FAN_CLOSE_WRITE) {
                 kinds.push(AccessKind::CloseWrite);
             }
-            // kernel-side suppression: later events of kinds already recorded
-            // for this inode are ignored by the kernel from now on
-            if suppress {
+            let ignore = kinds.clone();
+            // kernel-side suppression: when the sink already had every kind
+            // of this event for this file, the kernel is told to stop
+            // reporting them for this inode (a file opened once costs no
+            // extra system call; a file opened a thousand times, two events)
+            if sink.event(RawEvent::File { pid, path, kinds }) {
                 let mut im = MaskFlags::empty();
-                for k in kinds.iter().copied() {
+                for k in ignore {
                     im |= match k {
                         AccessKind::Exec => MaskFlags::FAN_OPEN_EXEC,
                         AccessKind::Open | AccessKind::OpenDir => MaskFlags::FAN_OPEN,
@@ -279,10 +278,16 @@ impl Group {
                     );
                 }
             }
-            out.push(RawEvent::File { pid, path, kinds });
         }
         Ok(n)
     }
+}
+
+/// Receives events as they are read.
+pub trait EventSink {
+    /// Handle one event. Return true to have the kernel stop reporting this
+    /// event's kinds for this file (it repeats what is already recorded).
+    fn event(&mut self, ev: RawEvent) -> bool;
 }
 
 #[cfg(test)]

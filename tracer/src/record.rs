@@ -69,10 +69,17 @@ pub struct Access {
     pub first_ms: u64,
 }
 
+const NONE: usize = usize::MAX;
+
+fn slot(kind: AccessKind) -> usize {
+    kind as usize
+}
+
 /// Aggregates events into accesses.
 #[derive(Debug, Default)]
 pub struct Recorder {
-    map: HashMap<(Vec<u8>, AccessKind), usize>,
+    /// path → index of its access of each kind (`NONE` when absent)
+    map: HashMap<Vec<u8>, [usize; 6]>,
     accesses: Vec<Access>,
     events: u64,
 }
@@ -80,24 +87,40 @@ pub struct Recorder {
 impl Recorder {
     /// Record one event; returns true when it is the first of its (file, kind).
     pub fn record(&mut self, a: Access) -> bool {
+        if self.bump(&a.path, a.kind) {
+            return false;
+        }
         self.events += 1;
-        let key = (a.path.clone(), a.kind);
-        match self.map.get(&key) {
-            Some(&i) => {
-                self.accesses[i].count += 1;
-                false
-            }
+        let idx = self.accesses.len();
+        let k = slot(a.kind);
+        match self.map.get_mut(a.path.as_slice()) {
+            Some(slots) => slots[k] = idx,
             None => {
-                self.map.insert(key, self.accesses.len());
-                self.accesses.push(a);
+                let mut slots = [NONE; 6];
+                slots[k] = idx;
+                self.map.insert(a.path.clone(), slots);
+            }
+        }
+        self.accesses.push(a);
+        true
+    }
+
+    /// Count one more event of an already recorded (path, kind); false when
+    /// it is new (then call [`Recorder::record`]).
+    pub fn bump(&mut self, path: &[u8], kind: AccessKind) -> bool {
+        match self.map.get(path).map(|s| s[slot(kind)]) {
+            Some(i) if i != NONE => {
+                self.accesses[i].count += 1;
+                self.events += 1;
                 true
             }
+            _ => false,
         }
     }
 
     /// Whether (path, kind) is already recorded.
     pub fn seen(&self, path: &[u8], kind: AccessKind) -> bool {
-        self.map.contains_key(&(path.to_vec(), kind))
+        self.map.get(path).is_some_and(|s| s[slot(kind)] != NONE)
     }
 
     /// Events seen.
@@ -105,7 +128,7 @@ impl Recorder {
         self.events
     }
 
-    /// Accesses recorded since the last call (for batched storage).
+    /// The accesses recorded so far.
     pub fn accesses(&self) -> &[Access] {
         &self.accesses
     }
@@ -113,5 +136,39 @@ impl Recorder {
     /// Take the accesses.
     pub fn into_accesses(self) -> Vec<Access> {
         self.accesses
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(path: &str, kind: AccessKind) -> Access {
+        Access {
+            path: path.as_bytes().to_vec(),
+            kind,
+            pid: 1,
+            comm: "x".into(),
+            exe: None,
+            parents: Vec::new(),
+            step: None,
+            count: 1,
+            first_ms: 0,
+        }
+    }
+
+    #[test]
+    fn each_path_and_kind_once_with_a_count() {
+        let mut r = Recorder::default();
+        assert!(r.record(a("/f", AccessKind::Open)));
+        assert!(!r.record(a("/f", AccessKind::Open)));
+        assert!(r.record(a("/f", AccessKind::Exec)));
+        assert!(r.bump(b"/f", AccessKind::Open));
+        assert!(!r.bump(b"/g", AccessKind::Open));
+        assert!(r.seen(b"/f", AccessKind::Exec));
+        assert_eq!(r.events(), 4);
+        let all = r.into_accesses();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].count, 3);
     }
 }

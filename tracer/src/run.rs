@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
-use crate::fan::{Group, MarkReport, RawEvent};
+use crate::fan::{EventSink, Group, MarkReport, RawEvent};
 use crate::procinfo::ProcCache;
 use crate::record::{Access, AccessKind, Recorder};
 
@@ -156,6 +156,61 @@ impl Tracer {
     }
 }
 
+struct Sink<'a> {
+    rec: &'a mut Recorder,
+    procs: &'a mut ProcCache,
+    lost: Vec<String>,
+    overflows: u64,
+    step: Option<String>,
+    started: Instant,
+    suppress: bool,
+}
+
+impl EventSink for Sink<'_> {
+    fn event(&mut self, ev: RawEvent) -> bool {
+        match ev {
+            RawEvent::Overflow => {
+                self.overflows += 1;
+                false
+            }
+            RawEvent::NoFd { pid } => {
+                self.lost
+                    .push(format!("an event of pid {pid} came without a file"));
+                false
+            }
+            RawEvent::File { pid, path, kinds } => {
+                let mut repeated = true;
+                let mut proc_info = None;
+                for &kind in &kinds {
+                    if self.rec.bump(&path, kind) {
+                        continue;
+                    }
+                    repeated = false;
+                    let (info, parents) = proc_info
+                        .get_or_insert_with(|| (self.procs.get(pid), self.procs.parents(pid)));
+                    self.rec.record(Access {
+                        path: path.clone(),
+                        kind,
+                        pid,
+                        comm: info.comm.clone(),
+                        exe: info.exe.clone(),
+                        parents: parents.clone(),
+                        step: self.step.clone(),
+                        count: 1,
+                        first_ms: self.started.elapsed().as_millis() as u64,
+                    });
+                }
+                // the process is in the middle of execve: what it does next
+                // belongs to the new program, so read it again then
+                if kinds.contains(&AccessKind::Exec) {
+                    self.procs.forget(pid);
+                }
+                self.suppress && repeated
+            }
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn reader(
     group: Group,
@@ -167,69 +222,41 @@ fn reader(
     step: Arc<Mutex<Option<String>>>,
     started: Instant,
 ) -> (Recorder, Vec<String>) {
-    let mut lost: Vec<String> = Vec::new();
-    let mut overflows = 0u64;
-    let mut buf = Vec::new();
+    let mut sink = Sink {
+        rec: &mut rec,
+        procs: &mut procs,
+        lost: Vec::new(),
+        overflows: 0,
+        step: None,
+        started,
+        suppress: !opts.all_events,
+    };
     if !opts.reader_delay.is_zero() {
         std::thread::sleep(opts.reader_delay);
     }
-    let all = opts.all_events;
     loop {
         let stopping = stop.load(Ordering::SeqCst);
-        buf.clear();
-        // what the recorder already has is suppressed in the kernel from now on
-        match group.read(own_pid, &mut buf, !all) {
+        sink.step = step.lock().expect("step").clone();
+        match group.read(own_pid, &mut sink) {
             Ok(0) => {
                 if stopping {
                     break;
                 }
                 let mut fds = [PollFd::new(group.fd(), PollFlags::POLLIN)];
                 let _ = nix::poll::poll(&mut fds, PollTimeout::from(50u16));
-                continue;
             }
             Ok(_) => {}
             Err(e) => {
-                lost.push(format!("reading fanotify events failed: {e}"));
+                sink.lost
+                    .push(format!("reading fanotify events failed: {e}"));
                 if stopping {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        }
-        let step_now = step.lock().expect("step").clone();
-        let ms = started.elapsed().as_millis() as u64;
-        for ev in buf.drain(..) {
-            match ev {
-                RawEvent::Overflow => overflows += 1,
-                RawEvent::NoFd { pid } => {
-                    lost.push(format!("an event of pid {pid} came without a file"));
-                }
-                RawEvent::File { pid, path, kinds } => {
-                    let info = procs.get(pid);
-                    let parents = procs.parents(pid);
-                    // the process is in the middle of execve: what it does
-                    // next belongs to the new program, so read it again then
-                    if kinds.contains(&AccessKind::Exec) {
-                        procs.forget(pid);
-                    }
-                    for kind in kinds {
-                        rec.record(Access {
-                            path: path.clone(),
-                            kind,
-                            pid,
-                            comm: info.comm.clone(),
-                            exe: info.exe.clone(),
-                            parents: parents.clone(),
-                            step: step_now.clone(),
-                            count: 1,
-                            first_ms: ms,
-                        });
-                    }
-                }
             }
         }
     }
+    let (mut lost, overflows) = (sink.lost, sink.overflows);
     if overflows > 0 {
         lost.insert(
             0,

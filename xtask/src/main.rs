@@ -9,6 +9,12 @@
 //! and prints the ratios. The `ldd` outputs double as the oracle: every
 //! object's closure is compared with what kaudit stored, and mismatches are
 //! counted and printed.
+//!
+//! `cargo xtask bench-trace` (as root) times a file-open-heavy workload — tar
+//! of `/usr/share/doc` and `/usr/share/perl` piped to `cat`, three times —
+//! untraced, under `kaudit trace`, under `fatrace` and under `strace -f`, and
+//! prints each as a ratio to untraced (median of the rounds), with the event
+//! rate kaudit sustained and whether any event was lost.
 
 use std::collections::BTreeSet;
 use std::os::unix::ffi::OsStrExt;
@@ -22,8 +28,11 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("bench") => bench(&args[1..]),
+        Some("bench-trace") => bench_trace(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask bench [--root DIR]");
+            eprintln!(
+                "usage: cargo xtask bench [--root DIR] | cargo xtask bench-trace [--rounds N]"
+            );
             std::process::exit(2)
         }
     }
@@ -220,5 +229,163 @@ fn bench(args: &[String]) -> Result<()> {
     if mismatches > 0 {
         bail!("{mismatches} closures differ from ldd");
     }
+    Ok(())
+}
+
+/// The workload's own wall time, measured inside it (so tracer start-up and
+/// storage are not counted; kaudit's whole invocation is reported too).
+fn workload_script(out: &Path) -> String {
+    let dirs: Vec<&str> = ["/usr/share/doc", "/usr/share/perl"]
+        .into_iter()
+        .filter(|d| Path::new(d).exists())
+        .collect();
+    format!(
+        "s=$(date +%s%N); for i in 1 2 3; do tar -cf - {} 2>/dev/null | cat >/dev/null; done; e=$(date +%s%N); echo $((e - s)) > {}",
+        dirs.join(" "),
+        out.display()
+    )
+}
+
+fn read_ns(p: &Path) -> Result<f64> {
+    let s = std::fs::read_to_string(p)?;
+    Ok(s.trim().parse::<f64>()? / 1e9)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn bench_trace(args: &[String]) -> Result<()> {
+    let mut rounds = 5usize;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--rounds" => rounds = it.next().context("--rounds needs a value")?.parse()?,
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    let ws = workspace();
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "-p", "kaudit"])
+        .current_dir(&ws)
+        .status()?;
+    if !status.success() {
+        bail!("cargo build failed");
+    }
+    let kaudit = ws.join("target/release/kaudit");
+    let tmp = std::env::temp_dir().join(format!("kaudit-bench-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let t_file = tmp.join("elapsed");
+    let script = workload_script(&t_file);
+    let sh = |extra: &mut Command| -> Result<f64> {
+        let st = extra.status()?;
+        if !st.success() {
+            bail!("workload failed: {st}");
+        }
+        read_ns(&t_file)
+    };
+    // warm the page cache
+    sh(Command::new("/bin/sh").args(["-c", &script]))?;
+    let mut untraced = Vec::new();
+    let mut traced = Vec::new();
+    let mut traced_total = Vec::new();
+    let mut fat = Vec::new();
+    let mut st = Vec::new();
+    let mut events = 0u64;
+    let mut complete = true;
+    let fatrace_ok = Command::new("fatrace").arg("--help").output().is_ok();
+    let strace_ok = Command::new("strace").arg("-V").output().is_ok();
+    for r in 0..rounds {
+        untraced.push(sh(Command::new("/bin/sh").args(["-c", &script]))?);
+
+        let db = tmp.join(format!("trace-{r}.db"));
+        let t = Instant::now();
+        let out = Command::new(&kaudit)
+            .args(["trace", "--name", "bench", "--db"])
+            .arg(&db)
+            .args(["--", "/bin/sh", "-c", &script])
+            .output()?;
+        traced_total.push(t.elapsed().as_secs_f64());
+        if !out.status.success() {
+            bail!(
+                "kaudit trace failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        traced.push(read_ns(&t_file)?);
+        let runs = Command::new(&kaudit)
+            .args(["runs", "--format", "json", "--db"])
+            .arg(&db)
+            .output()?;
+        let v: serde_json::Value = serde_json::from_slice(&runs.stdout)?;
+        events = v[0]["events"].as_u64().unwrap_or(0);
+        complete &= v[0]["complete"].as_bool().unwrap_or(false);
+
+        if fatrace_ok {
+            let log = tmp.join("fatrace.log");
+            let mut f = Command::new("fatrace")
+                .arg("-o")
+                .arg(&log)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()?;
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            fat.push(sh(Command::new("/bin/sh").args(["-c", &script]))?);
+            let _ = Command::new("kill")
+                .arg("-INT")
+                .arg(f.id().to_string())
+                .status();
+            let _ = f.wait();
+        }
+        if strace_ok {
+            st.push(sh(Command::new("strace").args([
+                "-f",
+                "-qq",
+                "-o",
+                "/dev/null",
+                "-e",
+                "trace=%file,execve",
+                "/bin/sh",
+                "-c",
+                &script,
+            ]))?);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    let base = median(untraced);
+    println!("file-open-heavy workload (tar of /usr/share/doc and /usr/share/perl | cat, 3 times), median of {rounds} rounds:");
+    println!("  untraced:                        {base:7.3} s   1.00x");
+    let k = median(traced);
+    println!(
+        "  under kaudit trace (workload):   {k:7.3} s   {:.2}x",
+        k / base
+    );
+    println!(
+        "  kaudit trace, whole invocation:  {:7.3} s   {:.2}x   (start-up, in-use scan and storage included)",
+        median(traced_total.clone()),
+        median(traced_total) / base
+    );
+    if fatrace_ok {
+        let f = median(fat);
+        println!(
+            "  under fatrace:                   {f:7.3} s   {:.2}x",
+            f / base
+        );
+    } else {
+        println!("  fatrace not available (apt-get install fatrace)");
+    }
+    if strace_ok {
+        let s = median(st);
+        println!(
+            "  under strace -f:                 {s:7.3} s   {:.2}x",
+            s / base
+        );
+    }
+    println!(
+        "  kaudit read {events} events in the last round ({:.0} events/s during the workload); run {}",
+        events as f64 / k,
+        if complete { "complete in every round: no event lost" } else { "INCOMPLETE: events were lost" }
+    );
     Ok(())
 }
