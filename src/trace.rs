@@ -204,7 +204,11 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         }
     )?;
     for l in &result.lost {
-        writeln!(err, "event-overflow: {l}")?;
+        writeln!(
+            err,
+            "{}: {l}",
+            kaudit_analyzer::findings::Code::EventOverflow
+        )?;
     }
     if !result.complete() && !a.allow_loss {
         writeln!(

@@ -102,6 +102,8 @@ codes! {
     NonUtf8Name = "non-utf8-name", Info;
     /// An ELF object for a machine no known loader in the root handles.
     NoLoader = "no-loader", Warning;
+    /// A traced run may have lost events (queue overflow, read error): it is incomplete.
+    EventOverflow = "event-overflow", Error;
 }
 
 impl std::fmt::Display for Code {
