@@ -72,6 +72,9 @@ pub(crate) struct TraceArgs {
     /// Test mode: keep the kernel's bounded event queue
     #[arg(long, hide = true)]
     pub(crate) test_bounded_queue: bool,
+    /// Report events with open file descriptors only (no file-handle group)
+    #[arg(long, hide = true)]
+    pub(crate) fd_events: bool,
     /// Test mode: wait this many milliseconds before reading events
     #[arg(long, hide = true, default_value_t = 0)]
     pub(crate) test_reader_delay_ms: u64,

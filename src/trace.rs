@@ -85,6 +85,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         all_events: a.all_events,
         bounded_queue: a.test_bounded_queue,
         reader_delay: Duration::from_millis(a.test_reader_delay_ms),
+        file_handles: !a.fd_events,
         ..TraceOptions::default()
     };
     let tracer = Tracer::start(opts.clone())?;
@@ -128,12 +129,23 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         }
         Ok(mut child) => {
             let mut stop_sent: Option<Instant> = None;
+            let pid = Pid::from_raw(child.id() as i32);
             loop {
+                // seen exited but not yet reaped: let the tracer read its
+                // events while /proc/PID still names it, then reap
+                let exited = nix::sys::wait::waitid(
+                    nix::sys::wait::Id::Pid(pid),
+                    nix::sys::wait::WaitPidFlag::WEXITED
+                        | nix::sys::wait::WaitPidFlag::WNOWAIT
+                        | nix::sys::wait::WaitPidFlag::WNOHANG,
+                );
+                if matches!(exited, Ok(s) if s != nix::sys::wait::WaitStatus::StillAlive) {
+                    tracer.sync(Duration::from_secs(5));
+                }
                 if let Some(st) = child.try_wait()? {
                     break Some(st);
                 }
                 if interrupted.load(Ordering::SeqCst) {
-                    let pid = Pid::from_raw(child.id() as i32);
                     match stop_sent {
                         None => {
                             let _ = kill(pid, Signal::SIGTERM);

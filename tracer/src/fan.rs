@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use nix::sys::fanotify::{EventFFlags, Fanotify, InitFlags, MarkFlags, MaskFlags};
 
+use crate::fid::FidGroup;
 use crate::record::AccessKind;
 
 /// Filesystem types that hold no files an image could contain.
@@ -77,10 +78,12 @@ pub enum RawEvent {
     },
 }
 
-/// The group and its marks.
+/// The groups and their marks: a FID-reporting group where the filesystem
+/// allows it, an fd-reporting group for the others.
 #[derive(Debug)]
 pub struct Group {
     fan: Fanotify,
+    fid: Option<FidGroup>,
     /// What was marked.
     pub marks: Vec<MarkReport>,
 }
@@ -143,7 +146,9 @@ pub fn mounts_below(root: &Path) -> Vec<(PathBuf, String)> {
 impl Group {
     /// A new group. `bounded` keeps the kernel's default queue limit (for
     /// tests that force an overflow); otherwise the queue is unlimited.
-    pub fn new(bounded: bool) -> nix::Result<Group> {
+    /// `file_handles` adds the FID-reporting group, used for every
+    /// filesystem that supports it.
+    pub fn new(bounded: bool, file_handles: bool) -> nix::Result<Group> {
         let mut flags =
             InitFlags::FAN_CLASS_NOTIF | InitFlags::FAN_CLOEXEC | InitFlags::FAN_NONBLOCK;
         if !bounded {
@@ -153,8 +158,16 @@ impl Group {
             flags,
             EventFFlags::O_RDONLY | EventFFlags::O_LARGEFILE | EventFFlags::O_CLOEXEC,
         )?;
+        // kernels before 5.9 have no FAN_REPORT_DFID_NAME: everything goes
+        // through the fd-reporting group then
+        let fid = if file_handles {
+            FidGroup::new(bounded).ok()
+        } else {
+            None
+        };
         Ok(Group {
             fan,
+            fid,
             marks: Vec::new(),
         })
     }
@@ -169,6 +182,9 @@ impl Group {
             let how = if dev.is_some_and(|d| seen_devs.contains(&d)) {
                 // the filesystem is already marked through another mount of it
                 "filesystem".to_string()
+            } else if self.fid.as_mut().is_some_and(|f| f.mark(&mp).is_ok()) {
+                seen_devs.extend(dev);
+                "filesystem (file handles)".to_string()
             } else {
                 match self.fan.mark(
                     MarkFlags::FAN_MARK_ADD | MarkFlags::FAN_MARK_FILESYSTEM,
@@ -199,17 +215,25 @@ impl Group {
         }
     }
 
-    /// The group's descriptor, for `poll`.
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.fan.as_fd()
+    /// The groups' descriptors, for `poll`.
+    pub fn fds(&self) -> Vec<BorrowedFd<'_>> {
+        let mut v = vec![self.fan.as_fd()];
+        if let Some(f) = &self.fid {
+            v.push(f.fd());
+        }
+        v
     }
 
     /// Read what is queued (non-blocking) and hand each event to `sink`;
     /// returns how many events were read (0 when nothing was queued).
-    pub fn read(&self, own_pid: i32, sink: &mut dyn EventSink) -> nix::Result<usize> {
+    pub fn read(&mut self, own_pid: i32, sink: &mut dyn EventSink) -> nix::Result<usize> {
+        let from_fid = match &mut self.fid {
+            Some(f) => f.read(own_pid, sink)?,
+            None => 0,
+        };
         let events = match self.fan.read_events() {
             Ok(e) => e,
-            Err(nix::errno::Errno::EAGAIN) => return Ok(0),
+            Err(nix::errno::Errno::EAGAIN) => return Ok(from_fid),
             Err(e) => return Err(e),
         };
         let n = events.len();
@@ -261,7 +285,7 @@ impl Group {
                         AccessKind::Open | AccessKind::OpenDir => MaskFlags::FAN_OPEN,
                         AccessKind::Modify => MaskFlags::FAN_MODIFY,
                         AccessKind::CloseWrite => MaskFlags::FAN_CLOSE_WRITE,
-                        AccessKind::InUseAtStart => MaskFlags::empty(),
+                        _ => MaskFlags::empty(),
                     };
                 }
                 if dir {
@@ -279,7 +303,7 @@ impl Group {
                 }
             }
         }
-        Ok(n)
+        Ok(n + from_fid)
     }
 }
 

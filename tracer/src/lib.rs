@@ -4,6 +4,8 @@
 //! - [`fan`]: the fanotify group — filesystem marks on every filesystem of
 //!   the traced root (mount marks as a fallback), an unlimited queue, and
 //!   overflow detection: a lost event is never silent;
+//! - [`fid`]: the same with file identifiers and names (no file opened per
+//!   event; creations, deletions and renames too), used where a filesystem allows;
 //! - [`procinfo`]: who did it — pid to command, executable and parent chain,
 //!   read at event time and cached;
 //! - [`record`]: each (file, access kind) once per run, with the first
@@ -15,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod fan;
+pub mod fid;
 pub mod inuse;
 pub mod procinfo;
 pub mod record;

@@ -17,6 +17,14 @@ pub enum AccessKind {
     CloseWrite,
     /// In use by a process already running when the trace started.
     InUseAtStart,
+    /// Created (a file, directory, link or node appeared at this path).
+    Create,
+    /// Deleted.
+    Delete,
+    /// Renamed away from this path.
+    MovedFrom,
+    /// Renamed to this path.
+    MovedTo,
 }
 
 impl AccessKind {
@@ -29,6 +37,10 @@ impl AccessKind {
             AccessKind::Modify => "modify",
             AccessKind::CloseWrite => "close-write",
             AccessKind::InUseAtStart => "in-use-at-start",
+            AccessKind::Create => "create",
+            AccessKind::Delete => "delete",
+            AccessKind::MovedFrom => "moved-from",
+            AccessKind::MovedTo => "moved-to",
         }
     }
 
@@ -41,6 +53,10 @@ impl AccessKind {
             "modify" => AccessKind::Modify,
             "close-write" => AccessKind::CloseWrite,
             "in-use-at-start" => AccessKind::InUseAtStart,
+            "create" => AccessKind::Create,
+            "delete" => AccessKind::Delete,
+            "moved-from" => AccessKind::MovedFrom,
+            "moved-to" => AccessKind::MovedTo,
             _ => return None,
         })
     }
@@ -70,6 +86,7 @@ pub struct Access {
 }
 
 const NONE: usize = usize::MAX;
+const KINDS: usize = 10;
 
 fn slot(kind: AccessKind) -> usize {
     kind as usize
@@ -79,7 +96,7 @@ fn slot(kind: AccessKind) -> usize {
 #[derive(Debug, Default)]
 pub struct Recorder {
     /// path → index of its access of each kind (`NONE` when absent)
-    map: HashMap<Vec<u8>, [usize; 6]>,
+    map: HashMap<Vec<u8>, [usize; KINDS]>,
     accesses: Vec<Access>,
     events: u64,
 }
@@ -96,7 +113,7 @@ impl Recorder {
         match self.map.get_mut(a.path.as_slice()) {
             Some(slots) => slots[k] = idx,
             None => {
-                let mut slots = [NONE; 6];
+                let mut slots = [NONE; KINDS];
                 slots[k] = idx;
                 self.map.insert(a.path.clone(), slots);
             }

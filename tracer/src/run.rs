@@ -31,6 +31,9 @@ pub struct TraceOptions {
     pub reader_delay: Duration,
     /// Record files in use by already running processes.
     pub in_use_at_start: bool,
+    /// Use a FID-reporting group where the filesystem supports it (cheaper,
+    /// and reports creations, deletions and renames); else fd events only.
+    pub file_handles: bool,
 }
 
 impl Default for TraceOptions {
@@ -41,6 +44,7 @@ impl Default for TraceOptions {
             bounded_queue: false,
             reader_delay: Duration::ZERO,
             in_use_at_start: true,
+            file_handles: true,
         }
     }
 }
@@ -86,6 +90,9 @@ impl TraceResult {
 #[derive(Debug)]
 pub struct Tracer {
     stop: Arc<AtomicBool>,
+    /// bumped by `sync`; the reader echoes it into `synced` once the queue is empty
+    sync_req: Arc<std::sync::atomic::AtomicU64>,
+    synced: Arc<std::sync::atomic::AtomicU64>,
     step: Arc<Mutex<Option<String>>>,
     handle: JoinHandle<(Recorder, Vec<String>)>,
     marks: Vec<MarkReport>,
@@ -96,7 +103,8 @@ impl Tracer {
     /// Start tracing.
     pub fn start(opts: TraceOptions) -> Result<Tracer, TraceError> {
         let started = Instant::now();
-        let mut group = Group::new(opts.bounded_queue).map_err(TraceError::Init)?;
+        let mut group =
+            Group::new(opts.bounded_queue, opts.file_handles).map_err(TraceError::Init)?;
         group.mark_filesystems(&opts.root);
         if !group.marks.iter().any(|m| !m.how.starts_with("failed")) {
             return Err(TraceError::NoMarks(opts.root.clone()));
@@ -112,13 +120,22 @@ impl Tracer {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let step: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let sync_req = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let synced = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (stop2, step2) = (stop.clone(), step.clone());
+        let sync = (sync_req.clone(), synced.clone());
         let handle = std::thread::Builder::new()
             .name("kaudit-fanotify".into())
-            .spawn(move || reader(group, rec, procs, opts, own_pid, stop2, step2, started))
+            .spawn(move || {
+                reader(
+                    group, rec, procs, opts, own_pid, stop2, step2, started, sync,
+                )
+            })
             .map_err(TraceError::Thread)?;
         Ok(Tracer {
             stop,
+            sync_req,
+            synced,
             step,
             handle,
             marks,
@@ -129,6 +146,17 @@ impl Tracer {
     /// What is watched.
     pub fn marks(&self) -> &[MarkReport] {
         &self.marks
+    }
+
+    /// Wait (up to `timeout`) until every event queued before this call has
+    /// been read. Call it before reaping a process that exited, so its
+    /// events are attributed while `/proc/PID` still exists.
+    pub fn sync(&self, timeout: Duration) {
+        let want = self.sync_req.fetch_add(1, Ordering::SeqCst) + 1;
+        let t = Instant::now();
+        while self.synced.load(Ordering::SeqCst) < want && t.elapsed() < timeout {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Attribute what follows to step `name`.
@@ -213,7 +241,7 @@ impl EventSink for Sink<'_> {
 
 #[allow(clippy::too_many_arguments)]
 fn reader(
-    group: Group,
+    mut group: Group,
     mut rec: Recorder,
     mut procs: ProcCache,
     opts: TraceOptions,
@@ -221,6 +249,10 @@ fn reader(
     stop: Arc<AtomicBool>,
     step: Arc<Mutex<Option<String>>>,
     started: Instant,
+    sync: (
+        Arc<std::sync::atomic::AtomicU64>,
+        Arc<std::sync::atomic::AtomicU64>,
+    ),
 ) -> (Recorder, Vec<String>) {
     let mut sink = Sink {
         rec: &mut rec,
@@ -236,13 +268,20 @@ fn reader(
     }
     loop {
         let stopping = stop.load(Ordering::SeqCst);
+        let requested = sync.0.load(Ordering::SeqCst);
         sink.step = step.lock().expect("step").clone();
         match group.read(own_pid, &mut sink) {
             Ok(0) => {
+                // the queue is empty: every event before the request is read
+                sync.1.store(requested, Ordering::SeqCst);
                 if stopping {
                     break;
                 }
-                let mut fds = [PollFd::new(group.fd(), PollFlags::POLLIN)];
+                let mut fds: Vec<PollFd<'_>> = group
+                    .fds()
+                    .into_iter()
+                    .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+                    .collect();
                 let _ = nix::poll::poll(&mut fds, PollTimeout::from(50u16));
             }
             Ok(_) => {}
