@@ -40,10 +40,11 @@ pub(crate) enum Command {
     /// graph written by `kaudit scan`. Exit status 1 when a DT_NEEDED entry is
     /// not found (finding unresolved-needed) or the load would abort.
     Deps(DepsArgs),
-    /// Run a command under fanotify and record every file the node uses meanwhile
+    /// Run a scenario or a command under fanotify and record every file the node uses meanwhile
     ///
+    /// `kaudit trace --scenario NAME` runs the steps of scenarios/NAME.toml;
     /// `kaudit trace --name NAME -- COMMAND...` is an ad-hoc one-step scenario,
-    /// recorded under NAME: every file any process on the node opens, executes,
+    /// recorded under NAME. Recorded: every file any process on the node opens, executes,
     /// lists or writes while COMMAND runs — also daemons outside COMMAND's
     /// process tree — plus files already in use when tracing starts. Each
     /// (file, kind) is stored once with the first process and a count. Every
@@ -52,6 +53,8 @@ pub(crate) enum Command {
     /// event-overflow and exits 1 unless --allow-loss. SIGINT/SIGTERM stop the
     /// command and commit what was recorded as an interrupted run. Needs root.
     Trace(TraceArgs),
+    /// List or show the scenarios
+    Scenarios(ScenariosArgs),
     /// List the traced runs
     Runs(RunsArgs),
     /// What a run opened, executed, listed or wrote
@@ -59,28 +62,53 @@ pub(crate) enum Command {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["scenario", "name"])))]
 pub(crate) struct TraceArgs {
-    /// The name the run is recorded under
-    #[arg(long, value_name = "NAME")]
-    pub(crate) name: String,
+    /// A scenario: a file, or NAME for NAME.toml in $KAUDIT_SCENARIOS, ./scenarios or
+    /// /usr/share/kaudit/scenarios
+    #[arg(long, value_name = "NAME|FILE", conflicts_with = "command")]
+    pub(crate) scenario: Option<String>,
+    /// A scenario parameter (repeatable)
+    #[arg(long = "param", value_name = "NAME=VALUE", requires = "scenario")]
+    pub(crate) params: Vec<String>,
+    /// The name an ad-hoc run (-- COMMAND...) is recorded under
+    #[arg(long, value_name = "NAME", requires = "command")]
+    pub(crate) name: Option<String>,
     /// Count every event (no kernel-side suppression of files already recorded)
     #[arg(long)]
     pub(crate) all_events: bool,
     /// Exit 0 even if events were lost (the run is still marked incomplete)
     #[arg(long)]
     pub(crate) allow_loss: bool,
-    /// Test mode: keep the kernel's bounded event queue
-    #[arg(long, hide = true)]
-    pub(crate) test_bounded_queue: bool,
     /// Report events with open file descriptors only (no file-handle group)
     #[arg(long, hide = true)]
     pub(crate) fd_events: bool,
+    /// Test mode: keep the kernel's bounded event queue
+    #[arg(long, hide = true)]
+    pub(crate) test_bounded_queue: bool,
     /// Test mode: wait this many milliseconds before reading events
     #[arg(long, hide = true, default_value_t = 0)]
     pub(crate) test_reader_delay_ms: u64,
-    /// The command and its arguments
-    #[arg(required = true, last = true, value_name = "COMMAND")]
+    /// The command and its arguments (with --name)
+    #[arg(last = true, value_name = "COMMAND")]
     pub(crate) command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ScenariosArgs {
+    #[command(subcommand)]
+    pub(crate) what: ScenariosCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ScenariosCommand {
+    /// The scenarios found in the scenario directories
+    List,
+    /// A scenario's description, parameters and steps
+    Show {
+        /// NAME or FILE
+        scenario: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -205,6 +233,7 @@ pub(crate) fn run() -> i32 {
         Command::Deps(a) => crate::deps::run(&cli, a),
         Command::Trace(a) => crate::trace::run(&cli, a),
         Command::Runs(a) => crate::trace::runs(&cli, a),
+        Command::Scenarios(a) => crate::trace::scenarios(a),
         Command::Accessed(a) => crate::trace::accessed(&cli, a),
     };
     match result {

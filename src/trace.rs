@@ -73,7 +73,38 @@ fn reap_leftovers() -> usize {
     killed
 }
 
+/// The scenario directories, in search order.
+fn scenario_dirs() -> Vec<std::path::PathBuf> {
+    let mut v = Vec::new();
+    if let Some(d) = std::env::var_os("KAUDIT_SCENARIOS") {
+        v.push(std::path::PathBuf::from(d));
+    }
+    v.push("scenarios".into());
+    v.push("/usr/share/kaudit/scenarios".into());
+    v
+}
+
+fn parse_params(given: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    given
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("--param {p}: expected NAME=VALUE"))
+        })
+        .collect()
+}
+
 pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
+    // everything that can be refused is refused before anything runs
+    let scenario = match &a.scenario {
+        Some(sc) => {
+            let (name, path, s) = kaudit_tracer::scenario::Scenario::load(sc, &scenario_dirs())?;
+            let params = s.resolve_params(&name, &parse_params(&a.params)?)?;
+            Some((name, path, s, params))
+        }
+        None => None,
+    };
     let mut db = Db::open(&cli.db, true)?;
     let interrupted = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -100,11 +131,22 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         .map(|c| c.to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join(" ");
+    let (run_name, kind, params_json) = match &scenario {
+        Some((name, path, _, params)) => (
+            name.clone(),
+            "scenario",
+            Some(
+                serde_json::json!({"file": path.display().to_string(), "params": params})
+                    .to_string(),
+            ),
+        ),
+        None => (a.name.clone().unwrap_or_default(), "ad-hoc", None),
+    };
     let id = db.begin_run(&NewRun {
-        name: &a.name,
-        kind: "ad-hoc",
-        command: Some(&command_text),
-        params: None,
+        name: &run_name,
+        kind,
+        command: (kind == "ad-hoc").then_some(command_text.as_str()),
+        params: params_json.as_deref(),
         root: opts.root.as_os_str().as_bytes(),
         host: &read_trimmed("/proc/sys/kernel/hostname"),
         kernel: &read_trimmed("/proc/sys/kernel/osrelease"),
@@ -112,52 +154,69 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         marks: &marks.join("\n"),
     })?;
     let started = Instant::now();
-    tracer.set_step("command");
-    let spawned = Command::new(&a.command[0]).args(&a.command[1..]).spawn();
-    let status = match spawned {
-        Err(e) => {
-            let result = tracer.stop();
-            db.finish_run(
-                id,
-                "failed",
-                result.complete(),
-                result.events,
-                &result.lost,
-                now(),
-            )?;
-            anyhow::bail!("cannot run {}: {e}", a.command[0].to_string_lossy());
+    let mut report: Vec<String> = Vec::new();
+    let exit_ok = match &scenario {
+        Some((_, _, s, params)) => {
+            let o = kaudit_tracer::runner::run_scenario(s, params, &tracer, &interrupted);
+            for st in o.steps.iter().chain(&o.cleanup) {
+                report.push(format!(
+                    "  {} {}: {}",
+                    if st.ok { "ok  " } else { "FAIL" },
+                    st.name,
+                    st.message
+                ));
+            }
+            o.passed
         }
-        Ok(mut child) => {
-            let mut stop_sent: Option<Instant> = None;
-            let pid = Pid::from_raw(child.id() as i32);
-            loop {
-                // seen exited but not yet reaped: let the tracer read its
-                // events while /proc/PID still names it, then reap
-                let exited = nix::sys::wait::waitid(
-                    nix::sys::wait::Id::Pid(pid),
-                    nix::sys::wait::WaitPidFlag::WEXITED
-                        | nix::sys::wait::WaitPidFlag::WNOWAIT
-                        | nix::sys::wait::WaitPidFlag::WNOHANG,
-                );
-                if matches!(exited, Ok(s) if s != nix::sys::wait::WaitStatus::StillAlive) {
-                    tracer.sync(Duration::from_secs(5));
+        None => {
+            tracer.set_step("command");
+            match Command::new(&a.command[0]).args(&a.command[1..]).spawn() {
+                Err(e) => {
+                    let result = tracer.stop();
+                    db.finish_run(
+                        id,
+                        "failed",
+                        result.complete(),
+                        result.events,
+                        &result.lost,
+                        now(),
+                    )?;
+                    anyhow::bail!("cannot run {}: {e}", a.command[0].to_string_lossy());
                 }
-                if let Some(st) = child.try_wait()? {
-                    break Some(st);
-                }
-                if interrupted.load(Ordering::SeqCst) {
-                    match stop_sent {
-                        None => {
-                            let _ = kill(pid, Signal::SIGTERM);
-                            stop_sent = Some(Instant::now());
+                Ok(mut child) => {
+                    let mut stop_sent: Option<Instant> = None;
+                    let pid = Pid::from_raw(child.id() as i32);
+                    let status = loop {
+                        // seen exited but not yet reaped: let the tracer read its
+                        // events while /proc/PID still names it, then reap
+                        let exited = nix::sys::wait::waitid(
+                            nix::sys::wait::Id::Pid(pid),
+                            nix::sys::wait::WaitPidFlag::WEXITED
+                                | nix::sys::wait::WaitPidFlag::WNOWAIT
+                                | nix::sys::wait::WaitPidFlag::WNOHANG,
+                        );
+                        if matches!(exited, Ok(s) if s != nix::sys::wait::WaitStatus::StillAlive) {
+                            tracer.sync(Duration::from_secs(5));
                         }
-                        Some(t) if t.elapsed() > Duration::from_secs(5) => {
-                            let _ = kill(pid, Signal::SIGKILL);
+                        if let Some(st) = child.try_wait()? {
+                            break st;
                         }
-                        Some(_) => {}
-                    }
+                        if interrupted.load(Ordering::SeqCst) {
+                            match stop_sent {
+                                None => {
+                                    let _ = kill(pid, Signal::SIGTERM);
+                                    stop_sent = Some(Instant::now());
+                                }
+                                Some(t) if t.elapsed() > Duration::from_secs(5) => {
+                                    let _ = kill(pid, Signal::SIGKILL);
+                                }
+                                Some(_) => {}
+                            }
+                        }
+                        std::thread::sleep(Duration::from_millis(10));
+                    };
+                    status.success()
                 }
-                std::thread::sleep(Duration::from_millis(10));
             }
         }
     };
@@ -182,7 +241,6 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     for chunk in rows.chunks(20_000) {
         db.add_accesses(id, chunk)?;
     }
-    let exit_ok = status.as_ref().is_some_and(|s| s.success());
     let run_status = if was_interrupted {
         "interrupted"
     } else if exit_ok {
@@ -204,7 +262,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     writeln!(
         err,
         "kaudit: run {id} {:?} {run_status}: {} files, {} accesses, {} events in {:.2} s{}",
-        a.name,
+        run_name,
         files.len(),
         result.accesses.len(),
         result.events,
@@ -215,6 +273,9 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             String::new()
         }
     )?;
+    for line in &report {
+        writeln!(err, "{line}")?;
+    }
     for l in &result.lost {
         writeln!(
             err,
@@ -298,6 +359,79 @@ pub(crate) fn accessed(cli: &Cli, a: &AccessedArgs) -> anyhow::Result<i32> {
                 })).collect::<Vec<_>>(),
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+    }
+    Ok(0)
+}
+
+pub(crate) fn scenarios(a: &crate::cli::ScenariosArgs) -> anyhow::Result<i32> {
+    use kaudit_tracer::scenario::Scenario;
+    let mut out = std::io::stdout().lock();
+    match &a.what {
+        crate::cli::ScenariosCommand::List => {
+            let mut seen = std::collections::BTreeSet::new();
+            for d in scenario_dirs() {
+                let Ok(rd) = std::fs::read_dir(&d) else {
+                    continue;
+                };
+                let mut files: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+                files.sort();
+                for f in files {
+                    if f.extension().is_some_and(|e| e == "toml") {
+                        let name = f
+                            .file_stem()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        if !seen.insert(name.clone()) {
+                            continue;
+                        }
+                        let desc = std::fs::read_to_string(&f)
+                            .ok()
+                            .and_then(|t| Scenario::parse(&f, &t).ok())
+                            .and_then(|s| s.description)
+                            .unwrap_or_default();
+                        writeln!(out, "{name}\t{desc}\t{}", f.display())?;
+                    }
+                }
+            }
+        }
+        crate::cli::ScenariosCommand::Show { scenario } => {
+            let (name, path, s) = Scenario::load(scenario, &scenario_dirs())?;
+            writeln!(out, "{name} ({})", path.display())?;
+            if let Some(d) = &s.description {
+                writeln!(out, "  {d}")?;
+            }
+            for (k, p) in &s.params {
+                writeln!(
+                    out,
+                    "  param {k}{}{}",
+                    if p.required {
+                        " (required)".to_string()
+                    } else {
+                        p.default
+                            .as_ref()
+                            .map(|d| format!(" = {d:?}"))
+                            .unwrap_or_default()
+                    },
+                    p.description
+                        .as_ref()
+                        .map(|d| format!(": {d}"))
+                        .unwrap_or_default()
+                )?;
+            }
+            for (i, st) in s.steps.iter().enumerate() {
+                let name = st.name.clone().unwrap_or_else(|| format!("step-{}", i + 1));
+                match (&st.run, &st.daemon) {
+                    (Some(r), _) => writeln!(out, "  step {name}: run {r}")?,
+                    (_, Some(d)) => writeln!(out, "  step {name}: daemon {d}")?,
+                    _ => {}
+                }
+            }
+            for st in &s.cleanup {
+                if let Some(r) = &st.run {
+                    writeln!(out, "  cleanup: {r}")?;
+                }
+            }
         }
     }
     Ok(0)

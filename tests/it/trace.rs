@@ -231,7 +231,9 @@ fn queue_overflow_is_reported_and_marks_the_run_incomplete() {
         "overflow",
         "--test-bounded-queue",
         "--test-reader-delay-ms",
-        "3000",
+        // long enough for the whole workload to queue its events even on a
+        // busy machine: the bounded queue (16384) must overflow
+        "8000",
     ];
     let run = |extra: &[&str]| {
         let mut a: Vec<&str> = base.to_vec();
@@ -441,4 +443,115 @@ fn strace_is_the_oracle_every_file_it_sees_opened_or_executed_is_traced() {
         missing.len(),
         want.len()
     );
+}
+
+#[test]
+fn a_scenario_runs_its_steps_daemon_and_cleanup_and_records_each_step() {
+    if !require_root() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("t.db");
+    let work = t.path().join("w");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::write(work.join("conf.txt"), "greeting=hello\n").unwrap();
+    let sc = t.path().join("demo.toml");
+    std::fs::write(
+        &sc,
+        format!(
+            r#"
+description = "a daemon, a step that reads its config, a cleanup"
+[params]
+DIR = {{ default = "{dir}" }}
+WHO = {{ required = true, description = "who to greet" }}
+[env]
+GREETING_FILE = "${{DIR}}/conf.txt"
+[[step]]
+name = "daemon"
+daemon = "/bin/sh -c 'touch ${{DIR}}/ready; exec /bin/sleep 4242.25'"
+ready = {{ path = "${{DIR}}/ready" }}
+timeout = "10s"
+[[step]]
+name = "greet"
+run = "grep -q greeting= \"$GREETING_FILE\" && echo hello ${{WHO}}"
+expect = {{ exit = 0, stdout_contains = "hello kubelet" }}
+timeout = "10s"
+[[cleanup]]
+name = "tidy"
+run = "rm -f ${{DIR}}/ready"
+"#,
+            dir = work.display()
+        ),
+    )
+    .unwrap();
+    let scp = sc.to_string_lossy().into_owned();
+
+    // a missing required parameter: refused before anything runs
+    let out = kaudit(args(
+        &["trace", "--scenario", &scp, "--db"],
+        &[db.as_os_str()],
+    ));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WHO"));
+    assert!(!db.exists() || runs(&db).is_empty(), "a run was recorded");
+
+    let out = kaudit(args(
+        &[
+            "trace",
+            "--scenario",
+            &scp,
+            "--param",
+            "WHO=kubelet",
+            "--db",
+        ],
+        &[db.as_os_str()],
+    ));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("ok   greet"), "{err}");
+    assert!(
+        running_with_arg("4242.25").is_empty(),
+        "the daemon is still running"
+    );
+    assert!(!work.join("ready").exists(), "cleanup did not run");
+    let v = accessed(&db, "demo");
+    let step_of = |path: &Path, kind: &str| -> Option<String> {
+        v["accesses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["path"] == path.to_string_lossy().as_ref() && a["kind"] == kind)
+            .map(|a| a["step"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(
+        step_of(&work.join("conf.txt"), "open").as_deref(),
+        Some("greet"),
+        "{v:#}"
+    );
+    assert_eq!(
+        step_of(&work.join("ready"), "create").as_deref(),
+        Some("daemon")
+    );
+    assert_eq!(
+        step_of(&work.join("ready"), "delete").as_deref(),
+        Some("tidy")
+    );
+    assert_eq!(runs(&db)[0]["status"], "passed");
+
+    // an unmet expectation fails the run, still cleans up, exit 1
+    let out = kaudit(args(
+        &["trace", "--scenario", &scp, "--param", "WHO=nobody", "--db"],
+        &[db.as_os_str()],
+    ));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("FAIL greet") && err.contains("hello kubelet"),
+        "{err}"
+    );
+    assert!(
+        running_with_arg("4242.25").is_empty(),
+        "the daemon is still running"
+    );
+    assert_eq!(runs(&db)[1]["status"], "failed");
 }

@@ -22,6 +22,8 @@ pub mod inuse;
 pub mod procinfo;
 pub mod record;
 pub mod run;
+pub mod runner;
+pub mod scenario;
 
 pub use record::{Access, AccessKind};
 pub use run::{TraceError, TraceOptions, TraceResult, Tracer};

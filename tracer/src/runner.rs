@@ -1,0 +1,379 @@
+//! Running a scenario's steps under a tracer.
+//!
+//! Each step runs in a process group of its own (`/bin/sh -c`), so a
+//! timeout kills everything it started. Daemons run in the background until
+//! the end of the scenario, and their readiness is awaited. A step whose
+//! process exited is reaped only after the tracer has read its events.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+use crate::run::Tracer;
+use crate::scenario::{parse_duration, substitute, Ready, Scenario, Step};
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How one step went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepOutcome {
+    /// Step name.
+    pub name: String,
+    /// Whether it met its expectations.
+    pub ok: bool,
+    /// What happened, for a human.
+    pub message: String,
+}
+
+/// How a scenario went.
+#[derive(Debug, Clone, Default)]
+pub struct ScenarioOutcome {
+    /// The steps run (a failed step ends the scenario).
+    pub steps: Vec<StepOutcome>,
+    /// The cleanup steps.
+    pub cleanup: Vec<StepOutcome>,
+    /// Every step passed.
+    pub passed: bool,
+    /// Stopped by a signal.
+    pub interrupted: bool,
+}
+
+fn step_name(st: &Step, i: usize) -> String {
+    st.name.clone().unwrap_or_else(|| format!("step-{}", i + 1))
+}
+
+fn command(text: &str, env: &BTreeMap<String, String>) -> Command {
+    let mut c = Command::new("/bin/sh");
+    c.arg("-c")
+        .arg(text)
+        .envs(env)
+        .stdin(Stdio::null())
+        .process_group(0);
+    c
+}
+
+/// Wait for `child` until `deadline`, letting the tracer catch up before
+/// the exited child is reaped. `None` on timeout or interruption.
+fn wait_synced(
+    child: &mut Child,
+    tracer: &Tracer,
+    deadline: Instant,
+    stop: &AtomicBool,
+) -> Option<ExitStatus> {
+    let pid = Pid::from_raw(child.id() as i32);
+    loop {
+        let exited = nix::sys::wait::waitid(
+            nix::sys::wait::Id::Pid(pid),
+            nix::sys::wait::WaitPidFlag::WEXITED
+                | nix::sys::wait::WaitPidFlag::WNOWAIT
+                | nix::sys::wait::WaitPidFlag::WNOHANG,
+        );
+        if matches!(exited, Ok(s) if s != nix::sys::wait::WaitStatus::StillAlive) {
+            tracer.sync(Duration::from_secs(5));
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            return Some(st);
+        }
+        if Instant::now() >= deadline || stop.load(Ordering::SeqCst) {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn kill_group(child: &mut Child) {
+    let pg = Pid::from_raw(child.id() as i32);
+    let _ = killpg(pg, Signal::SIGTERM);
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(5) {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = killpg(pg, Signal::SIGKILL);
+    let _ = child.wait();
+}
+
+fn run_step(
+    st: &Step,
+    name: &str,
+    env: &BTreeMap<String, String>,
+    params: &BTreeMap<String, String>,
+    tracer: &Tracer,
+    stop: &AtomicBool,
+) -> StepOutcome {
+    let text = substitute(st.run.as_deref().unwrap_or_default(), params);
+    let timeout = st
+        .timeout
+        .as_deref()
+        .and_then(parse_duration)
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let mut c = command(&text, env);
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = match c.spawn() {
+        Ok(ch) => ch,
+        Err(e) => {
+            return StepOutcome {
+                name: name.into(),
+                ok: false,
+                message: format!("cannot start: {e}"),
+            }
+        }
+    };
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        if let Some(o) = out.as_mut() {
+            let _ = o.read_to_end(&mut v);
+        }
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        if let Some(e) = err.as_mut() {
+            let _ = e.read_to_end(&mut v);
+        }
+        v
+    });
+    let status = wait_synced(&mut child, tracer, Instant::now() + timeout, stop);
+    if status.is_none() {
+        kill_group(&mut child);
+    } else {
+        // what the step left running in its group goes too
+        let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+    }
+    let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
+    let Some(status) = status else {
+        let why = if stop.load(Ordering::SeqCst) {
+            "interrupted"
+        } else {
+            "timed out"
+        };
+        return StepOutcome {
+            name: name.into(),
+            ok: false,
+            message: format!("{why} after {:.1} s", timeout.as_secs_f64().min(f64::MAX)),
+        };
+    };
+    let want = st.expect.exit.unwrap_or(0);
+    let code = status.code();
+    if code != Some(want) {
+        let tail: String = stderr
+            .lines()
+            .rev()
+            .take(3)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join(" | ");
+        return StepOutcome {
+            name: name.into(),
+            ok: false,
+            message: format!(
+                "exit status {} (expected {want}){}",
+                code.map_or("signal".into(), |c| c.to_string()),
+                if tail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {tail}")
+                }
+            ),
+        };
+    }
+    if let Some(s) = &st.expect.stdout_contains {
+        let s = substitute(s, params);
+        if !stdout.contains(&s) {
+            return StepOutcome {
+                name: name.into(),
+                ok: false,
+                message: format!("standard output does not contain {s:?}"),
+            };
+        }
+    }
+    if let Some(s) = &st.expect.stderr_contains {
+        let s = substitute(s, params);
+        if !stderr.contains(&s) {
+            return StepOutcome {
+                name: name.into(),
+                ok: false,
+                message: format!("standard error does not contain {s:?}"),
+            };
+        }
+    }
+    StepOutcome {
+        name: name.into(),
+        ok: true,
+        message: format!("exit status {}", code.unwrap_or(0)),
+    }
+}
+
+fn is_ready(r: &Ready, env: &BTreeMap<String, String>, params: &BTreeMap<String, String>) -> bool {
+    if let Some(p) = &r.socket {
+        if !std::fs::metadata(substitute(p, params)).is_ok_and(|m| m.file_type().is_socket()) {
+            return false;
+        }
+    }
+    if let Some(p) = &r.path {
+        if std::fs::symlink_metadata(substitute(p, params)).is_err() {
+            return false;
+        }
+    }
+    if let Some(c) = &r.command {
+        let mut cmd = command(&substitute(c, params), env);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let ok = cmd.spawn().ok().and_then(|mut ch| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Ok(Some(st)) = ch.try_wait() {
+                    return Some(st.success());
+                }
+                if Instant::now() > deadline {
+                    kill_group(&mut ch);
+                    return Some(false);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        if ok != Some(true) {
+            return false;
+        }
+    }
+    true
+}
+
+fn start_daemon(
+    st: &Step,
+    name: &str,
+    env: &BTreeMap<String, String>,
+    params: &BTreeMap<String, String>,
+    stop: &AtomicBool,
+) -> (StepOutcome, Option<Child>) {
+    let text = substitute(st.daemon.as_deref().unwrap_or_default(), params);
+    let timeout = st
+        .timeout
+        .as_deref()
+        .and_then(parse_duration)
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let mut c = command(&format!("exec {text}"), env);
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = match c.spawn() {
+        Ok(ch) => ch,
+        Err(e) => {
+            return (
+                StepOutcome {
+                    name: name.into(),
+                    ok: false,
+                    message: format!("cannot start: {e}"),
+                },
+                None,
+            )
+        }
+    };
+    let t = Instant::now();
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            return (
+                StepOutcome {
+                    name: name.into(),
+                    ok: false,
+                    message: format!("daemon exited ({st}) before it was ready"),
+                },
+                None,
+            );
+        }
+        if st.ready.as_ref().is_none_or(|r| is_ready(r, env, params)) {
+            return (
+                StepOutcome {
+                    name: name.into(),
+                    ok: true,
+                    message: format!("ready after {:.2} s", t.elapsed().as_secs_f64()),
+                },
+                Some(child),
+            );
+        }
+        if t.elapsed() > timeout || stop.load(Ordering::SeqCst) {
+            kill_group(&mut child);
+            return (
+                StepOutcome {
+                    name: name.into(),
+                    ok: false,
+                    message: format!("not ready after {:.1} s", timeout.as_secs_f64()),
+                },
+                None,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Run `s` with `params` under `tracer`; `stop` interrupts it. Daemons are
+/// stopped (SIGTERM, then SIGKILL after 5 s) when the scenario ends.
+pub fn run_scenario(
+    s: &Scenario,
+    params: &BTreeMap<String, String>,
+    tracer: &Tracer,
+    stop: &AtomicBool,
+) -> ScenarioOutcome {
+    let mut env: BTreeMap<String, String> = std::env::vars().collect();
+    for (k, v) in &s.env {
+        env.insert(k.clone(), substitute(v, params));
+    }
+    let mut out = ScenarioOutcome {
+        passed: true,
+        ..Default::default()
+    };
+    let mut daemons: Vec<Child> = Vec::new();
+    for (i, st) in s.steps.iter().enumerate() {
+        if stop.load(Ordering::SeqCst) {
+            out.interrupted = true;
+            out.passed = false;
+            break;
+        }
+        let name = step_name(st, i);
+        tracer.set_step(&name);
+        let mut step_env = env.clone();
+        for (k, v) in &st.env {
+            step_env.insert(k.clone(), substitute(v, params));
+        }
+        let outcome = if st.daemon.is_some() {
+            let (o, d) = start_daemon(st, &name, &step_env, params, stop);
+            daemons.extend(d);
+            o
+        } else {
+            run_step(st, &name, &step_env, params, tracer, stop)
+        };
+        let ok = outcome.ok;
+        out.steps.push(outcome);
+        if !ok {
+            out.passed = false;
+            out.interrupted = stop.load(Ordering::SeqCst);
+            break;
+        }
+    }
+    for (i, st) in s.cleanup.iter().enumerate() {
+        let name = st
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("cleanup-{}", i + 1));
+        tracer.set_step(&name);
+        let never = AtomicBool::new(false);
+        out.cleanup
+            .push(run_step(st, &name, &env, params, tracer, &never));
+    }
+    tracer.set_step("stop-daemons");
+    for mut d in daemons {
+        kill_group(&mut d);
+    }
+    out
+}
