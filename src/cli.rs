@@ -68,6 +68,11 @@ pub(crate) struct TraceArgs {
     /// /usr/share/kaudit/scenarios
     #[arg(long, value_name = "NAME|FILE", conflicts_with = "command")]
     pub(crate) scenario: Option<String>,
+    /// Run inside DIR: a private mount namespace, DIR bind-mounted on itself,
+    /// /proc /sys /dev bind-mounted into it, tmpfs on /run and /tmp, chroot;
+    /// accesses are recorded as paths inside DIR
+    #[arg(long, value_name = "DIR")]
+    pub(crate) root: Option<std::path::PathBuf>,
     /// A scenario parameter (repeatable)
     #[arg(long = "param", value_name = "NAME=VALUE", requires = "scenario")]
     pub(crate) params: Vec<String>,

@@ -106,6 +106,11 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         None => None,
     };
     let mut db = Db::open(&cli.db, true)?;
+    // before any thread exists: the mount namespace is per thread
+    let root = match &a.root {
+        Some(r) => Some(kaudit_tracer::rootns::enter(r)?),
+        None => None,
+    };
     let interrupted = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, interrupted.clone())
@@ -117,6 +122,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         bounded_queue: a.test_bounded_queue,
         reader_delay: Duration::from_millis(a.test_reader_delay_ms),
         file_handles: !a.fd_events,
+        root: root.clone().unwrap_or_else(|| "/".into()),
         ..TraceOptions::default()
     };
     let tracer = Tracer::start(opts.clone())?;
@@ -157,7 +163,13 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     let mut report: Vec<String> = Vec::new();
     let exit_ok = match &scenario {
         Some((_, _, s, params)) => {
-            let o = kaudit_tracer::runner::run_scenario(s, params, &tracer, &interrupted);
+            let o = kaudit_tracer::runner::run_scenario(
+                s,
+                params,
+                &tracer,
+                &interrupted,
+                root.as_deref(),
+            );
             for st in o.steps.iter().chain(&o.cleanup) {
                 report.push(format!(
                     "  {} {}: {}",
@@ -170,7 +182,19 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         }
         None => {
             tracer.set_step("command");
-            match Command::new(&a.command[0]).args(&a.command[1..]).spawn() {
+            let mut cmd = match &root {
+                Some(r) => {
+                    let mut c = Command::new("/usr/sbin/chroot");
+                    c.arg(r).args(&a.command);
+                    c
+                }
+                None => {
+                    let mut c = Command::new(&a.command[0]);
+                    c.args(&a.command[1..]);
+                    c
+                }
+            };
+            match cmd.spawn() {
                 Err(e) => {
                     let result = tracer.stop();
                     db.finish_run(

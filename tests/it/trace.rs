@@ -555,3 +555,68 @@ run = "rm -f ${{DIR}}/ready"
     );
     assert_eq!(runs(&db)[1]["status"], "failed");
 }
+
+#[test]
+fn trace_with_root_runs_inside_it_and_records_paths_inside_it() {
+    if !require_root() {
+        return;
+    }
+    let root = crate::support::FixtureRoot::glibc(crate::support::Layout::UsrMerged);
+    root.install(Path::new("/bin/dash"), "/usr/bin/sh");
+    root.install(&std::fs::canonicalize("/bin/cat").unwrap(), "/usr/bin/cat");
+    root.write("/etc/greeting", "hello from inside\n");
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("t.db");
+    let out = kaudit(args(
+        &["trace", "--name", "inroot", "--root"],
+        &[
+            root.path().as_os_str(),
+            "--db".as_ref(),
+            db.as_os_str(),
+            "--".as_ref(),
+            "/bin/sh".as_ref(),
+            "-c".as_ref(),
+            "cat /etc/greeting".as_ref(),
+        ],
+    ));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from inside\n");
+    let v = accessed(&db, "inroot");
+    let all: Vec<(String, String)> = v["accesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["path"].as_str().unwrap_or("").to_string(),
+                a["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for want in [
+        ("/etc/greeting", "open"),
+        ("/usr/bin/cat", "exec"),
+        ("/usr/bin/sh", "exec"),
+    ] {
+        assert!(
+            all.iter().any(|(p, k)| p == want.0 && k == want.1),
+            "{want:?} missing: {all:#?}"
+        );
+    }
+    let host = root.path().to_string_lossy().into_owned();
+    assert!(
+        all.iter().all(|(p, _)| !p.starts_with(&host)),
+        "host paths recorded: {all:#?}"
+    );
+    // the host's mount table is untouched
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mi.contains(&host),
+        "a mount of the root leaked to the host"
+    );
+}

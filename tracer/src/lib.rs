@@ -21,6 +21,7 @@ pub mod fid;
 pub mod inuse;
 pub mod procinfo;
 pub mod record;
+pub mod rootns;
 pub mod run;
 pub mod runner;
 pub mod scenario;

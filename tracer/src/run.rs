@@ -114,7 +114,15 @@ impl Tracer {
         let mut procs = ProcCache::default();
         let mut rec = Recorder::default();
         if opts.in_use_at_start {
-            for a in crate::inuse::scan(own_pid, &mut procs) {
+            use std::os::unix::ffi::OsStrExt;
+            let root_b = opts.root.as_os_str().as_bytes().to_vec();
+            for mut a in crate::inuse::scan(own_pid, &mut procs) {
+                if root_b != b"/" {
+                    match inside(&root_b, &a.path) {
+                        Some(p) => a.path = p,
+                        None => continue,
+                    }
+                }
                 rec.record(a);
             }
         }
@@ -185,6 +193,8 @@ impl Tracer {
 }
 
 struct Sink<'a> {
+    /// the traced root (not `/`): paths are recorded inside it, others dropped
+    prefix: Option<Vec<u8>>,
     rec: &'a mut Recorder,
     procs: &'a mut ProcCache,
     lost: Vec<String>,
@@ -207,6 +217,14 @@ impl EventSink for Sink<'_> {
                 false
             }
             RawEvent::File { pid, path, kinds } => {
+                let path = match &self.prefix {
+                    None => path,
+                    Some(p) => match inside(p, &path) {
+                        Some(q) => q,
+                        // outside the traced root: not recorded, and not reported again
+                        None => return self.suppress,
+                    },
+                };
                 let mut repeated = true;
                 let mut proc_info = None;
                 for &kind in &kinds {
@@ -239,6 +257,15 @@ impl EventSink for Sink<'_> {
     }
 }
 
+/// `path` as seen inside `root`, or `None` when it is outside.
+pub fn inside(root: &[u8], path: &[u8]) -> Option<Vec<u8>> {
+    if path == root {
+        return Some(b"/".to_vec());
+    }
+    let rest = path.strip_prefix(root)?;
+    rest.starts_with(b"/").then(|| rest.to_vec())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn reader(
     mut group: Group,
@@ -254,7 +281,10 @@ fn reader(
         Arc<std::sync::atomic::AtomicU64>,
     ),
 ) -> (Recorder, Vec<String>) {
+    use std::os::unix::ffi::OsStrExt;
+    let root_b = opts.root.as_os_str().as_bytes();
     let mut sink = Sink {
+        prefix: (root_b != b"/").then(|| root_b.trim_ascii_end().to_vec()),
         rec: &mut rec,
         procs: &mut procs,
         lost: Vec::new(),

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -49,8 +50,16 @@ fn step_name(st: &Step, i: usize) -> String {
     st.name.clone().unwrap_or_else(|| format!("step-{}", i + 1))
 }
 
-fn command(text: &str, env: &BTreeMap<String, String>) -> Command {
-    let mut c = Command::new("/bin/sh");
+/// `/bin/sh -c TEXT`, inside `root` (with the host's `chroot`) when given.
+fn command(text: &str, env: &BTreeMap<String, String>, root: Option<&Path>) -> Command {
+    let mut c = match root {
+        Some(r) => {
+            let mut c = Command::new("/usr/sbin/chroot");
+            c.arg(r).arg("/bin/sh");
+            c
+        }
+        None => Command::new("/bin/sh"),
+    };
     c.arg("-c")
         .arg(text)
         .envs(env)
@@ -102,6 +111,15 @@ fn kill_group(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// A path of the scenario (inside the root) as seen from here.
+fn host_path(root: Option<&Path>, p: &str) -> PathBuf {
+    match root {
+        Some(r) => r.join(p.trim_start_matches('/')),
+        None => PathBuf::from(p),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run_step(
     st: &Step,
     name: &str,
@@ -109,6 +127,7 @@ fn run_step(
     params: &BTreeMap<String, String>,
     tracer: &Tracer,
     stop: &AtomicBool,
+    root: Option<&Path>,
 ) -> StepOutcome {
     let text = substitute(st.run.as_deref().unwrap_or_default(), params);
     let timeout = st
@@ -116,7 +135,7 @@ fn run_step(
         .as_deref()
         .and_then(parse_duration)
         .unwrap_or(DEFAULT_TIMEOUT);
-    let mut c = command(&text, env);
+    let mut c = command(&text, env, root);
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = match c.spawn() {
         Ok(ch) => ch,
@@ -218,19 +237,25 @@ fn run_step(
     }
 }
 
-fn is_ready(r: &Ready, env: &BTreeMap<String, String>, params: &BTreeMap<String, String>) -> bool {
+fn is_ready(
+    r: &Ready,
+    env: &BTreeMap<String, String>,
+    params: &BTreeMap<String, String>,
+    root: Option<&Path>,
+) -> bool {
     if let Some(p) = &r.socket {
-        if !std::fs::metadata(substitute(p, params)).is_ok_and(|m| m.file_type().is_socket()) {
+        let p = host_path(root, &substitute(p, params));
+        if !std::fs::metadata(p).is_ok_and(|m| m.file_type().is_socket()) {
             return false;
         }
     }
     if let Some(p) = &r.path {
-        if std::fs::symlink_metadata(substitute(p, params)).is_err() {
+        if std::fs::symlink_metadata(host_path(root, &substitute(p, params))).is_err() {
             return false;
         }
     }
     if let Some(c) = &r.command {
-        let mut cmd = command(&substitute(c, params), env);
+        let mut cmd = command(&substitute(c, params), env, root);
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let ok = cmd.spawn().ok().and_then(|mut ch| {
             let deadline = Instant::now() + Duration::from_secs(10);
@@ -258,6 +283,7 @@ fn start_daemon(
     env: &BTreeMap<String, String>,
     params: &BTreeMap<String, String>,
     stop: &AtomicBool,
+    root: Option<&Path>,
 ) -> (StepOutcome, Option<Child>) {
     let text = substitute(st.daemon.as_deref().unwrap_or_default(), params);
     let timeout = st
@@ -265,7 +291,7 @@ fn start_daemon(
         .as_deref()
         .and_then(parse_duration)
         .unwrap_or(DEFAULT_TIMEOUT);
-    let mut c = command(&format!("exec {text}"), env);
+    let mut c = command(&format!("exec {text}"), env, root);
     c.stdout(Stdio::null()).stderr(Stdio::null());
     let mut child = match c.spawn() {
         Ok(ch) => ch,
@@ -292,7 +318,11 @@ fn start_daemon(
                 None,
             );
         }
-        if st.ready.as_ref().is_none_or(|r| is_ready(r, env, params)) {
+        if st
+            .ready
+            .as_ref()
+            .is_none_or(|r| is_ready(r, env, params, root))
+        {
             return (
                 StepOutcome {
                     name: name.into(),
@@ -317,13 +347,16 @@ fn start_daemon(
     }
 }
 
-/// Run `s` with `params` under `tracer`; `stop` interrupts it. Daemons are
-/// stopped (SIGTERM, then SIGKILL after 5 s) when the scenario ends.
+/// Run `s` with `params` under `tracer`; `stop` interrupts it. With `root`,
+/// every command runs inside it (`chroot`; see [`crate::rootns`] for the
+/// mounts it needs). Daemons are stopped (SIGTERM, then SIGKILL after 5 s)
+/// when the scenario ends.
 pub fn run_scenario(
     s: &Scenario,
     params: &BTreeMap<String, String>,
     tracer: &Tracer,
     stop: &AtomicBool,
+    root: Option<&Path>,
 ) -> ScenarioOutcome {
     let mut env: BTreeMap<String, String> = std::env::vars().collect();
     for (k, v) in &s.env {
@@ -347,11 +380,11 @@ pub fn run_scenario(
             step_env.insert(k.clone(), substitute(v, params));
         }
         let outcome = if st.daemon.is_some() {
-            let (o, d) = start_daemon(st, &name, &step_env, params, stop);
+            let (o, d) = start_daemon(st, &name, &step_env, params, stop, root);
             daemons.extend(d);
             o
         } else {
-            run_step(st, &name, &step_env, params, tracer, stop)
+            run_step(st, &name, &step_env, params, tracer, stop, root)
         };
         let ok = outcome.ok;
         out.steps.push(outcome);
@@ -369,7 +402,7 @@ pub fn run_scenario(
         tracer.set_step(&name);
         let never = AtomicBool::new(false);
         out.cleanup
-            .push(run_step(st, &name, &env, params, tracer, &never));
+            .push(run_step(st, &name, &env, params, tracer, &never, root));
     }
     tracer.set_step("stop-daemons");
     for mut d in daemons {
