@@ -7,17 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v mmdebstrap >/dev/null; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap
-fi
 root=target/node-root
-if [ ! -e "$root/usr/bin/containerd" ]; then
-    rm -rf "$root"
-    mmdebstrap --variant=minbase \
-        --include=containerd,runc,crun,iptables,kmod,iproute2,util-linux,mount,conntrack,socat,ethtool,ebtables \
-        bookworm "$root"
-fi
+bash examples/build-node-root.sh "$root"
 
 cargo build --release --locked
 kaudit=./target/release/kaudit
@@ -31,5 +22,9 @@ $kaudit deps --db "$db" /usr/bin/crun
 echo
 echo "as the loader opens them (kaudit deps --format list /usr/bin/crun):"
 $kaudit deps --db "$db" --format list /usr/bin/crun
+echo
+echo "tracing the containerd-run scenario inside the node root (containerd runs a busybox container):"
+$kaudit trace --db "$db" --root "$root" --scenario containerd-run
+$kaudit accessed --db "$db" --scenario containerd-run | grep -E 'containerd|runc|seccomp' || true
 echo
 echo "the graph is in $db (see docs/graph.md for queries)"

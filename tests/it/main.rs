@@ -8,6 +8,7 @@ mod confinement;
 mod deps_fixtures;
 mod hwcaps;
 mod musl;
+mod node;
 mod oracle_usr;
 mod scan_graph;
 mod support;
