@@ -297,6 +297,13 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             String::new()
         }
     )?;
+    if result.unnamed > 0 {
+        writeln!(
+            err,
+            "kaudit: {} event(s) in directories deleted before they could be named (temporary files; not part of an image)",
+            result.unnamed
+        )?;
+    }
     for line in &report {
         writeln!(err, "{line}")?;
     }

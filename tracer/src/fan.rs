@@ -76,6 +76,12 @@ pub enum RawEvent {
         /// The process.
         pid: i32,
     },
+    /// A file event in a directory deleted before it could be named (the
+    /// file-handle group): nothing an image could contain.
+    Unnamed {
+        /// The process.
+        pid: i32,
+    },
 }
 
 /// The groups and their marks: a FID-reporting group where the filesystem

@@ -169,9 +169,17 @@ impl FidGroup {
                 .iter()
                 .position(|&b| b == 0)
                 .unwrap_or(name_raw.len())];
-            let Some(dir_path) = self.dir_path(key, handle) else {
-                sink.event(RawEvent::NoFd { pid });
-                continue;
+            let dir_path = match self.dir_path(key, handle) {
+                Ok(Some(p)) => p,
+                // the directory was deleted before its handle could be named
+                Ok(None) => {
+                    sink.event(RawEvent::Unnamed { pid });
+                    continue;
+                }
+                Err(()) => {
+                    sink.event(RawEvent::NoFd { pid });
+                    continue;
+                }
             };
             let path = if name.is_empty() || name == b"." {
                 dir_path
@@ -257,28 +265,31 @@ impl FidGroup {
         );
     }
 
-    /// The path of the directory a handle names, cached.
-    fn dir_path(&mut self, key: &[u8], handle: &[u8]) -> Option<Vec<u8>> {
+    /// The path of the directory a handle names, cached. `Ok(None)`: the
+    /// directory no longer exists; `Err`: it could not be named otherwise.
+    fn dir_path(&mut self, key: &[u8], handle: &[u8]) -> Result<Option<Vec<u8>>, ()> {
         if let Some(p) = self.dirs.get(key) {
-            return p.as_ref().map(|(p, _)| p.clone());
+            return Ok(p.as_ref().map(|(p, _)| p.clone()));
         }
         // the handle is only meaningful on its own filesystem: the event's fsid says which
-        let mut found = None;
-        if let Some((_, m)) = self.mounts.iter().find(|(f, _)| f[..] == key[..8]) {
-            if let Some(fd) = open_by_handle(m.as_fd(), handle) {
+        let Some((_, m)) = self.mounts.iter().find(|(f, _)| f[..] == key[..8]) else {
+            return Err(());
+        };
+        let found = match open_by_handle(m.as_fd(), handle) {
+            Ok(fd) => {
                 let path = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-                    .ok()
-                    .map(|p| p.as_os_str().as_bytes().to_vec());
-                if let Some(path) = path {
-                    let keep = self.dir_fds < MAX_DIR_FDS;
-                    self.dir_fds += usize::from(keep);
-                    found = Some((path, keep.then_some(fd)));
-                }
+                    .map(|p| p.as_os_str().as_bytes().to_vec())
+                    .map_err(|_| ())?;
+                let keep = self.dir_fds < MAX_DIR_FDS;
+                self.dir_fds += usize::from(keep);
+                Some((path, keep.then_some(fd)))
             }
-        }
+            Err(nix::errno::Errno::ESTALE | nix::errno::Errno::ENOENT) => None,
+            Err(_) => return Err(()),
+        };
         let path = found.as_ref().map(|(p, _)| p.clone());
         self.dirs.insert(key.to_vec(), found);
-        path
+        Ok(path)
     }
 }
 
@@ -293,9 +304,9 @@ fn fsid_of(fd: &OwnedFd) -> nix::Result<[u8; 8]> {
 /// `open_by_handle_at(mount_fd, handle, O_PATH)`. `handle` is a
 /// `struct file_handle` as the kernel wrote it: `handle_bytes`, `handle_type`,
 /// then `handle_bytes` bytes.
-fn open_by_handle(mount: BorrowedFd<'_>, handle: &[u8]) -> Option<OwnedFd> {
+fn open_by_handle(mount: BorrowedFd<'_>, handle: &[u8]) -> Result<OwnedFd, nix::errno::Errno> {
     if handle.len() < 8 {
-        return None;
+        return Err(nix::errno::Errno::EINVAL);
     }
     // an aligned copy: struct file_handle starts with two 32-bit integers
     let mut words = vec![0u32; handle.len().div_ceil(4)];
@@ -316,8 +327,8 @@ fn open_by_handle(mount: BorrowedFd<'_>, handle: &[u8]) -> Option<OwnedFd> {
         )
     };
     if fd < 0 {
-        return None;
+        return Err(nix::errno::Errno::last());
     }
     // SAFETY: `fd` was just returned by the kernel and is not owned elsewhere.
-    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }

@@ -73,6 +73,9 @@ pub struct TraceResult {
     pub events: u64,
     /// Why events may be missing (queue overflow, read errors); empty when none.
     pub lost: Vec<String>,
+    /// Events in directories deleted before they could be named (not lost:
+    /// such files cannot be part of an image).
+    pub unnamed: u64,
     /// What was watched.
     pub marks: Vec<MarkReport>,
     /// How long the trace ran.
@@ -94,7 +97,7 @@ pub struct Tracer {
     sync_req: Arc<std::sync::atomic::AtomicU64>,
     synced: Arc<std::sync::atomic::AtomicU64>,
     step: Arc<Mutex<Option<String>>>,
-    handle: JoinHandle<(Recorder, Vec<String>)>,
+    handle: JoinHandle<(Recorder, Vec<String>, u64)>,
     marks: Vec<MarkReport>,
     started: Instant,
 }
@@ -175,17 +178,19 @@ impl Tracer {
     /// Stop, drain the queue, and hand back what was recorded.
     pub fn stop(self) -> TraceResult {
         self.stop.store(true, Ordering::SeqCst);
-        let (rec, lost) = match self.handle.join() {
+        let (rec, lost, unnamed) = match self.handle.join() {
             Ok(r) => r,
             Err(_) => (
                 Recorder::default(),
                 vec!["the event reader failed; nothing was recorded".into()],
+                0,
             ),
         };
         TraceResult {
             events: rec.events(),
             accesses: rec.into_accesses(),
             lost,
+            unnamed,
             marks: self.marks,
             elapsed: self.started.elapsed(),
         }
@@ -199,6 +204,7 @@ struct Sink<'a> {
     procs: &'a mut ProcCache,
     lost: Vec<String>,
     overflows: u64,
+    unnamed: u64,
     step: Option<String>,
     started: Instant,
     suppress: bool,
@@ -209,6 +215,10 @@ impl EventSink for Sink<'_> {
         match ev {
             RawEvent::Overflow => {
                 self.overflows += 1;
+                false
+            }
+            RawEvent::Unnamed { .. } => {
+                self.unnamed += 1;
                 false
             }
             RawEvent::NoFd { pid } => {
@@ -280,7 +290,7 @@ fn reader(
         Arc<std::sync::atomic::AtomicU64>,
         Arc<std::sync::atomic::AtomicU64>,
     ),
-) -> (Recorder, Vec<String>) {
+) -> (Recorder, Vec<String>, u64) {
     use std::os::unix::ffi::OsStrExt;
     let root_b = opts.root.as_os_str().as_bytes();
     let mut sink = Sink {
@@ -289,6 +299,7 @@ fn reader(
         procs: &mut procs,
         lost: Vec::new(),
         overflows: 0,
+        unnamed: 0,
         step: None,
         started,
         suppress: !opts.all_events,
@@ -325,12 +336,12 @@ fn reader(
             }
         }
     }
-    let (mut lost, overflows) = (sink.lost, sink.overflows);
+    let (mut lost, overflows, unnamed) = (sink.lost, sink.overflows, sink.unnamed);
     if overflows > 0 {
         lost.insert(
             0,
             format!("the kernel's event queue overflowed {overflows} time(s): events were lost"),
         );
     }
-    (rec, lost)
+    (rec, lost, unnamed)
 }
