@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use kaudit_graph::{AccessRow, Db, NewRun};
+use kaudit_tracer::runner::wait_synced;
 use kaudit_tracer::{TraceOptions, Tracer};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -208,36 +209,23 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
                     anyhow::bail!("cannot run {}: {e}", a.command[0].to_string_lossy());
                 }
                 Ok(mut child) => {
-                    let mut stop_sent: Option<Instant> = None;
                     let pid = Pid::from_raw(child.id() as i32);
-                    let status = loop {
-                        // seen exited but not yet reaped: let the tracer read its
-                        // events while /proc/PID still names it, then reap
-                        let exited = nix::sys::wait::waitid(
-                            nix::sys::wait::Id::Pid(pid),
-                            nix::sys::wait::WaitPidFlag::WEXITED
-                                | nix::sys::wait::WaitPidFlag::WNOWAIT
-                                | nix::sys::wait::WaitPidFlag::WNOHANG,
-                        );
-                        if matches!(exited, Ok(s) if s != nix::sys::wait::WaitStatus::StillAlive) {
-                            tracer.sync(Duration::from_secs(5));
-                        }
-                        if let Some(st) = child.try_wait()? {
-                            break st;
-                        }
-                        if interrupted.load(Ordering::SeqCst) {
-                            match stop_sent {
+                    let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
+                    let status = match wait_synced(&mut child, &tracer, far, &interrupted) {
+                        Some(st) => st,
+                        None => {
+                            // interrupted: stop the command, then wait for it
+                            let _ = kill(pid, Signal::SIGTERM);
+                            let never = AtomicBool::new(false);
+                            let soon = Instant::now() + Duration::from_secs(5);
+                            match wait_synced(&mut child, &tracer, soon, &never) {
+                                Some(st) => st,
                                 None => {
-                                    let _ = kill(pid, Signal::SIGTERM);
-                                    stop_sent = Some(Instant::now());
-                                }
-                                Some(t) if t.elapsed() > Duration::from_secs(5) => {
                                     let _ = kill(pid, Signal::SIGKILL);
+                                    child.wait()?
                                 }
-                                Some(_) => {}
                             }
                         }
-                        std::thread::sleep(Duration::from_millis(10));
                     };
                     status.success()
                 }

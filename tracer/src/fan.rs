@@ -261,39 +261,14 @@ impl Group {
                 .map(|p| p.as_os_str().as_bytes().to_vec())
                 .unwrap_or_default();
             let dir = m.contains(MaskFlags::FAN_ONDIR);
-            let mut kinds = Vec::with_capacity(2);
-            if m.contains(MaskFlags::FAN_OPEN_EXEC) {
-                kinds.push(AccessKind::Exec);
-            }
-            if m.contains(MaskFlags::FAN_OPEN) {
-                kinds.push(if dir {
-                    AccessKind::OpenDir
-                } else {
-                    AccessKind::Open
-                });
-            }
-            if m.contains(MaskFlags::FAN_MODIFY) {
-                kinds.push(AccessKind::Modify);
-            }
-            if m.contains(MaskFlags::FAN_CLOSE_WRITE) {
-                kinds.push(AccessKind::CloseWrite);
-            }
+            let kinds = kinds_of(m);
             let ignore = kinds.clone();
             // kernel-side suppression: when the sink already had every kind
             // of this event for this file, the kernel is told to stop
             // reporting them for this inode (a file opened once costs no
             // extra system call; a file opened a thousand times, two events)
             if sink.event(RawEvent::File { pid, path, kinds }) {
-                let mut im = MaskFlags::empty();
-                for k in ignore {
-                    im |= match k {
-                        AccessKind::Exec => MaskFlags::FAN_OPEN_EXEC,
-                        AccessKind::Open | AccessKind::OpenDir => MaskFlags::FAN_OPEN,
-                        AccessKind::Modify => MaskFlags::FAN_MODIFY,
-                        AccessKind::CloseWrite => MaskFlags::FAN_CLOSE_WRITE,
-                        _ => MaskFlags::empty(),
-                    };
-                }
+                let mut im = ignore_mask(&ignore);
                 if dir {
                     im |= MaskFlags::FAN_ONDIR;
                 }
@@ -311,6 +286,51 @@ impl Group {
         }
         Ok(n + from_fid)
     }
+}
+
+/// The access kinds of an event's mask (a file event carries several when
+/// the kernel merged them).
+pub(crate) fn kinds_of(m: MaskFlags) -> Vec<AccessKind> {
+    let dir = m.contains(MaskFlags::FAN_ONDIR);
+    let mut kinds = Vec::with_capacity(2);
+    let table = [
+        (MaskFlags::FAN_OPEN_EXEC, AccessKind::Exec),
+        (
+            MaskFlags::FAN_OPEN,
+            if dir {
+                AccessKind::OpenDir
+            } else {
+                AccessKind::Open
+            },
+        ),
+        (MaskFlags::FAN_MODIFY, AccessKind::Modify),
+        (MaskFlags::FAN_CLOSE_WRITE, AccessKind::CloseWrite),
+        (MaskFlags::FAN_CREATE, AccessKind::Create),
+        (MaskFlags::FAN_DELETE, AccessKind::Delete),
+        (MaskFlags::FAN_MOVED_FROM, AccessKind::MovedFrom),
+        (MaskFlags::FAN_MOVED_TO, AccessKind::MovedTo),
+    ];
+    for (bit, kind) in table {
+        if m.contains(bit) {
+            kinds.push(kind);
+        }
+    }
+    kinds
+}
+
+/// The events of a file that may be ignored once they only repeat what is
+/// recorded (entry events in a directory never are).
+pub(crate) fn ignore_mask(kinds: &[AccessKind]) -> MaskFlags {
+    kinds
+        .iter()
+        .map(|k| match k {
+            AccessKind::Exec => MaskFlags::FAN_OPEN_EXEC,
+            AccessKind::Open | AccessKind::OpenDir => MaskFlags::FAN_OPEN,
+            AccessKind::Modify => MaskFlags::FAN_MODIFY,
+            AccessKind::CloseWrite => MaskFlags::FAN_CLOSE_WRITE,
+            _ => MaskFlags::empty(),
+        })
+        .fold(MaskFlags::empty(), |a, b| a | b)
 }
 
 /// Receives events as they are read.

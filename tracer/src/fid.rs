@@ -20,7 +20,7 @@ use std::path::Path;
 
 use nix::sys::fanotify::{EventFFlags, Fanotify, InitFlags, MarkFlags, MaskFlags};
 
-use crate::fan::{EventSink, RawEvent};
+use crate::fan::{ignore_mask, kinds_of, EventSink, RawEvent};
 use crate::record::AccessKind;
 
 const META_LEN: usize = 24;
@@ -138,7 +138,6 @@ impl FidGroup {
     }
 
     fn event(&mut self, mut info: &[u8], mask: MaskFlags, pid: i32, sink: &mut dyn EventSink) {
-        let dir = mask.contains(MaskFlags::FAN_ONDIR);
         while info.len() >= 4 {
             let kind = info[0];
             let len = u16::from_ne_bytes([info[2], info[3]]) as usize;
@@ -191,56 +190,17 @@ impl FidGroup {
                 p.extend_from_slice(name);
                 p
             };
-            let mut kinds = Vec::with_capacity(2);
-            match kind {
-                INFO_OLD_DFID_NAME => kinds.push(AccessKind::MovedFrom),
-                INFO_NEW_DFID_NAME => kinds.push(AccessKind::MovedTo),
-                _ => {
-                    if mask.contains(MaskFlags::FAN_OPEN_EXEC) {
-                        kinds.push(AccessKind::Exec);
-                    }
-                    if mask.contains(MaskFlags::FAN_OPEN) {
-                        kinds.push(if dir {
-                            AccessKind::OpenDir
-                        } else {
-                            AccessKind::Open
-                        });
-                    }
-                    if mask.contains(MaskFlags::FAN_MODIFY) {
-                        kinds.push(AccessKind::Modify);
-                    }
-                    if mask.contains(MaskFlags::FAN_CLOSE_WRITE) {
-                        kinds.push(AccessKind::CloseWrite);
-                    }
-                    if mask.contains(MaskFlags::FAN_CREATE) {
-                        kinds.push(AccessKind::Create);
-                    }
-                    if mask.contains(MaskFlags::FAN_DELETE) {
-                        kinds.push(AccessKind::Delete);
-                    }
-                    if mask.contains(MaskFlags::FAN_MOVED_FROM) {
-                        kinds.push(AccessKind::MovedFrom);
-                    }
-                    if mask.contains(MaskFlags::FAN_MOVED_TO) {
-                        kinds.push(AccessKind::MovedTo);
-                    }
-                }
-            }
+            let kinds = match kind {
+                INFO_OLD_DFID_NAME => vec![AccessKind::MovedFrom],
+                INFO_NEW_DFID_NAME => vec![AccessKind::MovedTo],
+                _ => kinds_of(mask),
+            };
             if kinds.is_empty() {
                 continue;
             }
             // the file's own events (not entry events in its directory) can be
             // ignored once they only repeat what is recorded
-            let ignorable: MaskFlags = kinds
-                .iter()
-                .map(|k| match k {
-                    AccessKind::Exec => MaskFlags::FAN_OPEN_EXEC,
-                    AccessKind::Open | AccessKind::OpenDir => MaskFlags::FAN_OPEN,
-                    AccessKind::Modify => MaskFlags::FAN_MODIFY,
-                    AccessKind::CloseWrite => MaskFlags::FAN_CLOSE_WRITE,
-                    _ => MaskFlags::empty(),
-                })
-                .fold(MaskFlags::empty(), |a, b| a | b);
+            let ignorable = ignore_mask(&kinds);
             if sink.event(RawEvent::File { pid, path, kinds }) && !ignorable.is_empty() {
                 self.ignore(key, name, ignorable | (mask & MaskFlags::FAN_ONDIR));
             }

@@ -68,9 +68,10 @@ fn command(text: &str, env: &BTreeMap<String, String>, root: Option<&Path>) -> C
     c
 }
 
-/// Wait for `child` until `deadline`, letting the tracer catch up before
-/// the exited child is reaped. `None` on timeout or interruption.
-fn wait_synced(
+/// Wait for `child` until `deadline` (or until `stop`), letting the tracer
+/// catch up before the exited child is reaped, so its last events are
+/// attributed while `/proc/PID` still names it. `None` on timeout or stop.
+pub fn wait_synced(
     child: &mut Child,
     tracer: &Tracer,
     deadline: Instant,

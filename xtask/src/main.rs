@@ -45,6 +45,19 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// Build kaudit in release mode; its path.
+fn build_release() -> Result<PathBuf> {
+    let ws = workspace();
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "-p", "kaudit"])
+        .current_dir(&ws)
+        .status()?;
+    if !status.success() {
+        bail!("cargo build failed");
+    }
+    Ok(ws.join("target/release/kaudit"))
+}
+
 fn bench(args: &[String]) -> Result<()> {
     let mut root = "/".to_string();
     let mut it = args.iter();
@@ -54,15 +67,7 @@ fn bench(args: &[String]) -> Result<()> {
             other => bail!("unknown argument {other}"),
         }
     }
-    let ws = workspace();
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--quiet", "-p", "kaudit"])
-        .current_dir(&ws)
-        .status()?;
-    if !status.success() {
-        bail!("cargo build failed");
-    }
-    let kaudit = ws.join("target/release/kaudit");
+    let kaudit = build_release()?;
     let tmp = std::env::temp_dir().join(format!("kaudit-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let db = tmp.join("bench.db");
@@ -265,15 +270,7 @@ fn bench_trace(args: &[String]) -> Result<()> {
             other => bail!("unknown argument {other}"),
         }
     }
-    let ws = workspace();
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--quiet", "-p", "kaudit"])
-        .current_dir(&ws)
-        .status()?;
-    if !status.success() {
-        bail!("cargo build failed");
-    }
-    let kaudit = ws.join("target/release/kaudit");
+    let kaudit = build_release()?;
     let tmp = std::env::temp_dir().join(format!("kaudit-bench-trace-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let t_file = tmp.join("elapsed");
