@@ -29,6 +29,20 @@ fn read_trimmed(path: &str) -> String {
         .unwrap_or_default()
 }
 
+fn access_row(x: &kaudit_tracer::Access) -> AccessRow {
+    AccessRow {
+        path: x.path.clone(),
+        kind: x.kind.as_str().to_string(),
+        pid: x.pid as i64,
+        comm: x.comm.clone(),
+        exe: x.exe.clone(),
+        parents: x.parents.join(" < "),
+        step: x.step.clone(),
+        count: x.count as i64,
+        first_ms: x.first_ms as i64,
+    }
+}
+
 /// Processes whose parent is this process (orphans of the traced command
 /// are reparented to us: we are a child subreaper).
 fn our_children() -> Vec<i32> {
@@ -126,12 +140,6 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         root: root.clone().unwrap_or_else(|| "/".into()),
         ..TraceOptions::default()
     };
-    let tracer = Tracer::start(opts.clone())?;
-    let marks: Vec<String> = tracer
-        .marks()
-        .iter()
-        .map(|m| format!("{} ({}): {}", m.mount_point.display(), m.fstype, m.how))
-        .collect();
     let command_text = a
         .command
         .iter()
@@ -149,6 +157,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         ),
         None => (a.name.clone().unwrap_or_default(), "ad-hoc", None),
     };
+    // the run exists before anything is traced: a killed tracer leaves it incomplete
     let id = db.begin_run(&NewRun {
         name: &run_name,
         kind,
@@ -158,8 +167,30 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         host: &read_trimmed("/proc/sys/kernel/hostname"),
         kernel: &read_trimmed("/proc/sys/kernel/osrelease"),
         started_at: now(),
-        marks: &marks.join("\n"),
+        marks: "",
     })?;
+    // accesses are stored in batches while the workload runs (a second
+    // connection, used on the tracer's reader thread)
+    let mut batch_db = Db::open(&cli.db, true)?;
+    let flush: kaudit_tracer::Flush = Box::new(move |batch: &[kaudit_tracer::Access]| {
+        let rows: Vec<AccessRow> = batch.iter().map(access_row).collect();
+        if let Err(e) = batch_db.add_accesses(id, &rows) {
+            eprintln!("kaudit: storing accesses of run {id} failed (kept for the end): {e}");
+        }
+    });
+    let tracer = match Tracer::start_with_flush(opts.clone(), flush) {
+        Ok(t) => t,
+        Err(e) => {
+            db.finish_run(id, "failed", false, 0, &[e.to_string()], now())?;
+            return Err(e.into());
+        }
+    };
+    let marks: Vec<String> = tracer
+        .marks()
+        .iter()
+        .map(|m| format!("{} ({}): {}", m.mount_point.display(), m.fstype, m.how))
+        .collect();
+    db.set_run_marks(id, &marks.join("\n"))?;
     let started = Instant::now();
     let mut report: Vec<String> = Vec::new();
     let exit_ok = match &scenario {
@@ -235,21 +266,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     let leftovers = reap_leftovers();
     let result = tracer.stop();
     let was_interrupted = interrupted.load(Ordering::SeqCst);
-    let rows: Vec<AccessRow> = result
-        .accesses
-        .iter()
-        .map(|x| AccessRow {
-            path: x.path.clone(),
-            kind: x.kind.as_str().to_string(),
-            pid: x.pid as i64,
-            comm: x.comm.clone(),
-            exe: x.exe.clone(),
-            parents: x.parents.join(" < "),
-            step: x.step.clone(),
-            count: x.count as i64,
-            first_ms: x.first_ms as i64,
-        })
-        .collect();
+    let rows: Vec<AccessRow> = result.accesses.iter().map(access_row).collect();
     for chunk in rows.chunks(20_000) {
         db.add_accesses(id, chunk)?;
     }

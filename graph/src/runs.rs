@@ -128,7 +128,8 @@ impl Db {
     }
 
     /// Store a batch of accesses of run `id` (one transaction). An access
-    /// already stored for the run keeps its first process; counts add up.
+    /// already stored for the run keeps its first process and takes the
+    /// batch's count (batches carry counts so far, the last one final counts).
     pub fn add_accesses(&mut self, id: i64, accesses: &[AccessRow]) -> Result<(), DbError> {
         let path = self.path().to_path_buf();
         let tx = self
@@ -140,7 +141,7 @@ impl Db {
                 .prepare_cached(
                     "INSERT INTO access (run, path, kind, pid, comm, exe, parents, step, count, first_ms)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                     ON CONFLICT (run, path, kind) DO UPDATE SET count = count + excluded.count",
+                     ON CONFLICT (run, path, kind) DO UPDATE SET count = excluded.count",
                 )
                 .map_err(|e| crate::store::classify(&path, e))?;
             for a in accesses {
@@ -152,6 +153,18 @@ impl Db {
             }
         }
         tx.commit().map_err(|e| crate::store::classify(&path, e))
+    }
+
+    /// Record what a run watches (known once tracing has started).
+    pub fn set_run_marks(&mut self, id: i64, marks: &str) -> Result<(), DbError> {
+        let path = self.path().to_path_buf();
+        self.connection()
+            .execute(
+                "UPDATE run SET marks = ?2 WHERE id = ?1",
+                params![id, marks],
+            )
+            .map_err(|e| crate::store::classify(&path, e))?;
+        Ok(())
     }
 
     /// Record how a run ended.

@@ -620,3 +620,53 @@ fn trace_with_root_runs_inside_it_and_records_paths_inside_it() {
         "a mount of the root leaked to the host"
     );
 }
+
+#[test]
+fn sigkill_mid_run_leaves_an_incomplete_run_with_what_was_flushed() {
+    if !require_root() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let db: PathBuf = t.path().join("t.db");
+    let marker = "4343.5";
+    let child = Command::new(env!("CARGO_BIN_EXE_kaudit"))
+        .args(["trace", "--name", "killed", "--db"])
+        .arg(&db)
+        .args([
+            "--",
+            "/bin/sh",
+            "-c",
+            &format!("cat /etc/hostname >/dev/null; exec /bin/sleep {marker}"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // at least one batch is stored every 2 s
+    std::thread::sleep(Duration::from_millis(4500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = child.wait_with_output();
+    for pid in running_with_arg(marker) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let r = &runs(&db)[0];
+    assert_eq!(r["status"], "running", "{r}");
+    assert_eq!(r["complete"], false, "{r}");
+    let v = accessed(&db, "killed");
+    assert!(
+        v["accesses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["path"] == "/etc/hostname" && a["kind"] == "open"),
+        "the accesses recorded before the kill were not stored: {v:#}"
+    );
+}

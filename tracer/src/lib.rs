@@ -27,4 +27,4 @@ pub mod runner;
 pub mod scenario;
 
 pub use record::{Access, AccessKind};
-pub use run::{TraceError, TraceOptions, TraceResult, Tracer};
+pub use run::{Flush, TraceError, TraceOptions, TraceResult, Tracer};

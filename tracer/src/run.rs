@@ -17,6 +17,12 @@ use crate::fan::{EventSink, Group, MarkReport, RawEvent};
 use crate::procinfo::ProcCache;
 use crate::record::{Access, AccessKind, Recorder};
 
+/// Receives batches of new accesses while a trace runs.
+pub type Flush = Box<dyn FnMut(&[Access]) + Send>;
+
+/// How often new accesses are handed to the flush callback.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
+
 /// How to trace.
 #[derive(Debug, Clone)]
 pub struct TraceOptions {
@@ -105,6 +111,15 @@ pub struct Tracer {
 impl Tracer {
     /// Start tracing.
     pub fn start(opts: TraceOptions) -> Result<Tracer, TraceError> {
+        Tracer::start_with_flush(opts, Box::new(|_: &[Access]| {}))
+    }
+
+    /// Start tracing; every [`FLUSH_EVERY`] the accesses recorded since the
+    /// last call are handed to `flush` (on the reader's thread), so a tracer
+    /// that is killed leaves what it had recorded until then. Counts of
+    /// accesses already handed over keep growing; [`Tracer::stop`] returns
+    /// every access with its final count.
+    pub fn start_with_flush(opts: TraceOptions, flush: Flush) -> Result<Tracer, TraceError> {
         let started = Instant::now();
         let mut group =
             Group::new(opts.bounded_queue, opts.file_handles).map_err(TraceError::Init)?;
@@ -139,7 +154,7 @@ impl Tracer {
             .name("kaudit-fanotify".into())
             .spawn(move || {
                 reader(
-                    group, rec, procs, opts, own_pid, stop2, step2, started, sync,
+                    group, rec, procs, opts, own_pid, stop2, step2, started, sync, flush,
                 )
             })
             .map_err(TraceError::Thread)?;
@@ -290,7 +305,10 @@ fn reader(
         Arc<std::sync::atomic::AtomicU64>,
         Arc<std::sync::atomic::AtomicU64>,
     ),
+    mut flush: Flush,
 ) -> (Recorder, Vec<String>, u64) {
+    let mut flushed = 0usize;
+    let mut last_flush = Instant::now();
     use std::os::unix::ffi::OsStrExt;
     let root_b = opts.root.as_os_str().as_bytes();
     let mut sink = Sink {
@@ -308,6 +326,14 @@ fn reader(
         std::thread::sleep(opts.reader_delay);
     }
     loop {
+        if last_flush.elapsed() >= FLUSH_EVERY {
+            let all = sink.rec.accesses();
+            if all.len() > flushed {
+                flush(&all[flushed..]);
+                flushed = all.len();
+            }
+            last_flush = Instant::now();
+        }
         let stopping = stop.load(Ordering::SeqCst);
         let requested = sync.0.load(Ordering::SeqCst);
         sink.step = step.lock().expect("step").clone();
