@@ -55,15 +55,7 @@ fn our_children() -> Vec<i32> {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
-        let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(end) = stat.iter().rposition(|&b| b == b')') else {
-            continue;
-        };
-        let ppid = std::str::from_utf8(&stat[end + 1..])
-            .ok()
-            .and_then(|r| r.split_whitespace().nth(1)?.parse::<i32>().ok());
+        let ppid = kaudit_tracer::procinfo::ppid(pid);
         if ppid == Some(me) {
             out.push(pid);
         }

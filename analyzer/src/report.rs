@@ -141,11 +141,7 @@ impl From<&Closure> for DepsReport {
     fn from(c: &Closure) -> Self {
         let path_of = |i: usize| c.objects[i].path.clone();
         let objects = c
-            .order
-            .iter()
-            .skip(1)
-            .map(|&i| &c.objects[i])
-            .filter(|o| o.visible && !o.faked)
+            .loaded()
             .map(|o| ReportObject {
                 name: o.name.clone(),
                 path: o.path.clone(),

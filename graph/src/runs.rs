@@ -106,7 +106,6 @@ impl Db {
     /// Record that a run starts (status `running`, incomplete): a run killed
     /// before it finishes stays visible as such.
     pub fn begin_run(&mut self, run: &NewRun<'_>) -> Result<i64, DbError> {
-        let path = self.path().to_path_buf();
         let c = self.connection();
         c.execute(
             "INSERT INTO run (name, kind, command, params, root, host, kernel, started_at, status, complete, marks)
@@ -123,7 +122,7 @@ impl Db {
                 run.marks
             ],
         )
-        .map_err(|e| crate::store::classify(&path, e))?;
+        .map_err(|e| self.err(e))?;
         Ok(c.last_insert_rowid())
     }
 
@@ -157,13 +156,12 @@ impl Db {
 
     /// Record what a run watches (known once tracing has started).
     pub fn set_run_marks(&mut self, id: i64, marks: &str) -> Result<(), DbError> {
-        let path = self.path().to_path_buf();
         self.connection()
             .execute(
                 "UPDATE run SET marks = ?2 WHERE id = ?1",
                 params![id, marks],
             )
-            .map_err(|e| crate::store::classify(&path, e))?;
+            .map_err(|e| self.err(e))?;
         Ok(())
     }
 
@@ -177,7 +175,6 @@ impl Db {
         lost: &[String],
         finished_at: i64,
     ) -> Result<(), DbError> {
-        let path = self.path().to_path_buf();
         let lost = if lost.is_empty() {
             None
         } else {
@@ -188,27 +185,22 @@ impl Db {
                 "UPDATE run SET status = ?2, complete = ?3, events = ?4, lost = ?5, finished_at = ?6 WHERE id = ?1",
                 params![id, status, complete, events as i64, lost, finished_at],
             )
-            .map_err(|e| crate::store::classify(&path, e))?;
+            .map_err(|e| self.err(e))?;
         Ok(())
     }
 
     /// Every run, oldest first.
     pub fn runs(&self) -> Result<Vec<RunRow>, DbError> {
-        let path = self.path().to_path_buf();
         let c = self.connection();
         let mut st = c
             .prepare(&format!("SELECT {RUN_COLS} FROM run ORDER BY id"))
-            .map_err(|e| crate::store::classify(&path, e))?;
-        let rows = st
-            .query_map([], run_row)
-            .map_err(|e| crate::store::classify(&path, e))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(|e| crate::store::classify(&path, e))
+            .map_err(|e| self.err(e))?;
+        let rows = st.query_map([], run_row).map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
     /// A run by id, or the latest run named `name` (`None`: the latest run).
     pub fn find_run(&self, id: Option<i64>, name: Option<&str>) -> Result<Option<RunRow>, DbError> {
-        let path = self.path().to_path_buf();
         let c = self.connection();
         let r = match (id, name) {
             (Some(id), _) => c
@@ -233,19 +225,18 @@ impl Db {
                 )
                 .optional(),
         };
-        r.map_err(|e| crate::store::classify(&path, e))
+        r.map_err(|e| self.err(e))
     }
 
     /// The accesses of run `id`, by path then kind.
     pub fn accesses(&self, id: i64) -> Result<Vec<AccessRow>, DbError> {
-        let path = self.path().to_path_buf();
         let c = self.connection();
         let mut st = c
             .prepare(
                 "SELECT path, kind, pid, comm, exe, parents, step, count, first_ms FROM access
                  WHERE run = ?1 ORDER BY path, kind",
             )
-            .map_err(|e| crate::store::classify(&path, e))?;
+            .map_err(|e| self.err(e))?;
         let rows = st
             .query_map(params![id], |r| {
                 Ok(AccessRow {
@@ -260,8 +251,7 @@ impl Db {
                     first_ms: r.get(8)?,
                 })
             })
-            .map_err(|e| crate::store::classify(&path, e))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(|e| crate::store::classify(&path, e))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 }

@@ -101,7 +101,7 @@ fn is_corrupt(e: &rusqlite::Error) -> bool {
 }
 
 impl Db {
-    fn err(&self, e: rusqlite::Error) -> DbError {
+    pub(crate) fn err(&self, e: rusqlite::Error) -> DbError {
         classify(&self.path, e)
     }
 

@@ -260,28 +260,21 @@ impl Group {
             let path = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
                 .map(|p| p.as_os_str().as_bytes().to_vec())
                 .unwrap_or_default();
-            let dir = m.contains(MaskFlags::FAN_ONDIR);
             let kinds = kinds_of(m);
-            let ignore = kinds.clone();
+            let im = ignore_mask(&kinds);
             // kernel-side suppression: when the sink already had every kind
             // of this event for this file, the kernel is told to stop
             // reporting them for this inode (a file opened once costs no
             // extra system call; a file opened a thousand times, two events)
-            if sink.event(RawEvent::File { pid, path, kinds }) {
-                let mut im = ignore_mask(&ignore);
-                if dir {
-                    im |= MaskFlags::FAN_ONDIR;
-                }
-                if !im.is_empty() {
-                    let _ = self.fan.mark(
-                        MarkFlags::FAN_MARK_ADD
-                            | MarkFlags::FAN_MARK_IGNORED_MASK
-                            | MarkFlags::FAN_MARK_IGNORED_SURV_MODIFY,
-                        im,
-                        fd,
-                        None::<&Path>,
-                    );
-                }
+            if sink.event(RawEvent::File { pid, path, kinds }) && !im.is_empty() {
+                let _ = self.fan.mark(
+                    MarkFlags::FAN_MARK_ADD
+                        | MarkFlags::FAN_MARK_IGNORED_MASK
+                        | MarkFlags::FAN_MARK_IGNORED_SURV_MODIFY,
+                    im | (m & MaskFlags::FAN_ONDIR),
+                    fd,
+                    None::<&Path>,
+                );
             }
         }
         Ok(n + from_fid)

@@ -28,6 +28,15 @@ pub struct ProcCache {
     map: HashMap<i32, Arc<ProcInfo>>,
 }
 
+/// The parent of process `pid` (from `/proc/PID/stat`), when it exists.
+pub fn ppid(pid: i32) -> Option<i32> {
+    let s = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // pid (comm) state ppid …; comm may hold spaces and parentheses
+    let end = s.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&s[end + 1..]).ok()?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Read one process from `/proc`.
 pub fn read(pid: i32) -> ProcInfo {
     use std::os::unix::ffi::OsStrExt;
@@ -38,12 +47,7 @@ pub fn read(pid: i32) -> ProcInfo {
     let exe = std::fs::read_link(format!("{base}/exe"))
         .ok()
         .map(|p| p.as_os_str().as_bytes().to_vec());
-    let ppid = std::fs::read(format!("{base}/stat")).ok().and_then(|s| {
-        // pid (comm) state ppid …; comm may hold spaces and parentheses
-        let end = s.iter().rposition(|&b| b == b')')?;
-        let rest = std::str::from_utf8(&s[end + 1..]).ok()?;
-        rest.split_whitespace().nth(1)?.parse().ok()
-    });
+    let ppid = ppid(pid);
     match comm {
         Some(comm) => ProcInfo {
             pid,

@@ -107,6 +107,12 @@ impl Recorder {
         if self.bump(&a.path, a.kind) {
             return false;
         }
+        self.insert(a);
+        true
+    }
+
+    /// Record an access [`Recorder::bump`] just found new.
+    pub(crate) fn insert(&mut self, a: Access) {
         self.events += 1;
         let idx = self.accesses.len();
         let k = slot(a.kind);
@@ -119,7 +125,6 @@ impl Recorder {
             }
         }
         self.accesses.push(a);
-        true
     }
 
     /// Count one more event of an already recorded (path, kind); false when
@@ -133,11 +138,6 @@ impl Recorder {
             }
             _ => false,
         }
-    }
-
-    /// Whether (path, kind) is already recorded.
-    pub fn seen(&self, path: &[u8], kind: AccessKind) -> bool {
-        self.map.get(path).is_some_and(|s| s[slot(kind)] != NONE)
     }
 
     /// Events seen.
@@ -182,8 +182,8 @@ mod tests {
         assert!(r.record(a("/f", AccessKind::Exec)));
         assert!(r.bump(b"/f", AccessKind::Open));
         assert!(!r.bump(b"/g", AccessKind::Open));
-        assert!(r.seen(b"/f", AccessKind::Exec));
-        assert_eq!(r.events(), 4);
+        assert!(r.bump(b"/f", AccessKind::Exec));
+        assert_eq!(r.events(), 5);
         let all = r.into_accesses();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].count, 3);

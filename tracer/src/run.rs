@@ -259,7 +259,7 @@ impl EventSink for Sink<'_> {
                     repeated = false;
                     let (info, parents) = proc_info
                         .get_or_insert_with(|| (self.procs.get(pid), self.procs.parents(pid)));
-                    self.rec.record(Access {
+                    self.rec.insert(Access {
                         path: path.clone(),
                         kind,
                         pid,

@@ -358,10 +358,10 @@ fn bench_trace(args: &[String]) -> Result<()> {
         "  under kaudit trace (workload):   {k:7.3} s   {:.2}x",
         k / base
     );
+    let total = median(traced_total);
     println!(
-        "  kaudit trace, whole invocation:  {:7.3} s   {:.2}x   (start-up, in-use scan and storage included)",
-        median(traced_total.clone()),
-        median(traced_total) / base
+        "  kaudit trace, whole invocation:  {total:7.3} s   {:.2}x   (start-up, in-use scan and storage included)",
+        total / base
     );
     if fatrace_ok {
         let f = median(fat);

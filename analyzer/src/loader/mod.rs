@@ -191,19 +191,6 @@ impl Closure {
             .map(|&i| &self.objects[i])
             .filter(|o| o.visible && !o.faked)
     }
-
-    /// The `DT_NEEDED` names not found, with the requesting object's path.
-    pub fn unresolved(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.edges
-            .iter()
-            .filter(|e| e.to.is_none())
-            .map(|e| (e.name.as_slice(), self.objects[e.from].path.as_slice()))
-    }
-
-    /// Whether everything resolved and nothing was fatal.
-    pub fn complete(&self) -> bool {
-        self.fatal.is_none() && self.edges.iter().all(|e| e.to.is_some())
-    }
 }
 
 /// What is at a path, for the loader's purposes.
