@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Build a Debian 12 Kubernetes node root (containerd, runc, crun, iptables, ...)
+# Build a Debian 12 Kubernetes node root (containerd, runc, crun, podman, CNI
+# plugins, iptables, ...)
 # with mmdebstrap into DIR (default target/node-root), with a busybox root
 # filesystem at DIR/opt/busybox for containers. Uses the machine's own apt
 # sources. Kept when it already exists.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="${1:-target/node-root}"
-if [ -e "$root/usr/bin/containerd" ] && [ -e "$root/opt/busybox/bin/sh" ]; then
+if [ -e "$root/usr/bin/containerd" ] && [ -e "$root/usr/bin/podman" ] &&
+    [ -e "$root/usr/lib/cni/bridge" ] && [ -e "$root/opt/busybox/bin/sh" ]; then
     exit 0
 fi
 if ! command -v mmdebstrap >/dev/null; then
@@ -16,7 +18,7 @@ fi
 rm -rf "$root"
 mkdir -p "$(dirname "$root")"
 mmdebstrap --quiet --variant=minbase \
-    --include=containerd,runc,crun,iptables,kmod,iproute2,util-linux,mount,conntrack,socat,ethtool,ebtables,busybox-static \
+    --include=containerd,runc,crun,iptables,kmod,iproute2,util-linux,mount,conntrack,socat,ethtool,ebtables,busybox-static,containernetworking-plugins,podman \
     bookworm "$root"
 mkdir -p "$root/opt/busybox/bin"
 cp "$root/bin/busybox" "$root/opt/busybox/bin/busybox"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on a real example: build a Debian 12 Kubernetes node root
-# (containerd, runc, crun, iptables, ...) with mmdebstrap, scan it into a
+# (containerd, runc, crun, podman, CNI plugins, iptables, ...) with mmdebstrap, scan it into a
 # graph, and explain what some of its programs need at load time and why.
 # Run as root on Debian 12 (mmdebstrap builds the root with the machine's own
 # apt sources). Everything is written below target/.

@@ -89,4 +89,56 @@ fn containerd_run_and_runc_run_pass_inside_a_real_node_root() {
     assert!(has(&v, |p, k| p == "/usr/sbin/runc" && k == "exec"));
     assert!(has(&v, |p, k| p.contains("/libseccomp.so") && k == "open"));
     assert!(has(&v, |p, k| p == "/opt/busybox/bin/busybox" && k == "exec"));
+
+    let v = trace_scenario(&root, &db, "crun-run");
+    assert!(has(&v, |p, k| p == "/usr/bin/crun" && k == "exec"));
+    assert!(has(&v, |p, k| p.contains("/libseccomp.so") && k == "open"));
+    assert!(has(&v, |p, k| p == "/opt/busybox/bin/busybox" && k == "exec"));
+}
+
+#[test]
+fn podman_run_and_cni_bridge_pass_inside_a_real_node_root() {
+    if !require_root() {
+        return;
+    }
+    let root = node_root();
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("node.db");
+
+    let v = trace_scenario(&root, &db, "podman-run");
+    for (path, kind) in [
+        ("/usr/bin/podman", "exec"),
+        ("/usr/bin/conmon", "exec"),
+        ("/usr/bin/crun", "exec"),
+        ("/opt/busybox/bin/busybox", "exec"),
+    ] {
+        assert!(
+            has(&v, |p, k| p == path && k == kind),
+            "{path} ({kind}) not recorded"
+        );
+    }
+    for path in [
+        "/usr/share/containers/containers.conf",
+        "/usr/share/containers/seccomp.json",
+    ] {
+        assert!(has(&v, |p, k| p == path && k == "open"), "{path}");
+    }
+
+    // The pod network: bridge with host-local IPAM and masquerading through
+    // iptables (nft), then portmap, all in namespaces of the scenario's own.
+    let v = trace_scenario(&root, &db, "cni-bridge");
+    for plugin in ["bridge", "host-local", "portmap"] {
+        let path = format!("/usr/lib/cni/{plugin}");
+        assert!(
+            has(&v, |p, k| p == path && k == "exec"),
+            "{path} not recorded"
+        );
+    }
+    assert!(has(&v, |p, k| p.ends_with("/xtables-nft-multi") && k == "exec"));
+    assert!(has(&v, |p, _| p.contains("/xtables/libxt_")));
+    let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&netns.stdout).contains("kaudit-cni"),
+        "the scenario's network namespaces outlived it"
+    );
 }
