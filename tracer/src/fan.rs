@@ -89,6 +89,9 @@ pub enum RawEvent {
 #[derive(Debug)]
 pub struct Group {
     fan: Fanotify,
+    /// `FAN_MARK_EVICTABLE` is accepted (Linux 5.19+): ignore marks then do
+    /// not pin inodes in memory.
+    evictable: bool,
     fid: Option<FidGroup>,
     /// What was marked.
     pub marks: Vec<MarkReport>,
@@ -173,6 +176,7 @@ impl Group {
         };
         Ok(Group {
             fan,
+            evictable: true,
             fid,
             marks: Vec::new(),
         })
@@ -262,19 +266,31 @@ impl Group {
                 .unwrap_or_default();
             let kinds = kinds_of(m);
             let im = ignore_mask(&kinds);
-            // kernel-side suppression: when the sink already had every kind
-            // of this event for this file, the kernel is told to stop
-            // reporting them for this inode (a file opened once costs no
-            // extra system call; a file opened a thousand times, two events)
+            // kernel-side suppression: once the sink has every kind of this
+            // event for this file, the kernel is told to stop reporting them
+            // for this inode. One mark costs less than one more event (an
+            // fd opened, named and closed), so it is set at first sight.
+            // Evictable marks do not keep inodes in memory; an evicted inode
+            // is simply reported again.
             if sink.event(RawEvent::File { pid, path, kinds }) && !im.is_empty() {
-                let _ = self.fan.mark(
-                    MarkFlags::FAN_MARK_ADD
-                        | MarkFlags::FAN_MARK_IGNORED_MASK
-                        | MarkFlags::FAN_MARK_IGNORED_SURV_MODIFY,
-                    im | (m & MaskFlags::FAN_ONDIR),
-                    fd,
-                    None::<&Path>,
-                );
+                let flags = MarkFlags::FAN_MARK_ADD
+                    | MarkFlags::FAN_MARK_IGNORED_MASK
+                    | MarkFlags::FAN_MARK_IGNORED_SURV_MODIFY;
+                let mask = im | (m & MaskFlags::FAN_ONDIR);
+                if self.evictable {
+                    let r = self.fan.mark(
+                        flags | MarkFlags::FAN_MARK_EVICTABLE,
+                        mask,
+                        &fd,
+                        None::<&Path>,
+                    );
+                    if r == Err(nix::errno::Errno::EINVAL) {
+                        self.evictable = false;
+                    }
+                }
+                if !self.evictable {
+                    let _ = self.fan.mark(flags, mask, &fd, None::<&Path>);
+                }
             }
         }
         Ok(n + from_fid)

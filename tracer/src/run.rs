@@ -250,13 +250,11 @@ impl EventSink for Sink<'_> {
                         None => return self.suppress,
                     },
                 };
-                let mut repeated = true;
                 let mut proc_info = None;
                 for &kind in &kinds {
                     if self.rec.bump(&path, kind) {
                         continue;
                     }
-                    repeated = false;
                     let (info, parents) = proc_info
                         .get_or_insert_with(|| (self.procs.get(pid), self.procs.parents(pid)));
                     self.rec.insert(Access {
@@ -276,7 +274,9 @@ impl EventSink for Sink<'_> {
                 if kinds.contains(&AccessKind::Exec) {
                     self.procs.forget(pid);
                 }
-                self.suppress && repeated
+                // suppressed at first sight: what is recorded is the first
+                // access of each kind; later ones add nothing to the closure
+                self.suppress
             }
         }
     }
