@@ -281,7 +281,7 @@ impl Group {
                     let r = self.fan.mark(
                         flags | MarkFlags::FAN_MARK_EVICTABLE,
                         mask,
-                        &fd,
+                        fd,
                         None::<&Path>,
                     );
                     if r == Err(nix::errno::Errno::EINVAL) {
@@ -289,7 +289,7 @@ impl Group {
                     }
                 }
                 if !self.evictable {
-                    let _ = self.fan.mark(flags, mask, &fd, None::<&Path>);
+                    let _ = self.fan.mark(flags, mask, fd, None::<&Path>);
                 }
             }
         }

@@ -422,7 +422,11 @@ fn bench_trace(args: &[String]) -> Result<()> {
             s.opens as f64 / s.secs,
             s.recorded,
             s.opens,
-            if lossless { "no event lost" } else { "EVENTS LOST" }
+            if lossless {
+                "no event lost"
+            } else {
+                "EVENTS LOST"
+            }
         );
         if lossless {
             let r = s.opens as f64 / s.secs;
@@ -497,7 +501,10 @@ fn storm_rounds(kaudit: &Path) -> Result<Vec<Storm>> {
             .arg(&t_file)
             .output()?;
         if !st.status.success() {
-            bail!("kaudit trace failed: {}", String::from_utf8_lossy(&st.stderr));
+            bail!(
+                "kaudit trace failed: {}",
+                String::from_utf8_lossy(&st.stderr)
+            );
         }
         let secs = read_ns(&t_file)?;
         let conn = rusqlite::Connection::open(&db)?;
@@ -507,8 +514,11 @@ fn storm_rounds(kaudit: &Path) -> Result<Vec<Storm>> {
             [pattern],
             |r| r.get(0),
         )?;
-        let complete: bool =
-            conn.query_row("SELECT complete FROM run ORDER BY id DESC LIMIT 1", [], |r| r.get(0))?;
+        let complete: bool = conn.query_row(
+            "SELECT complete FROM run ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )?;
         out.push(Storm {
             threads,
             opens: (threads * STORM_FILES) as u64,
