@@ -183,6 +183,9 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         .map(|m| format!("{} ({}): {}", m.mount_point.display(), m.fstype, m.how))
         .collect();
     db.set_run_marks(id, &marks.join("\n"))?;
+    // the marks are in place: a service manager waiting for kaudit (systemd
+    // Type=notify) may start the rest of the node now
+    notify_ready();
     let started = Instant::now();
     let mut report: Vec<String> = Vec::new();
     let exit_ok = match &scenario {
@@ -463,4 +466,35 @@ pub(crate) fn scenarios(a: &crate::cli::ScenariosArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// Tell a service manager that tracing has started: `READY=1` on the
+/// datagram socket named by `$NOTIFY_SOCKET` (systemd's `sd_notify`
+/// protocol; a leading `@` names an abstract socket). Without the variable
+/// nothing is sent; a failure is reported, not fatal.
+fn notify_ready() {
+    let Some(addr) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let send = || -> std::io::Result<()> {
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::net::{SocketAddr, UnixDatagram};
+        let a = addr.as_bytes();
+        let to = match a.strip_prefix(b"@") {
+            Some(name) => SocketAddr::from_abstract_name(name)?,
+            None => SocketAddr::from_pathname(std::path::Path::new(&addr))?,
+        };
+        let sock = UnixDatagram::unbound()?;
+        sock.send_to_addr(
+            format!("READY=1\nSTATUS=tracing\nMAINPID={}", std::process::id()).as_bytes(),
+            &to,
+        )?;
+        Ok(())
+    };
+    if let Err(e) = send() {
+        eprintln!(
+            "kaudit: telling the service manager that tracing started failed ({}): {e}",
+            addr.to_string_lossy()
+        );
+    }
 }

@@ -4,6 +4,7 @@
 //! and need root privileges (see `support::require_root`).
 
 mod bad_input;
+mod boot;
 mod confinement;
 mod deps_fixtures;
 mod hwcaps;

@@ -134,7 +134,7 @@ fn run_step(
     let timeout = st
         .timeout
         .as_deref()
-        .and_then(parse_duration)
+        .and_then(|t| parse_duration(&substitute(t, params)))
         .unwrap_or(DEFAULT_TIMEOUT);
     let mut c = command(&text, env, root);
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -290,7 +290,7 @@ fn start_daemon(
     let timeout = st
         .timeout
         .as_deref()
-        .and_then(parse_duration)
+        .and_then(|t| parse_duration(&substitute(t, params)))
         .unwrap_or(DEFAULT_TIMEOUT);
     let mut c = command(&format!("exec {text}"), env, root);
     c.stdout(Stdio::null()).stderr(Stdio::null());

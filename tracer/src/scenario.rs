@@ -128,6 +128,10 @@ pub enum ScenarioError {
     /// A `${NAME}` that is not a declared parameter.
     #[error("scenario {0} uses ${{{1}}}, which is not a declared parameter")]
     UnknownParam(String, String),
+    /// A timeout made of parameters that is not a duration once they are
+    /// filled in.
+    #[error("scenario {0}: {1}: timeout {2:?} is not a duration like 500ms, 30s or 2m")]
+    BadTimeout(String, String, String),
 }
 
 /// Parse a duration like `500ms`, `30s`, `2m`.
@@ -171,7 +175,8 @@ impl Scenario {
                 ));
             }
             if let Some(t) = &st.timeout {
-                if parse_duration(t).is_none() {
+                // one made of parameters is checked once they are known
+                if !t.contains("${") && parse_duration(t).is_none() {
                     return Err(ScenarioError::Invalid(
                         path.to_path_buf(),
                         format!("{what}: timeout {t:?} is not a duration like 500ms, 30s or 2m"),
@@ -247,6 +252,7 @@ impl Scenario {
         for st in self.steps.iter().chain(&self.cleanup) {
             texts.extend(st.run.as_deref());
             texts.extend(st.daemon.as_deref());
+            texts.extend(st.timeout.as_deref());
             texts.extend(st.env.values().map(String::as_str));
             if let Some(r) = &st.ready {
                 texts.extend(r.socket.as_deref());
@@ -263,6 +269,15 @@ impl Scenario {
                         name.to_string(),
                         var.to_string(),
                     ));
+                }
+            }
+        }
+        for (i, st) in self.steps.iter().chain(&self.cleanup).enumerate() {
+            if let Some(t) = &st.timeout {
+                let t = substitute(t, &out);
+                if parse_duration(&t).is_none() {
+                    let what = st.name.clone().unwrap_or_else(|| format!("step {}", i + 1));
+                    return Err(ScenarioError::BadTimeout(name.to_string(), what, t));
                 }
             }
         }
@@ -349,6 +364,16 @@ run = "true"
         assert!(e.to_string().contains("b.toml"), "{e}");
         let s = Scenario::parse(Path::new("c.toml"), "[[step]]\nrun = \"echo ${NOPE}\"\n").unwrap();
         assert!(s.resolve_params("c", &BTreeMap::new()).is_err());
+        // a timeout made of a parameter is checked once the value is known
+        let s = Scenario::parse(
+            Path::new("d.toml"),
+            "[params]\nT = { default = \"2m\" }\n[[step]]\nrun = \"a\"\ntimeout = \"${T}\"\n",
+        )
+        .unwrap();
+        assert!(s.resolve_params("d", &BTreeMap::new()).is_ok());
+        let given = BTreeMap::from([("T".to_string(), "soon".to_string())]);
+        let e = s.resolve_params("d", &given).unwrap_err();
+        assert!(e.to_string().contains("\"soon\" is not a duration"), "{e}");
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
     }
