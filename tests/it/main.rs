@@ -12,5 +12,6 @@ mod musl;
 mod node;
 mod oracle_usr;
 mod scan_graph;
+mod scenario_files;
 mod support;
 mod trace;
