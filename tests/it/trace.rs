@@ -670,3 +670,45 @@ fn sigkill_mid_run_leaves_an_incomplete_run_with_what_was_flushed() {
         "the accesses recorded before the kill were not stored: {v:#}"
     );
 }
+
+#[test]
+fn processes_that_escaped_their_step_are_reaped_also_when_a_step_times_out() {
+    if !require_root() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("t.db");
+    let sc = t.path().join("escape.toml");
+    let (m1, m2) = ("4243.125", "4244.125");
+    std::fs::write(
+        &sc,
+        format!(
+            r#"description = "leaves a double-forked daemon in a session of its own, then times out"
+[[step]]
+name = "escape"
+run = "setsid /bin/sh -c '/bin/sleep {m1} &' ; true"
+[[step]]
+name = "hang"
+run = "/bin/sleep {m2}"
+timeout = "1s"
+"#
+        ),
+    )
+    .unwrap();
+    let out = kaudit(args(
+        &["trace", "--scenario"],
+        &[sc.as_os_str(), "--db".as_ref(), db.as_os_str()],
+    ));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("FAIL hang"), "{err}");
+    assert!(err.contains("leftover"), "{err}");
+    assert!(
+        running_with_arg(m1).is_empty(),
+        "the escaped daemon is still running"
+    );
+    assert!(
+        running_with_arg(m2).is_empty(),
+        "the timed-out step is still running"
+    );
+}

@@ -12,6 +12,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
@@ -98,6 +99,49 @@ pub fn wait_synced(
     }
 }
 
+/// A step's output pipe, read on a thread of its own into a shared buffer.
+struct Captured {
+    buf: std::sync::Arc<Mutex<Vec<u8>>>,
+    done: std::thread::JoinHandle<()>,
+}
+
+impl Captured {
+    fn start(pipe: Option<impl Read + Send + 'static>) -> Captured {
+        let buf = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let b = buf.clone();
+        let done = std::thread::spawn(move || {
+            let Some(mut p) = pipe else { return };
+            let mut chunk = [0u8; 8192];
+            while let Ok(n) = p.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                b.lock()
+                    .expect("output buffer")
+                    .extend_from_slice(&chunk[..n]);
+            }
+        });
+        Captured { buf, done }
+    }
+
+    /// What was read, once the pipe is closed or after a grace period.
+    fn finish(self) -> Vec<u8> {
+        let t = Instant::now();
+        while !self.done.is_finished() && t.elapsed() < OUTPUT_GRACE {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let out = std::mem::take(&mut *self.buf.lock().expect("output buffer"));
+        if self.done.is_finished() {
+            let _ = self.done.join();
+        }
+        out
+    }
+}
+
+/// How long a step's output is still read after the step's shell exited,
+/// while something it left behind keeps the pipe open.
+const OUTPUT_GRACE: Duration = Duration::from_millis(500);
+
 fn kill_group(child: &mut Child) {
     let pg = Pid::from_raw(child.id() as i32);
     let _ = killpg(pg, Signal::SIGTERM);
@@ -148,22 +192,8 @@ fn run_step(
             }
         }
     };
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take();
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        if let Some(o) = out.as_mut() {
-            let _ = o.read_to_end(&mut v);
-        }
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        if let Some(e) = err.as_mut() {
-            let _ = e.read_to_end(&mut v);
-        }
-        v
-    });
+    let out = Captured::start(child.stdout.take());
+    let err = Captured::start(child.stderr.take());
     let status = wait_synced(&mut child, tracer, Instant::now() + timeout, stop);
     if status.is_none() {
         kill_group(&mut child);
@@ -171,8 +201,11 @@ fn run_step(
         // what the step left running in its group goes too
         let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
     }
-    let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
-    let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
+    // a process that left the group (setsid, double fork) may still hold
+    // the pipes: what it wrote so far is taken, the rest is not waited for
+    // (it is killed when the scenario's leftovers are reaped)
+    let stdout = String::from_utf8_lossy(&out.finish()).into_owned();
+    let stderr = String::from_utf8_lossy(&err.finish()).into_owned();
     let Some(status) = status else {
         let why = if stop.load(Ordering::SeqCst) {
             "interrupted"
