@@ -7,6 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="${1:-target/node-root}"
+mkdir -p "$(dirname "$root")"
+# one build at a time (tests run in parallel and share the root)
+exec 9>"$root.lock"
+flock 9
 if [ -e "$root/usr/bin/containerd" ] && [ -e "$root/usr/bin/podman" ] &&
     [ -e "$root/usr/lib/cni/bridge" ] && [ -e "$root/opt/busybox/bin/sh" ]; then
     exit 0

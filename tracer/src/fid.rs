@@ -56,6 +56,9 @@ pub struct FidGroup {
     dirs: HashMap<Vec<u8>, Option<KnownDir>>,
     dir_fds: usize,
     buf: Vec<u8>,
+    /// `FAN_MARK_EVICTABLE` is accepted (Linux 5.19+): ignore marks then do
+    /// not pin inodes in memory.
+    evictable: bool,
 }
 
 impl FidGroup {
@@ -75,6 +78,7 @@ impl FidGroup {
             dirs: HashMap::new(),
             dir_fds: 0,
             buf: vec![0u8; 256 * 1024],
+            evictable: true,
         })
     }
 
@@ -209,20 +213,29 @@ impl FidGroup {
 
     /// Tell the kernel to stop reporting `what` for entry `name` of the
     /// directory `key` (`.` or empty: the directory itself).
-    fn ignore(&self, key: &[u8], name: &[u8], what: MaskFlags) {
+    fn ignore(&mut self, key: &[u8], name: &[u8], what: MaskFlags) {
         let Some(Some((_, Some(dirfd)))) = self.dirs.get(key) else {
             return;
         };
-        let name = if name.is_empty() { &b"."[..] } else { name };
-        let _ = self.fan.mark(
-            MarkFlags::FAN_MARK_ADD
-                | MarkFlags::FAN_MARK_IGNORED_MASK
-                | MarkFlags::FAN_MARK_IGNORED_SURV_MODIFY
-                | MarkFlags::FAN_MARK_DONT_FOLLOW,
-            what,
-            dirfd,
-            Some(std::ffi::OsStr::from_bytes(name)),
-        );
+        let name = std::ffi::OsStr::from_bytes(if name.is_empty() { &b"."[..] } else { name });
+        let flags = MarkFlags::FAN_MARK_ADD
+            | MarkFlags::FAN_MARK_IGNORED_MASK
+            | MarkFlags::FAN_MARK_IGNORED_SURV_MODIFY
+            | MarkFlags::FAN_MARK_DONT_FOLLOW;
+        if self.evictable {
+            let r = self.fan.mark(
+                flags | MarkFlags::FAN_MARK_EVICTABLE,
+                what,
+                dirfd,
+                Some(name),
+            );
+            if r == Err(nix::errno::Errno::EINVAL) {
+                self.evictable = false;
+            } else {
+                return;
+            }
+        }
+        let _ = self.fan.mark(flags, what, dirfd, Some(name));
     }
 
     /// The path of the directory a handle names, cached. `Ok(None)`: the
