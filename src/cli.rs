@@ -85,6 +85,11 @@ pub(crate) struct TraceArgs {
     /// Exit 0 even if events were lost (the run is still marked incomplete)
     #[arg(long)]
     pub(crate) allow_loss: bool,
+    /// Do not record the names programs ask for (the BPF name capture: every
+    /// path passed to exec, open, stat, access, readlink and chdir calls,
+    /// with the result)
+    #[arg(long)]
+    pub(crate) no_names: bool,
     /// Report events with open file descriptors only (no file-handle group)
     #[arg(long, hide = true)]
     pub(crate) fd_events: bool,
@@ -134,6 +139,10 @@ pub(crate) struct AccessedArgs {
     /// list: one path per line (each path once); json: every access with its process and step
     #[arg(long, value_enum, default_value_t = AccessedFormat::List)]
     pub(crate) format: AccessedFormat,
+    /// The names programs asked for instead: each path with the call, its
+    /// result (ok, ENOENT, ...) and the symlinks it walks inside the run's root
+    #[arg(long)]
+    pub(crate) names: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use kaudit_graph::{AccessRow, Db, NewRun};
+use kaudit_graph::{AccessRow, Db, NameRow, NewRun};
 use kaudit_tracer::runner::wait_synced;
 use kaudit_tracer::{TraceOptions, Tracer};
 use nix::sys::signal::{kill, Signal};
@@ -129,6 +129,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         bounded_queue: a.test_bounded_queue,
         reader_delay: Duration::from_millis(a.test_reader_delay_ms),
         file_handles: !a.fd_events,
+        names: !a.no_names,
         root: root.clone().unwrap_or_else(|| "/".into()),
         ..TraceOptions::default()
     };
@@ -265,6 +266,27 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     for chunk in rows.chunks(20_000) {
         db.add_accesses(id, chunk)?;
     }
+    let name_rows: Vec<NameRow> = result
+        .names
+        .iter()
+        .map(|n| NameRow {
+            path: n.path.clone(),
+            call: n.call.clone(),
+            result: n.result.clone(),
+            nofollow: n.nofollow,
+            pid: i64::from(n.pid),
+            comm: n.comm.clone(),
+            step: n.step.clone(),
+            count: n.count as i64,
+            first_ms: n.first_ms as i64,
+        })
+        .collect();
+    let names_status = if result.names_status.active && result.names_status.problems.is_empty() {
+        "complete".to_string()
+    } else {
+        format!("partial: {}", result.names_status.problems.join("; "))
+    };
+    db.add_names(id, &name_rows, &names_status)?;
     let run_status = if was_interrupted {
         "interrupted"
     } else if exit_ok {
@@ -297,6 +319,17 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             String::new()
         }
     )?;
+    if result.names_status.active {
+        let absent = result.names.iter().filter(|n| n.result == "ENOENT").count();
+        writeln!(
+            err,
+            "kaudit: {} names asked for ({absent} not found)",
+            result.names.len()
+        )?;
+    }
+    if names_status != "complete" {
+        writeln!(err, "kaudit: names are {names_status}")?;
+    }
     if result.unnamed > 0 {
         writeln!(
             err,
@@ -366,6 +399,9 @@ pub(crate) fn accessed(cli: &Cli, a: &AccessedArgs) -> anyhow::Result<i32> {
     let Some(run) = db.find_run(a.run, a.scenario.as_deref())? else {
         anyhow::bail!("no such run in {}", cli.db.display());
     };
+    if a.names {
+        return names(&db, &run, a.format);
+    }
     let rows = db.accesses(run.id)?;
     let mut out = std::io::stdout().lock();
     match a.format {
@@ -388,6 +424,77 @@ pub(crate) fn accessed(cli: &Cli, a: &AccessedArgs) -> anyhow::Result<i32> {
                     "exe": r.exe.as_deref().map(p), "parents": r.parents, "step": r.step,
                     "count": r.count, "first_ms": r.first_ms,
                 })).collect::<Vec<_>>(),
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+    }
+    Ok(0)
+}
+
+/// `kaudit accessed --names`: each name with its call and result, and the
+/// symlinks it walks in the run's root (resolved now, with the analyzer's
+/// root model, when the root is still there).
+fn names(db: &Db, run: &kaudit_graph::RunRow, format: AccessedFormat) -> anyhow::Result<i32> {
+    use kaudit_analyzer::rootfs::{resolve, Root};
+    let (rows, status) = db.names(run.id)?;
+    let root_path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&run.root));
+    let root = Root::open(&root_path).ok();
+    let walk = |path: &[u8], nofollow: bool| {
+        root.as_ref().map(|r| {
+            let res = resolve(r, path, b"/");
+            let hops: Vec<_> = if nofollow {
+                res.prefix().to_vec()
+            } else {
+                res.hops.clone()
+            };
+            let target = if nofollow {
+                res.named.clone()
+            } else {
+                res.target_path().map(<[u8]>::to_vec)
+            };
+            (hops, target)
+        })
+    };
+    let mut out = std::io::stdout().lock();
+    let p = kaudit_analyzer::report::json_path;
+    match format {
+        AccessedFormat::List => {
+            if let Some(s) = status.as_deref().filter(|s| *s != "complete") {
+                eprintln!("kaudit: names of run {} are {s}", run.id);
+            }
+            for n in &rows {
+                write!(out, "{:<8} {:<11} ", n.result, n.call)?;
+                out.write_all(&n.path)?;
+                if let Some((hops, target)) = walk(&n.path, n.nofollow) {
+                    for h in &hops {
+                        out.write_all(b"  [")?;
+                        out.write_all(&h.link)?;
+                        out.write_all(b" -> ")?;
+                        out.write_all(&h.target)?;
+                        out.write_all(b"]")?;
+                    }
+                    if let Some(t) = target.filter(|t| *t != n.path || !hops.is_empty()) {
+                        out.write_all(b"  => ")?;
+                        out.write_all(&t)?;
+                    }
+                }
+                out.write_all(b"\n")?;
+            }
+        }
+        AccessedFormat::Json => {
+            let v = serde_json::json!({
+                "run": run.id, "name": run.name, "names": status,
+                "asked": rows.iter().map(|n| {
+                    let w = walk(&n.path, n.nofollow);
+                    serde_json::json!({
+                        "path": p(&n.path), "call": n.call, "result": n.result,
+                        "nofollow": n.nofollow, "pid": n.pid, "comm": n.comm, "step": n.step,
+                        "count": n.count, "first_ms": n.first_ms,
+                        "symlinks": w.as_ref().map(|(h, _)| h.iter().map(|h| serde_json::json!({
+                            "link": p(&h.link), "target": p(&h.target)})).collect::<Vec<_>>()),
+                        "resolved": w.as_ref().and_then(|(_, t)| t.as_deref().map(p)),
+                    })
+                }).collect::<Vec<_>>(),
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }

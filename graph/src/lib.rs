@@ -10,7 +10,7 @@ pub mod runs;
 pub mod schema;
 mod store;
 
-pub use runs::{AccessRow, NewRun, RunRow};
+pub use runs::{AccessRow, NameRow, NewRun, RunRow};
 pub use store::{Db, DbError, DbView, StoredScan};
 
 /// SQLite values, for callers that read the graph directly.

@@ -58,6 +58,29 @@ pub struct AccessRow {
     pub first_ms: i64,
 }
 
+/// One stored name: a path a program asked for, and the result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameRow {
+    /// The absolute path asked for, inside the run's root.
+    pub path: Vec<u8>,
+    /// The system call.
+    pub call: String,
+    /// `ok` or the error's name.
+    pub result: String,
+    /// The last component was not followed.
+    pub nofollow: bool,
+    /// First process that asked.
+    pub pid: i64,
+    /// Its command.
+    pub comm: String,
+    /// Step.
+    pub step: Option<String>,
+    /// Times asked.
+    pub count: i64,
+    /// Milliseconds after the start.
+    pub first_ms: i64,
+}
+
 /// A new run, before it has finished.
 #[derive(Debug, Clone)]
 pub struct NewRun<'a> {
@@ -152,6 +175,74 @@ impl Db {
             }
         }
         tx.commit().map_err(|e| crate::store::classify(&path, e))
+    }
+
+    /// Store the names of run `id` (one transaction), and how complete they
+    /// are (`names`: `complete`, or why they are partial).
+    pub fn add_names(&mut self, id: i64, names: &[NameRow], status: &str) -> Result<(), DbError> {
+        let path = self.path().to_path_buf();
+        let tx = self
+            .connection_mut()
+            .transaction()
+            .map_err(|e| crate::store::classify(&path, e))?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT INTO name (run, path, call, result, nofollow, pid, comm, step, count, first_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT (run, path, call, result) DO UPDATE SET count = excluded.count",
+                )
+                .map_err(|e| crate::store::classify(&path, e))?;
+            for n in names {
+                st.execute(params![
+                    id, n.path, n.call, n.result, n.nofollow, n.pid, n.comm, n.step, n.count,
+                    n.first_ms
+                ])
+                .map_err(|e| crate::store::classify(&path, e))?;
+            }
+            tx.execute(
+                "UPDATE run SET names = ?2 WHERE id = ?1",
+                params![id, status],
+            )
+            .map_err(|e| crate::store::classify(&path, e))?;
+        }
+        tx.commit().map_err(|e| crate::store::classify(&path, e))
+    }
+
+    /// The names of run `id`, by path, call and result; and the run's names
+    /// status (`None` for runs recorded before names existed).
+    pub fn names(&self, id: i64) -> Result<(Vec<NameRow>, Option<String>), DbError> {
+        let c = self.connection();
+        let status: Option<String> = c
+            .query_row("SELECT names FROM run WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?
+            .flatten();
+        let mut st = c
+            .prepare(
+                "SELECT path, call, result, nofollow, pid, comm, step, count, first_ms FROM name
+                 WHERE run = ?1 ORDER BY path, call, result",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![id], |r| {
+                Ok(NameRow {
+                    path: r.get(0)?,
+                    call: r.get(1)?,
+                    result: r.get(2)?,
+                    nofollow: r.get(3)?,
+                    pid: r.get(4)?,
+                    comm: r.get(5)?,
+                    step: r.get(6)?,
+                    count: r.get(7)?,
+                    first_ms: r.get(8)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        let rows = rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?;
+        Ok((rows, status))
     }
 
     /// Record what a run watches (known once tracing has started).

@@ -128,6 +128,25 @@ CREATE TABLE access (
 );
 CREATE INDEX access_path ON access(path);
 "#,
+    // 4: the names programs asked for, with the result (BPF name capture)
+    r#"
+CREATE TABLE name (
+    id       INTEGER PRIMARY KEY,
+    run      INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+    path     BLOB NOT NULL,
+    call     TEXT NOT NULL,
+    result   TEXT NOT NULL,
+    nofollow INTEGER NOT NULL,
+    pid      INTEGER NOT NULL,
+    comm     TEXT NOT NULL,
+    step     TEXT,
+    count    INTEGER NOT NULL,
+    first_ms INTEGER NOT NULL,
+    UNIQUE (run, path, call, result)
+);
+CREATE INDEX name_path ON name(path);
+ALTER TABLE run ADD COLUMN names TEXT;
+"#,
 ];
 
 /// The schema version this build writes.

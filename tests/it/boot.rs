@@ -74,7 +74,7 @@ fn boot_scenario_records_services_outside_its_tree_and_notifies_when_tracing() {
     let mut service = Command::new("/bin/sh")
         .arg("-c")
         .arg(format!(
-            "cat {} >/dev/null; touch {}; exec sleep 120",
+            "exec 3<{}; touch {}; exec sleep 120",
             conf.display(),
             ready.display()
         ))
@@ -105,6 +105,7 @@ fn boot_scenario_records_services_outside_its_tree_and_notifies_when_tracing() {
         service.try_wait().unwrap().is_none(),
         "a service outside the scenario was killed"
     );
+    let service_pid = service.id();
     service.kill().unwrap();
     service.wait().unwrap();
 
@@ -121,7 +122,8 @@ fn boot_scenario_records_services_outside_its_tree_and_notifies_when_tracing() {
         .iter()
         .find(|a| a["path"] == conf_s.as_str() && a["kind"] == "open")
         .unwrap_or_else(|| panic!("{conf_s} not recorded"));
-    assert_eq!(a["comm"], "cat");
+    // the service's own process (the shell that became sleep)
+    assert_eq!(a["pid"], service_pid);
     assert_eq!(a["step"], "until-ready");
 }
 

@@ -9,6 +9,7 @@ mod confinement;
 mod deps_fixtures;
 mod hwcaps;
 mod musl;
+mod names;
 mod node;
 mod oracle_usr;
 mod scan_graph;

@@ -92,6 +92,8 @@ pub struct Group {
     /// `FAN_MARK_EVICTABLE` is accepted (Linux 5.19+): ignore marks then do
     /// not pin inodes in memory.
     evictable: bool,
+    /// The last read of the fd group took everything that was queued.
+    drained: bool,
     fid: Option<FidGroup>,
     /// What was marked.
     pub marks: Vec<MarkReport>,
@@ -177,6 +179,7 @@ impl Group {
         Ok(Group {
             fan,
             evictable: true,
+            drained: true,
             fid,
             marks: Vec::new(),
         })
@@ -234,6 +237,12 @@ impl Group {
         v
     }
 
+    /// Whether the last [`Group::read`] took everything queued in both
+    /// groups at the time: every event before it has been handed over.
+    pub fn drained(&self) -> bool {
+        self.drained && self.fid.as_ref().is_none_or(FidGroup::drained)
+    }
+
     /// Read what is queued (non-blocking) and hand each event to `sink`;
     /// returns how many events were read (0 when nothing was queued).
     pub fn read(&mut self, own_pid: i32, sink: &mut dyn EventSink) -> nix::Result<usize> {
@@ -243,10 +252,16 @@ impl Group {
         };
         let events = match self.fan.read_events() {
             Ok(e) => e,
-            Err(nix::errno::Errno::EAGAIN) => return Ok(from_fid),
+            Err(nix::errno::Errno::EAGAIN) => {
+                self.drained = true;
+                return Ok(from_fid);
+            }
             Err(e) => return Err(e),
         };
         let n = events.len();
+        // the reader's 4096-byte buffer holds 170 events without extra
+        // information: fewer means the queue was emptied
+        self.drained = n < 160;
         for ev in events {
             let m = ev.mask();
             if m.contains(MaskFlags::FAN_Q_OVERFLOW) {

@@ -24,6 +24,9 @@ use crate::fan::{ignore_mask, kinds_of, EventSink, RawEvent};
 use crate::record::AccessKind;
 
 const META_LEN: usize = 24;
+/// An event's largest size: metadata, a directory file handle (at most
+/// 128 bytes) and a name (at most 255 bytes), rounded up.
+const MAX_EVENT_LEN: usize = 1024;
 /// Directory descriptors kept for ignore marks (beyond that, no suppression).
 const MAX_DIR_FDS: usize = 4096;
 const INFO_DFID_NAME: u8 = 2;
@@ -59,6 +62,8 @@ pub struct FidGroup {
     /// `FAN_MARK_EVICTABLE` is accepted (Linux 5.19+): ignore marks then do
     /// not pin inodes in memory.
     evictable: bool,
+    /// The last read took everything that was queued.
+    drained: bool,
 }
 
 impl FidGroup {
@@ -79,6 +84,7 @@ impl FidGroup {
             dir_fds: 0,
             buf: vec![0u8; 256 * 1024],
             evictable: true,
+            drained: true,
         })
     }
 
@@ -105,6 +111,12 @@ impl FidGroup {
     }
 
     /// The group's descriptor, for `poll`.
+    /// Whether the last read took everything that was queued then.
+    pub fn drained(&self) -> bool {
+        self.drained
+    }
+
+    /// The group's descriptor, to poll on.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fan.as_fd()
     }
@@ -113,9 +125,14 @@ impl FidGroup {
     pub fn read(&mut self, own_pid: i32, sink: &mut dyn EventSink) -> nix::Result<usize> {
         let n = match nix::unistd::read(self.fan.as_fd(), &mut self.buf) {
             Ok(n) => n,
-            Err(nix::errno::Errno::EAGAIN) => return Ok(0),
+            Err(nix::errno::Errno::EAGAIN) => {
+                self.drained = true;
+                return Ok(0);
+            }
             Err(e) => return Err(e),
         };
+        // a read that left room for another event took everything queued
+        self.drained = n + MAX_EVENT_LEN <= self.buf.len();
         let buf = std::mem::take(&mut self.buf);
         let mut off = 0;
         let mut count = 0;

@@ -11,6 +11,7 @@
 //! - [`record`]: each (file, access kind) once per run, with the first
 //!   process and step and a count;
 //! - [`inuse`]: files already in use when tracing starts;
+//! - [`names`]: the paths programs ask for and the results (BPF);
 //! - [`run`]: starting, stepping and stopping a trace.
 //!
 //! The tracer knows nothing about SQLite or ELF: it hands back records.
@@ -19,6 +20,7 @@
 pub mod fan;
 pub mod fid;
 pub mod inuse;
+pub mod names;
 pub mod procinfo;
 pub mod record;
 pub mod rootns;

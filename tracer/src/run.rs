@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use crate::fan::{EventSink, Group, MarkReport, RawEvent};
+use crate::names::{Name, NameCapture, NamesStatus};
 use crate::procinfo::ProcCache;
 use crate::record::{Access, AccessKind, Recorder};
 
@@ -40,6 +41,8 @@ pub struct TraceOptions {
     /// Use a FID-reporting group where the filesystem supports it (cheaper,
     /// and reports creations, deletions and renames); else fd events only.
     pub file_handles: bool,
+    /// Record the names programs ask for (BPF, see [`crate::names`]).
+    pub names: bool,
 }
 
 impl Default for TraceOptions {
@@ -51,6 +54,7 @@ impl Default for TraceOptions {
             reader_delay: Duration::ZERO,
             in_use_at_start: true,
             file_handles: true,
+            names: true,
         }
     }
 }
@@ -86,6 +90,10 @@ pub struct TraceResult {
     pub marks: Vec<MarkReport>,
     /// How long the trace ran.
     pub elapsed: Duration,
+    /// The names asked for (empty when not captured).
+    pub names: Vec<Name>,
+    /// Whether names were captured, and what is missing.
+    pub names_status: NamesStatus,
 }
 
 impl TraceResult {
@@ -106,6 +114,7 @@ pub struct Tracer {
     handle: JoinHandle<(Recorder, Vec<String>, u64)>,
     marks: Vec<MarkReport>,
     started: Instant,
+    names: Result<NameCapture, String>,
 }
 
 impl Tracer {
@@ -146,6 +155,11 @@ impl Tracer {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let step: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let names = if opts.names {
+            NameCapture::start(&opts.root, step.clone(), started)
+        } else {
+            Err("name capture was turned off (--no-names)".into())
+        };
         let sync_req = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let synced = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (stop2, step2) = (stop.clone(), step.clone());
@@ -166,6 +180,7 @@ impl Tracer {
             handle,
             marks,
             started,
+            names,
         })
     }
 
@@ -183,6 +198,14 @@ impl Tracer {
         while self.synced.load(Ordering::SeqCst) < want && t.elapsed() < timeout {
             std::thread::sleep(Duration::from_millis(1));
         }
+        if let Ok(n) = &self.names {
+            n.sync(timeout.saturating_sub(t.elapsed()));
+        }
+    }
+
+    /// Whether names are being captured, and if not, why.
+    pub fn names_problem(&self) -> Option<&str> {
+        self.names.as_ref().err().map(String::as_str)
     }
 
     /// Attribute what follows to step `name`.
@@ -201,6 +224,16 @@ impl Tracer {
                 0,
             ),
         };
+        let (names, names_status) = match self.names {
+            Ok(n) => n.stop(),
+            Err(why) => (
+                Vec::new(),
+                NamesStatus {
+                    active: false,
+                    problems: vec![why],
+                },
+            ),
+        };
         TraceResult {
             events: rec.events(),
             accesses: rec.into_accesses(),
@@ -208,6 +241,8 @@ impl Tracer {
             unnamed,
             marks: self.marks,
             elapsed: self.started.elapsed(),
+            names,
+            names_status,
         }
     }
 }
@@ -351,7 +386,13 @@ fn reader(
                     .collect();
                 let _ = nix::poll::poll(&mut fds, PollTimeout::from(50u16));
             }
-            Ok(_) => {}
+            Ok(_) => {
+                // under a steady load the queue is seldom empty: a read that
+                // emptied it is enough for a sync requested before it
+                if group.drained() {
+                    sync.1.store(requested, Ordering::SeqCst);
+                }
+            }
             Err(e) => {
                 sink.lost
                     .push(format!("reading fanotify events failed: {e}"));

@@ -1,0 +1,320 @@
+//! Names: strace is the oracle. A shell script runs commands by name (a
+//! PATH search: failed probes, then the hit), follows the `/etc/alternatives`
+//! links of `awk`, reads `/etc/localtime`, changes directory and uses
+//! relative names, and probes a missing file. Every path `strace -f` shows
+//! passed to the calls kaudit captures, with its result, must be among the
+//! names kaudit recorded: 0 missing. The chains of symlinks walked are
+//! checked against the host's own links.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::{kaudit, require_root};
+
+/// The calls the name capture records.
+const CALLS: &[&str] = &[
+    "execve",
+    "execveat",
+    "open",
+    "openat",
+    "openat2",
+    "stat",
+    "lstat",
+    "newfstatat",
+    "statx",
+    "access",
+    "faccessat",
+    "faccessat2",
+    "readlink",
+    "readlinkat",
+    "chdir",
+];
+
+/// Remove `.` components and doubled slashes, as kaudit does.
+fn normalize(p: &str) -> String {
+    let parts: Vec<&str> = p
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    format!("/{}", parts.join("/"))
+}
+
+/// The first quoted string of an argument list, unescaped for the simple
+/// names of this workload.
+fn first_quoted(args: &str) -> Option<(usize, String)> {
+    let start = args.find('"')?;
+    let end = start + 1 + args[start + 1..].find('"')?;
+    Some((start, args[start + 1..end].to_string()))
+}
+
+/// (path, call, result) for every capture-relevant call in an `strace -f -y`
+/// log, relative names made absolute by following each process's working
+/// directory (inherited over fork/clone, changed by a successful chdir).
+fn strace_names(log: &str, start_cwd: &str) -> BTreeSet<(String, String, String)> {
+    let mut out = BTreeSet::new();
+    let mut cwd: HashMap<String, String> = HashMap::new();
+    let mut unfinished: HashMap<String, String> = HashMap::new();
+    // a vfork child runs before its parent's call returns with its pid: a
+    // process seen first inherits from the last one that started a fork
+    let mut last_forker: Option<String> = None;
+    for line in log.lines() {
+        let Some((pid, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        let pid = pid.to_string();
+        let rest = rest.trim_start();
+        if !cwd.contains_key(&pid) {
+            let inherited = last_forker
+                .as_ref()
+                .and_then(|f| cwd.get(f).cloned())
+                .unwrap_or_else(|| start_cwd.to_string());
+            cwd.insert(pid.clone(), inherited);
+        }
+        // join "<unfinished ...>" with its "<... call resumed>"
+        let full = if let Some(head) = rest.strip_suffix(" <unfinished ...>") {
+            if ["clone(", "clone3(", "fork(", "vfork("]
+                .iter()
+                .any(|c| head.starts_with(c))
+            {
+                last_forker = Some(pid.clone());
+            }
+            unfinished.insert(pid.clone(), head.to_string());
+            continue;
+        } else if let Some(tail) = rest.strip_prefix("<... ") {
+            let Some(head) = unfinished.remove(&pid) else {
+                continue;
+            };
+            let Some((_, after)) = tail.split_once(" resumed>") else {
+                continue;
+            };
+            format!("{head}{after}")
+        } else {
+            rest.to_string()
+        };
+        let Some(paren) = full.find('(') else {
+            continue;
+        };
+        let call = full[..paren].to_string();
+        let Some(eq) = full.rfind(") = ") else {
+            continue;
+        };
+        let args = &full[paren + 1..eq];
+        let ret = full[eq + 4..].trim();
+        let ok = !ret.starts_with('-');
+        let result = if ok {
+            "ok".to_string()
+        } else {
+            ret.split_whitespace().nth(1).unwrap_or("?").to_string()
+        };
+        let here = cwd
+            .get(&pid)
+            .cloned()
+            .unwrap_or_else(|| start_cwd.to_string());
+        if matches!(call.as_str(), "clone" | "clone3" | "fork" | "vfork") && ok {
+            let child = ret.split_whitespace().next().unwrap_or("").to_string();
+            cwd.entry(child).or_insert_with(|| here.clone());
+            continue;
+        }
+        if !CALLS.contains(&call.as_str()) {
+            continue;
+        }
+        let Some((at, name)) = first_quoted(args) else {
+            continue;
+        };
+        if name.is_empty() {
+            continue;
+        }
+        let abs = if name.starts_with('/') {
+            name.clone()
+        } else if let Some(d) = args[..at]
+            .rsplit_once('<')
+            .and_then(|(_, d)| d.split_once('>'))
+            .map(|(d, _)| d.to_string())
+        {
+            // -y: the directory descriptor's path (AT_FDCWD's too)
+            format!("{d}/{name}")
+        } else {
+            format!("{here}/{name}")
+        };
+        let abs = normalize(&abs);
+        if call == "chdir" && ok {
+            cwd.insert(pid.clone(), abs.clone());
+        }
+        out.insert((abs, call, result));
+    }
+    out
+}
+
+#[test]
+fn strace_is_the_oracle_every_name_asked_for_is_recorded_with_its_result() {
+    if !require_root() {
+        return;
+    }
+    assert!(
+        Path::new("/etc/alternatives/awk").exists(),
+        "this test needs Debian's awk alternative"
+    );
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let db = dir.join("names.db");
+    let log = dir.join("strace.log");
+    let script = dir.join("work.sh");
+    std::fs::write(
+        &script,
+        "cd /usr/share\n\
+         awk 'BEGIN { print 1 }' >/dev/null\n\
+         date >/dev/null\n\
+         ls zoneinfo >/dev/null\n\
+         ls ./zoneinfo/Etc/UTC >/dev/null\n\
+         readlink /etc/localtime >/dev/null\n\
+         test -e /nonexistent/kaudit-probe || true\n\
+         cat /etc/hostname >/dev/null\n\
+         cd zoneinfo && cat Etc/UTC >/dev/null\n",
+    )
+    .unwrap();
+    let out = kaudit([
+        "trace".as_ref(),
+        "--name".as_ref(),
+        "names".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+        "--".as_ref(),
+        "strace".as_ref(),
+        "-f".as_ref(),
+        "-qq".as_ref(),
+        "-y".as_ref(),
+        "-s".as_ref(),
+        "4096".as_ref(),
+        "-e".as_ref(),
+        "trace=%file,%process".as_ref(),
+        "-o".as_ref(),
+        log.as_os_str(),
+        "/bin/sh".as_ref(),
+        script.as_os_str(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+
+    let cwd = std::env::current_dir().unwrap();
+    let want = strace_names(
+        &std::fs::read_to_string(&log).unwrap(),
+        &cwd.to_string_lossy(),
+    );
+    assert!(want.len() > 50, "strace saw too little: {want:?}");
+
+    let out = kaudit([
+        "accessed".as_ref(),
+        "--names".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--scenario".as_ref(),
+        "names".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // names of other processes on the node (other tests) may be partial;
+    // nothing but unplaced relative names may make them so
+    let status = v["names"].as_str().unwrap();
+    assert!(
+        status == "complete"
+            || (status.starts_with("partial: ")
+                && status.ends_with("could not be placed (the process or its directory was gone)")
+                && !status.contains(';')),
+        "{status}"
+    );
+    let asked = v["asked"].as_array().unwrap();
+    let got: BTreeSet<(String, String, String)> = asked
+        .iter()
+        .map(|n| {
+            (
+                n["path"].as_str().unwrap().to_string(),
+                n["call"].as_str().unwrap().to_string(),
+                n["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let missing: Vec<_> = want.difference(&got).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} names strace saw are missing: {missing:#?}",
+        missing.len(),
+        want.len()
+    );
+
+    // the workload's interesting names are there, with their chains
+    let find = |path: &str, call: &str| {
+        asked
+            .iter()
+            .find(|n| n["path"] == path && n["call"] == call && n["result"] == "ok")
+            .unwrap_or_else(|| panic!("{path} ({call}) not recorded"))
+    };
+    let awk = find("/usr/bin/awk", "execve");
+    let links: Vec<(&str, &str)> = awk["symlinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["link"].as_str().unwrap(), h["target"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        links,
+        [
+            ("/usr/bin/awk", "/etc/alternatives/awk"),
+            (
+                "/etc/alternatives/awk",
+                std::fs::read_link("/etc/alternatives/awk")
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+            ),
+        ]
+    );
+    let lt = find("/etc/localtime", "openat");
+    assert_eq!(
+        lt["resolved"],
+        std::fs::canonicalize("/etc/localtime")
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
+    // relative names, placed in the working directory of the moment
+    find("/usr/share/zoneinfo", "statx");
+    find("/usr/share/zoneinfo/Etc/UTC", "openat");
+    // a failed probe
+    assert!(asked
+        .iter()
+        .any(|n| n["path"] == "/nonexistent/kaudit-probe" && n["result"] == "ENOENT"));
+    // readlink does not follow the last link
+    let rl = find("/etc/localtime", "readlink");
+    assert_eq!(rl["nofollow"], true);
+    assert_eq!(rl["resolved"], "/etc/localtime");
+
+    // names off: none stored, and the run says so
+    let out = kaudit([
+        "trace".as_ref(),
+        "--no-names".as_ref(),
+        "--name".as_ref(),
+        "off".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+        "--".as_ref(),
+        "/bin/true".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = kaudit([
+        "accessed".as_ref(),
+        "--names".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--scenario".as_ref(),
+        "off".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["names"].as_str().unwrap().starts_with("partial"));
+    assert!(v["asked"].as_array().unwrap().is_empty());
+}

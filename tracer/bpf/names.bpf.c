@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT OR GPL-2.0
+//
+// kaudit's name capture: the path arguments of the path-taking system calls
+// and their results, for every process on the node.
+//
+// Two raw tracepoints (sys_enter, sys_exit: no tracefs needed) keep only the
+// system calls below. At entry the path is copied from the caller's memory
+// (execve replaces that memory, so entry is the only time it can be read);
+// at exit the result follows. Both go to one ring buffer as variable-length
+// records; user space pairs them by thread id. A record that does not fit
+// in the ring buffer is counted in `dropped`, never silently lost.
+//
+// x86-64 only: system call numbers and the pt_regs layout are that ABI's.
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+// Only the fields read here, relocated against the running kernel's BTF
+// (CO-RE): the process's root and working directory, as (device, inode)
+// pairs that user space names once (from a process that has them, or at
+// start from every running process) and caches.
+struct super_block {
+    __u32 s_dev;
+} __attribute__((preserve_access_index));
+struct inode {
+    unsigned long i_ino;
+} __attribute__((preserve_access_index));
+struct dentry {
+    struct inode *d_inode;
+    struct super_block *d_sb;
+} __attribute__((preserve_access_index));
+struct path {
+    void *mnt;
+    struct dentry *dentry;
+} __attribute__((preserve_access_index));
+struct fs_struct {
+    struct path root;
+    struct path pwd;
+} __attribute__((preserve_access_index));
+struct task_struct {
+    struct fs_struct *fs;
+} __attribute__((preserve_access_index));
+
+#define PATH_CAP 4096
+
+// offsets in struct pt_regs (arch/x86/include/asm/ptrace.h, stable ABI)
+#define REG_R10 56
+#define REG_R8 72
+#define REG_DX 96
+#define REG_SI 104
+#define REG_DI 112
+#define REG_ORIG_AX 120
+
+#define NR_OPEN 2
+#define NR_STAT 4
+#define NR_LSTAT 6
+#define NR_ACCESS 21
+#define NR_EXECVE 59
+#define NR_CHDIR 80
+#define NR_FCHDIR 81
+#define NR_READLINK 89
+#define NR_OPENAT 257
+#define NR_NEWFSTATAT 262
+#define NR_READLINKAT 267
+#define NR_FACCESSAT 269
+#define NR_EXECVEAT 322
+#define NR_STATX 332
+#define NR_OPENAT2 437
+#define NR_FACCESSAT2 439
+
+#define KIND_ENTER 1
+#define KIND_EXIT 2
+#define AT_FDCWD -100
+
+struct hdr {
+    __u32 kind;
+    __u32 nr;
+    __u32 tgid;
+    __u32 tid;
+    __s64 val; // entry: the directory fd (AT_FDCWD for plain names); exit: the result
+    __u64 flags; // entry: open/stat/exec flags
+    __u32 len; // bytes of path that follow, with the final NUL
+    char comm[16];
+    __u32 pad;
+    __u64 root_ino; // entry: the process's root directory
+    __u64 pwd_ino; // entry: its working directory (exit of chdir: the new one)
+    __u32 root_dev; // kernel dev_t of the root directory's filesystem
+    __u32 pwd_dev;
+};
+
+struct scratch {
+    struct hdr h;
+    char path[PATH_CAP];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 1 << 25);
+} names SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct scratch);
+} scratch SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} dropped SEC(".maps");
+
+// set by the loader: the tracer's own process, whose calls are not recorded
+const volatile __u32 own_tgid = 0;
+
+static __always_inline int wanted(__u64 nr)
+{
+    switch (nr) {
+    case NR_OPEN: case NR_STAT: case NR_LSTAT: case NR_ACCESS: case NR_EXECVE:
+    case NR_CHDIR: case NR_FCHDIR: case NR_READLINK: case NR_OPENAT:
+    case NR_NEWFSTATAT: case NR_READLINKAT: case NR_FACCESSAT: case NR_EXECVEAT:
+    case NR_STATX: case NR_OPENAT2: case NR_FACCESSAT2:
+        return 1;
+    }
+    return 0;
+}
+
+static __always_inline __u64 reg(void *regs, int off)
+{
+    __u64 v = 0;
+    bpf_probe_read_kernel(&v, sizeof(v), regs + off);
+    return v;
+}
+
+static __always_inline void count_drop(void)
+{
+    __u32 zero = 0;
+    __u64 *d = bpf_map_lookup_elem(&dropped, &zero);
+    if (d)
+        *d += 1;
+}
+
+SEC("raw_tracepoint/sys_enter")
+int names_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+    __u64 nr = ctx->args[1];
+    if (!wanted(nr))
+        return 0;
+    __u64 id = bpf_get_current_pid_tgid();
+    if ((__u32)(id >> 32) == own_tgid)
+        return 0;
+    void *regs = (void *)ctx->args[0];
+    __u32 zero = 0;
+    struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+    if (!s)
+        return 0;
+    s->h.kind = KIND_ENTER;
+    s->h.nr = nr;
+    s->h.tgid = id >> 32;
+    s->h.tid = (__u32)id;
+    s->h.flags = 0;
+    s->h.pad = 0;
+    bpf_get_current_comm(s->h.comm, sizeof(s->h.comm));
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    s->h.root_ino = BPF_CORE_READ(task, fs, root.dentry, d_inode, i_ino);
+    s->h.root_dev = BPF_CORE_READ(task, fs, root.dentry, d_sb, s_dev);
+    s->h.pwd_ino = BPF_CORE_READ(task, fs, pwd.dentry, d_inode, i_ino);
+    s->h.pwd_dev = BPF_CORE_READ(task, fs, pwd.dentry, d_sb, s_dev);
+
+    const char *path = 0;
+    switch (nr) {
+    case NR_OPEN:
+        s->h.val = AT_FDCWD;
+        path = (const char *)reg(regs, REG_DI);
+        s->h.flags = reg(regs, REG_SI);
+        break;
+    case NR_STAT: case NR_ACCESS: case NR_EXECVE: case NR_CHDIR: case NR_READLINK:
+        s->h.val = AT_FDCWD;
+        path = (const char *)reg(regs, REG_DI);
+        break;
+    case NR_LSTAT:
+        s->h.val = AT_FDCWD;
+        path = (const char *)reg(regs, REG_DI);
+        s->h.flags = 0x100; // AT_SYMLINK_NOFOLLOW
+        break;
+    case NR_FCHDIR:
+        s->h.val = (__s64)(int)reg(regs, REG_DI);
+        break;
+    case NR_OPENAT: case NR_STATX:
+        s->h.val = (__s64)(int)reg(regs, REG_DI);
+        path = (const char *)reg(regs, REG_SI);
+        s->h.flags = reg(regs, REG_DX);
+        break;
+    case NR_NEWFSTATAT: case NR_FACCESSAT2:
+        s->h.val = (__s64)(int)reg(regs, REG_DI);
+        path = (const char *)reg(regs, REG_SI);
+        s->h.flags = reg(regs, REG_R10);
+        break;
+    case NR_EXECVEAT:
+        s->h.val = (__s64)(int)reg(regs, REG_DI);
+        path = (const char *)reg(regs, REG_SI);
+        s->h.flags = reg(regs, REG_R8);
+        break;
+    case NR_OPENAT2: {
+        s->h.val = (__s64)(int)reg(regs, REG_DI);
+        path = (const char *)reg(regs, REG_SI);
+        __u64 how = reg(regs, REG_DX);
+        __u64 f = 0;
+        bpf_probe_read_user(&f, sizeof(f), (void *)how);
+        s->h.flags = f;
+        break;
+    }
+    default: // readlinkat, faccessat
+        s->h.val = (__s64)(int)reg(regs, REG_DI);
+        path = (const char *)reg(regs, REG_SI);
+        break;
+    }
+    long n = 0;
+    if (path) {
+        n = bpf_probe_read_user_str(s->path, PATH_CAP, path);
+        if (n < 0)
+            n = 0;
+    }
+    if (n > PATH_CAP)
+        n = PATH_CAP;
+    s->h.len = n;
+    if (bpf_ringbuf_output(&names, s, sizeof(struct hdr) + (n & (PATH_CAP * 2 - 1)) , 0))
+        count_drop();
+    return 0;
+}
+
+SEC("raw_tracepoint/sys_exit")
+int names_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+    void *regs = (void *)ctx->args[0];
+    __u64 nr = reg(regs, REG_ORIG_AX);
+    if (!wanted(nr))
+        return 0;
+    __u64 id = bpf_get_current_pid_tgid();
+    if ((__u32)(id >> 32) == own_tgid)
+        return 0;
+    struct hdr h = {};
+    h.kind = KIND_EXIT;
+    h.nr = nr;
+    h.tgid = id >> 32;
+    h.tid = (__u32)id;
+    h.val = (__s64)ctx->args[1];
+    if (nr == NR_CHDIR || nr == NR_FCHDIR) {
+        // the new working directory, for the relative names that follow
+        struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+        h.pwd_ino = BPF_CORE_READ(task, fs, pwd.dentry, d_inode, i_ino);
+        h.pwd_dev = BPF_CORE_READ(task, fs, pwd.dentry, d_sb, s_dev);
+    }
+    if (bpf_ringbuf_output(&names, &h, sizeof(h), 0))
+        count_drop();
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -1,0 +1,642 @@
+//! Names: the paths programs *ask for*, with the result of each request.
+//!
+//! fanotify reports the file finally opened, never the name that reached
+//! it, nor a name that was asked for and not found. This source records,
+//! for every process on the node, the path argument and the result of the
+//! path-taking system calls — `execve`/`execveat`, `open`/`openat`/
+//! `openat2`, the `stat` family, `access`/`faccessat`/`faccessat2`,
+//! `readlink`/`readlinkat`, `chdir`/`fchdir` — through a small BPF program
+//! (`bpf/names.bpf.c`, built by `build.rs` with the distribution's clang)
+//! on the `sys_enter` and `sys_exit` raw tracepoints, loaded with aya. The
+//! kernel side filters the system calls and the tracer's own process, and
+//! writes variable-length records to one ring buffer; a record that does
+//! not fit is counted, so a loss is never silent.
+//!
+//! User space pairs each entry with its exit by thread, makes relative
+//! names absolute (the process's working directory, or the directory
+//! descriptor's path), and maps them into the traced root through the
+//! process's own root directory, so names asked inside a `chroot` or a
+//! container's root are recorded as paths inside the traced root.
+
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::run::inside;
+
+/// The system calls recorded, by x86-64 number.
+const CALLS: &[(u32, &str)] = &[
+    (2, "open"),
+    (4, "stat"),
+    (6, "lstat"),
+    (21, "access"),
+    (59, "execve"),
+    (80, "chdir"),
+    (81, "fchdir"),
+    (89, "readlink"),
+    (257, "openat"),
+    (262, "newfstatat"),
+    (267, "readlinkat"),
+    (269, "faccessat"),
+    (322, "execveat"),
+    (332, "statx"),
+    (437, "openat2"),
+    (439, "faccessat2"),
+];
+
+const KIND_ENTER: u32 = 1;
+const KIND_EXIT: u32 = 2;
+const HDR_LEN: usize = 80;
+const AT_FDCWD: i64 = -100;
+const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+const O_NOFOLLOW: u64 = 0o400000;
+
+/// One name asked for, once per run and (name, call, result), with the first
+/// process that asked and how many times it was asked.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Name {
+    /// The absolute path asked for, inside the traced root (bytes).
+    pub path: Vec<u8>,
+    /// The system call (`openat`, `execve`, `newfstatat`, …).
+    pub call: String,
+    /// `ok`, or the error's name (`ENOENT`, `EACCES`, …).
+    pub result: String,
+    /// The last component is not followed (`lstat`, `O_NOFOLLOW`,
+    /// `AT_SYMLINK_NOFOLLOW`, `readlink`).
+    pub nofollow: bool,
+    /// The first process that asked.
+    pub pid: i32,
+    /// Its command.
+    pub comm: String,
+    /// The scenario step running then.
+    pub step: Option<String>,
+    /// How many times it was asked.
+    pub count: u64,
+    /// Milliseconds after the start of the trace.
+    pub first_ms: u64,
+}
+
+/// Why names are partial, if they are.
+#[derive(Debug, Clone, Default)]
+pub struct NamesStatus {
+    /// The BPF source is running.
+    pub active: bool,
+    /// Why it is not, or what was lost.
+    pub problems: Vec<String>,
+}
+
+struct Pending {
+    nr: u32,
+    comm: String,
+    dirfd: i64,
+    flags: u64,
+    path: Vec<u8>,
+    /// The process's root, as a path here, when it could be named.
+    root: Option<Vec<u8>>,
+    /// Its working directory, likewise.
+    cwd: Option<Vec<u8>>,
+}
+
+struct Joiner {
+    root: Vec<u8>,
+    pending: HashMap<u32, Pending>,
+    /// root directory (device, inode) → its path here
+    roots: HashMap<(u64, u64), Vec<u8>>,
+    /// working directory (device, inode) → its path here
+    cwds: HashMap<(u64, u64), Vec<u8>>,
+    names: HashMap<(Vec<u8>, String, String), usize>,
+    out: Vec<Name>,
+    started: Instant,
+    unresolved: u64,
+}
+
+fn call_name(nr: u32) -> Option<&'static str> {
+    CALLS.iter().find(|(n, _)| *n == nr).map(|(_, s)| *s)
+}
+
+fn errno_name(ret: i64) -> String {
+    if ret >= 0 {
+        return "ok".into();
+    }
+    let e = nix::errno::Errno::from_raw((-ret) as i32);
+    format!("{e:?}")
+}
+
+fn read_link(p: String) -> Option<Vec<u8>> {
+    std::fs::read_link(p)
+        .ok()
+        .map(|p| p.as_os_str().as_bytes().to_vec())
+}
+
+/// `base/rel`, with `.` and `..` taken lexically (a name's own `..` hops are
+/// the walker's business; this only places it).
+fn join(base: &[u8], rel: &[u8]) -> Vec<u8> {
+    let mut out = base.to_vec();
+    if !out.ends_with(b"/") {
+        out.push(b'/');
+    }
+    out.extend_from_slice(rel);
+    out
+}
+
+impl Joiner {
+    /// The process's root as a path in this mount namespace, by the address
+    /// of its root directory: named once from a process that has it —
+    /// `/proc/PID/root` when the process shares the tracer's mount
+    /// namespace; for another one (a container), the root mount's source
+    /// directory when it is a directory of a filesystem mounted here — so
+    /// processes gone before their names are read still get placed.
+    fn root_of(&mut self, pid: u32, key: (u64, u64)) -> Option<Vec<u8>> {
+        if let Some(r) = self.roots.get(&key) {
+            return Some(r.clone());
+        }
+        let same_ns =
+            read_link(format!("/proc/{pid}/ns/mnt")) == read_link("/proc/self/ns/mnt".into());
+        let r = if same_ns {
+            read_link(format!("/proc/{pid}/root"))
+        } else {
+            foreign_root(pid)
+        }?;
+        if key.1 != 0 {
+            self.roots.insert(key, r.clone());
+        }
+        Some(r)
+    }
+
+    /// The working directory, likewise (as seen from the process's root).
+    fn cwd_of(&mut self, pid: u32, key: (u64, u64)) -> Option<Vec<u8>> {
+        if let Some(c) = self.cwds.get(&key) {
+            return Some(c.clone());
+        }
+        let c = read_link(format!("/proc/{pid}/cwd"))?;
+        if key.1 != 0 {
+            self.cwds.insert(key, c.clone());
+        }
+        Some(c)
+    }
+
+    /// Name the working and root directories of every running process (in
+    /// this mount namespace), so that a process that is gone before its
+    /// names are read is still placed when it shared one of them.
+    fn prime(&mut self) {
+        let Ok(rd) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        let own_ns = read_link("/proc/self/ns/mnt".into());
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            if read_link(format!("/proc/{pid}/ns/mnt")) != own_ns {
+                continue;
+            }
+            for (what, map) in [("cwd", &mut self.cwds), ("root", &mut self.roots)] {
+                let link = format!("/proc/{pid}/{what}");
+                let (Ok(st), Some(p)) = (std::fs::metadata(&link), read_link(link.clone())) else {
+                    continue;
+                };
+                use std::os::unix::fs::MetadataExt;
+                map.entry((st.dev(), st.ino())).or_insert(p);
+            }
+        }
+    }
+
+    fn enter(&mut self, h: &Hdr, path: &[u8]) {
+        // named now, while the process most likely still exists
+        let root = self.root_of(h.tgid, h.root);
+        let cwd = if !path.is_empty() && !path.starts_with(b"/") && h.val == AT_FDCWD {
+            self.cwd_of(h.tgid, h.pwd)
+        } else {
+            None
+        };
+        self.pending.insert(
+            h.tid,
+            Pending {
+                nr: h.nr,
+                comm: h.comm.clone(),
+                dirfd: h.val,
+                flags: h.flags,
+                path: path.to_vec(),
+                root,
+                cwd,
+            },
+        );
+    }
+
+    fn exit(&mut self, h: &Hdr, step: Option<String>) {
+        let Some(p) = self.pending.remove(&h.tid) else {
+            return;
+        };
+        if p.nr != h.nr {
+            return;
+        }
+        let Some(call) = call_name(p.nr) else { return };
+        let pid = h.tgid;
+        if (call == "chdir" || call == "fchdir") && h.val == 0 {
+            // name the new working directory while the process is there,
+            // else by the name it asked for
+            let lexical = (call == "chdir" && p.path.starts_with(b"/"))
+                .then(|| p.root.as_ref().map(|r| join(r, &p.path[1..])))
+                .flatten()
+                .or_else(|| p.cwd.as_ref().map(|c| join(c, &p.path)));
+            if let Some(c) = read_link(format!("/proc/{pid}/cwd")).or(lexical) {
+                if h.pwd.1 != 0 {
+                    self.cwds.insert(h.pwd, normalize(&c));
+                }
+            }
+        }
+        if call == "fchdir" {
+            return;
+        }
+        // an empty name (AT_EMPTY_PATH: fstat on a descriptor) names nothing
+        if p.path.is_empty() {
+            return;
+        }
+        // an absolute name is the process's own: under its root. A working
+        // directory or a descriptor's path as read from /proc is already a
+        // path here (for a process sharing the tracer's mount namespace)
+        let host = if p.path.starts_with(b"/") {
+            match &p.root {
+                Some(r) if r != b"/" => Some(join(r, p.path.strip_prefix(b"/").unwrap_or(&p.path))),
+                Some(_) => Some(p.path.clone()),
+                None => None,
+            }
+        } else if p.dirfd == AT_FDCWD {
+            p.cwd.as_ref().map(|c| join(c, &p.path))
+        } else {
+            read_link(format!("/proc/{pid}/fd/{}", p.dirfd)).map(|d| join(&d, &p.path))
+        };
+        let Some(host) = host else {
+            self.unresolved += 1;
+            return;
+        };
+        let host = normalize(&host);
+        let path = if self.root == b"/" {
+            host
+        } else {
+            match inside(&self.root, &host) {
+                Some(p) => p,
+                None => return,
+            }
+        };
+        let nofollow = matches!(call, "lstat" | "readlink" | "readlinkat")
+            || (matches!(call, "newfstatat" | "statx" | "faccessat2" | "execveat")
+                && p.flags & AT_SYMLINK_NOFOLLOW != 0)
+            || (matches!(call, "open" | "openat" | "openat2") && p.flags & O_NOFOLLOW != 0);
+        let result = errno_name(h.val);
+        let key = (path.clone(), call.to_string(), result.clone());
+        if let Some(&i) = self.names.get(&key) {
+            self.out[i].count += 1;
+            return;
+        }
+        self.names.insert(key, self.out.len());
+        self.out.push(Name {
+            path,
+            call: call.to_string(),
+            result,
+            nofollow,
+            pid: pid as i32,
+            comm: p.comm,
+            step,
+            count: 1,
+            first_ms: self.started.elapsed().as_millis() as u64,
+        });
+    }
+}
+
+/// Remove `.` components and doubled slashes (not `..`: its meaning depends
+/// on symlinks, which the walker resolves).
+fn normalize(p: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(p.len());
+    for c in p.split(|&b| b == b'/') {
+        if c.is_empty() || c == b"." {
+            continue;
+        }
+        out.push(b'/');
+        out.extend_from_slice(c);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
+}
+
+/// The root of a process in another mount namespace, as a path here: the
+/// mount of its `/` is a directory `R` of a filesystem (same device) that is
+/// mounted here at `M` with root `Q`: the path is `M + (R - Q)`.
+fn foreign_root(pid: u32) -> Option<Vec<u8>> {
+    let theirs = std::fs::read(format!("/proc/{pid}/mountinfo")).ok()?;
+    let (dev, root) = theirs.split(|&b| b == b'\n').find_map(|l| {
+        let f: Vec<&[u8]> = l.split(|&b| b == b' ').collect();
+        (f.len() > 4 && f[4] == b"/").then(|| (f[2].to_vec(), unescape(f[3])))
+    })?;
+    let ours = std::fs::read("/proc/self/mountinfo").ok()?;
+    let mut best: Option<Vec<u8>> = None;
+    for l in ours.split(|&b| b == b'\n') {
+        let f: Vec<&[u8]> = l.split(|&b| b == b' ').collect();
+        if f.len() <= 4 || f[2] != dev.as_slice() {
+            continue;
+        }
+        let q = unescape(f[3]);
+        let m = unescape(f[4]);
+        let rest = if q == b"/" {
+            Some(&root[..])
+        } else {
+            root.strip_prefix(q.as_slice())
+                .filter(|r| r.is_empty() || r.starts_with(b"/"))
+        };
+        if let Some(rest) = rest {
+            let cand = normalize(&join(&m, rest));
+            if best.as_ref().is_none_or(|b| cand.len() < b.len()) {
+                best = Some(cand);
+            }
+        }
+    }
+    best
+}
+
+fn unescape(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'\\'
+            && i + 3 < s.len()
+            && s[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (s[i + 1] - b'0') * 64 + (s[i + 2] - b'0') * 8 + (s[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(s[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+struct Hdr {
+    kind: u32,
+    nr: u32,
+    tgid: u32,
+    tid: u32,
+    val: i64,
+    flags: u64,
+    comm: String,
+    /// (device as user space numbers it, inode) of the root directory
+    root: (u64, u64),
+    /// and of the working directory
+    pwd: (u64, u64),
+}
+
+/// A kernel-internal `dev_t` (12-bit major, 20-bit minor) as `stat` reports it.
+fn user_dev(kdev: u32) -> u64 {
+    libc::makedev(kdev >> 20, kdev & 0xfffff)
+}
+
+fn parse(rec: &[u8]) -> Option<(Hdr, &[u8])> {
+    if rec.len() < HDR_LEN {
+        return None;
+    }
+    let u32at = |o: usize| u32::from_ne_bytes(rec[o..o + 4].try_into().unwrap_or([0; 4]));
+    let u64at = |o: usize| u64::from_ne_bytes(rec[o..o + 8].try_into().unwrap_or([0; 8]));
+    let comm_raw = &rec[36..52];
+    let comm_end = comm_raw.iter().position(|&b| b == 0).unwrap_or(16);
+    let len = u32at(32) as usize;
+    let path = rec.get(HDR_LEN..HDR_LEN + len).unwrap_or(&[]);
+    let path = &path[..path.iter().position(|&b| b == 0).unwrap_or(path.len())];
+    Some((
+        Hdr {
+            kind: u32at(0),
+            nr: u32at(4),
+            tgid: u32at(8),
+            tid: u32at(12),
+            val: u64at(16) as i64,
+            flags: u64at(24),
+            comm: String::from_utf8_lossy(&comm_raw[..comm_end]).into_owned(),
+            root: (user_dev(u32at(72)), u64at(56)),
+            pwd: (user_dev(u32at(76)), u64at(64)),
+        },
+        path,
+    ))
+}
+
+/// A running name capture.
+#[derive(Debug)]
+pub struct NameCapture {
+    stop: Arc<AtomicBool>,
+    sync_req: Arc<AtomicU64>,
+    synced: Arc<AtomicU64>,
+    handle: JoinHandle<(Vec<Name>, NamesStatus)>,
+}
+
+impl NameCapture {
+    /// Load and attach the BPF program and start reading; `Err` says why
+    /// names cannot be captured here (the run then records them as partial).
+    pub fn start(
+        root: &Path,
+        step: Arc<Mutex<Option<String>>>,
+        started: Instant,
+    ) -> Result<NameCapture, String> {
+        let (ring, bpf) = load()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let sync_req = Arc::new(AtomicU64::new(0));
+        let synced = Arc::new(AtomicU64::new(0));
+        let (s2, r2, d2) = (stop.clone(), sync_req.clone(), synced.clone());
+        let root_b = {
+            let r = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+            r.as_os_str().as_bytes().to_vec()
+        };
+        let handle = std::thread::Builder::new()
+            .name("kaudit-names".into())
+            .spawn(move || read_loop(ring, bpf, root_b, step, started, s2, r2, d2))
+            .map_err(|e| format!("cannot start the name reader: {e}"))?;
+        Ok(NameCapture {
+            stop,
+            sync_req,
+            synced,
+            handle,
+        })
+    }
+
+    /// Wait (up to `timeout`) until every name recorded before this call is read.
+    pub fn sync(&self, timeout: Duration) {
+        let want = self.sync_req.fetch_add(1, Ordering::SeqCst) + 1;
+        let t = Instant::now();
+        while self.synced.load(Ordering::SeqCst) < want && t.elapsed() < timeout {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Stop, drain, and hand back the names.
+    pub fn stop(self) -> (Vec<Name>, NamesStatus) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle.join().unwrap_or_else(|_| {
+            (
+                Vec::new(),
+                NamesStatus {
+                    active: false,
+                    problems: vec!["the name reader failed".into()],
+                },
+            )
+        })
+    }
+}
+
+#[cfg(kaudit_bpf)]
+type Ring = aya::maps::RingBuf<aya::maps::MapData>;
+#[cfg(not(kaudit_bpf))]
+type Ring = ();
+
+#[cfg(kaudit_bpf)]
+fn load() -> Result<(Ring, aya::Ebpf), String> {
+    use aya::programs::RawTracePoint;
+    let own = std::process::id();
+    let mut bpf = aya::EbpfLoader::new()
+        .set_global("own_tgid", &own, true)
+        .load(aya::include_bytes_aligned!(concat!(
+            env!("OUT_DIR"),
+            "/names.bpf.o"
+        )))
+        .map_err(|e| format!("the kernel refused the BPF name capture: {e}"))?;
+    for (prog, tp) in [("names_enter", "sys_enter"), ("names_exit", "sys_exit")] {
+        let p: &mut RawTracePoint = bpf
+            .program_mut(prog)
+            .ok_or_else(|| format!("BPF program {prog} missing"))?
+            .try_into()
+            .map_err(|e| format!("BPF program {prog}: {e}"))?;
+        p.load()
+            .map_err(|e| format!("the kernel refused BPF program {prog}: {e}"))?;
+        p.attach(tp)
+            .map_err(|e| format!("attaching {prog} to the {tp} tracepoint failed: {e}"))?;
+    }
+    let ring = aya::maps::RingBuf::try_from(
+        bpf.take_map("names")
+            .ok_or_else(|| "BPF map names missing".to_string())?,
+    )
+    .map_err(|e| format!("BPF ring buffer: {e}"))?;
+    Ok((ring, bpf))
+}
+
+#[cfg(not(kaudit_bpf))]
+fn load() -> Result<(Ring, ()), String> {
+    Err("this kaudit was built without the BPF name capture (clang was missing)".into())
+}
+
+#[cfg(kaudit_bpf)]
+fn dropped(bpf: &aya::Ebpf) -> u64 {
+    let Some(m) = bpf.map("dropped") else {
+        return 0;
+    };
+    let Ok(a) = aya::maps::PerCpuArray::<_, u64>::try_from(m) else {
+        return 0;
+    };
+    a.get(&0, 0).map(|v| v.iter().sum()).unwrap_or(0)
+}
+
+#[cfg(kaudit_bpf)]
+#[allow(clippy::too_many_arguments)]
+fn read_loop(
+    mut ring: Ring,
+    bpf: aya::Ebpf,
+    root: Vec<u8>,
+    step: Arc<Mutex<Option<String>>>,
+    started: Instant,
+    stop: Arc<AtomicBool>,
+    sync_req: Arc<AtomicU64>,
+    synced: Arc<AtomicU64>,
+) -> (Vec<Name>, NamesStatus) {
+    let mut j = Joiner {
+        root,
+        pending: HashMap::new(),
+        roots: HashMap::new(),
+        cwds: HashMap::new(),
+        names: HashMap::new(),
+        out: Vec::new(),
+        started,
+        unresolved: 0,
+    };
+    j.prime();
+    loop {
+        let stopping = stop.load(Ordering::SeqCst);
+        let requested = sync_req.load(Ordering::SeqCst);
+        let cur = step.lock().expect("step").clone();
+        let mut n = 0usize;
+        while let Some(item) = ring.next() {
+            n += 1;
+            if let Some((h, path)) = parse(&item) {
+                match h.kind {
+                    KIND_ENTER => j.enter(&h, path),
+                    KIND_EXIT => j.exit(&h, cur.clone()),
+                    _ => {}
+                }
+            }
+        }
+        // the ring was emptied: every name before the request is read
+        synced.store(requested, Ordering::SeqCst);
+        if n == 0 {
+            if stopping {
+                break;
+            }
+            // aya's ring buffer offers no borrowed descriptor to poll on:
+            // an idle reader looks again every 2 ms
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let mut status = NamesStatus {
+        active: true,
+        problems: Vec::new(),
+    };
+    let d = dropped(&bpf);
+    if d > 0 {
+        status
+            .problems
+            .push(format!("{d} name record(s) did not fit in the ring buffer"));
+    }
+    if j.unresolved > 0 {
+        status.problems.push(format!(
+            "{} relative name(s) could not be placed (the process or its directory was gone)",
+            j.unresolved
+        ));
+    }
+    drop(bpf);
+    (j.out, status)
+}
+
+#[cfg(not(kaudit_bpf))]
+#[allow(clippy::too_many_arguments)]
+fn read_loop(
+    _ring: Ring,
+    _bpf: (),
+    _root: Vec<u8>,
+    _step: Arc<Mutex<Option<String>>>,
+    _started: Instant,
+    _stop: Arc<AtomicBool>,
+    _sync_req: Arc<AtomicU64>,
+    _synced: Arc<AtomicU64>,
+) -> (Vec<Name>, NamesStatus) {
+    (Vec::new(), NamesStatus::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_placed_and_normalised() {
+        assert_eq!(normalize(b"/a//b/./c/"), b"/a/b/c");
+        assert_eq!(normalize(b"/a/../b"), b"/a/../b");
+        assert_eq!(join(b"/", b"x"), b"/x");
+        assert_eq!(join(b"/a", b"x"), b"/a/x");
+        assert_eq!(unescape(b"/a\\040b"), b"/a b");
+        assert_eq!(errno_name(0), "ok");
+        assert_eq!(errno_name(-2), "ENOENT");
+        assert_eq!(call_name(257), Some("openat"));
+    }
+}
