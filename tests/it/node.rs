@@ -47,6 +47,49 @@ fn trace_scenario(root: &Path, db: &Path, name: &str) -> Value {
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
+/// `kaudit accessed --names --format json` of the latest run of `name`.
+fn names_of(db: &Path, name: &str) -> Value {
+    let out = kaudit([
+        "accessed".as_ref(),
+        "--names".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--scenario".as_ref(),
+        std::ffi::OsStr::new(name),
+        "--db".as_ref(),
+        db.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// The symlinks (link, target) walked by a successful `call` of `path`.
+fn chain(v: &Value, path: &str, call: &str) -> Vec<(String, String)> {
+    let n = v["asked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["path"] == path && n["call"] == call && n["result"] == "ok")
+        .unwrap_or_else(|| panic!("{path} ({call}) was not asked for"));
+    n["symlinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["link"].as_str().unwrap().to_string(),
+                h["target"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
 fn has(v: &Value, pred: impl Fn(&str, &str) -> bool) -> bool {
     v["accesses"].as_array().unwrap().iter().any(|a| {
         pred(
@@ -84,6 +127,31 @@ fn containerd_run_and_runc_run_pass_inside_a_real_node_root() {
     // every path is inside the root
     let host = root.to_string_lossy().into_owned();
     assert!(!has(&v, |p, _| p.starts_with(&host)));
+
+    // the names asked for, with the symlinks they walk: the steps' /bin/sh
+    // (usrmerge, then dash), libraries through /lib -> usr/lib, and the
+    // container's /bin/sh, asked for in the container's own root
+    let n = names_of(&db, "containerd-run");
+    assert_eq!(
+        chain(&n, "/bin/sh", "execve"),
+        pairs(&[("/bin", "usr/bin"), ("/usr/bin/sh", "dash")])
+    );
+    assert!(n["asked"].as_array().unwrap().iter().any(|x| {
+        x["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("/lib/x86_64-linux-gnu/libseccomp.so"))
+            && x["symlinks"][0]["link"] == "/lib"
+            && x["symlinks"][0]["target"] == "usr/lib"
+    }));
+    assert_eq!(
+        chain(&n, "/opt/busybox/bin/sh", "execve"),
+        pairs(&[("/opt/busybox/bin/sh", "busybox")])
+    );
+    assert!(!n["asked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["path"].as_str().unwrap_or("").starts_with(&host)));
 
     let v = trace_scenario(&root, &db, "runc-run");
     assert!(has(&v, |p, k| p == "/usr/sbin/runc" && k == "exec"));
@@ -135,6 +203,16 @@ fn podman_run_and_cni_bridge_pass_inside_a_real_node_root() {
         );
     }
     assert!(has(&v, |p, k| p.ends_with("/xtables-nft-multi") && k == "exec"));
+    // the plugin runs iptables by name: every hop of the alternatives chain
+    let n = names_of(&db, "cni-bridge");
+    assert_eq!(
+        chain(&n, "/usr/sbin/iptables", "execve"),
+        pairs(&[
+            ("/usr/sbin/iptables", "/etc/alternatives/iptables"),
+            ("/etc/alternatives/iptables", "/usr/sbin/iptables-nft"),
+            ("/usr/sbin/iptables-nft", "xtables-nft-multi"),
+        ])
+    );
     assert!(has(&v, |p, _| p.contains("/xtables/libxt_")));
     let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
     assert!(

@@ -24,6 +24,7 @@ struct super_block {
     __u32 s_dev;
 } __attribute__((preserve_access_index));
 struct inode {
+    unsigned short i_mode;
     unsigned long i_ino;
 } __attribute__((preserve_access_index));
 struct dentry {
@@ -38,8 +39,19 @@ struct fs_struct {
     struct path root;
     struct path pwd;
 } __attribute__((preserve_access_index));
+struct file {
+    struct path f_path;
+} __attribute__((preserve_access_index));
+struct fdtable {
+    unsigned int max_fds;
+    struct file **fd;
+} __attribute__((preserve_access_index));
+struct files_struct {
+    struct fdtable *fdt;
+} __attribute__((preserve_access_index));
 struct task_struct {
     struct fs_struct *fs;
+    struct files_struct *files;
 } __attribute__((preserve_access_index));
 
 #define PATH_CAP 4096
@@ -87,6 +99,9 @@ struct hdr {
     __u64 pwd_ino; // entry: its working directory (exit of chdir: the new one)
     __u32 root_dev; // kernel dev_t of the root directory's filesystem
     __u32 pwd_dev;
+    __u64 dir_ino; // entry: the directory descriptor's directory; exit of an open: the directory opened
+    __u32 dir_dev;
+    __u32 opened_dir; // exit of an open: it opened a directory
 };
 
 struct scratch {
@@ -135,6 +150,35 @@ static __always_inline __u64 reg(void *regs, int off)
     return v;
 }
 
+// The (device, inode) of the directory open as descriptor `fd` of the
+// current process (zero when it is not a directory or not open).
+static __always_inline void fd_dir(long fd, __u64 *ino, __u32 *dev)
+{
+    *ino = 0;
+    *dev = 0;
+    if (fd < 0)
+        return;
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+    if (!fdt)
+        return;
+    unsigned int max = BPF_CORE_READ(fdt, max_fds);
+    if ((unsigned long)fd >= max)
+        return;
+    struct file **arr = BPF_CORE_READ(fdt, fd);
+    struct file *f = 0;
+    bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
+    if (!f)
+        return;
+    struct inode *ino_p = BPF_CORE_READ(f, f_path.dentry, d_inode);
+    unsigned short mode = BPF_CORE_READ(ino_p, i_mode);
+    if ((mode & 0170000) != 0040000)
+        return;
+    struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
+    *ino = BPF_CORE_READ(d, d_inode, i_ino);
+    *dev = BPF_CORE_READ(d, d_sb, s_dev);
+}
+
 static __always_inline void count_drop(void)
 {
     __u32 zero = 0;
@@ -164,12 +208,6 @@ int names_enter(struct bpf_raw_tracepoint_args *ctx)
     s->h.flags = 0;
     s->h.pad = 0;
     bpf_get_current_comm(s->h.comm, sizeof(s->h.comm));
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    s->h.root_ino = BPF_CORE_READ(task, fs, root.dentry, d_inode, i_ino);
-    s->h.root_dev = BPF_CORE_READ(task, fs, root.dentry, d_sb, s_dev);
-    s->h.pwd_ino = BPF_CORE_READ(task, fs, pwd.dentry, d_inode, i_ino);
-    s->h.pwd_dev = BPF_CORE_READ(task, fs, pwd.dentry, d_sb, s_dev);
-
     const char *path = 0;
     switch (nr) {
     case NR_OPEN:
@@ -224,6 +262,28 @@ int names_enter(struct bpf_raw_tracepoint_args *ctx)
         if (n < 0)
             n = 0;
     }
+    // only what places this name: the root for an absolute name, the
+    // working directory or the descriptor's directory for a relative one
+    s->h.root_ino = 0;
+    s->h.root_dev = 0;
+    s->h.pwd_ino = 0;
+    s->h.pwd_dev = 0;
+    s->h.dir_ino = 0;
+    s->h.dir_dev = 0;
+    s->h.opened_dir = 0;
+    if (n > 1 && s->path[0] == '/') {
+        struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+        struct dentry *d = BPF_CORE_READ(task, fs, root.dentry);
+        s->h.root_ino = BPF_CORE_READ(d, d_inode, i_ino);
+        s->h.root_dev = BPF_CORE_READ(d, d_sb, s_dev);
+    } else if (n > 1 && s->h.val == AT_FDCWD) {
+        struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+        struct dentry *d = BPF_CORE_READ(task, fs, pwd.dentry);
+        s->h.pwd_ino = BPF_CORE_READ(d, d_inode, i_ino);
+        s->h.pwd_dev = BPF_CORE_READ(d, d_sb, s_dev);
+    } else if (n > 1) {
+        fd_dir(s->h.val, &s->h.dir_ino, &s->h.dir_dev);
+    }
     if (n > PATH_CAP)
         n = PATH_CAP;
     s->h.len = n;
@@ -248,11 +308,17 @@ int names_exit(struct bpf_raw_tracepoint_args *ctx)
     h.tgid = id >> 32;
     h.tid = (__u32)id;
     h.val = (__s64)ctx->args[1];
+    if ((nr == NR_OPEN || nr == NR_OPENAT || nr == NR_OPENAT2) && h.val >= 0) {
+        // a directory opened: later names relative to it are placed by it
+        fd_dir(h.val, &h.dir_ino, &h.dir_dev);
+        h.opened_dir = h.dir_ino != 0;
+    }
     if (nr == NR_CHDIR || nr == NR_FCHDIR) {
         // the new working directory, for the relative names that follow
         struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-        h.pwd_ino = BPF_CORE_READ(task, fs, pwd.dentry, d_inode, i_ino);
-        h.pwd_dev = BPF_CORE_READ(task, fs, pwd.dentry, d_sb, s_dev);
+        struct dentry *d = BPF_CORE_READ(task, fs, pwd.dentry);
+        h.pwd_ino = BPF_CORE_READ(d, d_inode, i_ino);
+        h.pwd_dev = BPF_CORE_READ(d, d_sb, s_dev);
     }
     if (bpf_ringbuf_output(&names, &h, sizeof(h), 0))
         count_drop();

@@ -52,7 +52,7 @@ const CALLS: &[(u32, &str)] = &[
 
 const KIND_ENTER: u32 = 1;
 const KIND_EXIT: u32 = 2;
-const HDR_LEN: usize = 80;
+const HDR_LEN: usize = 96;
 const AT_FDCWD: i64 = -100;
 const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
 const O_NOFOLLOW: u64 = 0o400000;
@@ -93,14 +93,16 @@ pub struct NamesStatus {
 
 struct Pending {
     nr: u32,
-    comm: String,
+    comm: [u8; 16],
     dirfd: i64,
     flags: u64,
     path: Vec<u8>,
     /// The process's root, as a path here, when it could be named.
     root: Option<Vec<u8>>,
-    /// Its working directory, likewise.
+    /// Its working directory, likewise (relative names only).
     cwd: Option<Vec<u8>>,
+    /// The directory of `dirfd`, likewise (relative names only).
+    dir: Option<Vec<u8>>,
 }
 
 struct Joiner {
@@ -110,7 +112,10 @@ struct Joiner {
     roots: HashMap<(u64, u64), Vec<u8>>,
     /// working directory (device, inode) → its path here
     cwds: HashMap<(u64, u64), Vec<u8>>,
-    names: HashMap<(Vec<u8>, String, String), usize>,
+    /// directory opened by name (device, inode) → that name, here
+    dirs: HashMap<(u64, u64), Vec<u8>>,
+    /// (path, call, result) → index in `out`
+    names: HashMap<(Vec<u8>, u32, i64), usize>,
     out: Vec<Name>,
     started: Instant,
     unresolved: u64,
@@ -210,9 +215,24 @@ impl Joiner {
 
     fn enter(&mut self, h: &Hdr, path: &[u8]) {
         // named now, while the process most likely still exists
-        let root = self.root_of(h.tgid, h.root);
-        let cwd = if !path.is_empty() && !path.starts_with(b"/") && h.val == AT_FDCWD {
+        let relative = !path.is_empty() && !path.starts_with(b"/");
+        let root = if path.starts_with(b"/") {
+            self.root_of(h.tgid, h.root)
+        } else {
+            None
+        };
+        let cwd = if relative && h.val == AT_FDCWD {
             self.cwd_of(h.tgid, h.pwd)
+        } else {
+            None
+        };
+        // a directory descriptor: named by the open that made it, else by
+        // /proc while the descriptor is there
+        let dir = if relative && h.val >= 0 {
+            self.dirs
+                .get(&h.dir)
+                .cloned()
+                .or_else(|| read_link(format!("/proc/{}/fd/{}", h.tgid, h.val)))
         } else {
             None
         };
@@ -220,12 +240,13 @@ impl Joiner {
             h.tid,
             Pending {
                 nr: h.nr,
-                comm: h.comm.clone(),
+                comm: h.comm,
                 dirfd: h.val,
                 flags: h.flags,
                 path: path.to_vec(),
                 root,
                 cwd,
+                dir,
             },
         );
     }
@@ -246,7 +267,11 @@ impl Joiner {
                 .then(|| p.root.as_ref().map(|r| join(r, &p.path[1..])))
                 .flatten()
                 .or_else(|| p.cwd.as_ref().map(|c| join(c, &p.path)));
-            if let Some(c) = read_link(format!("/proc/{pid}/cwd")).or(lexical) {
+            let by_open = self.dirs.get(&h.pwd).cloned();
+            if let Some(c) = by_open
+                .or_else(|| read_link(format!("/proc/{pid}/cwd")))
+                .or(lexical)
+            {
                 if h.pwd.1 != 0 {
                     self.cwds.insert(h.pwd, normalize(&c));
                 }
@@ -271,7 +296,7 @@ impl Joiner {
         } else if p.dirfd == AT_FDCWD {
             p.cwd.as_ref().map(|c| join(c, &p.path))
         } else {
-            read_link(format!("/proc/{pid}/fd/{}", p.dirfd)).map(|d| join(&d, &p.path))
+            p.dir.as_ref().map(|d| join(d, &p.path))
         };
         let Some(host) = host else {
             self.unresolved += 1;
@@ -290,24 +315,38 @@ impl Joiner {
             || (matches!(call, "newfstatat" | "statx" | "faccessat2" | "execveat")
                 && p.flags & AT_SYMLINK_NOFOLLOW != 0)
             || (matches!(call, "open" | "openat" | "openat2") && p.flags & O_NOFOLLOW != 0);
-        let result = errno_name(h.val);
-        let key = (path.clone(), call.to_string(), result.clone());
+        if h.opened_dir && h.val >= 0 && h.dir.1 != 0 {
+            self.dirs.insert(h.dir, path_here_of(&self.root, &path));
+        }
+        let result = if h.val >= 0 { 0 } else { h.val };
+        let key = (path, p.nr, result);
         if let Some(&i) = self.names.get(&key) {
             self.out[i].count += 1;
             return;
         }
+        let path = key.0.clone();
         self.names.insert(key, self.out.len());
+        let comm_end = p.comm.iter().position(|&b| b == 0).unwrap_or(16);
         self.out.push(Name {
             path,
             call: call.to_string(),
-            result,
+            result: errno_name(h.val),
             nofollow,
             pid: pid as i32,
-            comm: p.comm,
+            comm: String::from_utf8_lossy(&p.comm[..comm_end]).into_owned(),
             step,
             count: 1,
             first_ms: self.started.elapsed().as_millis() as u64,
         });
+    }
+}
+
+/// A path inside the traced root as a path here (the tracer's view).
+fn path_here_of(root: &[u8], inner: &[u8]) -> Vec<u8> {
+    if root == b"/" {
+        inner.to_vec()
+    } else {
+        join(root, inner.strip_prefix(b"/").unwrap_or(inner))
     }
 }
 
@@ -388,11 +427,15 @@ struct Hdr {
     tid: u32,
     val: i64,
     flags: u64,
-    comm: String,
+    comm: [u8; 16],
     /// (device as user space numbers it, inode) of the root directory
     root: (u64, u64),
     /// and of the working directory
     pwd: (u64, u64),
+    /// and of the directory of the descriptor (entry) or opened (exit)
+    dir: (u64, u64),
+    /// the exit of an open that opened a directory
+    opened_dir: bool,
 }
 
 /// A kernel-internal `dev_t` (12-bit major, 20-bit minor) as `stat` reports it.
@@ -406,8 +449,6 @@ fn parse(rec: &[u8]) -> Option<(Hdr, &[u8])> {
     }
     let u32at = |o: usize| u32::from_ne_bytes(rec[o..o + 4].try_into().unwrap_or([0; 4]));
     let u64at = |o: usize| u64::from_ne_bytes(rec[o..o + 8].try_into().unwrap_or([0; 8]));
-    let comm_raw = &rec[36..52];
-    let comm_end = comm_raw.iter().position(|&b| b == 0).unwrap_or(16);
     let len = u32at(32) as usize;
     let path = rec.get(HDR_LEN..HDR_LEN + len).unwrap_or(&[]);
     let path = &path[..path.iter().position(|&b| b == 0).unwrap_or(path.len())];
@@ -419,9 +460,11 @@ fn parse(rec: &[u8]) -> Option<(Hdr, &[u8])> {
             tid: u32at(12),
             val: u64at(16) as i64,
             flags: u64at(24),
-            comm: String::from_utf8_lossy(&comm_raw[..comm_end]).into_owned(),
+            comm: rec[36..52].try_into().unwrap_or([0; 16]),
             root: (user_dev(u32at(72)), u64at(56)),
             pwd: (user_dev(u32at(76)), u64at(64)),
+            dir: (user_dev(u32at(88)), u64at(80)),
+            opened_dir: u32at(92) != 0,
         },
         path,
     ))
@@ -557,6 +600,7 @@ fn read_loop(
         pending: HashMap::new(),
         roots: HashMap::new(),
         cwds: HashMap::new(),
+        dirs: HashMap::new(),
         names: HashMap::new(),
         out: Vec::new(),
         started,

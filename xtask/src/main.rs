@@ -292,6 +292,8 @@ fn bench_trace(args: &[String]) -> Result<()> {
     let mut untraced = Vec::new();
     let mut traced = Vec::new();
     let mut traced_total = Vec::new();
+    let mut traced_nonames = Vec::new();
+    let mut names_status = String::new();
     let mut fat = Vec::new();
     let mut st = Vec::new();
     let mut events = 0u64;
@@ -300,6 +302,20 @@ fn bench_trace(args: &[String]) -> Result<()> {
     let strace_ok = Command::new("strace").arg("-V").output().is_ok();
     for r in 0..rounds {
         untraced.push(sh(Command::new("/bin/sh").args(["-c", &script]))?);
+
+        let db = tmp.join(format!("trace-nonames-{r}.db"));
+        let out = Command::new(&kaudit)
+            .args(["trace", "--no-names", "--name", "bench", "--db"])
+            .arg(&db)
+            .args(["--", "/bin/sh", "-c", &script])
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "kaudit trace --no-names failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        traced_nonames.push(read_ns(&t_file)?);
 
         let db = tmp.join(format!("trace-{r}.db"));
         let t = Instant::now();
@@ -322,6 +338,11 @@ fn bench_trace(args: &[String]) -> Result<()> {
             .output()?;
         let v: serde_json::Value = serde_json::from_slice(&runs.stdout)?;
         events = v[0]["events"].as_u64().unwrap_or(0);
+        names_status = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| l.contains("names"))
+            .collect::<Vec<_>>()
+            .join("; ");
         complete &= v[0]["complete"].as_bool().unwrap_or(false);
 
         if fatrace_ok {
@@ -369,8 +390,13 @@ fn bench_trace(args: &[String]) -> Result<()> {
     println!("  untraced:                        {base:7.3} s   1.00x");
     let k = median(traced);
     println!(
-        "  under kaudit trace (workload):   {k:7.3} s   {:.2}x",
+        "  under kaudit trace (workload):   {k:7.3} s   {:.2}x   (names on)",
         k / base
+    );
+    let kn = median(traced_nonames);
+    println!(
+        "  kaudit trace --no-names:         {kn:7.3} s   {:.2}x   (fanotify only)",
+        kn / base
     );
     let total = median(traced_total);
     println!(
@@ -410,6 +436,9 @@ fn bench_trace(args: &[String]) -> Result<()> {
         events as f64 / k,
         if complete { "complete in every round: no event lost" } else { "INCOMPLETE: events were lost" }
     );
+    if !names_status.is_empty() {
+        println!("  last round: {names_status}");
+    }
     println!("open storm (distinct files, each opened once, under kaudit trace):");
     let mut best: Option<f64> = None;
     for s in &storm {
