@@ -318,3 +318,63 @@ fn strace_is_the_oracle_every_name_asked_for_is_recorded_with_its_result() {
     assert!(v["names"].as_str().unwrap().starts_with("partial"));
     assert!(v["asked"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn when_the_kernel_refuses_bpf_exec_names_come_from_proc_and_the_run_says_partial() {
+    if !require_root() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("fallback.db");
+    // the real kernel refuses bpf(2) to this process (seccomp)
+    let nobpf = t.path().join("nobpf");
+    let mut cc = std::process::Command::new("cc");
+    cc.arg("-o")
+        .arg(&nobpf)
+        .arg(crate::support::fixture_source("nobpf.c"));
+    crate::support::run_ok(cc);
+    let out = std::process::Command::new(&nobpf)
+        .arg(env!("CARGO_BIN_EXE_kaudit"))
+        .args(["trace", "--name", "fallback", "--db"])
+        .arg(&db)
+        .args([
+            "--",
+            "/bin/sh",
+            "-c",
+            "awk 'BEGIN { system(\"sleep 0.5\") }'",
+        ])
+        .env_remove("KAUDIT_DB")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("names are partial: the kernel refused"),
+        "{err}"
+    );
+    let out = kaudit([
+        "accessed".as_ref(),
+        "--names".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--scenario".as_ref(),
+        "fallback".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["names"]
+        .as_str()
+        .unwrap()
+        .contains("exec names only, from /proc"));
+    let asked = v["asked"].as_array().unwrap();
+    // awk was run by name: found through PATH, with its alternatives chain
+    let awk = asked
+        .iter()
+        .find(|n| n["path"] == "/usr/bin/awk" && n["call"] == "execve")
+        .unwrap_or_else(|| panic!("awk not found: {v:#}"));
+    assert_eq!(awk["symlinks"][0]["link"], "/usr/bin/awk");
+    assert_eq!(awk["symlinks"][1]["link"], "/etc/alternatives/awk");
+    // no probes without the capture
+    assert!(asked.iter().all(|n| n["result"] == "ok"));
+}

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use crate::fan::{EventSink, Group, MarkReport, RawEvent};
-use crate::names::{Name, NameCapture, NamesStatus};
+use crate::names::{ExecNames, Name, NameCapture, NamesStatus};
 use crate::procinfo::ProcCache;
 use crate::record::{Access, AccessKind, Recorder};
 
@@ -111,7 +111,7 @@ pub struct Tracer {
     sync_req: Arc<std::sync::atomic::AtomicU64>,
     synced: Arc<std::sync::atomic::AtomicU64>,
     step: Arc<Mutex<Option<String>>>,
-    handle: JoinHandle<(Recorder, Vec<String>, u64)>,
+    handle: JoinHandle<(Recorder, Vec<String>, u64, Option<ExecNames>)>,
     marks: Vec<MarkReport>,
     started: Instant,
     names: Result<NameCapture, String>,
@@ -164,11 +164,23 @@ impl Tracer {
         let synced = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (stop2, step2) = (stop.clone(), step.clone());
         let sync = (sync_req.clone(), synced.clone());
+        // the kernel refused the BPF capture: exec names from /proc instead
+        let exec_fallback = opts.names && names.is_err();
         let handle = std::thread::Builder::new()
             .name("kaudit-fanotify".into())
             .spawn(move || {
                 reader(
-                    group, rec, procs, opts, own_pid, stop2, step2, started, sync, flush,
+                    group,
+                    rec,
+                    procs,
+                    opts,
+                    own_pid,
+                    stop2,
+                    step2,
+                    started,
+                    sync,
+                    flush,
+                    exec_fallback,
                 )
             })
             .map_err(TraceError::Thread)?;
@@ -216,17 +228,37 @@ impl Tracer {
     /// Stop, drain the queue, and hand back what was recorded.
     pub fn stop(self) -> TraceResult {
         self.stop.store(true, Ordering::SeqCst);
-        let (rec, lost, unnamed) = match self.handle.join() {
+        let (rec, lost, unnamed, exec_names) = match self.handle.join() {
             Ok(r) => r,
             Err(_) => (
                 Recorder::default(),
                 vec!["the event reader failed; nothing was recorded".into()],
                 0,
+                None,
             ),
         };
-        let (names, names_status) = match self.names {
-            Ok(n) => n.stop(),
-            Err(why) => (
+        let (names, names_status) = match (self.names, exec_names) {
+            (Ok(n), _) => n.stop(),
+            (Err(why), Some(x)) => {
+                let (names, gone) = x.finish();
+                let mut problems = vec![
+                    why,
+                    "exec names only, from /proc (argv[0] through PATH); no failed probes".into(),
+                ];
+                if gone > 0 {
+                    problems.push(format!(
+                        "{gone} execution(s) whose process was gone before it could be read"
+                    ));
+                }
+                (
+                    names,
+                    NamesStatus {
+                        active: false,
+                        problems,
+                    },
+                )
+            }
+            (Err(why), None) => (
                 Vec::new(),
                 NamesStatus {
                     active: false,
@@ -258,6 +290,8 @@ struct Sink<'a> {
     step: Option<String>,
     started: Instant,
     suppress: bool,
+    /// exec names from /proc, when the BPF name capture cannot run
+    exec_names: Option<ExecNames>,
 }
 
 impl EventSink for Sink<'_> {
@@ -277,6 +311,12 @@ impl EventSink for Sink<'_> {
                 false
             }
             RawEvent::File { pid, path, kinds } => {
+                if let Some(x) = &mut self.exec_names {
+                    if kinds.contains(&AccessKind::Exec) {
+                        let ms = self.started.elapsed().as_millis() as u64;
+                        x.exec(pid, path.clone(), self.step.clone(), ms);
+                    }
+                }
                 let path = match &self.prefix {
                     None => path,
                     Some(p) => match inside(p, &path) {
@@ -341,7 +381,8 @@ fn reader(
         Arc<std::sync::atomic::AtomicU64>,
     ),
     mut flush: Flush,
-) -> (Recorder, Vec<String>, u64) {
+    exec_fallback: bool,
+) -> (Recorder, Vec<String>, u64, Option<ExecNames>) {
     let mut flushed = 0usize;
     let mut last_flush = Instant::now();
     use std::os::unix::ffi::OsStrExt;
@@ -356,6 +397,7 @@ fn reader(
         step: None,
         started,
         suppress: !opts.all_events,
+        exec_names: exec_fallback.then(|| ExecNames::new(&opts.root)),
     };
     if !opts.reader_delay.is_zero() {
         std::thread::sleep(opts.reader_delay);
@@ -372,7 +414,11 @@ fn reader(
         let stopping = stop.load(Ordering::SeqCst);
         let requested = sync.0.load(Ordering::SeqCst);
         sink.step = step.lock().expect("step").clone();
-        match group.read(own_pid, &mut sink) {
+        let read = group.read(own_pid, &mut sink);
+        if let Some(x) = &mut sink.exec_names {
+            x.poll();
+        }
+        match read {
             Ok(0) => {
                 // the queue is empty: every event before the request is read
                 sync.1.store(requested, Ordering::SeqCst);
@@ -403,6 +449,7 @@ fn reader(
             }
         }
     }
+    let exec_names = sink.exec_names.take();
     let (mut lost, overflows, unnamed) = (sink.lost, sink.overflows, sink.unnamed);
     if overflows > 0 {
         lost.insert(
@@ -410,5 +457,5 @@ fn reader(
             format!("the kernel's event queue overflowed {overflows} time(s): events were lost"),
         );
     }
-    (rec, lost, unnamed)
+    (rec, lost, unnamed, exec_names)
 }
