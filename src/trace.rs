@@ -266,14 +266,34 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     for chunk in rows.chunks(20_000) {
         db.add_accesses(id, chunk)?;
     }
+    // each name walked in the root as it is now, with the analyzer's model:
+    // the symlinks it went through become its evidence
+    let walk_root = kaudit_analyzer::rootfs::Root::open(&opts.root).ok();
+    let mut walked: std::collections::HashMap<(&[u8], bool), Walked> =
+        std::collections::HashMap::new();
     let name_rows: Vec<NameRow> = result
         .names
         .iter()
-        .map(|n| NameRow {
+        .map(|n| {
+            let (hops, resolved) = walked
+                .entry((n.path.as_slice(), n.nofollow))
+                .or_insert_with(|| walk(walk_root.as_ref(), &n.path, n.nofollow))
+                .clone();
+            (n, hops, resolved)
+        })
+        .map(|(n, hops, resolved)| NameRow {
             path: n.path.clone(),
             call: n.call.clone(),
             result: n.result.clone(),
             nofollow: n.nofollow,
+            evidence: match n.result.as_str() {
+                "ok" => "asked",
+                "ENOENT" => "probed-absent",
+                _ => "failed",
+            }
+            .to_string(),
+            resolved,
+            hops,
             pid: i64::from(n.pid),
             comm: n.comm.clone(),
             step: n.step.clone(),
@@ -435,26 +455,7 @@ pub(crate) fn accessed(cli: &Cli, a: &AccessedArgs) -> anyhow::Result<i32> {
 /// symlinks it walks in the run's root (resolved now, with the analyzer's
 /// root model, when the root is still there).
 fn names(db: &Db, run: &kaudit_graph::RunRow, format: AccessedFormat) -> anyhow::Result<i32> {
-    use kaudit_analyzer::rootfs::{resolve, Root};
     let (rows, status) = db.names(run.id)?;
-    let root_path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&run.root));
-    let root = Root::open(&root_path).ok();
-    let walk = |path: &[u8], nofollow: bool| {
-        root.as_ref().map(|r| {
-            let res = resolve(r, path, b"/");
-            let hops: Vec<_> = if nofollow {
-                res.prefix().to_vec()
-            } else {
-                res.hops.clone()
-            };
-            let target = if nofollow {
-                res.named.clone()
-            } else {
-                res.target_path().map(<[u8]>::to_vec)
-            };
-            (hops, target)
-        })
-    };
     let mut out = std::io::stdout().lock();
     let p = kaudit_analyzer::report::json_path;
     match format {
@@ -465,18 +466,20 @@ fn names(db: &Db, run: &kaudit_graph::RunRow, format: AccessedFormat) -> anyhow:
             for n in &rows {
                 write!(out, "{:<8} {:<11} ", n.result, n.call)?;
                 out.write_all(&n.path)?;
-                if let Some((hops, target)) = walk(&n.path, n.nofollow) {
-                    for h in &hops {
-                        out.write_all(b"  [")?;
-                        out.write_all(&h.link)?;
-                        out.write_all(b" -> ")?;
-                        out.write_all(&h.target)?;
-                        out.write_all(b"]")?;
-                    }
-                    if let Some(t) = target.filter(|t| *t != n.path || !hops.is_empty()) {
-                        out.write_all(b"  => ")?;
-                        out.write_all(&t)?;
-                    }
+                for (link, target) in &n.hops {
+                    out.write_all(b"  [")?;
+                    out.write_all(link)?;
+                    out.write_all(b" -> ")?;
+                    out.write_all(target)?;
+                    out.write_all(b"]")?;
+                }
+                if let Some(t) = n
+                    .resolved
+                    .as_ref()
+                    .filter(|t| **t != n.path || !n.hops.is_empty())
+                {
+                    out.write_all(b"  => ")?;
+                    out.write_all(t)?;
                 }
                 out.write_all(b"\n")?;
             }
@@ -484,22 +487,49 @@ fn names(db: &Db, run: &kaudit_graph::RunRow, format: AccessedFormat) -> anyhow:
         AccessedFormat::Json => {
             let v = serde_json::json!({
                 "run": run.id, "name": run.name, "names": status,
-                "asked": rows.iter().map(|n| {
-                    let w = walk(&n.path, n.nofollow);
-                    serde_json::json!({
-                        "path": p(&n.path), "call": n.call, "result": n.result,
-                        "nofollow": n.nofollow, "pid": n.pid, "comm": n.comm, "step": n.step,
-                        "count": n.count, "first_ms": n.first_ms,
-                        "symlinks": w.as_ref().map(|(h, _)| h.iter().map(|h| serde_json::json!({
-                            "link": p(&h.link), "target": p(&h.target)})).collect::<Vec<_>>()),
-                        "resolved": w.as_ref().and_then(|(_, t)| t.as_deref().map(p)),
-                    })
-                }).collect::<Vec<_>>(),
+                "asked": rows.iter().map(|n| serde_json::json!({
+                    "path": p(&n.path), "call": n.call, "result": n.result,
+                    "evidence": n.evidence, "nofollow": n.nofollow, "pid": n.pid,
+                    "comm": n.comm, "step": n.step, "count": n.count, "first_ms": n.first_ms,
+                    "symlinks": n.hops.iter().map(|(l, t)| serde_json::json!({
+                        "link": p(l), "target": p(t)})).collect::<Vec<_>>(),
+                    "resolved": n.resolved.as_deref().map(p),
+                })).collect::<Vec<_>>(),
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
     }
     Ok(0)
+}
+
+/// The symlinks a name walks in the root, (link, stored target) in order,
+/// and what it reaches.
+type Walked = (Vec<(Vec<u8>, Vec<u8>)>, Option<Vec<u8>>);
+
+/// Walk `path` in `root` (the analyzer's model: re-rooted absolute targets,
+/// every hop, `..` clamped); with `nofollow` the last component is not
+/// followed. Nothing when the root cannot be opened.
+fn walk(root: Option<&kaudit_analyzer::rootfs::Root>, path: &[u8], nofollow: bool) -> Walked {
+    let Some(r) = root else {
+        return (Vec::new(), None);
+    };
+    let res = kaudit_analyzer::rootfs::resolve(r, path, b"/");
+    let hops = if nofollow {
+        res.prefix()
+    } else {
+        &res.hops[..]
+    };
+    let target = if nofollow {
+        res.named.clone()
+    } else {
+        res.target_path().map(<[u8]>::to_vec)
+    };
+    (
+        hops.iter()
+            .map(|h| (h.link.clone(), h.target.clone()))
+            .collect(),
+        target,
+    )
 }
 
 pub(crate) fn scenarios(a: &crate::cli::ScenariosArgs) -> anyhow::Result<i32> {

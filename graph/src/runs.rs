@@ -69,6 +69,14 @@ pub struct NameRow {
     pub result: String,
     /// The last component was not followed.
     pub nofollow: bool,
+    /// `asked` (the name was found), `probed-absent` (`ENOENT`: an optional
+    /// file, not needed) or `failed` (another error).
+    pub evidence: String,
+    /// What the name reached in the root when the run was stored (the final
+    /// target, or the entry itself when the last component is not followed).
+    pub resolved: Option<Vec<u8>>,
+    /// The symlinks it walked, in order: (link, stored target).
+    pub hops: Vec<(Vec<u8>, Vec<u8>)>,
     /// First process that asked.
     pub pid: i64,
     /// Its command.
@@ -188,17 +196,31 @@ impl Db {
         {
             let mut st = tx
                 .prepare_cached(
-                    "INSERT INTO name (run, path, call, result, nofollow, pid, comm, step, count, first_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                     ON CONFLICT (run, path, call, result) DO UPDATE SET count = excluded.count",
+                    "INSERT INTO name (run, path, call, result, nofollow, evidence, resolved, pid, comm, step, count, first_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                     ON CONFLICT (run, path, call, result) DO UPDATE SET count = excluded.count
+                     RETURNING id",
+                )
+                .map_err(|e| crate::store::classify(&path, e))?;
+            let mut hop = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO name_hop (name, seq, link, target) VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(|e| crate::store::classify(&path, e))?;
             for n in names {
-                st.execute(params![
-                    id, n.path, n.call, n.result, n.nofollow, n.pid, n.comm, n.step, n.count,
-                    n.first_ms
-                ])
-                .map_err(|e| crate::store::classify(&path, e))?;
+                let name_id: i64 = st
+                    .query_row(
+                        params![
+                            id, n.path, n.call, n.result, n.nofollow, n.evidence, n.resolved,
+                            n.pid, n.comm, n.step, n.count, n.first_ms
+                        ],
+                        |r| r.get(0),
+                    )
+                    .map_err(|e| crate::store::classify(&path, e))?;
+                for (i, (link, target)) in n.hops.iter().enumerate() {
+                    hop.execute(params![name_id, i as i64, link, target])
+                        .map_err(|e| crate::store::classify(&path, e))?;
+                }
             }
             tx.execute(
                 "UPDATE run SET names = ?2 WHERE id = ?1",
@@ -222,27 +244,46 @@ impl Db {
             .flatten();
         let mut st = c
             .prepare(
-                "SELECT path, call, result, nofollow, pid, comm, step, count, first_ms FROM name
+                "SELECT id, path, call, result, nofollow, evidence, resolved, pid, comm, step, count,
+                        first_ms FROM name
                  WHERE run = ?1 ORDER BY path, call, result",
             )
             .map_err(|e| self.err(e))?;
+        let mut hops = c
+            .prepare("SELECT link, target FROM name_hop WHERE name = ?1 ORDER BY seq")
+            .map_err(|e| self.err(e))?;
         let rows = st
             .query_map(params![id], |r| {
-                Ok(NameRow {
-                    path: r.get(0)?,
-                    call: r.get(1)?,
-                    result: r.get(2)?,
-                    nofollow: r.get(3)?,
-                    pid: r.get(4)?,
-                    comm: r.get(5)?,
-                    step: r.get(6)?,
-                    count: r.get(7)?,
-                    first_ms: r.get(8)?,
-                })
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    NameRow {
+                        path: r.get(1)?,
+                        call: r.get(2)?,
+                        result: r.get(3)?,
+                        nofollow: r.get(4)?,
+                        evidence: r.get(5)?,
+                        resolved: r.get(6)?,
+                        hops: Vec::new(),
+                        pid: r.get(7)?,
+                        comm: r.get(8)?,
+                        step: r.get(9)?,
+                        count: r.get(10)?,
+                        first_ms: r.get(11)?,
+                    },
+                ))
             })
             .map_err(|e| self.err(e))?;
-        let rows = rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?;
-        Ok((rows, status))
+        let mut out = Vec::new();
+        for row in rows {
+            let (name_id, mut n) = row.map_err(|e| self.err(e))?;
+            n.hops = hops
+                .query_map(params![name_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| self.err(e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.err(e))?;
+            out.push(n);
+        }
+        Ok((out, status))
     }
 
     /// Record what a run watches (known once tracing has started).

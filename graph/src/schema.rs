@@ -137,6 +137,8 @@ CREATE TABLE name (
     call     TEXT NOT NULL,
     result   TEXT NOT NULL,
     nofollow INTEGER NOT NULL,
+    evidence TEXT NOT NULL,
+    resolved BLOB,
     pid      INTEGER NOT NULL,
     comm     TEXT NOT NULL,
     step     TEXT,
@@ -145,6 +147,15 @@ CREATE TABLE name (
     UNIQUE (run, path, call, result)
 );
 CREATE INDEX name_path ON name(path);
+CREATE INDEX name_resolved ON name(resolved);
+CREATE TABLE name_hop (
+    name     INTEGER NOT NULL REFERENCES name(id) ON DELETE CASCADE,
+    seq      INTEGER NOT NULL,
+    link     BLOB NOT NULL,
+    target   BLOB NOT NULL,
+    PRIMARY KEY (name, seq)
+);
+CREATE INDEX name_hop_link ON name_hop(link);
 ALTER TABLE run ADD COLUMN names TEXT;
 "#,
 ];

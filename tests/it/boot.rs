@@ -24,6 +24,7 @@ fn boot_scenario_records_services_outside_its_tree_and_notifies_when_tracing() {
     if !require_root() {
         return;
     }
+    let _turn = crate::support::tracing_turn();
     let t = tempfile::tempdir().unwrap();
     let dir = t.path();
     let db = dir.join("boot.db");

@@ -152,6 +152,7 @@ fn strace_is_the_oracle_every_name_asked_for_is_recorded_with_its_result() {
     if !require_root() {
         return;
     }
+    let _turn = crate::support::tracing_turn();
     assert!(
         Path::new("/etc/alternatives/awk").exists(),
         "this test needs Debian's awk alternative"
@@ -324,6 +325,7 @@ fn when_the_kernel_refuses_bpf_exec_names_come_from_proc_and_the_run_says_partia
     if !require_root() {
         return;
     }
+    let _turn = crate::support::tracing_turn();
     let t = tempfile::tempdir().unwrap();
     let db = t.path().join("fallback.db");
     // the real kernel refuses bpf(2) to this process (seccomp)
@@ -341,7 +343,7 @@ fn when_the_kernel_refuses_bpf_exec_names_come_from_proc_and_the_run_says_partia
             "--",
             "/bin/sh",
             "-c",
-            "awk 'BEGIN { system(\"sleep 0.5\") }'",
+            "awk 'BEGIN { system(\"sleep 1.5\") }'",
         ])
         .env_remove("KAUDIT_DB")
         .output()

@@ -104,6 +104,7 @@ fn containerd_run_and_runc_run_pass_inside_a_real_node_root() {
     if !require_root() {
         return;
     }
+    let _turn = crate::support::tracing_turn();
     let root = node_root();
     let t = tempfile::tempdir().unwrap();
     let db = t.path().join("node.db");
@@ -169,6 +170,7 @@ fn podman_run_and_cni_bridge_pass_inside_a_real_node_root() {
     if !require_root() {
         return;
     }
+    let _turn = crate::support::tracing_turn();
     let root = node_root();
     let t = tempfile::tempdir().unwrap();
     let db = t.path().join("node.db");

@@ -32,6 +32,14 @@ pub(crate) const APP: &str = "/usr/bin/app";
 /// How long any single child process may run before the test fails.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// Tests that trace take turns: each trace watches the whole node (every
+/// file event and every path-taking system call of every process), so
+/// tracers running side by side would each read all the others' work.
+pub(crate) fn tracing_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Returns true when the tests may go on: they need root (chroot, mknod,
 /// mounts, fanotify). Without root this fails the test when `CI=true`, and
 /// otherwise prints a note so the caller can return early.

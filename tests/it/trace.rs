@@ -78,6 +78,7 @@ fn trace_records_exactly_what_a_program_opens_maps_dlopens_writes_and_runs() {
     if !require_root() {
         return;
     }
+    let _turn = crate::support::tracing_turn();
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("fx");
     std::fs::create_dir(&dir).unwrap();
@@ -172,6 +173,7 @@ fn a_daemon_left_behind_is_recorded_then_killed() {
     if !require_root() {
         return;
     }
+    let _turn = crate::support::tracing_turn();
     let t = tempfile::tempdir().unwrap();
     let db = t.path().join("t.db");
     let marker = "4242.125";
@@ -214,6 +216,7 @@ fn queue_overflow_is_reported_and_marks_the_run_incomplete() {
     if !require_root() {
         return;
     }
+    let _turn = crate::support::tracing_turn();
     let t = tempfile::tempdir().unwrap();
     let many = t.path().join("many");
     std::fs::create_dir(&many).unwrap();
@@ -306,6 +309,7 @@ fn sigint_mid_run_commits_an_interrupted_run() {
     if !require_root() {
         return;
     }
+    let _turn = crate::support::tracing_turn();
     let t = tempfile::tempdir().unwrap();
     let db: PathBuf = t.path().join("t.db");
     let child = Command::new(env!("CARGO_BIN_EXE_kaudit"))
@@ -389,6 +393,7 @@ fn strace_is_the_oracle_every_file_it_sees_opened_or_executed_is_traced() {
     if !require_root() {
         return;
     }
+    let _turn = crate::support::tracing_turn();
     let t = tempfile::tempdir().unwrap();
     let db = t.path().join("t.db");
     let log = t.path().join("strace.log");
@@ -450,6 +455,7 @@ fn a_scenario_runs_its_steps_daemon_and_cleanup_and_records_each_step() {
     if !require_root() {
         return;
     }
+    let _turn = crate::support::tracing_turn();
     let t = tempfile::tempdir().unwrap();
     let db = t.path().join("t.db");
     let work = t.path().join("w");
@@ -561,6 +567,7 @@ fn trace_with_root_runs_inside_it_and_records_paths_inside_it() {
     if !require_root() {
         return;
     }
+    let _turn = crate::support::tracing_turn();
     let root = crate::support::FixtureRoot::glibc(crate::support::Layout::UsrMerged);
     root.install(Path::new("/bin/dash"), "/usr/bin/sh");
     root.install(&std::fs::canonicalize("/bin/cat").unwrap(), "/usr/bin/cat");
@@ -626,6 +633,7 @@ fn sigkill_mid_run_leaves_an_incomplete_run_with_what_was_flushed() {
     if !require_root() {
         return;
     }
+    let _turn = crate::support::tracing_turn();
     let t = tempfile::tempdir().unwrap();
     let db: PathBuf = t.path().join("t.db");
     let marker = "4343.5";
@@ -676,6 +684,7 @@ fn processes_that_escaped_their_step_are_reaped_also_when_a_step_times_out() {
     if !require_root() {
         return;
     }
+    let _turn = crate::support::tracing_turn();
     let t = tempfile::tempdir().unwrap();
     let db = t.path().join("t.db");
     let sc = t.path().join("escape.toml");

@@ -420,6 +420,9 @@ pub fn run_scenario(
         } else {
             run_step(st, &name, &step_env, params, tracer, stop, root)
         };
+        // what the step did before it ended is its own: read it before the
+        // next step begins (a daemon's start-up goes on in the background)
+        tracer.sync(Duration::from_secs(5));
         let ok = outcome.ok;
         out.steps.push(outcome);
         if !ok {
@@ -437,6 +440,7 @@ pub fn run_scenario(
         let never = AtomicBool::new(false);
         out.cleanup
             .push(run_step(st, &name, &env, params, tracer, &never, root));
+        tracer.sync(Duration::from_secs(5));
     }
     tracer.set_step("stop-daemons");
     for mut d in daemons {
