@@ -49,9 +49,19 @@ struct fdtable {
 struct files_struct {
     struct fdtable *fdt;
 } __attribute__((preserve_access_index));
+struct ns_common {
+    unsigned int inum;
+} __attribute__((preserve_access_index));
+struct mnt_namespace {
+    struct ns_common ns;
+} __attribute__((preserve_access_index));
+struct nsproxy {
+    struct mnt_namespace *mnt_ns;
+} __attribute__((preserve_access_index));
 struct task_struct {
     struct fs_struct *fs;
     struct files_struct *files;
+    struct nsproxy *nsproxy;
 } __attribute__((preserve_access_index));
 
 #define PATH_CAP 4096
@@ -130,6 +140,18 @@ struct {
 
 // set by the loader: the tracer's own process, whose calls are not recorded
 const volatile __u32 own_tgid = 0;
+// set by the loader when tracing another root (`--root`): the host's mount
+// namespace, whose processes are left out in the kernel (the workload runs
+// in a private namespace and its containers in namespaces of their own)
+const volatile __u32 skip_mnt_ns = 0;
+
+static __always_inline int skipped(void)
+{
+    if (!skip_mnt_ns)
+        return 0;
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) == skip_mnt_ns;
+}
 
 static __always_inline int wanted(__u64 nr)
 {
@@ -194,7 +216,7 @@ int names_enter(struct bpf_raw_tracepoint_args *ctx)
     if (!wanted(nr))
         return 0;
     __u64 id = bpf_get_current_pid_tgid();
-    if ((__u32)(id >> 32) == own_tgid)
+    if ((__u32)(id >> 32) == own_tgid || skipped())
         return 0;
     void *regs = (void *)ctx->args[0];
     __u32 zero = 0;
@@ -300,7 +322,7 @@ int names_exit(struct bpf_raw_tracepoint_args *ctx)
     if (!wanted(nr))
         return 0;
     __u64 id = bpf_get_current_pid_tgid();
-    if ((__u32)(id >> 32) == own_tgid)
+    if ((__u32)(id >> 32) == own_tgid || skipped())
         return 0;
     struct hdr h = {};
     h.kind = KIND_EXIT;

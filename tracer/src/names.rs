@@ -487,7 +487,13 @@ impl NameCapture {
         step: Arc<Mutex<Option<String>>>,
         started: Instant,
     ) -> Result<NameCapture, String> {
-        let (ring, bpf) = load()?;
+        // another root: the host's own processes are left out in the kernel
+        let skip_ns = if root == Path::new("/") {
+            0
+        } else {
+            mnt_ns_inum("/proc/1/ns/mnt")
+        };
+        let (ring, bpf) = load(skip_ns)?;
         let stop = Arc::new(AtomicBool::new(false));
         let sync_req = Arc::new(AtomicU64::new(0));
         let synced = Arc::new(AtomicU64::new(0));
@@ -537,12 +543,29 @@ type Ring = aya::maps::RingBuf<aya::maps::MapData>;
 #[cfg(not(kaudit_bpf))]
 type Ring = ();
 
+/// The inode number of a mount namespace (`mnt:[N]`), 0 when unknown.
+fn mnt_ns_inum(link: &str) -> u32 {
+    read_link(link.into())
+        .and_then(|l| {
+            let s = String::from_utf8_lossy(&l).into_owned();
+            s.strip_prefix("mnt:[")?.strip_suffix(']')?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 #[cfg(kaudit_bpf)]
-fn load() -> Result<(Ring, aya::Ebpf), String> {
+fn load(skip_ns: u32) -> Result<(Ring, aya::Ebpf), String> {
     use aya::programs::RawTracePoint;
     let own = std::process::id();
+    // not when kaudit itself is still in the host's namespace
+    let skip_ns = if skip_ns == mnt_ns_inum("/proc/self/ns/mnt") {
+        0
+    } else {
+        skip_ns
+    };
     let mut bpf = aya::EbpfLoader::new()
         .set_global("own_tgid", &own, true)
+        .set_global("skip_mnt_ns", &skip_ns, true)
         .load(aya::include_bytes_aligned!(concat!(
             env!("OUT_DIR"),
             "/names.bpf.o"
@@ -568,7 +591,7 @@ fn load() -> Result<(Ring, aya::Ebpf), String> {
 }
 
 #[cfg(not(kaudit_bpf))]
-fn load() -> Result<(Ring, ()), String> {
+fn load(_skip_ns: u32) -> Result<(Ring, ()), String> {
     Err("this kaudit was built without the BPF name capture (clang was missing)".into())
 }
 
