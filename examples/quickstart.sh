@@ -27,4 +27,7 @@ echo "tracing the containerd-run scenario inside the node root (containerd runs 
 $kaudit trace --db "$db" --root "$root" --scenario containerd-run
 $kaudit accessed --db "$db" --scenario containerd-run | grep -E 'containerd|runc|seccomp' || true
 echo
+echo "names the node's programs asked for, with the symlinks they walked (kaudit accessed --names):"
+$kaudit accessed --db "$db" --scenario containerd-run --names | grep -E '^ok .*\[' | head -15 || true
+echo
 echo "the graph is in $db (see docs/graph.md for queries)"
