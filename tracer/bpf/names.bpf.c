@@ -138,6 +138,27 @@ struct {
     __type(value, __u64);
 } dropped SEC(".maps");
 
+// Repeats are suppressed here: a name (path, call, and what places it) is
+// sent once per kind of result (ok, ENOENT, another error). `inflight` says,
+// per thread, which name the current call is and whether its entry was sent.
+struct inflight {
+    __u64 key;
+    __u32 sent;
+    __u32 pad;
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u32);
+    __type(value, struct inflight);
+} inflight SEC(".maps");
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 131072);
+    __type(key, __u64);
+    __type(value, __u32);
+} seen SEC(".maps");
+
 // set by the loader: the tracer's own process, whose calls are not recorded
 const volatile __u32 own_tgid = 0;
 // set by the loader when tracing another root (`--root`): the host's mount
@@ -209,20 +230,10 @@ static __always_inline void count_drop(void)
         *d += 1;
 }
 
-SEC("raw_tracepoint/sys_enter")
-int names_enter(struct bpf_raw_tracepoint_args *ctx)
+// Fill the scratch record of call `nr` (its arguments in `regs`): the path
+// and what places it. Returns the bytes of path, with the final NUL.
+static __always_inline long build(struct scratch *s, __u64 nr, void *regs, __u64 id)
 {
-    __u64 nr = ctx->args[1];
-    if (!wanted(nr))
-        return 0;
-    __u64 id = bpf_get_current_pid_tgid();
-    if ((__u32)(id >> 32) == own_tgid || skipped())
-        return 0;
-    void *regs = (void *)ctx->args[0];
-    __u32 zero = 0;
-    struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
-    if (!s)
-        return 0;
     s->h.kind = KIND_ENTER;
     s->h.nr = nr;
     s->h.tgid = id >> 32;
@@ -309,10 +320,76 @@ int names_enter(struct bpf_raw_tracepoint_args *ctx)
     if (n > PATH_CAP)
         n = PATH_CAP;
     s->h.len = n;
-    if (bpf_ringbuf_output(&names, s, sizeof(struct hdr) + (n & (PATH_CAP * 2 - 1)) , 0))
+    return n;
+}
+
+static __always_inline void send(struct scratch *s, long n)
+{
+    if (n < 0)
+        n = 0;
+    if (n > PATH_CAP)
+        n = PATH_CAP;
+    if (bpf_ringbuf_output(&names, s, sizeof(struct hdr) + (n & (PATH_CAP * 2 - 1)), 0))
         count_drop();
+}
+
+// The name's identity: FNV-1a over the path, the call and what places it.
+static __always_inline __u64 name_key(struct scratch *s, long n)
+{
+    __u64 h = 14695981039346656037ULL ^ s->h.nr;
+    for (int i = 0; i < PATH_CAP; i++) {
+        if (i >= n)
+            break;
+        h ^= (unsigned char)s->path[i];
+        h *= 1099511628211ULL;
+    }
+    h ^= s->h.root_ino * 31 + s->h.root_dev;
+    h *= 1099511628211ULL;
+    h ^= s->h.pwd_ino * 31 + s->h.pwd_dev;
+    h *= 1099511628211ULL;
+    h ^= s->h.dir_ino * 31 + s->h.dir_dev;
+    h *= 1099511628211ULL;
+    h ^= s->h.flags;
+    return h;
+}
+
+// exec replaces the caller's memory and chdir moves the working directory
+// the names that follow depend on: those are always sent
+static __always_inline int always_sent(__u64 nr)
+{
+    return nr == NR_EXECVE || nr == NR_EXECVEAT || nr == NR_CHDIR || nr == NR_FCHDIR;
+}
+
+SEC("raw_tracepoint/sys_enter")
+int names_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+    __u64 nr = ctx->args[1];
+    if (!wanted(nr))
+        return 0;
+    __u64 id = bpf_get_current_pid_tgid();
+    if ((__u32)(id >> 32) == own_tgid || skipped())
+        return 0;
+    void *regs = (void *)ctx->args[0];
+    __u32 zero = 0;
+    struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+    if (!s)
+        return 0;
+    long n = build(s, nr, regs, id);
+    if (always_sent(nr)) {
+        send(s, n);
+        return 0;
+    }
+    struct inflight f = {};
+    f.key = name_key(s, n);
+    __u32 *bits = bpf_map_lookup_elem(&seen, &f.key);
+    f.sent = !bits;
+    __u32 tid = (__u32)id;
+    bpf_map_update_elem(&inflight, &tid, &f, BPF_ANY);
+    if (f.sent)
+        send(s, n);
     return 0;
 }
+
 
 SEC("raw_tracepoint/sys_exit")
 int names_exit(struct bpf_raw_tracepoint_args *ctx)
@@ -324,6 +401,29 @@ int names_exit(struct bpf_raw_tracepoint_args *ctx)
     __u64 id = bpf_get_current_pid_tgid();
     if ((__u32)(id >> 32) == own_tgid || skipped())
         return 0;
+    long ret = (long)ctx->args[1];
+    __u32 tid = (__u32)id;
+    struct inflight *fp = bpf_map_lookup_elem(&inflight, &tid);
+    if (fp) {
+        struct inflight f = *fp;
+        bpf_map_delete_elem(&inflight, &tid);
+        __u32 class = ret >= 0 ? 1 : (ret == -2 ? 2 : 4);
+        __u32 *bits = bpf_map_lookup_elem(&seen, &f.key);
+        __u32 old = bits ? *bits : 0;
+        if (!f.sent) {
+            if (old & class)
+                return 0; // a repeat: the same name with the same kind of result
+            // the same name, a new kind of result: send its entry now (the
+            // arguments are still in the saved registers and memory)
+            __u32 zero = 0;
+            struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+            if (!s)
+                return 0;
+            send(s, build(s, nr, regs, id));
+        }
+        __u32 now = old | class;
+        bpf_map_update_elem(&seen, &f.key, &now, BPF_ANY);
+    }
     struct hdr h = {};
     h.kind = KIND_EXIT;
     h.nr = nr;

@@ -8,9 +8,10 @@
 //! `readlink`/`readlinkat`, `chdir`/`fchdir` — through a small BPF program
 //! (`bpf/names.bpf.c`, built by `build.rs` with the distribution's clang)
 //! on the `sys_enter` and `sys_exit` raw tracepoints, loaded with aya. The
-//! kernel side filters the system calls and the tracer's own process, and
-//! writes variable-length records to one ring buffer; a record that does
-//! not fit is counted, so a loss is never silent.
+//! kernel side filters the system calls and the tracer's own process,
+//! suppresses repeats (a name is sent once per kind of result), and writes
+//! variable-length records to one ring buffer; a record that does not fit
+//! is counted, so a loss is never silent.
 //!
 //! User space pairs each entry with its exit by thread, makes relative
 //! names absolute (the process's working directory, or the directory
