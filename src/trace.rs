@@ -386,13 +386,18 @@ pub(crate) fn runs(cli: &Cli, a: &RunsArgs) -> anyhow::Result<i32> {
             for r in &runs {
                 writeln!(
                     out,
-                    "{}\t{}\t{}\t{}\t{}\t{} events",
+                    "{}\t{}\t{}\t{}\t{}\t{} events\tnames {}",
                     r.id,
                     r.name,
                     r.status,
                     if r.complete { "complete" } else { "incomplete" },
                     r.command.as_deref().unwrap_or(&r.kind),
-                    r.events
+                    r.events,
+                    match r.names.as_deref() {
+                        Some("complete") => "complete",
+                        Some(_) => "partial",
+                        None => "none",
+                    }
                 )?;
             }
         }
@@ -405,6 +410,7 @@ pub(crate) fn runs(cli: &Cli, a: &RunsArgs) -> anyhow::Result<i32> {
                         "root": String::from_utf8_lossy(&r.root), "host": r.host, "kernel": r.kernel,
                         "started_at": r.started_at, "finished_at": r.finished_at,
                         "status": r.status, "complete": r.complete, "events": r.events, "lost": r.lost,
+                        "names": r.names,
                     })
                 })
                 .collect();

@@ -33,6 +33,9 @@ pub struct RunRow {
     pub events: i64,
     /// Why events may be missing.
     pub lost: Option<String>,
+    /// Names: `complete`, or `partial: why` (`None`: not recorded yet, or a
+    /// run from before names existed).
+    pub names: Option<String>,
 }
 
 /// One stored access.
@@ -127,11 +130,12 @@ fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         complete: r.get(10)?,
         events: r.get(11)?,
         lost: r.get(12)?,
+        names: r.get(13)?,
     })
 }
 
 const RUN_COLS: &str =
-    "id, name, kind, command, root, host, kernel, started_at, finished_at, status, complete, events, lost";
+    "id, name, kind, command, root, host, kernel, started_at, finished_at, status, complete, events, lost, names";
 
 impl Db {
     /// Record that a run starts (status `running`, incomplete): a run killed
