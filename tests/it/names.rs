@@ -339,12 +339,9 @@ fn when_the_kernel_refuses_bpf_exec_names_come_from_proc_and_the_run_says_partia
         .arg(env!("CARGO_BIN_EXE_kaudit"))
         .args(["trace", "--name", "fallback", "--db"])
         .arg(&db)
-        .args([
-            "--",
-            "/bin/sh",
-            "-c",
-            "awk 'BEGIN { system(\"sleep 1.5\") }'",
-        ])
+        // awk stays a while: the fallback reads it from /proc once its exec
+        // completed, which a loaded machine may take time to get to
+        .args(["--", "/bin/sh", "-c", "awk 'BEGIN { system(\"sleep 4\") }'"])
         .env_remove("KAUDIT_DB")
         .output()
         .unwrap();
