@@ -721,6 +721,7 @@ pub struct ExecNames {
     seen: HashMap<Vec<u8>, usize>,
     /// Executions whose process was gone before it could be read.
     pub gone: u64,
+    last_poll: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -754,26 +755,45 @@ impl ExecNames {
 
     /// Read what can be read now: the executions that have completed.
     pub fn poll(&mut self) {
+        if self
+            .last_poll
+            .is_some_and(|t| t.elapsed() < Duration::from_millis(5))
+        {
+            return;
+        }
+        self.last_poll = Some(Instant::now());
         let pending = std::mem::take(&mut self.pending);
         for p in pending {
+            let waited = p.since.elapsed() >= Duration::from_secs(2);
             match read_link(format!("/proc/{}/exe", p.pid)) {
-                Some(e) if e == p.exe => self.resolve(&p),
-                Some(_) if p.since.elapsed() < Duration::from_secs(2) => self.pending.push(p),
-                None if std::path::Path::new(&format!("/proc/{}", p.pid)).exists()
-                    && p.since.elapsed() < Duration::from_secs(2) =>
-                {
+                Some(e) if e == p.exe => {
+                    // done when the new program's arguments are in place
+                    if !self.resolve(&p) && !waited {
+                        self.pending.push(p);
+                    }
+                }
+                // not (yet) this program: still in execve, or this was the
+                // program's interpreter (ld.so is opened for execution too),
+                // or the process ran something else since
+                Some(_) if !waited => self.pending.push(p),
+                Some(_) => {}
+                None if !waited && Path::new(&format!("/proc/{}", p.pid)).exists() => {
                     self.pending.push(p)
                 }
-                _ => self.gone += 1,
+                None => self.gone += 1,
             }
         }
     }
 
-    fn resolve(&mut self, p: &PendingExec) {
+    /// Record the name `p` was executed by; false when its arguments are not
+    /// in place yet (the exec is still setting up the new program).
+    fn resolve(&mut self, p: &PendingExec) -> bool {
         let Ok(cmdline) = std::fs::read(format!("/proc/{}/cmdline", p.pid)) else {
-            self.gone += 1;
-            return;
+            return false;
         };
+        if cmdline.is_empty() {
+            return false;
+        }
         let argv0 = cmdline
             .split(|&b| b == 0)
             .next()
@@ -799,19 +819,20 @@ impl ExecNames {
         } else {
             None
         };
-        let Some(host) = host else { return };
+        // a name not found (argv[0] is the program's to choose): nothing
+        let Some(host) = host else { return true };
         let host = normalize(&host);
         let path = if self.root == b"/" {
             host
         } else {
             match inside(&self.root, &host) {
                 Some(p) => p,
-                None => return,
+                None => return true,
             }
         };
         if let Some(&i) = self.seen.get(&path) {
             self.out[i].count += 1;
-            return;
+            return true;
         }
         let comm = std::fs::read_to_string(format!("/proc/{}/comm", p.pid))
             .map(|c| c.trim_end().to_string())
@@ -828,11 +849,18 @@ impl ExecNames {
             count: 1,
             first_ms: p.first_ms,
         });
+        true
     }
 
     /// What was found, after a last look.
     pub fn finish(mut self) -> (Vec<Name>, u64) {
+        self.last_poll = None;
         self.poll();
-        (self.out, self.gone + self.pending.len() as u64)
+        let left = self
+            .pending
+            .iter()
+            .filter(|p| read_link(format!("/proc/{}/exe", p.pid)).is_none())
+            .count();
+        (self.out, self.gone + left as u64)
     }
 }
