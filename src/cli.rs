@@ -47,8 +47,13 @@ pub(crate) enum Command {
     /// recorded under NAME. Recorded: every file any process on the node opens, executes,
     /// lists or writes while COMMAND runs — also daemons outside COMMAND's
     /// process tree — plus files already in use when tracing starts. Each
-    /// (file, kind) is stored once with the first process and a count. Every
-    /// process COMMAND leaves behind is killed at the end. A lost event (queue
+    /// (file, kind) is stored once with the first process and a count. Also
+    /// recorded (BPF, unless --no-names): every path any process asks for in
+    /// exec, open, stat, access, readlink and chdir calls, with the result
+    /// and the symlinks it walks in the root (kaudit accessed --names); where
+    /// the kernel refuses BPF, exec names only, and the run says names are
+    /// partial. Every process COMMAND leaves behind is killed at the end. When
+    /// $NOTIFY_SOCKET is set, READY=1 is sent once tracing has started. A lost event (queue
     /// overflow, read error) marks the run incomplete, prints the finding
     /// event-overflow and exits 1 unless --allow-loss. SIGINT/SIGTERM stop the
     /// command and commit what was recorded as an interrupted run. Needs root.
