@@ -146,8 +146,10 @@ struct inflight {
     __u32 sent;
     __u32 pad;
 };
+// LRU: a thread killed in the middle of a call leaves its entry behind,
+// and the oldest such entries make room for new ones
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 65536);
     __type(key, __u32);
     __type(value, struct inflight);
