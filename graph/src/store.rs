@@ -127,10 +127,12 @@ impl Db {
             .busy_timeout(Duration::from_secs(5))
             .map_err(|e| db.err(e))?;
         // 16 KiB pages (effective when the file is new): a scan writes
-        // hundreds of thousands of rows, and larger pages cut B-tree and WAL work
+        // hundreds of thousands of rows, and larger pages cut B-tree and WAL work.
+        // Temporary tables and statement journals stay in memory: nothing is
+        // written beside the database but its own -wal and -shm.
         db.conn
             .execute_batch(
-                "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
             )
             .map_err(|e| db.err(e))?;
         db.migrate()?;
