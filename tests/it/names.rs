@@ -9,9 +9,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-use serde_json::Value;
-
-use crate::support::{kaudit, require_root};
+use crate::support::{kaudit, names_of, require_root};
 
 /// The calls the name capture records.
 const CALLS: &[&str] = &[
@@ -205,18 +203,7 @@ fn strace_is_the_oracle_every_name_asked_for_is_recorded_with_its_result() {
     );
     assert!(want.len() > 50, "strace saw too little: {want:?}");
 
-    let out = kaudit([
-        "accessed".as_ref(),
-        "--names".as_ref(),
-        "--format".as_ref(),
-        "json".as_ref(),
-        "--scenario".as_ref(),
-        "names".as_ref(),
-        "--db".as_ref(),
-        db.as_os_str(),
-    ]);
-    assert_eq!(out.status.code(), Some(0));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = names_of(&db, "names");
     // names of other processes on the node (other tests) may be partial;
     // nothing but unplaced relative names may make them so
     let status = v["names"].as_str().unwrap();
@@ -305,17 +292,7 @@ fn strace_is_the_oracle_every_name_asked_for_is_recorded_with_its_result() {
         "/bin/true".as_ref(),
     ]);
     assert_eq!(out.status.code(), Some(0));
-    let out = kaudit([
-        "accessed".as_ref(),
-        "--names".as_ref(),
-        "--format".as_ref(),
-        "json".as_ref(),
-        "--scenario".as_ref(),
-        "off".as_ref(),
-        "--db".as_ref(),
-        db.as_os_str(),
-    ]);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = names_of(&db, "off");
     assert!(v["names"].as_str().unwrap().starts_with("partial"));
     assert!(v["asked"].as_array().unwrap().is_empty());
 }
@@ -351,17 +328,7 @@ fn when_the_kernel_refuses_bpf_exec_names_come_from_proc_and_the_run_says_partia
         err.contains("names are partial: the kernel refused"),
         "{err}"
     );
-    let out = kaudit([
-        "accessed".as_ref(),
-        "--names".as_ref(),
-        "--format".as_ref(),
-        "json".as_ref(),
-        "--scenario".as_ref(),
-        "fallback".as_ref(),
-        "--db".as_ref(),
-        db.as_os_str(),
-    ]);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = names_of(&db, "fallback");
     assert!(v["names"]
         .as_str()
         .unwrap()

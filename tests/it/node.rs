@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{kaudit, require_root};
+use crate::support::{kaudit, names_of, require_root};
 
 fn node_root() -> PathBuf {
     let ws = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -47,22 +47,6 @@ fn trace_scenario(root: &Path, db: &Path, name: &str) -> Value {
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
-/// `kaudit accessed --names --format json` of the latest run of `name`.
-fn names_of(db: &Path, name: &str) -> Value {
-    let out = kaudit([
-        "accessed".as_ref(),
-        "--names".as_ref(),
-        "--format".as_ref(),
-        "json".as_ref(),
-        "--scenario".as_ref(),
-        std::ffi::OsStr::new(name),
-        "--db".as_ref(),
-        db.as_os_str(),
-    ]);
-    assert_eq!(out.status.code(), Some(0));
-    serde_json::from_slice(&out.stdout).expect("json")
-}
-
 /// The symlinks (link, target) walked by a successful `call` of `path`.
 fn chain(v: &Value, path: &str, call: &str) -> Vec<(String, String)> {
     let n = v["asked"]
@@ -90,6 +74,16 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Every (path, kind) is among the accesses.
+fn assert_recorded(v: &Value, list: &[(&str, &str)]) {
+    for (path, kind) in list {
+        assert!(
+            has(v, |p, k| p == *path && k == *kind),
+            "{path} ({kind}) not recorded"
+        );
+    }
+}
+
 fn has(v: &Value, pred: impl Fn(&str, &str) -> bool) -> bool {
     v["accesses"].as_array().unwrap().iter().any(|a| {
         pred(
@@ -110,17 +104,15 @@ fn containerd_run_and_runc_run_pass_inside_a_real_node_root() {
     let db = t.path().join("node.db");
 
     let v = trace_scenario(&root, &db, "containerd-run");
-    for (path, kind) in [
-        ("/usr/bin/containerd", "exec"),
-        ("/usr/bin/containerd-shim-runc-v2", "exec"),
-        ("/usr/sbin/runc", "exec"),
-        ("/etc/containerd/config.toml", "open"),
-    ] {
-        assert!(
-            has(&v, |p, k| p == path && k == kind),
-            "{path} ({kind}) not recorded"
-        );
-    }
+    assert_recorded(
+        &v,
+        &[
+            ("/usr/bin/containerd", "exec"),
+            ("/usr/bin/containerd-shim-runc-v2", "exec"),
+            ("/usr/sbin/runc", "exec"),
+            ("/etc/containerd/config.toml", "open"),
+        ],
+    );
     assert!(
         has(&v, |p, k| p.contains("/libseccomp.so") && k == "open"),
         "libseccomp not recorded"
@@ -176,17 +168,15 @@ fn podman_run_and_cni_bridge_pass_inside_a_real_node_root() {
     let db = t.path().join("node.db");
 
     let v = trace_scenario(&root, &db, "podman-run");
-    for (path, kind) in [
-        ("/usr/bin/podman", "exec"),
-        ("/usr/bin/conmon", "exec"),
-        ("/usr/bin/crun", "exec"),
-        ("/opt/busybox/bin/busybox", "exec"),
-    ] {
-        assert!(
-            has(&v, |p, k| p == path && k == kind),
-            "{path} ({kind}) not recorded"
-        );
-    }
+    assert_recorded(
+        &v,
+        &[
+            ("/usr/bin/podman", "exec"),
+            ("/usr/bin/conmon", "exec"),
+            ("/usr/bin/crun", "exec"),
+            ("/opt/busybox/bin/busybox", "exec"),
+        ],
+    );
     for path in [
         "/usr/share/containers/containers.conf",
         "/usr/share/containers/seccomp.json",

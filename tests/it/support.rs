@@ -40,6 +40,27 @@ pub(crate) fn tracing_turn() -> std::sync::MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// `kaudit accessed --names --format json` of the latest run named `name`.
+pub(crate) fn names_of(db: &Path, name: &str) -> Value {
+    let out = kaudit([
+        "accessed".as_ref(),
+        "--names".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--scenario".as_ref(),
+        OsStr::new(name),
+        "--db".as_ref(),
+        db.as_os_str(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
 /// Returns true when the tests may go on: they need root (chroot, mknod,
 /// mounts, fanotify). Without root this fails the test when `CI=true`, and
 /// otherwise prints a note so the caller can return early.

@@ -107,9 +107,9 @@ fn mask() -> MaskFlags {
         | MaskFlags::FAN_ONDIR
 }
 
-fn unescape(s: &str) -> Vec<u8> {
-    // mountinfo escapes space, tab, newline and backslash as \ooo
-    let b = s.as_bytes();
+/// A field of `/proc/*/mountinfo`, which escapes space, tab, newline and
+/// backslash as `\ooo`.
+pub(crate) fn unescape(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -143,7 +143,7 @@ pub fn mounts_below(root: &Path) -> Vec<(PathBuf, String)> {
             continue;
         };
         let fstype = right.split(' ').next().unwrap_or("").to_string();
-        let mp = unescape(mp);
+        let mp = unescape(mp.as_bytes());
         let under = root_b == b"/"
             || mp == root_b
             || (mp.starts_with(root_b) && mp.get(root_b.len()) == Some(&b'/'));
@@ -370,8 +370,8 @@ mod tests {
 
     #[test]
     fn mountinfo_escapes() {
-        assert_eq!(unescape("/a\\040b"), b"/a b");
-        assert_eq!(unescape("/plain"), b"/plain");
+        assert_eq!(unescape(b"/a\\040b"), b"/a b");
+        assert_eq!(unescape(b"/plain"), b"/plain");
     }
 
     #[test]

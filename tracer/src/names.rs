@@ -27,8 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
+use crate::fan::unescape;
 use crate::run::inside;
 
 /// The system calls recorded, by x86-64 number.
@@ -60,7 +59,7 @@ const O_NOFOLLOW: u64 = 0o400000;
 
 /// One name asked for, once per run and (name, call, result), with the first
 /// process that asked and how many times it was asked.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Name {
     /// The absolute path asked for, inside the traced root (bytes).
     pub path: Vec<u8>,
@@ -108,6 +107,8 @@ struct Pending {
 
 struct Joiner {
     root: Vec<u8>,
+    /// the tracer's own mount namespace (`/proc/self/ns/mnt`), read once
+    own_ns: Option<Vec<u8>>,
     pending: HashMap<u32, Pending>,
     /// root directory (device, inode) → its path here
     roots: HashMap<(u64, u64), Vec<u8>>,
@@ -162,8 +163,7 @@ impl Joiner {
         if let Some(r) = self.roots.get(&key) {
             return Some(r.clone());
         }
-        let same_ns =
-            read_link(format!("/proc/{pid}/ns/mnt")) == read_link("/proc/self/ns/mnt".into());
+        let same_ns = read_link(format!("/proc/{pid}/ns/mnt")) == self.own_ns;
         let r = if same_ns {
             read_link(format!("/proc/{pid}/root"))
         } else {
@@ -194,13 +194,12 @@ impl Joiner {
         let Ok(rd) = std::fs::read_dir("/proc") else {
             return;
         };
-        let own_ns = read_link("/proc/self/ns/mnt".into());
         for e in rd.flatten() {
             let name = e.file_name();
             let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
                 continue;
             };
-            if read_link(format!("/proc/{pid}/ns/mnt")) != own_ns {
+            if read_link(format!("/proc/{pid}/ns/mnt")) != self.own_ns {
                 continue;
             }
             for (what, map) in [("cwd", &mut self.cwds), ("root", &mut self.roots)] {
@@ -303,14 +302,8 @@ impl Joiner {
             self.unresolved += 1;
             return;
         };
-        let host = normalize(&host);
-        let path = if self.root == b"/" {
-            host
-        } else {
-            match inside(&self.root, &host) {
-                Some(p) => p,
-                None => return,
-            }
+        let Some(path) = place(&self.root, &host) else {
+            return;
         };
         let nofollow = matches!(call, "lstat" | "readlink" | "readlinkat")
             || (matches!(call, "newfstatat" | "statx" | "faccessat2" | "execveat")
@@ -339,6 +332,17 @@ impl Joiner {
             count: 1,
             first_ms: self.started.elapsed().as_millis() as u64,
         });
+    }
+}
+
+/// A path here, tidied, as a path inside the traced root `root`; `None`
+/// when it is outside.
+fn place(root: &[u8], host: &[u8]) -> Option<Vec<u8>> {
+    let host = normalize(host);
+    if root == b"/" {
+        Some(host)
+    } else {
+        inside(root, &host)
     }
 }
 
@@ -400,25 +404,6 @@ fn foreign_root(pid: u32) -> Option<Vec<u8>> {
         }
     }
     best
-}
-
-fn unescape(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        if s[i] == b'\\'
-            && i + 3 < s.len()
-            && s[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (s[i + 1] - b'0') * 64 + (s[i + 2] - b'0') * 8 + (s[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(s[i]);
-            i += 1;
-        }
-    }
-    out
 }
 
 struct Hdr {
@@ -621,6 +606,7 @@ fn read_loop(
 ) -> (Vec<Name>, NamesStatus) {
     let mut j = Joiner {
         root,
+        own_ns: read_link("/proc/self/ns/mnt".into()),
         pending: HashMap::new(),
         roots: HashMap::new(),
         cwds: HashMap::new(),
@@ -702,7 +688,6 @@ mod tests {
         assert_eq!(normalize(b"/a/../b"), b"/a/../b");
         assert_eq!(join(b"/", b"x"), b"/x");
         assert_eq!(join(b"/a", b"x"), b"/a/x");
-        assert_eq!(unescape(b"/a\\040b"), b"/a b");
         assert_eq!(errno_name(0), "ok");
         assert_eq!(errno_name(-2), "ENOENT");
         assert_eq!(call_name(257), Some("openat"));
@@ -821,14 +806,8 @@ impl ExecNames {
         };
         // a name not found (argv[0] is the program's to choose): nothing
         let Some(host) = host else { return true };
-        let host = normalize(&host);
-        let path = if self.root == b"/" {
-            host
-        } else {
-            match inside(&self.root, &host) {
-                Some(p) => p,
-                None => return true,
-            }
+        let Some(path) = place(&self.root, &host) else {
+            return true;
         };
         if let Some(&i) = self.seen.get(&path) {
             self.out[i].count += 1;

@@ -215,11 +215,6 @@ impl Tracer {
         }
     }
 
-    /// Whether names are being captured, and if not, why.
-    pub fn names_problem(&self) -> Option<&str> {
-        self.names.as_ref().err().map(String::as_str)
-    }
-
     /// Attribute what follows to step `name`.
     pub fn set_step(&self, name: &str) {
         *self.step.lock().expect("step") = Some(name.to_string());
