@@ -184,6 +184,16 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         .map(|m| format!("{} ({}): {}", m.mount_point.display(), m.fstype, m.how))
         .collect();
     db.set_run_marks(id, &marks.join("\n"))?;
+    // what happens from now on belongs to the first step (a service started
+    // as soon as kaudit reports ready, too)
+    match &scenario {
+        Some((_, _, s, _)) => {
+            if let Some(first) = s.steps.first() {
+                tracer.set_step(&kaudit_tracer::runner::step_name(first, 0));
+            }
+        }
+        None => tracer.set_step("command"),
+    }
     // the marks are in place: a service manager waiting for kaudit (systemd
     // Type=notify) may start the rest of the node now
     notify_ready();
@@ -209,7 +219,6 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             o.passed
         }
         None => {
-            tracer.set_step("command");
             let mut cmd = match &root {
                 Some(r) => {
                     let mut c = Command::new("/usr/sbin/chroot");

@@ -47,7 +47,8 @@ pub struct ScenarioOutcome {
     pub interrupted: bool,
 }
 
-fn step_name(st: &Step, i: usize) -> String {
+/// The name a step is recorded under (`step-N` when it has none).
+pub fn step_name(st: &Step, i: usize) -> String {
     st.name.clone().unwrap_or_else(|| format!("step-{}", i + 1))
 }
 
