@@ -139,21 +139,10 @@ struct {
 } dropped SEC(".maps");
 
 // Repeats are suppressed here: a name (path, call, and what places it) is
-// sent once per kind of result (ok, ENOENT, another error). `inflight` says,
-// per thread, which name the current call is and whether its entry was sent.
-struct inflight {
-    __u64 key;
-    __u32 sent;
-    __u32 pad;
-};
-// LRU: a thread killed in the middle of a call leaves its entry behind,
-// and the oldest such entries make room for new ones
-struct {
-    __uint(type, BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, 65536);
-    __type(key, __u32);
-    __type(value, struct inflight);
-} inflight SEC(".maps");
+// sent once per kind of result (ok, ENOENT, another error). Calls other than
+// exec and chdir are handled at their exit, where the result is known and the
+// arguments are still in the saved registers and the caller's memory: a
+// repeat then costs one hash and one lookup, and nothing is kept per thread.
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 131072);
@@ -331,7 +320,7 @@ static __always_inline void send(struct scratch *s, long n)
         n = 0;
     if (n > PATH_CAP)
         n = PATH_CAP;
-    if (bpf_ringbuf_output(&names, s, sizeof(struct hdr) + (n & (PATH_CAP * 2 - 1)), 0))
+    if (bpf_ringbuf_output(&names, s, sizeof(struct hdr) + (n & (PATH_CAP * 2 - 1)), BPF_RB_NO_WAKEUP))
         count_drop();
 }
 
@@ -339,10 +328,16 @@ static __always_inline void send(struct scratch *s, long n)
 static __always_inline __u64 name_key(struct scratch *s, long n)
 {
     __u64 h = 14695981039346656037ULL ^ s->h.nr;
-    for (int i = 0; i < PATH_CAP; i++) {
-        if (i >= n)
+    // eight bytes at a time (bytes after the name's end are masked off:
+    // the buffer still holds the previous name there)
+    for (int i = 0; i < PATH_CAP / 8; i++) {
+        long left = n - i * 8;
+        if (left <= 0)
             break;
-        h ^= (unsigned char)s->path[i];
+        __u64 w = *(__u64 *)&s->path[i * 8];
+        if (left < 8)
+            w &= (1ULL << (left * 8)) - 1;
+        h ^= w;
         h *= 1099511628211ULL;
     }
     h ^= s->h.root_ino * 31 + s->h.root_dev;
@@ -355,18 +350,19 @@ static __always_inline __u64 name_key(struct scratch *s, long n)
     return h;
 }
 
-// exec replaces the caller's memory and chdir moves the working directory
-// the names that follow depend on: those are always sent
+// Calls read at entry and always sent (see names_enter).
 static __always_inline int always_sent(__u64 nr)
 {
     return nr == NR_EXECVE || nr == NR_EXECVEAT || nr == NR_CHDIR || nr == NR_FCHDIR;
 }
 
+// exec replaces the caller's memory and chdir moves the working
+// directory: their names are read at entry, and always sent
 SEC("raw_tracepoint/sys_enter")
 int names_enter(struct bpf_raw_tracepoint_args *ctx)
 {
     __u64 nr = ctx->args[1];
-    if (!wanted(nr))
+    if (!always_sent(nr))
         return 0;
     __u64 id = bpf_get_current_pid_tgid();
     if ((__u32)(id >> 32) == own_tgid || skipped())
@@ -376,22 +372,9 @@ int names_enter(struct bpf_raw_tracepoint_args *ctx)
     struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
     if (!s)
         return 0;
-    long n = build(s, nr, regs, id);
-    if (always_sent(nr)) {
-        send(s, n);
-        return 0;
-    }
-    struct inflight f = {};
-    f.key = name_key(s, n);
-    __u32 *bits = bpf_map_lookup_elem(&seen, &f.key);
-    f.sent = !bits;
-    __u32 tid = (__u32)id;
-    bpf_map_update_elem(&inflight, &tid, &f, BPF_ANY);
-    if (f.sent)
-        send(s, n);
+    send(s, build(s, nr, regs, id));
     return 0;
 }
-
 
 SEC("raw_tracepoint/sys_exit")
 int names_exit(struct bpf_raw_tracepoint_args *ctx)
@@ -404,27 +387,23 @@ int names_exit(struct bpf_raw_tracepoint_args *ctx)
     if ((__u32)(id >> 32) == own_tgid || skipped())
         return 0;
     long ret = (long)ctx->args[1];
-    __u32 tid = (__u32)id;
-    struct inflight *fp = bpf_map_lookup_elem(&inflight, &tid);
-    if (fp) {
-        struct inflight f = *fp;
-        bpf_map_delete_elem(&inflight, &tid);
+    if (!always_sent(nr)) {
+        __u32 zero = 0;
+        struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+        if (!s)
+            return 0;
+        long n = build(s, nr, regs, id);
+        if (n <= 1)
+            return 0; // an empty name (AT_EMPTY_PATH: fstat on a descriptor) names nothing
+        __u64 key = name_key(s, n);
         __u32 class = ret >= 0 ? 1 : (ret == -2 ? 2 : 4);
-        __u32 *bits = bpf_map_lookup_elem(&seen, &f.key);
+        __u32 *bits = bpf_map_lookup_elem(&seen, &key);
         __u32 old = bits ? *bits : 0;
-        if (!f.sent) {
-            if (old & class)
-                return 0; // a repeat: the same name with the same kind of result
-            // the same name, a new kind of result: send its entry now (the
-            // arguments are still in the saved registers and memory)
-            __u32 zero = 0;
-            struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
-            if (!s)
-                return 0;
-            send(s, build(s, nr, regs, id));
-        }
+        if (old & class)
+            return 0; // a repeat: the same name with the same kind of result
+        send(s, n);
         __u32 now = old | class;
-        bpf_map_update_elem(&seen, &f.key, &now, BPF_ANY);
+        bpf_map_update_elem(&seen, &key, &now, BPF_ANY);
     }
     struct hdr h = {};
     h.kind = KIND_EXIT;
@@ -444,7 +423,7 @@ int names_exit(struct bpf_raw_tracepoint_args *ctx)
         h.pwd_ino = BPF_CORE_READ(d, d_inode, i_ino);
         h.pwd_dev = BPF_CORE_READ(d, d_sb, s_dev);
     }
-    if (bpf_ringbuf_output(&names, &h, sizeof(h), 0))
+    if (bpf_ringbuf_output(&names, &h, sizeof(h), BPF_RB_NO_WAKEUP))
         count_drop();
     return 0;
 }
