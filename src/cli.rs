@@ -64,6 +64,110 @@ pub(crate) enum Command {
     Runs(RunsArgs),
     /// What a run opened, executed, listed or wrote
     Accessed(AccessedArgs),
+    /// The minimal allowlist of a profile: every entry the image needs
+    ///
+    /// Computes the closure of the profile (allowlists/NAME.toml): the roots
+    /// are what each scenario's latest passed run accessed (opened, executed,
+    /// listed, modified, in use at start), every name its processes asked for
+    /// with success (each symlink walked and what it reached) and the
+    /// profile's includes; from them the graph's edges are followed (the
+    /// loader closure of every ELF object, interpreters, shebangs, symlink
+    /// hops, directory symlinks walked, parent directories), minus the
+    /// excludes. A run that may have lost events or names is refused unless
+    /// the profile says allow_incomplete = true.
+    ///
+    /// Output: one absolute path per line, sorted, directories included (the
+    /// root directory itself is the image, not a line) — for
+    /// `rsync -a --files-from=LIST ROOT/ DEST/`; with --relative, for
+    /// `tar -C ROOT --no-recursion -T LIST`. A summary (entries, bytes,
+    /// budget, each scenario's share) goes to stderr.
+    Allowlist(AllowlistArgs),
+    /// Why PATH is kept: the shortest chain of evidence from a root
+    ///
+    /// Each hop with its evidence: scenario, step, process and access kind;
+    /// the DT_NEEDED name and the rule that found it; shebang; the symlink
+    /// and who asked for it; the include and its reason. With --all, every
+    /// chain, as a tree from PATH back to the roots. A path that is not kept:
+    /// exit status 1 and the nearest facts known (present in the root or not,
+    /// excluded by which rule, probed-absent by whom, symlinks leading to it).
+    /// Roots: the profile's, or without --profile every name's latest passed,
+    /// complete run.
+    Why(WhyArgs),
+    /// What breaks if PATH is removed: what needs it directly, the scenarios
+    /// that need it, and the entries kept only through it
+    Rdeps(RdepsArgs),
+    /// The directories that must be writable in a read-only image
+    ///
+    /// From the writes seen in the runs (files created, deleted, renamed or
+    /// modified): the top-most directories written in, each `tmpfs` when it
+    /// was on a tmpfs during the run or nothing written there outlived the
+    /// run, else `persistent`.
+    Writable(WritableArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct AllowlistArgs {
+    /// The profile (allowlists/NAME.toml)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: PathBuf,
+    /// Write the list to FILE (replaced atomically) instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// text: one path per line; json: every entry with type, size, mode,
+    /// package and reason codes, and the summary
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub(crate) format: ReportFormat,
+    /// Paths relative to the root, for `tar -C ROOT --no-recursion -T`
+    #[arg(long)]
+    pub(crate) relative: bool,
+    /// End each path with NUL instead of a newline (`rsync --from0`, `tar --null`)
+    #[arg(long, short = '0')]
+    pub(crate) null: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct WhyArgs {
+    /// The path, inside the root (/usr/bin/runc)
+    #[arg(value_name = "PATH")]
+    pub(crate) path: PathBuf,
+    /// The profile whose closure is asked about (default: every complete run)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: Option<PathBuf>,
+    /// Every chain, as a tree
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// text or json
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub(crate) format: ReportFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RdepsArgs {
+    /// The path, inside the root
+    #[arg(value_name = "PATH")]
+    pub(crate) path: PathBuf,
+    /// The profile (default: every complete run)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: Option<PathBuf>,
+    /// text or json
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub(crate) format: ReportFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct WritableArgs {
+    /// The profile whose runs are read (default: every complete run)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: Option<PathBuf>,
+    /// text or json
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub(crate) format: ReportFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -254,6 +358,10 @@ pub(crate) fn run() -> i32 {
         Command::Runs(a) => crate::trace::runs(&cli, a),
         Command::Scenarios(a) => crate::trace::scenarios(a),
         Command::Accessed(a) => crate::trace::accessed(&cli, a),
+        Command::Allowlist(a) => crate::report::allowlist(&cli, a),
+        Command::Why(a) => crate::report::why(&cli, a),
+        Command::Rdeps(a) => crate::report::rdeps(&cli, a),
+        Command::Writable(a) => crate::report::writable(&cli, a),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 mod cli;
 mod deps;
 mod printer;
+mod report;
 mod scan;
 mod trace;
 

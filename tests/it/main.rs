@@ -12,6 +12,7 @@ mod musl;
 mod names;
 mod node;
 mod oracle_usr;
+mod reports;
 mod scan_graph;
 mod scenario_files;
 mod support;

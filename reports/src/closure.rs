@@ -1,0 +1,597 @@
+//! The closure: the entries an image needs, each with the evidence that
+//! keeps it.
+//!
+//! Roots are what the runs accessed (opened, executed, listed, wrote to an
+//! existing file, had in use at start), every name a process asked for with
+//! success (each symlink it walked and what it reached), and the profile's
+//! includes. From each kept entry the closure follows the graph's edges: the
+//! load of an ELF object as its own main object (`needed`, `walks`, the
+//! default loader), a program's `interp`, a script's `shebang`, a symlink's
+//! one hop, the directory symlinks walked on the way (`walks`), and every
+//! parent directory. Excluded entries are neither kept nor followed. A
+//! symlink is kept only when something asked for it: a process (a name), the
+//! loader (a `needed` edge), an interpreter line, another kept symlink, or an
+//! include.
+//!
+//! The search is breadth-first, so the first reason of every entry is the
+//! last hop of a shortest chain from a root.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use kaudit_graph::{Db, DbError, RunRow};
+use serde::Serialize;
+
+use crate::graph::{FileRow, Graph};
+use crate::parent;
+use crate::profile::Profile;
+
+/// Access kinds that make a file a root (the others record writes that
+/// create, delete or rename: the file itself need not be in the image).
+const ROOT_KINDS: &[&str] = &[
+    "open",
+    "opendir",
+    "exec",
+    "modify",
+    "close-write",
+    "in-use-at-start",
+];
+
+/// At most this many reasons are kept per entry (libc is needed by every
+/// program's load); the rest are counted.
+const MAX_REASONS: usize = 64;
+
+/// Why an entry is kept: one hop of a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "kebab-case")]
+pub enum Reason {
+    /// A traced run accessed it (a root).
+    Accessed {
+        /// Run id.
+        run: i64,
+        /// Scenario (run name).
+        scenario: String,
+        /// Step.
+        step: Option<String>,
+        /// Access kind (`open`, `exec`, …).
+        kind: String,
+        /// First process.
+        pid: i64,
+        /// Its command.
+        comm: String,
+        /// Its executable.
+        #[serde(serialize_with = "ser_opt_path")]
+        exe: Option<Vec<u8>>,
+        /// Its parents, nearest first.
+        parents: String,
+    },
+    /// A process asked for a name that walked through it or reached it (a root).
+    Asked {
+        /// Run id.
+        run: i64,
+        /// Scenario.
+        scenario: String,
+        /// Step.
+        step: Option<String>,
+        /// The name asked for.
+        #[serde(serialize_with = "ser_path")]
+        name: Vec<u8>,
+        /// The call.
+        call: String,
+        /// First process.
+        pid: i64,
+        /// Its command.
+        comm: String,
+        /// Which symlink of the name's walk this is (1-based), or `None`
+        /// for what the name reached.
+        hop: Option<usize>,
+    },
+    /// A run wrote in this directory: created, deleted or renamed an entry
+    /// there, which needs the directory in the image (a root).
+    WrittenIn {
+        /// Run id.
+        run: i64,
+        /// Scenario.
+        scenario: String,
+        /// Step.
+        step: Option<String>,
+        /// `create`, `delete`, `moved-from`, `moved-to`.
+        kind: String,
+        /// The entry written.
+        #[serde(serialize_with = "ser_path")]
+        entry: Vec<u8>,
+        /// First process.
+        pid: i64,
+        /// Its command.
+        comm: String,
+    },
+    /// An include of the profile (a root).
+    Include {
+        /// The glob.
+        glob: String,
+        /// Its reason.
+        reason: String,
+        /// Its line in the profile.
+        line: usize,
+    },
+    /// An edge of the graph from a kept entry.
+    Edge {
+        /// `needed`, `interp`, `shebang`, `symlink` or `walks`.
+        kind: String,
+        /// The kept entry this hop comes from.
+        #[serde(serialize_with = "ser_path")]
+        from: Vec<u8>,
+        /// What was asked for: the `DT_NEEDED` string, interpreter, link target…
+        #[serde(serialize_with = "ser_opt_path")]
+        name: Option<Vec<u8>>,
+        /// The path opened (needed) or followed (env lookups).
+        #[serde(serialize_with = "ser_opt_path")]
+        opened: Option<Vec<u8>>,
+        /// How it was found (the search rule of `needed` edges).
+        rule: Option<String>,
+        /// The object that supplied the directory, or was reused.
+        #[serde(serialize_with = "ser_opt_path")]
+        via: Option<Vec<u8>>,
+        /// The main object whose load this is (`needed`, `walks`), when it is
+        /// not `from` itself.
+        #[serde(serialize_with = "ser_opt_path")]
+        load: Option<Vec<u8>>,
+    },
+    /// A kept entry lies in this directory.
+    Parent {
+        /// The entry.
+        #[serde(serialize_with = "ser_path")]
+        child: Vec<u8>,
+    },
+}
+
+fn ser_path<S: serde::Serializer>(p: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::show(p))
+}
+
+fn ser_opt_path<S: serde::Serializer>(p: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => s.serialize_str(&crate::show(p)),
+        None => s.serialize_none(),
+    }
+}
+
+impl Reason {
+    /// The stable code of the reason (`accessed`, `asked`, `include`, the
+    /// edge kind, `parent`).
+    pub fn code(&self) -> &str {
+        match self {
+            Reason::Accessed { .. } => "accessed",
+            Reason::Asked { .. } => "asked",
+            Reason::WrittenIn { .. } => "written-in",
+            Reason::Include { .. } => "include",
+            Reason::Edge { kind, .. } => kind,
+            Reason::Parent { .. } => "parent",
+        }
+    }
+
+    /// The kept entry this hop comes from (`None` for a root).
+    pub fn from(&self) -> Option<&[u8]> {
+        match self {
+            Reason::Edge { from, .. } => Some(from),
+            Reason::Parent { child } => Some(child),
+            _ => None,
+        }
+    }
+
+    /// The scenario of a root reason.
+    pub fn scenario(&self) -> Option<&str> {
+        match self {
+            Reason::Accessed { scenario, .. }
+            | Reason::Asked { scenario, .. }
+            | Reason::WrittenIn { scenario, .. } => Some(scenario),
+            _ => None,
+        }
+    }
+}
+
+/// A kept entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The entry in the scanned root.
+    pub file: std::rc::Rc<FileRow>,
+    /// Why it is kept; the first is the last hop of a shortest chain.
+    pub reasons: Vec<Reason>,
+    /// Reasons beyond [`MAX_REASONS`], counted only.
+    pub more: usize,
+    /// Hops from the nearest root (0: a root).
+    pub depth: u32,
+}
+
+/// Something a root or an edge pointed at that is not kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    /// The path.
+    pub path: Vec<u8>,
+    /// Why it was reached.
+    pub reason: Reason,
+    /// The exclude rule's line, or `None` when the path is not in the
+    /// scanned root (a pseudo file, a file the run created and removed…).
+    pub excluded_by: Option<usize>,
+}
+
+/// The closure of a set of runs and a profile.
+#[derive(Debug, Clone, Default)]
+pub struct Closure {
+    /// Kept entries by path (sorted).
+    pub entries: std::collections::BTreeMap<Vec<u8>, Entry>,
+    /// Paths reached but not kept: excluded, or absent from the scanned root.
+    pub dropped: Vec<Dropped>,
+    /// The runs it was computed from.
+    pub runs: Vec<RunRow>,
+    /// Per run id, the paths kept from that run's roots alone.
+    pub per_run: HashMap<i64, HashSet<Vec<u8>>>,
+}
+
+impl Closure {
+    /// Bytes of the regular files kept (hard links counted once).
+    pub fn bytes(&self) -> u64 {
+        bytes_of(self.entries.values().map(|e| &*e.file))
+    }
+
+    /// Bytes kept from run `id`'s roots alone (hard links counted once).
+    pub fn run_bytes(&self, id: i64) -> u64 {
+        match self.per_run.get(&id) {
+            Some(set) => bytes_of(
+                set.iter()
+                    .filter_map(|p| self.entries.get(p))
+                    .map(|e| &*e.file),
+            ),
+            None => 0,
+        }
+    }
+}
+
+fn bytes_of<'a>(files: impl Iterator<Item = &'a FileRow>) -> u64 {
+    let mut seen = HashSet::new();
+    files
+        .filter(|f| f.kind == "file" && seen.insert((f.dev, f.ino)))
+        .map(|f| f.size)
+        .sum()
+}
+
+/// A root of the closure.
+#[derive(Debug, Clone)]
+struct Root {
+    path: Vec<u8>,
+    reason: Reason,
+    run: Option<i64>,
+}
+
+/// A host path as seen inside the run's root (`--root` runs record
+/// executables by their host path).
+fn inside(root: &[u8], p: &[u8]) -> Vec<u8> {
+    let root = root.strip_suffix(b"/").unwrap_or(root);
+    if !root.is_empty() && p.starts_with(root) && p.get(root.len()) == Some(&b'/') {
+        p[root.len()..].to_vec()
+    } else {
+        p.to_vec()
+    }
+}
+
+/// A parent chain (`comm[pid] < …`, nearest first) cut after the tracer:
+/// what started kaudit is not evidence about the node.
+fn up_to_tracer(parents: &str) -> String {
+    let mut out = Vec::new();
+    for p in parents.split(" < ") {
+        out.push(p);
+        if p.starts_with("kaudit[") {
+            break;
+        }
+    }
+    out.join(" < ")
+}
+
+/// The roots of the runs: accesses and names.
+fn run_roots(db: &Db, run: &RunRow, out: &mut Vec<Root>) -> Result<(), DbError> {
+    let accesses = db.accesses(run.id)?;
+    // files the run created (or renamed into place) need not be in the image
+    let created: HashSet<&[u8]> = accesses
+        .iter()
+        .filter(|a| a.kind == "create" || a.kind == "moved-to")
+        .map(|a| a.path.as_slice())
+        .collect();
+    for a in &accesses {
+        if matches!(
+            a.kind.as_str(),
+            "create" | "delete" | "moved-from" | "moved-to"
+        ) {
+            if let Some(dir) = parent(&a.path) {
+                out.push(Root {
+                    path: dir.to_vec(),
+                    reason: Reason::WrittenIn {
+                        run: run.id,
+                        scenario: run.name.clone(),
+                        step: a.step.clone(),
+                        kind: a.kind.clone(),
+                        entry: a.path.clone(),
+                        pid: a.pid,
+                        comm: a.comm.clone(),
+                    },
+                    run: Some(run.id),
+                });
+            }
+            continue;
+        }
+        if !ROOT_KINDS.contains(&a.kind.as_str()) || created.contains(a.path.as_slice()) {
+            continue;
+        }
+        out.push(Root {
+            path: a.path.clone(),
+            reason: Reason::Accessed {
+                run: run.id,
+                scenario: run.name.clone(),
+                step: a.step.clone(),
+                kind: a.kind.clone(),
+                pid: a.pid,
+                comm: a.comm.clone(),
+                exe: a.exe.as_deref().map(|e| inside(&run.root, e)),
+                parents: up_to_tracer(&a.parents),
+            },
+            run: Some(run.id),
+        });
+    }
+    let (names, _) = db.names(run.id)?;
+    for n in names.iter().filter(|n| n.evidence == "asked") {
+        let reason = |hop| Reason::Asked {
+            run: run.id,
+            scenario: run.name.clone(),
+            step: n.step.clone(),
+            name: n.path.clone(),
+            call: n.call.clone(),
+            pid: n.pid,
+            comm: n.comm.clone(),
+            hop,
+        };
+        for (i, (link, _)) in n.hops.iter().enumerate() {
+            out.push(Root {
+                path: link.clone(),
+                reason: reason(Some(i + 1)),
+                run: Some(run.id),
+            });
+        }
+        if let Some(r) = &n.resolved {
+            out.push(Root {
+                path: r.clone(),
+                reason: reason(None),
+                run: Some(run.id),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Compute the closure of `runs` (and the profile's includes and excludes).
+pub fn compute(
+    graph: &mut Graph<'_>,
+    runs: &[RunRow],
+    profile: Option<&Profile>,
+) -> Result<Closure, DbError> {
+    compute_with(graph, runs, profile, true)
+}
+
+/// [`compute`], with each run's share only when `shares` (`why` needs none).
+pub fn compute_with(
+    graph: &mut Graph<'_>,
+    runs: &[RunRow],
+    profile: Option<&Profile>,
+    shares: bool,
+) -> Result<Closure, DbError> {
+    let roots = roots(graph, runs, profile)?;
+    let mut closure = search(graph, &roots, profile, true, None)?;
+    // each run's share: the same search from its roots alone (the graph's
+    // answers are cached, so this costs no further queries)
+    if shares {
+        for r in runs {
+            let mine: Vec<Root> = roots
+                .iter()
+                .filter(|x| x.run == Some(r.id))
+                .cloned()
+                .collect();
+            let c = search(graph, &mine, profile, false, None)?;
+            closure
+                .per_run
+                .insert(r.id, c.entries.into_keys().collect());
+        }
+    }
+    closure.runs = runs.to_vec();
+    Ok(closure)
+}
+
+/// The entries that are kept only through `path`: the closure without it,
+/// subtracted from `full`.
+pub fn kept_only_through(
+    graph: &mut Graph<'_>,
+    full: &Closure,
+    profile: Option<&Profile>,
+    path: &[u8],
+) -> Result<Vec<Vec<u8>>, DbError> {
+    let roots = roots(graph, &full.runs, profile)?;
+    let without = search(graph, &roots, profile, false, Some(path))?;
+    Ok(full
+        .entries
+        .keys()
+        .filter(|p| p.as_slice() != path && !without.entries.contains_key(*p))
+        .cloned()
+        .collect())
+}
+
+fn roots(
+    graph: &mut Graph<'_>,
+    runs: &[RunRow],
+    profile: Option<&Profile>,
+) -> Result<Vec<Root>, DbError> {
+    let db = graph.db();
+    let mut roots = Vec::new();
+    for r in runs {
+        run_roots(db, r, &mut roots)?;
+    }
+    // a directory the run created itself is not in the root: the one it was
+    // created in is needed (written in), up to the nearest the root has
+    for r in roots.iter_mut() {
+        if matches!(r.reason, Reason::WrittenIn { .. }) {
+            while graph.file(&r.path)?.is_none() {
+                match parent(&r.path) {
+                    Some(p) => r.path = p.to_vec(),
+                    None => break,
+                }
+            }
+        }
+    }
+    roots.sort_by(|a, b| a.path.cmp(&b.path));
+    roots.dedup_by(|a, b| a.path == b.path && a.reason == b.reason);
+    if let Some(p) = profile.filter(|p| !p.include.is_empty()) {
+        for path in graph.all_paths()? {
+            if let Some(rule) = p.include.iter().find(|r| r.matches(&path)) {
+                roots.push(Root {
+                    path,
+                    reason: Reason::Include {
+                        glob: rule.glob.clone(),
+                        reason: rule.reason.clone(),
+                        line: rule.line,
+                    },
+                    run: None,
+                });
+            }
+        }
+    }
+    Ok(roots)
+}
+
+fn search(
+    graph: &mut Graph<'_>,
+    roots: &[Root],
+    profile: Option<&Profile>,
+    all_reasons: bool,
+    skip: Option<&[u8]>,
+) -> Result<Closure, DbError> {
+    let mut c = Closure::default();
+    let mut queue: VecDeque<Vec<u8>> = VecDeque::new();
+    let offer = |graph: &mut Graph<'_>,
+                 c: &mut Closure,
+                 queue: &mut VecDeque<Vec<u8>>,
+                 path: &[u8],
+                 reason: Reason,
+                 depth: u32|
+     -> Result<(), DbError> {
+        if let Some(e) = c.entries.get_mut(path) {
+            if all_reasons {
+                if e.reasons.len() < MAX_REASONS {
+                    if !e.reasons.contains(&reason) {
+                        e.reasons.push(reason);
+                    }
+                } else {
+                    e.more += 1;
+                }
+            }
+            return Ok(());
+        }
+        if skip == Some(path) {
+            return Ok(());
+        }
+        if let Some(rule) = profile.and_then(|p| p.excluded(path)) {
+            if all_reasons {
+                c.dropped.push(Dropped {
+                    path: path.to_vec(),
+                    reason,
+                    excluded_by: Some(rule.line),
+                });
+            }
+            return Ok(());
+        }
+        let Some(file) = graph.file(path)? else {
+            if all_reasons {
+                c.dropped.push(Dropped {
+                    path: path.to_vec(),
+                    reason,
+                    excluded_by: None,
+                });
+            }
+            return Ok(());
+        };
+        c.entries.insert(
+            path.to_vec(),
+            Entry {
+                file,
+                reasons: vec![reason],
+                more: 0,
+                depth,
+            },
+        );
+        queue.push_back(path.to_vec());
+        Ok(())
+    };
+    for r in roots {
+        offer(graph, &mut c, &mut queue, &r.path, r.reason.clone(), 0)?;
+    }
+    while let Some(path) = queue.pop_front() {
+        let (file, depth) = {
+            let e = &c.entries[&path];
+            (e.file.clone(), e.depth + 1)
+        };
+        if let Some(dir) = parent(&path) {
+            let reason = Reason::Parent {
+                child: path.clone(),
+            };
+            offer(graph, &mut c, &mut queue, dir, reason, depth)?;
+        }
+        let free = graph.free_edges(file.id)?;
+        for e in free.iter() {
+            let reason = Reason::Edge {
+                kind: e.kind.clone(),
+                from: path.clone(),
+                name: e.name.clone(),
+                opened: e.opened.clone(),
+                rule: e.rule.clone(),
+                via: e.via.clone(),
+                load: None,
+            };
+            offer(graph, &mut c, &mut queue, &e.dst, reason, depth)?;
+        }
+        if file.kind != "file" {
+            continue;
+        }
+        let load = graph.load_edges(file.id)?;
+        for e in load.iter() {
+            // the hop comes from the requesting object when it is kept (it
+            // is: it was loaded earlier in this load), else from the main object
+            let (from, load) = if e.src == path || !c.entries.contains_key(&e.src) {
+                (path.clone(), None)
+            } else {
+                (e.src.clone(), Some(path.clone()))
+            };
+            let reason = Reason::Edge {
+                kind: e.kind.clone(),
+                from,
+                name: e.name.clone(),
+                opened: e.opened.clone(),
+                rule: e.rule.clone(),
+                via: e.via.clone(),
+                load,
+            };
+            offer(graph, &mut c, &mut queue, &e.dst, reason, depth)?;
+        }
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_paths_are_shown_inside_the_root_and_parents_end_at_the_tracer() {
+        assert_eq!(inside(b"/srv/node", b"/srv/node/usr/bin/x"), b"/usr/bin/x");
+        assert_eq!(inside(b"/srv/node", b"/srv/nodes/x"), b"/srv/nodes/x");
+        assert_eq!(inside(b"/", b"/usr/bin/x"), b"/usr/bin/x");
+        assert_eq!(
+            up_to_tracer("sh[3] < kaudit[2] < bash[1]"),
+            "sh[3] < kaudit[2]"
+        );
+        assert_eq!(up_to_tracer("systemd[1]"), "systemd[1]");
+    }
+}

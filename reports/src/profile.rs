@@ -1,0 +1,358 @@
+//! Profiles (`allowlists/NAME.toml`): the scenarios an image must serve,
+//! includes and excludes with their reasons, and a size budget.
+//!
+//! ```toml
+//! description = "A containerd node"
+//! scenarios = ["containerd-run", "runc-run"]
+//! budget = "120 MiB"
+//! # allow_incomplete = true   # accept runs that may have lost events or names
+//!
+//! [[include]]
+//! glob = "/etc/hostname"
+//! reason = "read by the init system before any scenario can run"
+//!
+//! [[exclude]]
+//! glob = "/usr/share/doc/**"
+//! reason = "documentation is never needed on a node"
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use globset::{Candidate, GlobBuilder, GlobMatcher};
+use serde::Deserialize;
+
+/// A profile that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The file could not be read.
+    #[error("cannot read profile {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid, with where.
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// An include or exclude rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// The glob as written: absolute, `*` within a path component, `**` across.
+    pub glob: String,
+    /// Why the rule exists (mandatory).
+    pub reason: String,
+    /// The line of the rule's `[[include]]` / `[[exclude]]` header.
+    pub line: usize,
+    matcher: GlobMatcher,
+}
+
+impl Rule {
+    /// Whether the rule matches an absolute path inside the root.
+    pub fn matches(&self, path: &[u8]) -> bool {
+        let p = Path::new(std::ffi::OsStr::from_bytes(path));
+        self.matcher.is_match_candidate(&Candidate::new(p))
+    }
+}
+
+use std::os::unix::ffi::OsStrExt;
+
+/// A parsed profile.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// The profile's name (its file name without `.toml`).
+    pub name: String,
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// What the image is for.
+    pub description: Option<String>,
+    /// The scenarios (run names) the image must serve.
+    pub scenarios: Vec<String>,
+    /// The size budget in bytes.
+    pub budget: Option<u64>,
+    /// Accept runs that may have lost events or names.
+    pub allow_incomplete: bool,
+    /// Entries kept whatever the runs say.
+    pub include: Vec<Rule>,
+    /// Entries never kept.
+    pub exclude: Vec<Rule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    description: Option<String>,
+    #[serde(default)]
+    scenarios: Vec<String>,
+    budget: Option<toml::Spanned<toml::Value>>,
+    #[serde(default)]
+    allow_incomplete: bool,
+    #[serde(default)]
+    include: Vec<toml::Spanned<RawRule>>,
+    #[serde(default)]
+    exclude: Vec<toml::Spanned<RawRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    glob: String,
+    reason: Option<String>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The line of the `[[section]]` header an array-of-tables entry starts at
+/// (toml reports the span of the entry's body).
+fn header_line(text: &str, section: &str, body_offset: usize) -> usize {
+    let header = format!("[[{section}]]");
+    let before = &text[..body_offset.min(text.len())];
+    match before.rfind(&header) {
+        Some(at) => line_of(text, at),
+        None => line_of(text, body_offset),
+    }
+}
+
+/// Parse a size: bytes, or a number with a unit (`K`, `KB`, `KiB`, `M`,
+/// `MiB`, `G`, `GiB`… — binary multiples, as `du -h` prints them).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return None,
+    };
+    if !n.is_finite() || n < 0.0 {
+        return None;
+    }
+    Some((n * mult as f64).round() as u64)
+}
+
+/// Bytes for humans (`12.3 MiB`).
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+impl Profile {
+    /// Read and check a profile file.
+    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Profile::parse(path, &text)
+    }
+
+    /// Parse a profile's text (`path` names it in errors).
+    pub fn parse(path: &Path, text: &str) -> Result<Profile, ProfileError> {
+        let invalid = |line: usize, message: String| ProfileError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
+        let raw: Raw = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(1, |s| line_of(text, s.start));
+            invalid(line, e.message().to_string())
+        })?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if raw.scenarios.is_empty() && raw.include.is_empty() {
+            return Err(invalid(
+                1,
+                "no scenarios and no includes: the profile would keep nothing".into(),
+            ));
+        }
+        let budget = match &raw.budget {
+            None => None,
+            Some(b) => {
+                let line = line_of(text, b.span().start);
+                let v = match b.get_ref() {
+                    toml::Value::Integer(i) if *i >= 0 => Some(*i as u64),
+                    toml::Value::String(s) => parse_size(s),
+                    _ => None,
+                };
+                Some(v.ok_or_else(|| {
+                    invalid(
+                        line,
+                        "budget: expected bytes or a size such as \"120 MiB\"".into(),
+                    )
+                })?)
+            }
+        };
+        let rules = |section: &str, raw: &[toml::Spanned<RawRule>]| {
+            let mut out = Vec::new();
+            for r in raw {
+                let line = header_line(text, section, r.span().start);
+                let rr = r.get_ref();
+                let reason = match &rr.reason {
+                    Some(s) if !s.trim().is_empty() => s.trim().to_string(),
+                    _ => {
+                        return Err(invalid(
+                            line,
+                            format!(
+                                "[[{section}]] \"{}\" has no reason: every {section} must say why",
+                                rr.glob
+                            ),
+                        ))
+                    }
+                };
+                if !rr.glob.starts_with('/') {
+                    return Err(invalid(
+                        line,
+                        format!(
+                            "[[{section}]] glob \"{}\" is not absolute: globs match paths inside the root, such as /etc/**",
+                            rr.glob
+                        ),
+                    ));
+                }
+                let glob = GlobBuilder::new(&rr.glob)
+                    .literal_separator(true)
+                    .backslash_escape(true)
+                    .build()
+                    .map_err(|e| invalid(line, format!("[[{section}]] glob: {e}")))?;
+                out.push(Rule {
+                    glob: rr.glob.clone(),
+                    reason,
+                    line,
+                    matcher: glob.compile_matcher(),
+                });
+            }
+            Ok(out)
+        };
+        let include = rules("include", &raw.include)?;
+        let exclude = rules("exclude", &raw.exclude)?;
+        Ok(Profile {
+            name,
+            path: path.to_path_buf(),
+            description: raw.description,
+            scenarios: raw.scenarios,
+            budget,
+            allow_incomplete: raw.allow_incomplete,
+            include,
+            exclude,
+        })
+    }
+
+    /// The first exclude rule that matches `path`.
+    pub fn excluded(&self, path: &[u8]) -> Option<&Rule> {
+        self.exclude.iter().find(|r| r.matches(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(t: &str) -> Result<Profile, ProfileError> {
+        Profile::parse(Path::new("allowlists/p.toml"), t)
+    }
+
+    #[test]
+    fn a_full_profile_parses() {
+        let p = parse(
+            r#"
+description = "node"
+scenarios = ["containerd-run"]
+budget = "1.5 MiB"
+
+[[include]]
+glob = "/etc/host*"
+reason = "read at boot"
+
+[[exclude]]
+glob = "/usr/share/doc/**"
+reason = "docs"
+"#,
+        )
+        .unwrap();
+        assert_eq!(p.name, "p");
+        assert_eq!(p.budget, Some(1_572_864));
+        assert_eq!(p.include[0].line, 6);
+        assert!(p.include[0].matches(b"/etc/hostname"));
+        assert!(!p.include[0].matches(b"/etc/x/hostname"));
+        assert!(p.excluded(b"/usr/share/doc/a/b/c").is_some());
+        assert!(p.excluded(b"/usr/share/docs").is_none());
+    }
+
+    #[test]
+    fn a_rule_without_reason_is_an_error_naming_its_line() {
+        let e = parse(
+            "scenarios = [\"a\"]\n\n[[include]]\nglob = \"/x\"\nreason = \"r\"\n\n[[exclude]]\nglob = \"/usr/share/doc/**\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "allowlists/p.toml:7: [[exclude]] \"/usr/share/doc/**\" has no reason: every exclude must say why"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_bad_budgets_and_relative_globs_are_refused() {
+        let e = parse("scenarios = [\"a\"]\nbudgte = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("allowlists/p.toml:2: unknown field `budgte`"),
+            "{e}"
+        );
+        let e = parse("scenarios = [\"a\"]\nbudget = \"lots\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("allowlists/p.toml:2: budget"), "{e}");
+        let e = parse("scenarios = [\"a\"]\n[[include]]\nglob = \"etc/x\"\nreason = \"r\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2: [[include]] glob \"etc/x\" is not absolute"),
+            "{e}"
+        );
+        assert!(parse("description = \"nothing\"\n").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("120 MiB"), Some(120 << 20));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        assert_eq!(parse_size("3 parsecs"), None);
+        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(human(12), "12 B");
+    }
+}

@@ -1,0 +1,385 @@
+//! `kaudit why PATH`: the chain of evidence that keeps an entry, or the
+//! nearest facts known about one that is not kept; `kaudit rdeps PATH`: what
+//! breaks without it.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
+use kaudit_graph::DbError;
+use rusqlite::params_from_iter;
+use serde::Serialize;
+
+use crate::closure::{Closure, Reason};
+use crate::graph::Graph;
+use crate::profile::{human, Profile};
+use crate::show;
+
+/// One hop of a chain: an entry and the reason that reached it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hop {
+    /// The entry.
+    #[serde(serialize_with = "ser_path")]
+    pub path: Vec<u8>,
+    /// Why (for the first hop: the root's evidence).
+    pub reason: Reason,
+}
+
+fn ser_path<S: serde::Serializer>(p: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&show(p))
+}
+
+/// The shortest chain from a root to `path` (root first), if kept.
+pub fn chain(c: &Closure, path: &[u8]) -> Option<Vec<Hop>> {
+    let mut out = Vec::new();
+    let mut cur = path.to_vec();
+    let mut seen = HashSet::new();
+    loop {
+        let e = c.entries.get(&cur)?;
+        let reason = e.reasons.first()?.clone();
+        out.push(Hop {
+            path: cur.clone(),
+            reason: reason.clone(),
+        });
+        match reason.from() {
+            Some(f) if seen.insert(cur.clone()) => cur = f.to_vec(),
+            _ => break,
+        }
+    }
+    out.reverse();
+    Some(out)
+}
+
+fn verb(kind: &str) -> &str {
+    match kind {
+        "open" => "opened",
+        "opendir" => "listed",
+        "exec" => "executed",
+        "modify" => "modified",
+        "close-write" => "written",
+        "in-use-at-start" => "in use when tracing started",
+        other => other,
+    }
+}
+
+fn step_of(scenario: &str, run: i64, step: &Option<String>) -> String {
+    match step {
+        Some(s) => format!("in step \"{s}\" of {scenario} (run {run})"),
+        None => format!("in {scenario} (run {run})"),
+    }
+}
+
+/// A reason as a sentence.
+pub fn describe(r: &Reason) -> String {
+    match r {
+        Reason::Accessed {
+            run,
+            scenario,
+            step,
+            kind,
+            pid,
+            comm,
+            exe,
+            parents,
+        } => {
+            let mut s = format!(
+                "{} by {comm}[{pid}] {}",
+                verb(kind),
+                step_of(scenario, *run, step)
+            );
+            if let Some(x) = exe {
+                let _ = write!(s, "; exe {}", show(x));
+            }
+            if !parents.is_empty() {
+                let _ = write!(s, "; parents {parents}");
+            }
+            s
+        }
+        Reason::Asked {
+            run,
+            scenario,
+            step,
+            name,
+            call,
+            pid,
+            comm,
+            hop,
+        } => {
+            let what = match hop {
+                Some(h) => format!("symlink {h} of the walk"),
+                None => "what it reached".to_string(),
+            };
+            format!(
+                "{comm}[{pid}] asked for {} ({call}) {}: {what}",
+                show(name),
+                step_of(scenario, *run, step)
+            )
+        }
+        Reason::WrittenIn {
+            run,
+            scenario,
+            step,
+            kind,
+            entry,
+            pid,
+            comm,
+        } => {
+            let what = match kind.as_str() {
+                "create" => "created",
+                "delete" => "deleted",
+                "moved-from" => "renamed away",
+                "moved-to" => "renamed into place",
+                k => k,
+            };
+            format!(
+                "written in: {comm}[{pid}] {what} {} {}",
+                show(entry),
+                step_of(scenario, *run, step)
+            )
+        }
+        Reason::Include { glob, reason, line } => {
+            format!("include {glob} (profile line {line}): {reason}")
+        }
+        Reason::Edge {
+            kind,
+            from,
+            name,
+            opened,
+            rule,
+            via,
+            load,
+        } => {
+            let name = name.as_deref().map(show).unwrap_or_default();
+            let mut s = match kind.as_str() {
+                "needed" => {
+                    let mut s = format!("needed: DT_NEEDED \"{name}\" of {}", show(from));
+                    if let Some(o) = opened {
+                        let _ = write!(s, ", opened as {}", show(o));
+                    }
+                    if let Some(r) = rule {
+                        let _ = write!(s, " (rule {r}");
+                        if let Some(v) = via {
+                            let _ = write!(s, ", via {}", show(v));
+                        }
+                        s.push(')');
+                    }
+                    s
+                }
+                "interp" if rule.as_deref() == Some("default-loader") => format!(
+                    "interp: the default loader {name}, for the library {}",
+                    show(from)
+                ),
+                "interp" => format!("interp: PT_INTERP \"{name}\" of {}", show(from)),
+                "shebang" if rule.as_deref() == Some("env-path") => format!(
+                    "shebang: #!/usr/bin/env {name} of {}, found as {}",
+                    show(from),
+                    opened.as_deref().map(show).unwrap_or_default()
+                ),
+                "shebang" => format!("shebang: #!{name} of {}", show(from)),
+                "symlink" => format!("symlink: {} -> {name}", show(from)),
+                "walks" => format!(
+                    "walks: a directory symlink on the way to {name}, for {}",
+                    show(from)
+                ),
+                other => format!("{other} from {}", show(from)),
+            };
+            if let Some(l) = load {
+                let _ = write!(s, ", in the load of {}", show(l));
+            }
+            s
+        }
+        Reason::Parent { child } => format!("parent directory of {}", show(child)),
+    }
+}
+
+/// The shortest chain as text: each entry, its reason indented below, the
+/// next hop nested one level deeper.
+pub fn render_chain(hops: &[Hop]) -> String {
+    let mut out = String::new();
+    for (i, h) in hops.iter().enumerate() {
+        let indent = "    ".repeat(i.saturating_sub(1));
+        let branch = if i == 0 { "" } else { "└── " };
+        let _ = writeln!(out, "{indent}{branch}{}", show(&h.path));
+        let pad = "    ".repeat(i) + "    ";
+        let _ = writeln!(out, "{pad}{}", describe(&h.reason));
+    }
+    out
+}
+
+/// Every chain, as a tree from `path` back to the roots (`--all`): each
+/// reason is a branch leading to the entry it comes from; an entry already
+/// shown is not expanded again.
+pub fn render_all(c: &Closure, path: &[u8]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", show(path));
+    let mut shown = HashSet::new();
+    shown.insert(path.to_vec());
+    tree(c, path, "", &mut shown, &mut out);
+    out
+}
+
+fn tree(c: &Closure, path: &[u8], prefix: &str, shown: &mut HashSet<Vec<u8>>, out: &mut String) {
+    let Some(e) = c.entries.get(path) else {
+        return;
+    };
+    let n = e.reasons.len() + usize::from(e.more > 0);
+    for (i, r) in e.reasons.iter().enumerate() {
+        let last = i + 1 == n;
+        let (branch, cont) = if last {
+            ("└── ", "    ")
+        } else {
+            ("├── ", "│   ")
+        };
+        match r.from() {
+            None => {
+                let _ = writeln!(out, "{prefix}{branch}{} (root)", describe(r));
+            }
+            Some(f) => {
+                let again = !shown.insert(f.to_vec());
+                let _ = writeln!(
+                    out,
+                    "{prefix}{branch}{} ← {}{}",
+                    describe(r),
+                    show(f),
+                    if again { " (shown above)" } else { "" }
+                );
+                if !again {
+                    tree(c, f, &format!("{prefix}{cont}"), shown, out);
+                }
+            }
+        }
+    }
+    if e.more > 0 {
+        let _ = writeln!(out, "{prefix}└── … and {} more reason(s)", e.more);
+    }
+}
+
+/// What is known about a path that is not kept.
+#[derive(Debug, Clone, Serialize)]
+pub struct Facts {
+    /// `file`, `dir`, … when the scanned root has it; `None`: not in the root.
+    pub present: Option<String>,
+    /// Its size.
+    pub size: Option<u64>,
+    /// Reached, but excluded: the rule's line, glob and reason, and what reached it.
+    pub excluded: Vec<String>,
+    /// An exclude rule matches it (even if nothing reached it).
+    pub exclude_rule: Option<String>,
+    /// Names asked for it that did not succeed (probed-absent, failed).
+    pub probes: Vec<String>,
+    /// Reached, but not in the scanned root.
+    pub reached_absent: Vec<String>,
+    /// Symlinks in the root that lead to it (kept or not).
+    pub links: Vec<String>,
+}
+
+/// Gather the facts about a path that is not kept.
+pub fn facts(
+    graph: &mut Graph<'_>,
+    c: &Closure,
+    profile: Option<&Profile>,
+    path: &[u8],
+) -> Result<Facts, DbError> {
+    let file = graph.file(path)?;
+    let mut f = Facts {
+        present: file.as_ref().map(|x| x.kind.clone()),
+        size: file.as_ref().map(|x| x.size),
+        excluded: Vec::new(),
+        exclude_rule: profile
+            .and_then(|p| p.excluded(path))
+            .map(|r| format!("line {}: {} ({})", r.line, r.glob, r.reason)),
+        probes: Vec::new(),
+        reached_absent: Vec::new(),
+        links: Vec::new(),
+    };
+    for d in c.dropped.iter().filter(|d| d.path == path) {
+        match d.excluded_by {
+            Some(_) => f.excluded.push(describe(&d.reason)),
+            None => f.reached_absent.push(describe(&d.reason)),
+        }
+    }
+    if !c.runs.is_empty() {
+        let db = graph.db();
+        let ids: Vec<i64> = c.runs.iter().map(|r| r.id).collect();
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql = format!(
+            "SELECT n.run, r.name, n.call, n.result, n.evidence, n.pid, n.comm, n.step, CAST(n.path AS BLOB)
+             FROM name n JOIN run r ON r.id = n.run
+             WHERE (n.path = ? OR n.resolved = ?) AND n.evidence <> 'asked' AND n.run IN ({marks})
+             ORDER BY n.run, n.first_ms"
+        );
+        let mut args: Vec<rusqlite::types::Value> =
+            vec![path.to_vec().into(), path.to_vec().into()];
+        args.extend(ids.iter().map(|&i| i.into()));
+        let conn = db.connection();
+        let err = |e| DbError::Sqlite {
+            path: db.path().to_path_buf(),
+            source: e,
+        };
+        let mut st = conn.prepare(&sql).map_err(err)?;
+        let rows = st
+            .query_map(params_from_iter(args), |r| {
+                let run: i64 = r.get(0)?;
+                let scen: String = r.get(1)?;
+                let call: String = r.get(2)?;
+                let result: String = r.get(3)?;
+                let evidence: String = r.get(4)?;
+                let pid: i64 = r.get(5)?;
+                let comm: String = r.get(6)?;
+                let step: Option<String> = r.get(7)?;
+                let asked: Vec<u8> = r.get(8)?;
+                Ok(format!(
+                    "{evidence}: {comm}[{pid}] asked for {} ({call}: {result}) {}",
+                    show(&asked),
+                    step_of(&scen, run, &step)
+                ))
+            })
+            .map_err(err)?;
+        for r in rows {
+            f.probes.push(r.map_err(err)?);
+        }
+    }
+    for l in graph.links_to(path)? {
+        let kept = if c.entries.contains_key(&l) {
+            "kept"
+        } else {
+            "not kept: nothing asked for it"
+        };
+        f.links.push(format!("{} ({kept})", show(&l)));
+    }
+    Ok(f)
+}
+
+/// The facts as text.
+pub fn render_facts(path: &[u8], f: &Facts) -> String {
+    let mut out = format!(
+        "{} is not kept: no chain of evidence reaches it.\n",
+        show(path)
+    );
+    match (&f.present, f.size) {
+        (Some(k), Some(s)) if k == "file" => {
+            let _ = writeln!(out, "  present in the root: {k}, {}", human(s));
+        }
+        (Some(k), _) => {
+            let _ = writeln!(out, "  present in the root: {k}");
+        }
+        (None, _) => {
+            let _ = writeln!(out, "  not in the scanned root");
+        }
+    }
+    if let Some(r) = &f.exclude_rule {
+        let _ = writeln!(out, "  excluded by the profile, {r}");
+    }
+    for e in &f.excluded {
+        let _ = writeln!(out, "  reached, but excluded: {e}");
+    }
+    for e in &f.reached_absent {
+        let _ = writeln!(out, "  reached, but absent from the scanned root: {e}");
+    }
+    for p in &f.probes {
+        let _ = writeln!(out, "  {p}");
+    }
+    for l in &f.links {
+        let _ = writeln!(out, "  a symlink leads to it: {l}");
+    }
+    out
+}

@@ -1,0 +1,373 @@
+//! `kaudit allowlist`, `why`, `rdeps` and `writable`: the closure and what
+//! is read out of it.
+
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use kaudit_graph::{Db, DbError, StoredScan};
+use kaudit_reports::closure::{self, Closure};
+use kaudit_reports::graph::Graph;
+use kaudit_reports::profile::{human, Profile};
+use kaudit_reports::runs::{self, Selection};
+use kaudit_reports::{show, why, writable};
+
+use crate::cli::{AllowlistArgs, Cli, RdepsArgs, ReportFormat, WhyArgs, WritableArgs};
+
+fn open(cli: &Cli) -> Result<(Db, StoredScan)> {
+    let db = Db::open(&cli.db, false)?;
+    let scan = db.scan_info()?.ok_or_else(|| DbError::NoScan {
+        path: cli.db.clone(),
+    })?;
+    Ok((db, scan))
+}
+
+fn select(db: &Db, profile: Option<&Profile>) -> Result<Selection> {
+    let sel = match profile {
+        Some(p) => runs::for_profile(db, p)?,
+        None => runs::every_complete(db)?,
+    };
+    for n in &sel.notes {
+        eprintln!("kaudit: {n}");
+    }
+    Ok(sel)
+}
+
+fn load_profile(p: Option<&Path>) -> Result<Option<Profile>> {
+    Ok(match p {
+        Some(p) => Some(Profile::load(p)?),
+        None => None,
+    })
+}
+
+/// A path as given on the command line, inside the scanned root: a host
+/// path under the root is taken inside it; a trailing slash is dropped.
+fn inner_path(scan: &StoredScan, p: &Path) -> Result<Vec<u8>> {
+    let mut b = p.as_os_str().as_bytes().to_vec();
+    if !b.starts_with(b"/") {
+        bail!(
+            "{}: give the path as it is inside the root, starting with /",
+            p.display()
+        );
+    }
+    let root = scan.root.strip_suffix(b"/").unwrap_or(&scan.root);
+    if !root.is_empty() && b.starts_with(root) && b.get(root.len()) == Some(&b'/') {
+        b.drain(..root.len());
+    }
+    while b.len() > 1 && b.ends_with(b"/") {
+        b.pop();
+    }
+    Ok(b)
+}
+
+fn kind_counts(c: &Closure) -> (usize, usize, usize, usize) {
+    let (mut f, mut d, mut l, mut o) = (0, 0, 0, 0);
+    for e in c.entries.values() {
+        match e.file.kind.as_str() {
+            "file" => f += 1,
+            "dir" => d += 1,
+            "symlink" => l += 1,
+            _ => o += 1,
+        }
+    }
+    (f, d, l, o)
+}
+
+/// `kaudit allowlist`.
+pub(crate) fn allowlist(cli: &Cli, a: &AllowlistArgs) -> Result<i32> {
+    let (db, scan) = open(cli)?;
+    let profile = Profile::load(&a.profile)?;
+    let sel = select(&db, Some(&profile))?;
+    let mut graph = Graph::new(&db);
+    let c = closure::compute(&mut graph, &sel.runs, Some(&profile))?;
+    let body = match a.format {
+        ReportFormat::Text => {
+            let sep = if a.null { b'\0' } else { b'\n' };
+            let mut out = Vec::with_capacity(c.entries.len() * 48);
+            // the root directory itself is the image, not an entry of it
+            // (rsync would list its contents, `.` or `/` alike)
+            for p in c.entries.keys().filter(|p| p.as_slice() != b"/") {
+                if !a.null && p.contains(&b'\n') {
+                    bail!(
+                        "{} contains a newline, which a line-per-path list cannot hold; use --null",
+                        show(p)
+                    );
+                }
+                if a.relative {
+                    out.extend_from_slice(&p[1..]);
+                } else {
+                    out.extend_from_slice(p);
+                }
+                out.push(sep);
+            }
+            out
+        }
+        ReportFormat::Json => {
+            let mut v = serde_json::to_vec_pretty(&json(&profile, &scan, &c))?;
+            v.push(b'\n');
+            v
+        }
+    };
+    match &a.out {
+        Some(path) => write_atomically(path, &body)?,
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            lock.write_all(&body)?;
+            lock.flush()?;
+        }
+    }
+    eprint!("{}", summary(&profile, &scan, &c));
+    Ok(0)
+}
+
+/// Write `body` to `path` through a temporary file beside it, renamed into
+/// place: a reader never sees half a list.
+fn write_atomically(path: &Path, body: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(body)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn summary(profile: &Profile, scan: &StoredScan, c: &Closure) -> String {
+    let (f, d, l, o) = kind_counts(c);
+    let bytes = c.bytes();
+    let mut s = format!(
+        "kaudit: profile {}: {} entries ({f} files, {d} directories, {l} symlinks{}), {} of {} in the root ({:.1}%)\n",
+        profile.name,
+        c.entries.len(),
+        if o > 0 { format!(", {o} other") } else { String::new() },
+        human(bytes),
+        human(scan.bytes),
+        if scan.bytes > 0 { bytes as f64 * 100.0 / scan.bytes as f64 } else { 0.0 },
+    );
+    if let Some(b) = profile.budget {
+        let verdict = if bytes <= b {
+            format!("within ({:.0}%)", bytes as f64 * 100.0 / b.max(1) as f64)
+        } else {
+            format!("OVER by {}", human(bytes - b))
+        };
+        s.push_str(&format!("kaudit:   budget {}: {verdict}\n", human(b)));
+    }
+    for r in &c.runs {
+        let n = c.per_run.get(&r.id).map_or(0, |x| x.len());
+        s.push_str(&format!(
+            "kaudit:   {} (run {}): {n} entries, {}\n",
+            r.name,
+            r.id,
+            human(c.run_bytes(r.id))
+        ));
+    }
+    let includes = c
+        .entries
+        .values()
+        .filter(|e| e.reasons.iter().any(|r| r.code() == "include"))
+        .count();
+    if includes > 0 {
+        s.push_str(&format!("kaudit:   includes: {includes} entries\n"));
+    }
+    let excluded = c.dropped.iter().filter(|d| d.excluded_by.is_some()).count();
+    let absent = c.dropped.len() - excluded;
+    s.push_str(&format!(
+        "kaudit:   left out: {excluded} reached but excluded, {absent} reached but not in the root (pseudo files, files the runs created)\n"
+    ));
+    s
+}
+
+fn json(profile: &Profile, scan: &StoredScan, c: &Closure) -> serde_json::Value {
+    let entries: Vec<serde_json::Value> = c
+        .entries
+        .iter()
+        .map(|(p, e)| {
+            let mut codes: Vec<&str> = e.reasons.iter().map(|r| r.code()).collect();
+            codes.sort_unstable();
+            codes.dedup();
+            serde_json::json!({
+                "path": show(p),
+                "type": e.file.kind,
+                "size": e.file.size,
+                "mode": format!("{:o}", e.file.mode & 0o7777),
+                "package": serde_json::Value::Null,
+                "reasons": codes,
+                "depth": e.depth,
+            })
+        })
+        .collect();
+    let (f, d, l, o) = kind_counts(c);
+    serde_json::json!({
+        "profile": profile.name,
+        "root": show(&scan.root),
+        "summary": {
+            "entries": c.entries.len(),
+            "files": f,
+            "directories": d,
+            "symlinks": l,
+            "other": o,
+            "bytes": c.bytes(),
+            "root_bytes": scan.bytes,
+            "budget": profile.budget,
+            "runs": c.runs.iter().map(|r| serde_json::json!({
+                "scenario": r.name,
+                "run": r.id,
+                "entries": c.per_run.get(&r.id).map_or(0, |x| x.len()),
+                "bytes": c.run_bytes(r.id),
+            })).collect::<Vec<_>>(),
+            "excluded": c.dropped.iter().filter(|d| d.excluded_by.is_some()).count(),
+            "absent": c.dropped.iter().filter(|d| d.excluded_by.is_none()).count(),
+        },
+        "entries": entries,
+    })
+}
+
+/// `kaudit why`.
+pub(crate) fn why(cli: &Cli, a: &WhyArgs) -> Result<i32> {
+    let (db, scan) = open(cli)?;
+    let profile = load_profile(a.profile.as_deref())?;
+    let path = inner_path(&scan, &a.path)?;
+    let sel = select(&db, profile.as_ref())?;
+    let mut graph = Graph::new(&db);
+    let c = closure::compute_with(&mut graph, &sel.runs, profile.as_ref(), false)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match why::chain(&c, &path) {
+        Some(hops) => {
+            match a.format {
+                ReportFormat::Text => {
+                    if a.all {
+                        out.write_all(why::render_all(&c, &path).as_bytes())?;
+                    } else {
+                        out.write_all(why::render_chain(&hops).as_bytes())?;
+                    }
+                }
+                ReportFormat::Json => {
+                    let e = &c.entries[&path];
+                    let v = serde_json::json!({
+                        "path": show(&path),
+                        "kept": true,
+                        "chain": hops,
+                        "reasons": if a.all { serde_json::to_value(&e.reasons)? } else { serde_json::Value::Null },
+                        "more_reasons": e.more,
+                    });
+                    serde_json::to_writer_pretty(&mut out, &v)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            Ok(0)
+        }
+        None => {
+            let f = why::facts(&mut graph, &c, profile.as_ref(), &path)?;
+            match a.format {
+                ReportFormat::Text => out.write_all(why::render_facts(&path, &f).as_bytes())?,
+                ReportFormat::Json => {
+                    let v = serde_json::json!({"path": show(&path), "kept": false, "facts": f});
+                    serde_json::to_writer_pretty(&mut out, &v)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            Ok(1)
+        }
+    }
+}
+
+/// `kaudit rdeps`.
+pub(crate) fn rdeps(cli: &Cli, a: &RdepsArgs) -> Result<i32> {
+    let (db, scan) = open(cli)?;
+    let profile = load_profile(a.profile.as_deref())?;
+    let path = inner_path(&scan, &a.path)?;
+    let sel = select(&db, profile.as_ref())?;
+    let mut graph = Graph::new(&db);
+    let c = closure::compute(&mut graph, &sel.runs, profile.as_ref())?;
+    let Some(e) = c.entries.get(&path) else {
+        let f = why::facts(&mut graph, &c, profile.as_ref(), &path)?;
+        print!("{}", why::render_facts(&path, &f));
+        return Ok(1);
+    };
+    let lost = closure::kept_only_through(&mut graph, &c, profile.as_ref(), &path)?;
+    let scenarios: Vec<String> = c
+        .runs
+        .iter()
+        .filter(|r| c.per_run.get(&r.id).is_some_and(|s| s.contains(&path)))
+        .map(|r| format!("{} (run {})", r.name, r.id))
+        .collect();
+    let lost_bytes: u64 = lost
+        .iter()
+        .filter_map(|p| c.entries.get(p))
+        .filter(|e| e.file.kind == "file")
+        .map(|e| e.file.size)
+        .sum();
+    match a.format {
+        ReportFormat::Text => {
+            let mut s = format!("removing {} breaks:\n", show(&path));
+            s.push_str("  what needs it directly:\n");
+            for r in &e.reasons {
+                s.push_str(&format!("    {}\n", why::describe(r)));
+            }
+            if e.more > 0 {
+                s.push_str(&format!("    … and {} more\n", e.more));
+            }
+            if !scenarios.is_empty() {
+                s.push_str(&format!(
+                    "  scenarios that need it: {}\n",
+                    scenarios.join(", ")
+                ));
+            }
+            s.push_str(&format!(
+                "  entries kept only through it: {} ({})\n",
+                lost.len(),
+                human(lost_bytes)
+            ));
+            for p in &lost {
+                s.push_str(&format!("    {}\n", show(p)));
+            }
+            print!("{s}");
+        }
+        ReportFormat::Json => {
+            let v = serde_json::json!({
+                "path": show(&path),
+                "needed_by": e.reasons,
+                "more": e.more,
+                "scenarios": scenarios,
+                "kept_only_through": lost.iter().map(|p| show(p)).collect::<Vec<_>>(),
+                "bytes_kept_only_through": lost_bytes,
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+    }
+    Ok(0)
+}
+
+/// `kaudit writable`.
+pub(crate) fn writable(cli: &Cli, a: &WritableArgs) -> Result<i32> {
+    let (db, _scan) = open(cli)?;
+    let profile = load_profile(a.profile.as_deref())?;
+    let sel = select(&db, profile.as_ref())?;
+    let mut graph = Graph::new(&db);
+    let w = writable::writable(&mut graph, &sel.runs)?;
+    match a.format {
+        ReportFormat::Text => {
+            for x in &w {
+                let kinds: Vec<String> = x.writes.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                println!("{:<10} {}", x.class, x.path);
+                println!("           {}; writes: {}", x.why, kinds.join(", "));
+                if !x.in_root {
+                    println!(
+                        "           not in the image: created at run time under {}",
+                        x.base
+                    );
+                }
+                println!("           e.g. {}", x.example);
+            }
+        }
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&w)?),
+    }
+    Ok(0)
+}

@@ -1,0 +1,463 @@
+//! The closure and its reports on a fixture root: a script run with
+//! `kaudit trace --root` reaches a program through a chain of alternatives
+//! symlinks, the program loads a library through a SONAME link, the library
+//! loads another; the profile includes a tool never run and excludes
+//! documentation the script reads. The allowlist must hold exactly what a
+//! chain of evidence reaches.
+
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{code, kaudit, require_root, run_ok, show, Build, FixtureRoot, Layout};
+
+const LIBDIR: &str = "/usr/lib/x86_64-linux-gnu";
+
+const SCRIPT: &str = "#!/bin/sh
+/usr/bin/tool
+cat /etc/greeting
+cat /usr/share/doc/app/README >/dev/null
+test -e /etc/optional.conf || true
+echo 1 > /var/lib/state/data
+echo x > /var/cache/t/scratch
+rm /var/cache/t/scratch
+";
+
+const PROFILE: &str = r#"description = "the fixture node"
+scenarios = ["fixture-run"]
+budget = "64 MiB"
+
+[[include]]
+glob = "/opt/tools/bin/*"
+reason = "kept for debugging by hand"
+
+[[exclude]]
+glob = "/usr/share/doc/**"
+reason = "documentation is never needed on a node"
+"#;
+
+struct Traced {
+    root: FixtureRoot,
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    profile: PathBuf,
+}
+
+impl Traced {
+    fn run<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&self, args: I) -> std::process::Output {
+        let mut all: Vec<std::ffi::OsString> =
+            args.into_iter().map(|a| a.as_ref().into()).collect();
+        all.push("--db".into());
+        all.push(self.db.clone().into());
+        kaudit(all)
+    }
+
+    fn why(&self, path: &str, extra: &[&str]) -> std::process::Output {
+        let mut a = vec!["why", path, "--profile", self.profile.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        self.run(a)
+    }
+}
+
+fn fixture() -> Traced {
+    let root = FixtureRoot::glibc(Layout::UsrMerged);
+    root.install(Path::new("/bin/dash"), "/usr/bin/dash");
+    root.symlink("dash", "/usr/bin/sh");
+    for tool in ["cat", "rm"] {
+        root.install(
+            &std::fs::canonicalize(format!("/bin/{tool}")).unwrap(),
+            format!("/usr/bin/{tool}"),
+        );
+    }
+    let libb = root.build_into(Build::lib("libb.so.1"), format!("{LIBDIR}/libb.so.1"));
+    let liba = root.build(Build::lib("liba.so.1").calls("libb.so.1").link(&libb));
+    root.install(&liba, format!("{LIBDIR}/liba.so.1.0"));
+    root.symlink("liba.so.1.0", format!("{LIBDIR}/liba.so.1"));
+    root.build_into(Build::exe().calls("liba.so.1").link(&liba), "/usr/bin/app");
+    // a link nothing asks for, and files nothing needs
+    root.symlink("app", "/usr/bin/app-alias");
+    root.build_into(
+        Build::lib("libunused.so.1"),
+        format!("{LIBDIR}/libunused.so.1"),
+    );
+    root.write("/etc/unused", "x\n");
+    // the alternatives chain the script runs
+    root.symlink("/usr/bin/app", "/etc/alternatives/tool");
+    root.symlink("/etc/alternatives/tool", "/usr/bin/tool");
+    // included, never run: kept with its own libraries
+    let libh = root.build_into(
+        Build::lib("libhelper.so.1"),
+        format!("{LIBDIR}/libhelper.so.1"),
+    );
+    root.build_into(
+        Build::exe().calls("libhelper.so.1").link(&libh),
+        "/opt/tools/bin/helper",
+    );
+    root.write("/etc/greeting", "hello\n");
+    root.write("/usr/share/doc/app/README", "docs\n");
+    for d in [
+        "/var/lib/state",
+        "/var/cache/t",
+        "/tmp",
+        "/run",
+        "/proc",
+        "/sys",
+        "/dev",
+    ] {
+        root.mkdir(d);
+    }
+    root.write_exec("/usr/local/bin/run.sh", SCRIPT);
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.db");
+    let out = root.scan(&db);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let out = kaudit([
+        "trace".as_ref(),
+        "--name".as_ref(),
+        "fixture-run".as_ref(),
+        "--root".as_ref(),
+        root.path().as_os_str(),
+        "--db".as_ref(),
+        db.as_os_str(),
+        "--".as_ref(),
+        "/usr/local/bin/run.sh".as_ref(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let profile = dir.path().join("fixture-node.toml");
+    std::fs::write(&profile, PROFILE).unwrap();
+    Traced {
+        root,
+        _dir: dir,
+        db,
+        profile,
+    }
+}
+
+fn lines(out: &[u8]) -> BTreeSet<String> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The allowlist of the fixture: what the script and its programs use, the
+/// loader closure of each, every symlink asked for, the include and its
+/// closure, the directories written in, and the parents of all of them.
+const EXPECTED: &[&str] = &[
+    "/bin",
+    "/etc",
+    "/etc/alternatives",
+    "/etc/alternatives/tool",
+    "/etc/greeting",
+    "/lib",
+    "/lib64",
+    "/opt",
+    "/opt/tools",
+    "/opt/tools/bin",
+    "/opt/tools/bin/helper",
+    "/usr",
+    "/usr/bin",
+    "/usr/bin/app",
+    "/usr/bin/cat",
+    "/usr/bin/dash",
+    "/usr/bin/rm",
+    "/usr/bin/sh",
+    "/usr/bin/tool",
+    "/usr/lib",
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+    "/usr/lib/x86_64-linux-gnu/liba.so.1",
+    "/usr/lib/x86_64-linux-gnu/liba.so.1.0",
+    "/usr/lib/x86_64-linux-gnu/libb.so.1",
+    "/usr/lib/x86_64-linux-gnu/libc.so.6",
+    "/usr/lib/x86_64-linux-gnu/libhelper.so.1",
+    "/usr/lib64",
+    "/usr/lib64/ld-linux-x86-64.so.2",
+    "/usr/local",
+    "/usr/local/bin",
+    "/usr/local/bin/run.sh",
+    "/var",
+    "/var/cache",
+    "/var/cache/t",
+    "/var/lib",
+    "/var/lib/state",
+];
+
+#[test]
+fn the_allowlist_holds_exactly_what_a_chain_of_evidence_reaches_and_why_explains_each() {
+    if !require_root() {
+        return;
+    }
+    let t = {
+        let _turn = crate::support::tracing_turn();
+        fixture()
+    };
+    let p = t.profile.to_str().unwrap();
+
+    // the allowlist, exactly
+    let out = t.run(["allowlist", "--profile", p]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let got = lines(&out.stdout);
+    let want: BTreeSet<String> = EXPECTED.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        got.difference(&want).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "kept without being expected"
+    );
+    assert_eq!(
+        want.difference(&got).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "expected but not kept"
+    );
+    // sorted, one per line, deterministic
+    let again = t.run(["allowlist", "--profile", p]);
+    assert_eq!(out.stdout, again.stdout);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Vec<&str> = text.lines().collect();
+    let mut sorted = v.clone();
+    sorted.sort();
+    assert_eq!(v, sorted);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    // the summary counts the root directory too
+    assert!(
+        summary.contains(&format!(
+            "profile fixture-node: {} entries",
+            EXPECTED.len() + 1
+        )),
+        "{summary}"
+    );
+    assert!(summary.contains("budget 64.0 MiB: within"), "{summary}");
+    assert!(summary.contains("fixture-run (run 1)"), "{summary}");
+
+    // every kept entry has a chain
+    for path in EXPECTED.iter().chain(&["/"]) {
+        let out = t.why(path, &[]);
+        assert_eq!(code(&out), 0, "why {path}: {}", show(&out));
+    }
+
+    // the library loaded through another library: --all shows the loader's chain
+    let out = t.why(&format!("{LIBDIR}/libb.so.1"), &["--all"]);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains(&format!(
+            "needed: DT_NEEDED \"libb.so.1\" of {LIBDIR}/liba.so.1.0"
+        )),
+        "{s}"
+    );
+    assert!(
+        s.contains("symlink: /usr/bin/tool -> /etc/alternatives/tool"),
+        "{s}"
+    );
+
+    // the included helper's library: the chain starts at the include
+    let out = t.why(&format!("{LIBDIR}/libhelper.so.1"), &[]);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.starts_with("/opt/tools/bin/helper\n"), "{s}");
+    assert!(
+        s.contains("include /opt/tools/bin/* (profile line 5): kept for debugging by hand"),
+        "{s}"
+    );
+    assert!(
+        s.contains("needed: DT_NEEDED \"libhelper.so.1\" of /opt/tools/bin/helper"),
+        "{s}"
+    );
+
+    // a symlink kept because a process asked for it
+    let out = t.why("/etc/alternatives/tool", &["--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kept"], true);
+    assert_eq!(v["chain"][0]["reason"]["code"], "asked");
+    assert_eq!(v["chain"][0]["reason"]["name"], "/usr/bin/tool");
+
+    // not kept: exit 1 and the nearest facts
+    let out = t.why("/usr/bin/app-alias", &[]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("present in the root: symlink"), "{s}");
+    let out = t.why("/etc/unused", &[]);
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("present in the root: file, 2 B"));
+    let out = t.why("/usr/share/doc/app/README", &[]);
+    assert_eq!(code(&out), 1);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("excluded by the profile, line 9: /usr/share/doc/** (documentation is never needed on a node)"),
+        "{s}"
+    );
+    assert!(s.contains("reached, but excluded: "), "{s}");
+    assert!(
+        s.contains("asked for /usr/share/doc/app/README (openat)"),
+        "{s}"
+    );
+    let out = t.why("/etc/optional.conf", &[]);
+    assert_eq!(code(&out), 1);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("not in the scanned root"), "{s}");
+    assert!(s.contains("probed-absent: run.sh["), "{s}");
+    assert!(s.contains("asked for /etc/optional.conf"), "{s}");
+
+    // what breaks without the included helper: its library, kept only through it
+    let out = t.run(["rdeps", "/opt/tools/bin/helper", "--profile", p]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("entries kept only through it: 4"), "{s}");
+    assert!(!s.contains("scenarios that need it"), "{s}");
+    assert!(s.contains("    /opt/tools/bin\n"), "{s}");
+    assert!(s.contains(&format!("    {LIBDIR}/libhelper.so.1\n")), "{s}");
+
+    // the writable directories
+    let out = t.run(["writable", "--profile", p, "--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let w: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let class = |dir: &str| {
+        w.as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["path"] == dir)
+            .map(|x| x["class"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        class("/var/lib/state").as_deref(),
+        Some("persistent"),
+        "{w:#}"
+    );
+    assert_eq!(class("/var/cache/t").as_deref(), Some("tmpfs"), "{w:#}");
+
+    // json: type, size and reason codes for every entry
+    let out = t.run(["allowlist", "--profile", p, "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let e = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "/etc/alternatives/tool")
+        .unwrap();
+    assert_eq!(e["type"], "symlink");
+    assert!(e["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r == "asked"));
+    assert_eq!(v["summary"]["entries"], EXPECTED.len() + 1);
+
+    // usable as-is: rsync --files-from and tar -T
+    let list = t.db.with_file_name("list");
+    let out = t.run(["allowlist", "--profile", p, "--out", list.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let dest = t.db.with_file_name("copy");
+    let mut rsync = Command::new("rsync");
+    rsync
+        .arg("-a")
+        .arg(format!("--files-from={}", list.display()))
+        .arg(format!("{}/", t.root.path().display()))
+        .arg(format!("{}/", dest.display()));
+    run_ok(rsync);
+    let copied: BTreeSet<String> = walkdir::WalkDir::new(&dest)
+        .into_iter()
+        .map(|e| {
+            let p = e.unwrap().path().strip_prefix(&dest).unwrap().to_path_buf();
+            format!("/{}", p.display())
+        })
+        .map(|s| s.trim_end_matches('/').to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(copied, want, "rsync --files-from copied something else");
+
+    let rel = t.db.with_file_name("list.rel");
+    let out = t.run([
+        "allowlist",
+        "--profile",
+        p,
+        "--relative",
+        "--out",
+        rel.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let tarball = t.db.with_file_name("image.tar");
+    let mut tar = Command::new("tar");
+    tar.arg("-C")
+        .arg(t.root.path())
+        .arg("--no-recursion")
+        .arg("-cf")
+        .arg(&tarball)
+        .arg("-T")
+        .arg(&rel);
+    run_ok(tar);
+    let mut list_tar = Command::new("tar");
+    list_tar.arg("-tf").arg(&tarball);
+    let listed: BTreeSet<String> = lines(&run_ok(list_tar).stdout)
+        .into_iter()
+        .map(|s| format!("/{}", s.trim_end_matches('/')))
+        .collect();
+    assert_eq!(listed, want, "tar -T archived something else");
+}
+
+#[test]
+fn profiles_are_checked_and_incomplete_runs_refused() {
+    if !require_root() {
+        return;
+    }
+    let root = FixtureRoot::glibc(Layout::UsrMerged);
+    root.install(Path::new("/bin/dash"), "/usr/bin/dash");
+    root.symlink("dash", "/usr/bin/sh");
+    for d in ["/tmp", "/run", "/proc", "/sys", "/dev"] {
+        root.mkdir(d);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.db");
+    assert_eq!(code(&root.scan(&db)), 0);
+    {
+        let _turn = crate::support::tracing_turn();
+        let out = kaudit([
+            "trace".as_ref(),
+            "--no-names".as_ref(),
+            "--name".as_ref(),
+            "nonames".as_ref(),
+            "--root".as_ref(),
+            root.path().as_os_str(),
+            "--db".as_ref(),
+            db.as_os_str(),
+            "--".as_ref(),
+            "/bin/sh".as_ref(),
+            "-c".as_ref(),
+            "true".as_ref(),
+        ]);
+        assert_eq!(code(&out), 0, "{}", show(&out));
+    }
+    let profile = dir.path().join("p.toml");
+    let allow = |text: &str| {
+        std::fs::write(&profile, text).unwrap();
+        kaudit([
+            "allowlist".as_ref(),
+            "--profile".as_ref(),
+            profile.as_os_str(),
+            "--db".as_ref(),
+            db.as_os_str(),
+        ])
+    };
+    // a rule without a reason: an error naming the line
+    let out = allow("scenarios = [\"nonames\"]\n\n[[exclude]]\nglob = \"/usr/share/**\"\n");
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("p.toml:3: [[exclude]] \"/usr/share/**\" has no reason"),
+        "{err}"
+    );
+    // a scenario never traced
+    let out = allow("scenarios = [\"never\"]\n");
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scenario never: no passed run"));
+    // a run without names is incomplete: refused, unless allowed
+    let out = allow("scenarios = [\"nonames\"]\n");
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("scenario nonames: the latest passed run (run 1) is incomplete: names partial: name capture was turned off (--no-names)"), "{err}");
+    let out = allow("scenarios = [\"nonames\"]\nallow_incomplete = true\n");
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("accepted (allow_incomplete)"));
+    assert!(lines(&out.stdout).contains("/usr/bin/dash"));
+}
