@@ -7,6 +7,7 @@
 
 pub mod closure;
 pub mod graph;
+pub mod pages;
 pub mod profile;
 pub mod runs;
 pub mod why;
