@@ -61,6 +61,12 @@ fn inner_path(scan: &StoredScan, p: &Path) -> Result<Vec<u8>> {
     Ok(b)
 }
 
+/// The packages owning `path`, joined (`None`: no package).
+fn owners(db: &Db, path: &[u8]) -> Option<String> {
+    let o = db.owners(path).ok()?;
+    (!o.is_empty()).then(|| o.join(", "))
+}
+
 fn kind_counts(c: &Closure) -> (usize, usize, usize, usize) {
     let (mut f, mut d, mut l, mut o) = (0, 0, 0, 0);
     for e in c.entries.values() {
@@ -104,7 +110,7 @@ pub(crate) fn allowlist(cli: &Cli, a: &AllowlistArgs) -> Result<i32> {
             out
         }
         ReportFormat::Json => {
-            let mut v = serde_json::to_vec_pretty(&json(&profile, &scan, &c))?;
+            let mut v = serde_json::to_vec_pretty(&json(&db, &profile, &scan, &c))?;
             v.push(b'\n');
             v
         }
@@ -183,7 +189,7 @@ fn summary(profile: &Profile, scan: &StoredScan, c: &Closure) -> String {
     s
 }
 
-fn json(profile: &Profile, scan: &StoredScan, c: &Closure) -> serde_json::Value {
+fn json(db: &Db, profile: &Profile, scan: &StoredScan, c: &Closure) -> serde_json::Value {
     let entries: Vec<serde_json::Value> = c
         .entries
         .iter()
@@ -196,7 +202,7 @@ fn json(profile: &Profile, scan: &StoredScan, c: &Closure) -> serde_json::Value 
                 "type": e.file.kind,
                 "size": e.file.size,
                 "mode": format!("{:o}", e.file.mode & 0o7777),
-                "package": serde_json::Value::Null,
+                "package": owners(db, p),
                 "reasons": codes,
                 "depth": e.depth,
             })
@@ -245,7 +251,17 @@ pub(crate) fn why(cli: &Cli, a: &WhyArgs) -> Result<i32> {
                     if a.all {
                         out.write_all(why::render_all(&c, &path).as_bytes())?;
                     } else {
-                        out.write_all(why::render_chain(&hops).as_bytes())?;
+                        let pkg = |p: &[u8]| owners(&db, p);
+                        out.write_all(why::render_chain(&hops, &pkg).as_bytes())?;
+                        if let Some(ex) = why::explained(&c, &path) {
+                            writeln!(out, "explained through the graph:")?;
+                            out.write_all(why::render_chain(&ex, &pkg).as_bytes())?;
+                        }
+                        let more: usize =
+                            c.entries[&path].reasons.len() - 1 + c.entries[&path].more;
+                        if more > 0 {
+                            writeln!(out, "({more} more reason(s): --all shows every chain)")?;
+                        }
                     }
                 }
                 ReportFormat::Json => {

@@ -70,6 +70,12 @@ pub(crate) fn run(cli: &Cli, a: &ScanArgs) -> anyhow::Result<i32> {
         db.replace_scan_with(root.host_path(), walk.index.entries(), started_at, || {
             scan::analyze(&root, &walk, &opts, &progress)
         })?;
+    // the installed packages and what each owns (dpkg), read inside the root
+    let packages = kaudit_analyzer::packages::read(&root, &walk.index);
+    db.replace_packages(&packages)?;
+    for p in &packages.problems {
+        eprintln!("kaudit: packages: {p}");
+    }
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -21,6 +21,7 @@ pub mod findings;
 pub mod ldcache;
 pub mod ldconf;
 pub mod loader;
+pub mod packages;
 pub mod report;
 pub mod rootfs;
 pub mod scan;

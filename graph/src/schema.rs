@@ -158,6 +158,23 @@ CREATE TABLE name_hop (
 CREATE INDEX name_hop_link ON name_hop(link);
 ALTER TABLE run ADD COLUMN names TEXT;
 "#,
+    // 5: the root's installed packages and what each owns (written by scan)
+    r#"
+CREATE TABLE package (
+    id       INTEGER PRIMARY KEY,
+    name     TEXT NOT NULL,
+    version  TEXT,
+    arch     TEXT,
+    db       TEXT NOT NULL
+);
+CREATE TABLE owner (
+    path     BLOB NOT NULL,
+    package  INTEGER NOT NULL REFERENCES package(id) ON DELETE CASCADE,
+    listed   BLOB NOT NULL,
+    PRIMARY KEY (path, package)
+) WITHOUT ROWID;
+CREATE INDEX owner_package ON owner(package);
+"#,
 ];
 
 /// The schema version this build writes.

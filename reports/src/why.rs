@@ -30,18 +30,50 @@ fn ser_path<S: serde::Serializer>(p: &[u8], s: S) -> Result<S::Ok, S::Error> {
 
 /// The shortest chain from a root to `path` (root first), if kept.
 pub fn chain(c: &Closure, path: &[u8]) -> Option<Vec<Hop>> {
+    chain_with(c, path, false)
+}
+
+/// When the shortest chain of `path` is an observation of the entry itself
+/// (a run opened it, a process asked for it), the chain that explains it
+/// through the graph — the link that leads to it, the program that needs
+/// it, and what ran that program: at each hop, the first reason that is an
+/// edge, if there is one.
+pub fn explained(c: &Closure, path: &[u8]) -> Option<Vec<Hop>> {
+    let e = c.entries.get(path)?;
+    if e.reasons.first()?.from().is_some() || !e.reasons.iter().any(|r| r.from().is_some()) {
+        return None;
+    }
+    chain_with(c, path, true)
+}
+
+/// The chain from a root to `path`: each hop's first reason, or with
+/// `edges` its first reason that comes from another kept entry not yet on
+/// the chain.
+fn chain_with(c: &Closure, path: &[u8], edges: bool) -> Option<Vec<Hop>> {
     let mut out = Vec::new();
     let mut cur = path.to_vec();
     let mut seen = HashSet::new();
     loop {
+        seen.insert(cur.clone());
         let e = c.entries.get(&cur)?;
-        let reason = e.reasons.first()?.clone();
+        let reason = if edges {
+            e.reasons
+                .iter()
+                .find(|r| {
+                    r.from()
+                        .is_some_and(|f| !seen.contains(f) && c.entries.contains_key(f))
+                })
+                .or(e.reasons.first())?
+                .clone()
+        } else {
+            e.reasons.first()?.clone()
+        };
         out.push(Hop {
             path: cur.clone(),
             reason: reason.clone(),
         });
         match reason.from() {
-            Some(f) if seen.insert(cur.clone()) => cur = f.to_vec(),
+            Some(f) if !seen.contains(f) => cur = f.to_vec(),
             _ => break,
         }
     }
@@ -193,12 +225,17 @@ pub fn describe(r: &Reason) -> String {
 
 /// The shortest chain as text: each entry, its reason indented below, the
 /// next hop nested one level deeper.
-pub fn render_chain(hops: &[Hop]) -> String {
+/// `package` names the package of an entry (`None`: no package), shown
+/// after each path.
+pub fn render_chain(hops: &[Hop], package: &dyn Fn(&[u8]) -> Option<String>) -> String {
     let mut out = String::new();
     for (i, h) in hops.iter().enumerate() {
         let indent = "    ".repeat(i.saturating_sub(1));
         let branch = if i == 0 { "" } else { "└── " };
-        let _ = writeln!(out, "{indent}{branch}{}", show(&h.path));
+        let pkg = package(&h.path)
+            .map(|p| format!("  [{p}]"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "{indent}{branch}{}{pkg}", show(&h.path));
         let pad = "    ".repeat(i) + "    ";
         let _ = writeln!(out, "{pad}{}", describe(&h.reason));
     }
