@@ -253,6 +253,23 @@ fn the_allowlist_holds_exactly_what_a_chain_of_evidence_reaches_and_why_explains
         "{s}"
     );
 
+    // snapshots of the human output (process ids and sizes vary; a process
+    // gone before its event was read is named "exited", without parents)
+    insta::with_settings!({filters => vec![
+        (r"\[\d+\]", "[PID]"),
+        (r"(opened|executed|listed) by [^\[ ]+\[PID\]", "$1 by PROCESS[PID]"),
+        (r"; exe [^;()\n]*", ""),
+        (r"; parents [^()\n]*\]", ""),
+        (r"\d+(\.\d+)? (B|KiB|MiB|GiB)", "SIZE"),
+        (r"\(\d+(\.\d+)?%\)", "(PCT)"),
+        (r"within \(\d+%\)", "within (PCT)"),
+    ]}, {
+        insta::assert_snapshot!("why_libb", String::from_utf8_lossy(&t.why(&format!("{LIBDIR}/libb.so.1"), &[]).stdout));
+        insta::assert_snapshot!("why_libb_all", s.to_string());
+        insta::assert_snapshot!("why_not_kept", String::from_utf8_lossy(&t.why("/usr/share/doc/app/README", &[]).stdout));
+        insta::assert_snapshot!("allowlist_summary", summary.to_string());
+    });
+
     // the included helper's library: the chain starts at the include
     let out = t.why(&format!("{LIBDIR}/libhelper.so.1"), &[]);
     let s = String::from_utf8_lossy(&out.stdout);
