@@ -2,9 +2,17 @@
 //! reads well in a repository and in mdBook, with SVG pictures. The output
 //! is byte-identical for identical input.
 
-use crate::closure::Closure;
-use crate::profile::Profile;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, Write as _};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::closure::{Closure, Entry, Reason};
+use crate::profile::{human, Profile};
 use crate::writable::Writable;
+use crate::{show, why};
 
 /// One file of a package, kept or not.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,4 +54,1642 @@ pub struct Site<'a> {
     /// Every package of the root with all its files (empty when the root
     /// has no package database).
     pub packages: &'a [PackageFiles],
+}
+
+/// At most this many rows per table of a package page.
+const MAX_ROWS: usize = 2000;
+/// Packages drawn as their own bar in `size.svg`.
+const TOP_BARS: usize = 15;
+/// At most this many objects in `graph.svg`.
+const MAX_NODES: usize = 200;
+/// The pseudo-package of kept entries no package owns.
+const NO_PACKAGE: &str = "(no package)";
+/// Its page.
+const NO_PACKAGE_SLUG: &str = "no-package";
+
+/// Write the pages of `site` into `out` (created if missing; files kaudit
+/// writes there are replaced, nothing else touched). Returns the files
+/// written, relative to `out`, sorted.
+///
+/// Each file is written to a temporary file in its directory and renamed
+/// into place. Pages of packages from an earlier write that no longer keep
+/// anything are left as they are.
+pub fn write(site: &Site<'_>, out: &Path) -> io::Result<Vec<PathBuf>> {
+    let pages = render(site);
+    fs::create_dir_all(out)?;
+    for (rel, text) in &pages {
+        let dest = out.join(rel);
+        let mut dir = out.to_path_buf();
+        if let Some(sub) = rel.parent() {
+            for c in sub.components() {
+                dir.push(c);
+                real_dir(&dir)?;
+            }
+        }
+        put(&dir, &dest, text.as_bytes())?;
+    }
+    Ok(pages.into_keys().collect())
+}
+
+/// Every page, by its path relative to the output directory.
+fn render(site: &Site<'_>) -> BTreeMap<PathBuf, String> {
+    let pkgs = packages(site);
+    let mut pages = BTreeMap::new();
+    pages.insert(PathBuf::from("index.md"), index_md(site, &pkgs));
+    pages.insert(PathBuf::from("writable.md"), writable_md(site));
+    pages.insert(PathBuf::from("size.svg"), size_svg(site, &pkgs));
+    pages.insert(PathBuf::from("graph.svg"), graph_svg(site));
+    pages.insert(PathBuf::from("SUMMARY.md"), summary_md(site, &pkgs));
+    for p in &pkgs {
+        if let Some(slug) = &p.slug {
+            pages.insert(
+                PathBuf::from("packages").join(format!("{slug}.md")),
+                package_md(site, p),
+            );
+        }
+    }
+    pages
+}
+
+/// `dir` is a directory (not a symlink to one), created if missing.
+fn real_dir(dir: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists and is not a directory", dir.display()),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir(dir),
+        Err(e) => Err(e),
+    }
+}
+
+/// Write `bytes` to `dest` through a temporary file in `dir`.
+fn put(dir: &Path, dest: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".kaudit-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(0o644))?;
+    tmp.persist(dest).map_err(|e| e.error)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Text
+
+/// Control characters (and the two non-characters XML refuses) as visible
+/// escapes: a name stays on one line and is valid in XML and Markdown.
+fn visible(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || c == '\u{fffe}' || c == '\u{ffff}' {
+            let n = c as u32;
+            if n < 0x80 {
+                let _ = write!(out, "\\x{n:02x}");
+            } else {
+                let _ = write!(out, "\\u{{{n:x}}}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Markdown inline text: every character Markdown could act on is
+/// backslash-escaped (`|` too, so the text is safe in a table cell).
+fn md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in visible(s).chars() {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | '<' | '|' | '&' | '~' | '#' | '$'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A paragraph of text: one line, escaped, that starts no block.
+fn md_para(s: &str) -> String {
+    let one: Vec<&str> = s.split_whitespace().collect();
+    let t = md(&one.join(" "));
+    // a list item, setext underline or ordered list at the start
+    if t.starts_with(['-', '+', '=', '>']) {
+        return format!("\\{t}");
+    }
+    let digits = t.chars().take_while(char::is_ascii_digit).count();
+    if digits > 0 && t[digits..].starts_with(['.', ')']) {
+        return format!("{}\\{}", &t[..digits], &t[digits..]);
+    }
+    t
+}
+
+/// A code span (for paths); `cell`: inside a table, where `|` is escaped.
+fn code(s: &str, cell: bool) -> String {
+    let s = visible(s);
+    if s.is_empty() {
+        return String::new();
+    }
+    let mut longest = 0;
+    let mut run = 0;
+    for c in s.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = if s.starts_with(['`', ' ']) || s.ends_with(['`', ' ']) {
+        " "
+    } else {
+        ""
+    };
+    let body = if cell { s.replace('|', "\\|") } else { s };
+    format!("{fence}{pad}{body}{pad}{fence}")
+}
+
+/// XML character data or attribute value.
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in visible(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// At most `n` characters, the last one `…` when cut.
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The page name of a package: `/` becomes `-`, anything else outside
+/// `[A-Za-z0-9._+-]` becomes `_`.
+fn slug(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| match c {
+            '/' => '-',
+            c if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-') => c,
+            _ => '_',
+        })
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        format!("_{s}")
+    } else {
+        s
+    }
+}
+
+/// `base`, or `base-2`, `base-3`… the first not yet used.
+fn unique(base: String, used: &mut BTreeSet<String>) -> String {
+    let mut s = base.clone();
+    let mut n = 2;
+    while used.contains(&s) {
+        s = format!("{base}-{n}");
+        n += 1;
+    }
+    used.insert(s.clone());
+    s
+}
+
+/// A size column: bytes of regular files, nothing for other types.
+fn size_cell(kind: &str, size: u64) -> String {
+    if kind == "file" {
+        human(size)
+    } else {
+        "—".to_string()
+    }
+}
+
+/// The last component of a path, for humans.
+fn basename(path: &[u8]) -> String {
+    let cut = path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    let base = &path[cut..];
+    if base.is_empty() {
+        show(path)
+    } else {
+        show(base)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Packages
+
+/// A file of a package page.
+struct Line<'a> {
+    path: &'a [u8],
+    kind: &'a str,
+    size: u64,
+    entry: Option<&'a Entry>,
+}
+
+/// A package, with its files split into kept and dropped.
+struct Pkg<'a> {
+    name: &'a str,
+    version: Option<&'a str>,
+    /// Kept files, by path.
+    kept: Vec<Line<'a>>,
+    /// Dropped files, by path.
+    dropped: Vec<Line<'a>>,
+    kept_bytes: u64,
+    dropped_bytes: u64,
+    /// Its page (packages that keep something).
+    slug: Option<String>,
+    /// The pseudo-package of entries no package owns.
+    pseudo: bool,
+}
+
+/// Bytes of the regular files among `lines`.
+fn bytes_of(lines: &[Line<'_>]) -> u64 {
+    lines
+        .iter()
+        .filter(|l| l.kind == "file")
+        .map(|l| l.size)
+        .sum()
+}
+
+/// The packages, and the pseudo-package of kept entries no package owns,
+/// by kept bytes (most first), then name.
+fn packages<'a>(site: &Site<'a>) -> Vec<Pkg<'a>> {
+    let mut order: Vec<&'a PackageFiles> = site.packages.iter().collect();
+    order.sort_by(|a, b| {
+        (a.name.as_str(), a.version.as_deref()).cmp(&(b.name.as_str(), b.version.as_deref()))
+    });
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    used.insert(NO_PACKAGE_SLUG.to_string());
+    let mut owned: BTreeSet<&'a [u8]> = BTreeSet::new();
+    let mut out = Vec::new();
+    for p in order {
+        let mut files: Vec<&'a PkgFile> = p.files.iter().collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        files.dedup_by(|a, b| a.path == b.path);
+        let (mut kept, mut dropped) = (Vec::new(), Vec::new());
+        for f in files {
+            owned.insert(&f.path);
+            let entry = site.closure.entries.get(&f.path);
+            let line = Line {
+                path: &f.path,
+                kind: &f.kind,
+                size: f.size,
+                entry,
+            };
+            if entry.is_some() {
+                kept.push(line);
+            } else {
+                dropped.push(line);
+            }
+        }
+        let slug = (!kept.is_empty()).then(|| unique(slug(&p.name), &mut used));
+        out.push(Pkg {
+            name: &p.name,
+            version: p.version.as_deref(),
+            kept_bytes: bytes_of(&kept),
+            dropped_bytes: bytes_of(&dropped),
+            kept,
+            dropped,
+            slug,
+            pseudo: false,
+        });
+    }
+    let loose: Vec<Line<'a>> = site
+        .closure
+        .entries
+        .iter()
+        .filter(|(p, _)| !owned.contains(p.as_slice()))
+        .map(|(p, e)| Line {
+            path: p,
+            kind: &e.file.kind,
+            size: e.file.size,
+            entry: Some(e),
+        })
+        .collect();
+    if !loose.is_empty() {
+        out.push(Pkg {
+            name: NO_PACKAGE,
+            version: None,
+            kept_bytes: bytes_of(&loose),
+            dropped_bytes: 0,
+            kept: loose,
+            dropped: Vec::new(),
+            slug: Some(NO_PACKAGE_SLUG.to_string()),
+            pseudo: true,
+        });
+    }
+    out.sort_by(|a, b| {
+        b.kept_bytes
+            .cmp(&a.kept_bytes)
+            .then_with(|| a.pseudo.cmp(&b.pseudo))
+            .then_with(|| a.name.cmp(b.name))
+            .then_with(|| a.version.cmp(&b.version))
+    });
+    out
+}
+
+/// A package's name and version, for a heading or a link.
+fn title_of(p: &Pkg<'_>) -> String {
+    match p.version {
+        Some(v) => format!("{} {}", p.name, v),
+        None => p.name.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// index.md
+
+fn index_md(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
+    let profile: &Profile = site.profile;
+    let c: &Closure = site.closure;
+    let mut s = String::new();
+    let _ = writeln!(s, "# Image of profile {}\n", md(&profile.name));
+    if let Some(d) = profile
+        .description
+        .as_deref()
+        .filter(|d| !d.trim().is_empty())
+    {
+        let _ = writeln!(s, "{}\n", md_para(d));
+    }
+    let _ = writeln!(
+        s,
+        "The entries an image of this profile must contain, each kept by a chain of evidence from the runs of its scenarios or an include of the profile, read from the scan of {}.\n",
+        code(&show(site.root), false)
+    );
+    if !profile.scenarios.is_empty() {
+        let names: Vec<String> = profile.scenarios.iter().map(|n| md(n)).collect();
+        let _ = writeln!(s, "Scenarios: {}.\n", names.join(", "));
+    }
+
+    // totals
+    let kept_bytes = c.bytes();
+    let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in c.entries.values() {
+        *kinds.entry(e.file.kind.as_str()).or_insert(0) += 1;
+    }
+    s.push_str("## Totals\n\n| What | Value |\n|---|---:|\n");
+    let _ = writeln!(
+        s,
+        "| Kept entries | {} of {} in the root |",
+        c.entries.len(),
+        site.root_entries
+    );
+    for (k, n) in &kinds {
+        let _ = writeln!(s, "| … of type {} | {n} |", md(k));
+    }
+    let _ = writeln!(s, "| Kept bytes | {} ({kept_bytes} B) |", human(kept_bytes));
+    let _ = writeln!(
+        s,
+        "| Bytes of the whole root | {} ({} B) |",
+        human(site.root_bytes),
+        site.root_bytes
+    );
+    let ratio = if site.root_bytes > 0 {
+        format!(
+            "{:.1} %",
+            kept_bytes as f64 * 100.0 / site.root_bytes as f64
+        )
+    } else {
+        "—".to_string()
+    };
+    let _ = writeln!(s, "| Ratio | {ratio} |");
+    if let Some(b) = profile.budget {
+        let verdict = if kept_bytes <= b {
+            format!("within, {} to spare", human(b - kept_bytes))
+        } else {
+            format!("**over**, by {}", human(kept_bytes - b))
+        };
+        let _ = writeln!(s, "| Budget | {} ({b} B): {verdict} |", human(b));
+    }
+    s.push_str("\nBytes count regular files, hard links once.\n\n");
+
+    // scenarios
+    s.push_str("## Scenarios\n\n");
+    if c.runs.is_empty() {
+        s.push_str("No runs: the image is made of the profile's includes alone.\n\n");
+    } else {
+        s.push_str("What each run's evidence alone keeps.\n\n");
+        s.push_str("| Scenario | Run | Entries | Bytes |\n|---|---:|---:|---:|\n");
+        let mut runs: Vec<_> = c.runs.iter().collect();
+        runs.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.name.cmp(&b.name)));
+        for r in runs {
+            let n = c.per_run.get(&r.id).map_or(0, |set| set.len());
+            let _ = writeln!(
+                s,
+                "| {} | {} | {n} | {} |",
+                md(&r.name),
+                r.id,
+                human(c.run_bytes(r.id))
+            );
+        }
+        s.push('\n');
+    }
+
+    // packages
+    s.push_str("## Packages\n\n");
+    s.push_str("![Kept bytes per package](size.svg)\n\n");
+    s.push_str(
+        "A package's kept files are those the image keeps; its dropped files are the rest. Kept entries that no package owns are listed as (no package).\n\n",
+    );
+    s.push_str(
+        "| Package | Version | Kept files | Kept bytes | Dropped files | Dropped bytes |\n|---|---|---:|---:|---:|---:|\n",
+    );
+    for p in pkgs {
+        let name = match &p.slug {
+            Some(slug) => format!("[{}](packages/{slug}.md)", md(p.name)),
+            None => md(p.name),
+        };
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {} | {} | {} | {} |",
+            p.version.map_or_else(|| "—".to_string(), md),
+            p.kept.len(),
+            human(p.kept_bytes),
+            p.dropped.len(),
+            human(p.dropped_bytes)
+        );
+    }
+    s.push('\n');
+
+    // graph
+    s.push_str("## Dependency graph\n\n");
+    s.push_str(
+        "The kept ELF objects: an arrow from each object to the libraries it needs and to its interpreter, symlinks followed to the file they lead to. Programs (needed by none) are in the left column.\n\n",
+    );
+    s.push_str("![Dependency graph of the kept ELF objects](graph.svg)\n\n");
+
+    // writable
+    s.push_str("## Writable paths\n\n");
+    if site.writable.is_empty() {
+        s.push_str("No run wrote anywhere: the whole image can be read-only.\n\n");
+    } else {
+        s.push_str("| Class | Path | Why | In the image | Writes |\n|---|---|---|---|---|\n");
+        for w in writables(site) {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                md(w.class),
+                code(&w.path, true),
+                md(&w.why),
+                in_image(w, true),
+                md(&writes(w))
+            );
+        }
+        s.push('\n');
+    }
+    s.push_str("Details: [writable paths](writable.md).\n\n");
+
+    // left out
+    s.push_str("## Left out\n\n");
+    let mut excluded: BTreeMap<usize, BTreeSet<&[u8]>> = BTreeMap::new();
+    let mut absent: BTreeSet<&[u8]> = BTreeSet::new();
+    for d in &c.dropped {
+        match d.excluded_by {
+            Some(line) => {
+                excluded.entry(line).or_default().insert(&d.path);
+            }
+            None => {
+                absent.insert(&d.path);
+            }
+        }
+    }
+    let n_excluded: usize = excluded.values().map(BTreeSet::len).sum();
+    let _ = writeln!(
+        s,
+        "- {n_excluded} path(s) reached by a chain but excluded by the profile"
+    );
+    for (line, paths) in &excluded {
+        match profile.exclude.iter().find(|r| r.line == *line) {
+            Some(r) => {
+                let _ = writeln!(
+                    s,
+                    "  - {}: {} (profile line {line}: {})",
+                    code(&r.glob, false),
+                    paths.len(),
+                    md(&r.reason)
+                );
+            }
+            None => {
+                let _ = writeln!(s, "  - the rule of profile line {line}: {}", paths.len());
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "- {} path(s) reached but not in the scanned root (pseudo files, files a run created and removed)",
+        absent.len()
+    );
+    s.push_str("\n`kaudit why PATH` tells what is known about any of them.\n");
+    s
+}
+
+/// The writable directories, by path.
+fn writables<'a>(site: &Site<'a>) -> Vec<&'a Writable> {
+    let mut w: Vec<&'a Writable> = site.writable.iter().collect();
+    w.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.class.cmp(b.class)));
+    w
+}
+
+/// Writes by kind: `create 3, delete 1`.
+fn writes(w: &Writable) -> String {
+    let parts: Vec<String> = w.writes.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    parts.join(", ")
+}
+
+/// Whether the directory is in the image, or made at run time.
+fn in_image(w: &Writable, cell: bool) -> String {
+    if w.in_root {
+        "in the image".to_string()
+    } else {
+        format!("created at run time under {}", code(&w.base, cell))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// writable.md
+
+fn writable_md(site: &Site<'_>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# Writable paths of profile {}\n",
+        md(&site.profile.name)
+    );
+    s.push_str("[Back to the image](index.md)\n\n");
+    s.push_str(
+        "The top-most directories the runs wrote in, by path: in a read-only image they must be writable. `tmpfs`: what is written there need not survive a reboot; `persistent`: it must.\n\n",
+    );
+    let list = writables(site);
+    if list.is_empty() {
+        s.push_str("No run wrote anywhere: the whole image can be read-only.\n");
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "{} director{}.",
+        list.len(),
+        if list.len() == 1 { "y" } else { "ies" }
+    );
+    for w in list {
+        let _ = writeln!(s, "\n## {}\n", code(&w.path, false));
+        let _ = writeln!(s, "- Class: {}", md(w.class));
+        let _ = writeln!(s, "- Why: {}", md(&w.why));
+        if w.in_root {
+            s.push_str("- In the image: yes\n");
+        } else {
+            let _ = writeln!(
+                s,
+                "- In the image: no, created at run time under {}",
+                code(&w.base, false)
+            );
+        }
+        let _ = writeln!(s, "- Writes: {}", md(&writes(w)));
+        if !w.example.is_empty() {
+            let _ = writeln!(s, "- Example: {}", md(&w.example));
+        }
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------
+// packages/SLUG.md
+
+fn package_md(site: &Site<'_>, p: &Pkg<'_>) -> String {
+    let mut s = String::new();
+    if p.pseudo {
+        let _ = writeln!(s, "# Kept entries of no package\n");
+    } else {
+        let _ = writeln!(s, "# Package {}\n", md(p.name));
+        let _ = writeln!(
+            s,
+            "Version: {}.\n",
+            p.version.map_or_else(|| "unknown".to_string(), md)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "[Back to the image of profile {}](../index.md)\n",
+        md(&site.profile.name)
+    );
+    let _ = writeln!(
+        s,
+        "## Kept\n\n{} entr{}, {} in regular files.\n",
+        p.kept.len(),
+        if p.kept.len() == 1 { "y" } else { "ies" },
+        human(p.kept_bytes)
+    );
+    s.push_str("| Path | Type | Size | Why |\n|---|---|---:|---|\n");
+    for l in p.kept.iter().take(MAX_ROWS) {
+        let why = match l.entry {
+            Some(e) => match e.reasons.first() {
+                Some(r) => {
+                    let more = e.reasons.len() - 1 + e.more;
+                    let mut w = md(&why::describe(r));
+                    if more > 0 {
+                        let _ = write!(w, " ({more} more)");
+                    }
+                    w
+                }
+                None => "—".to_string(),
+            },
+            None => "—".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {why} |",
+            code(&show(l.path), true),
+            md(l.kind),
+            size_cell(l.kind, l.size)
+        );
+    }
+    left_out(&mut s, p.kept.len());
+    s.push_str("\n## Dropped\n\n");
+    if p.pseudo {
+        s.push_str(
+            "Entries of the root that no package owns are listed only when they are kept.\n",
+        );
+        return s;
+    }
+    if p.dropped.is_empty() {
+        s.push_str("Nothing: every file of the package is kept.\n");
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "{} entr{}, {} in regular files.\n",
+        p.dropped.len(),
+        if p.dropped.len() == 1 { "y" } else { "ies" },
+        human(p.dropped_bytes)
+    );
+    s.push_str("| Path | Type | Size |\n|---|---|---:|\n");
+    for l in p.dropped.iter().take(MAX_ROWS) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} |",
+            code(&show(l.path), true),
+            md(l.kind),
+            size_cell(l.kind, l.size)
+        );
+    }
+    left_out(&mut s, p.dropped.len());
+    s
+}
+
+/// The note under a table cut at [`MAX_ROWS`].
+fn left_out(s: &mut String, n: usize) {
+    if n > MAX_ROWS {
+        let _ = writeln!(
+            s,
+            "\n{} more not shown (the table stops at {MAX_ROWS} rows).",
+            n - MAX_ROWS
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// SUMMARY.md
+
+fn summary_md(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
+    let mut s = String::from("# Summary\n\n");
+    let _ = writeln!(
+        s,
+        "- [Image of profile {}](index.md)",
+        md(&site.profile.name)
+    );
+    s.push_str("- [Writable paths](writable.md)\n");
+    let mut pages: Vec<&Pkg<'_>> = pkgs.iter().filter(|p| p.slug.is_some()).collect();
+    pages.sort_by(|a, b| {
+        a.pseudo
+            .cmp(&b.pseudo)
+            .then_with(|| a.name.cmp(b.name))
+            .then_with(|| a.version.cmp(&b.version))
+            .then_with(|| a.slug.cmp(&b.slug))
+    });
+    if !pages.is_empty() {
+        s.push_str("\n# Packages\n\n");
+        for p in pages {
+            let slug = p.slug.as_deref().unwrap_or_default();
+            let _ = writeln!(s, "- [{}](packages/{slug}.md)", md(&title_of(p)));
+        }
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------
+// size.svg
+
+const SVG_OPEN: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\"";
+
+fn size_svg(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
+    const WIDTH: u32 = 760;
+    const LABEL_X: u32 = 230;
+    const BAR_X: u32 = 240;
+    const BAR_MAX: f64 = 400.0;
+    const ROW: u32 = 24;
+    const TOP: u32 = 40;
+    // (label, tooltip, bytes, colour)
+    let mut bars: Vec<(String, String, u64, &str)> = Vec::new();
+    for p in pkgs.iter().filter(|p| p.kept_bytes > 0).take(TOP_BARS) {
+        let t = title_of(p);
+        bars.push((
+            t.clone(),
+            format!("{t}: {} kept", human(p.kept_bytes)),
+            p.kept_bytes,
+            "#4e79a7",
+        ));
+    }
+    let others: Vec<&Pkg<'_>> = pkgs
+        .iter()
+        .filter(|p| p.kept_bytes > 0)
+        .skip(TOP_BARS)
+        .collect();
+    if !others.is_empty() {
+        let b: u64 = others.iter().map(|p| p.kept_bytes).sum();
+        bars.push((
+            format!("others ({})", others.len()),
+            format!("{} other packages: {} kept", others.len(), human(b)),
+            b,
+            "#a0cbe8",
+        ));
+    }
+    let dropped: u64 = pkgs.iter().map(|p| p.dropped_bytes).sum();
+    let n_kept = bars.len();
+    bars.push((
+        "dropped, all packages".to_string(),
+        format!("files of the packages left out: {}", human(dropped)),
+        dropped,
+        "#bab0ac",
+    ));
+    let max = bars.iter().map(|b| b.2).max().unwrap_or(0);
+    let gap = 10;
+    let height = TOP + bars.len() as u32 * ROW + gap + 20;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{SVG_OPEN} width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" font-family=\"sans-serif\" font-size=\"12\">"
+    );
+    let _ = writeln!(
+        s,
+        "<title>Kept bytes per package, profile {}</title>",
+        xml(&site.profile.name)
+    );
+    let _ = writeln!(
+        s,
+        "<rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{height}\" fill=\"#ffffff\"/>"
+    );
+    let _ = writeln!(
+        s,
+        "<text x=\"10\" y=\"22\" font-size=\"14\" font-weight=\"bold\">Kept bytes per package, profile {}</text>",
+        xml(&clip(&site.profile.name, 60))
+    );
+    for (i, (label, tip, bytes, colour)) in bars.iter().enumerate() {
+        let y = TOP + i as u32 * ROW + if i >= n_kept { gap } else { 0 };
+        let w = if max > 0 {
+            *bytes as f64 / max as f64 * BAR_MAX
+        } else {
+            0.0
+        };
+        let _ = writeln!(s, "<g><title>{}</title>", xml(tip));
+        let _ = writeln!(
+            s,
+            "<text x=\"{LABEL_X}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            y + 15,
+            xml(&clip(label, 34))
+        );
+        let _ = writeln!(
+            s,
+            "<rect x=\"{BAR_X}\" y=\"{}\" width=\"{w:.1}\" height=\"18\" fill=\"{colour}\"/>",
+            y + 3
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{}\">{}</text>",
+            f64::from(BAR_X) + w + 6.0,
+            y + 15,
+            xml(&human(*bytes))
+        );
+        s.push_str("</g>\n");
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+// ---------------------------------------------------------------------------
+// graph.svg
+
+/// The dependency graph of the kept ELF objects.
+struct Deps<'a> {
+    /// Objects, by path.
+    nodes: Vec<&'a [u8]>,
+    /// Edges between them (indices into `nodes`).
+    edges: BTreeSet<(usize, usize)>,
+    /// Objects before the cap.
+    total: usize,
+    /// Some entries on the way had more reasons than recorded.
+    partial: bool,
+}
+
+/// The kept file a kept entry is, or leads to through `symlink` hops.
+fn resolve<'a>(c: &'a Closure, links: &BTreeMap<&'a [u8], &'a [u8]>, p: &[u8]) -> Option<&'a [u8]> {
+    let mut cur: &'a [u8] = c.entries.get_key_value(p)?.0;
+    for _ in 0..40 {
+        match c.entries.get(cur)?.file.kind.as_str() {
+            "file" => return Some(cur),
+            "symlink" => {
+                let next: &[u8] = links.get(cur)?;
+                cur = c.entries.get_key_value(next)?.0;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The edges `needed` and `interp` between kept files, symlinks followed.
+fn deps(c: &Closure) -> Deps<'_> {
+    // link -> the entry its `symlink` hop leads to
+    let mut links: BTreeMap<&[u8], &[u8]> = BTreeMap::new();
+    for (t, e) in &c.entries {
+        for r in &e.reasons {
+            if let Reason::Edge { kind, from, .. } = r {
+                if kind == "symlink" {
+                    links.entry(from.as_slice()).or_insert(t.as_slice());
+                }
+            }
+        }
+    }
+    let mut pairs: BTreeSet<(&[u8], &[u8])> = BTreeSet::new();
+    let mut partial = false;
+    for (x, e) in &c.entries {
+        let mut any = false;
+        for r in &e.reasons {
+            if let Reason::Edge { kind, from, .. } = r {
+                if kind == "needed" || kind == "interp" {
+                    any = true;
+                    if let (Some(a), Some(b)) = (resolve(c, &links, from), resolve(c, &links, x)) {
+                        if a != b {
+                            pairs.insert((a, b));
+                        }
+                    }
+                }
+            }
+        }
+        partial |= any && e.more > 0;
+    }
+    let mut all: BTreeSet<&[u8]> = BTreeSet::new();
+    for (a, b) in &pairs {
+        all.insert(a);
+        all.insert(b);
+    }
+    let total = all.len();
+    if total > MAX_NODES {
+        // keep the objects with the most edges
+        let mut degree: BTreeMap<&[u8], usize> = BTreeMap::new();
+        for (a, b) in &pairs {
+            *degree.entry(a).or_insert(0) += 1;
+            *degree.entry(b).or_insert(0) += 1;
+        }
+        let mut ranked: Vec<(&[u8], usize)> = degree.into_iter().collect();
+        ranked.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(y.0)));
+        all = ranked.into_iter().take(MAX_NODES).map(|(p, _)| p).collect();
+    }
+    let nodes: Vec<&[u8]> = all.into_iter().collect();
+    let index: BTreeMap<&[u8], usize> = nodes.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+    let edges = pairs
+        .iter()
+        .filter_map(|(a, b)| Some((*index.get(a)?, *index.get(b)?)))
+        .collect();
+    Deps {
+        nodes,
+        edges,
+        total,
+        partial,
+    }
+}
+
+/// Layers of a graph: edges that close a cycle are set aside (depth-first
+/// from the nodes without incoming edges, then the rest, in index order);
+/// a node without incoming edge is in layer 0, any other one layer below
+/// its lowest predecessor. Returns each node's layer and the edges set aside.
+fn layers(n: usize, edges: &BTreeSet<(usize, usize)>) -> (Vec<usize>, BTreeSet<(usize, usize)>) {
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut indeg = vec![0usize; n];
+    for &(a, b) in edges {
+        out[a].push(b);
+        indeg[b] += 1;
+    }
+    // 0: not seen, 1: on the stack, 2: done
+    let mut state = vec![0u8; n];
+    let mut back = BTreeSet::new();
+    let starts: Vec<usize> = (0..n).filter(|&v| indeg[v] == 0).chain(0..n).collect();
+    for s in starts {
+        if state[s] != 0 {
+            continue;
+        }
+        state[s] = 1;
+        let mut stack = vec![(s, 0usize)];
+        while let Some(top) = stack.last_mut() {
+            let (v, i) = *top;
+            if i < out[v].len() {
+                top.1 += 1;
+                let w = out[v][i];
+                match state[w] {
+                    0 => {
+                        state[w] = 1;
+                        stack.push((w, 0));
+                    }
+                    1 => {
+                        back.insert((v, w));
+                    }
+                    _ => {}
+                }
+            } else {
+                state[v] = 2;
+                stack.pop();
+            }
+        }
+    }
+    // longest path from the sources, in topological order
+    let mut indeg = vec![0usize; n];
+    for e in edges.iter().filter(|e| !back.contains(e)) {
+        indeg[e.1] += 1;
+    }
+    let mut ready: BTreeSet<usize> = (0..n).filter(|&v| indeg[v] == 0).collect();
+    let mut layer = vec![0usize; n];
+    while let Some(v) = ready.pop_first() {
+        for &w in &out[v] {
+            if back.contains(&(v, w)) {
+                continue;
+            }
+            layer[w] = layer[w].max(layer[v] + 1);
+            indeg[w] -= 1;
+            if indeg[w] == 0 {
+                ready.insert(w);
+            }
+        }
+    }
+    (layer, back)
+}
+
+fn graph_svg(site: &Site<'_>) -> String {
+    const BOX_W: usize = 180;
+    const BOX_H: usize = 18;
+    const COL: usize = 250;
+    const ROW: usize = 24;
+    const LEFT: usize = 10;
+    const TOP: usize = 56;
+    let d = deps(site.closure);
+    let n = d.nodes.len();
+    let (layer, back) = layers(n, &d.edges);
+    let cols = layer.iter().max().map_or(0, |m| m + 1);
+    // order within a column: by the mean row of the predecessors, then path
+    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &(a, b) in d.edges.iter().filter(|e| !back.contains(e)) {
+        preds[b].push(a);
+    }
+    let mut row = vec![0usize; n];
+    let mut column: Vec<Vec<usize>> = vec![Vec::new(); cols];
+    for (v, &l) in layer.iter().enumerate() {
+        column[l].push(v);
+    }
+    for col in column.iter_mut() {
+        let key = |v: usize| -> f64 {
+            if preds[v].is_empty() {
+                0.0
+            } else {
+                preds[v].iter().map(|&u| row[u] as f64).sum::<f64>() / preds[v].len() as f64
+            }
+        };
+        let mut keyed: Vec<(f64, usize)> = col.iter().map(|&v| (key(v), v)).collect();
+        keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        *col = keyed.into_iter().map(|(_, v)| v).collect();
+        for (i, &v) in col.iter().enumerate() {
+            row[v] = i;
+        }
+    }
+    let rows = column.iter().map(Vec::len).max().unwrap_or(0);
+    let mut notes: Vec<String> = Vec::new();
+    if d.total > n {
+        notes.push(format!(
+            "Showing the {n} objects with the most edges, of {}.",
+            d.total
+        ));
+    }
+    if d.partial {
+        notes.push(
+            "Some objects are needed by more objects than their evidence records: only the recorded edges are drawn.".to_string(),
+        );
+    }
+    if !back.is_empty() {
+        notes.push("Dashed: an edge that closes a cycle.".to_string());
+    }
+    let width = (LEFT * 2 + cols * COL).saturating_sub(COL - BOX_W).max(600);
+    let height = TOP + rows.max(1) * ROW + 10 + notes.len() * 18;
+    let x = |v: usize| LEFT + layer[v] * COL;
+    let y = |v: usize| TOP + row[v] * ROW;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{SVG_OPEN} width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"11\">"
+    );
+    let _ = writeln!(
+        s,
+        "<title>Dependencies of the kept ELF objects, profile {}</title>",
+        xml(&site.profile.name)
+    );
+    s.push_str("<defs><marker id=\"arrow\" markerWidth=\"8\" markerHeight=\"6\" refX=\"8\" refY=\"3\" orient=\"auto\" markerUnits=\"userSpaceOnUse\"><path d=\"M0,0 L8,3 L0,6 z\" fill=\"#888888\"/></marker></defs>\n");
+    let _ = writeln!(
+        s,
+        "<rect x=\"0\" y=\"0\" width=\"{width}\" height=\"{height}\" fill=\"#ffffff\"/>"
+    );
+    let _ = writeln!(
+        s,
+        "<text x=\"{LEFT}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">Dependencies of the kept ELF objects, profile {}</text>",
+        xml(&clip(&site.profile.name, 50))
+    );
+    if n == 0 {
+        let _ = writeln!(
+            s,
+            "<text x=\"{LEFT}\" y=\"{}\">No kept ELF object needs another.</text>",
+            TOP + 12
+        );
+    }
+    for c in 0..cols {
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"44\" fill=\"#555555\">layer {c}</text>",
+            LEFT + c * COL
+        );
+    }
+    s.push_str("<g fill=\"none\" stroke=\"#888888\" stroke-width=\"1\">\n");
+    for &(a, b) in &d.edges {
+        let title = format!("{} → {}", show(d.nodes[a]), show(d.nodes[b]));
+        let (ya, yb) = (y(a) + BOX_H / 2, y(b) + BOX_H / 2);
+        // the gap above the source's row: it runs clear of every box
+        let lane = y(a) - (ROW - BOX_H) / 2;
+        let path = if layer[b] == layer[a] + 1 {
+            let (xa, xb) = (x(a) + BOX_W, x(b));
+            format!("M{xa} {ya} C{} {ya} {} {yb} {xb} {yb}", xa + 35, xb - 35)
+        } else if layer[b] > layer[a] {
+            let (xa, xb) = (x(a) + BOX_W, x(b));
+            format!(
+                "M{xa} {ya} C{} {ya} {} {lane} {} {lane} L{} {lane} C{} {lane} {} {yb} {xb} {yb}",
+                xa + 10,
+                xa + 10,
+                xa + 20,
+                xb - 20,
+                xb - 10,
+                xb - 10
+            )
+        } else {
+            // back to an earlier column: leave on the left, enter on the right
+            let (xa, xb) = (x(a), x(b) + BOX_W);
+            format!(
+                "M{xa} {ya} C{} {ya} {} {lane} {} {lane} L{} {lane} C{} {lane} {} {yb} {xb} {yb}",
+                xa - 10,
+                xa - 10,
+                xa - 20,
+                xb + 20,
+                xb + 10,
+                xb + 10
+            )
+        };
+        let dash = if back.contains(&(a, b)) {
+            " stroke-dasharray=\"4 3\""
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            s,
+            "<path d=\"{path}\" marker-end=\"url(#arrow)\"{dash}><title>{}</title></path>",
+            xml(&title)
+        );
+    }
+    s.push_str("</g>\n");
+    for (v, p) in d.nodes.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "<g><title>{}</title><rect x=\"{}\" y=\"{}\" width=\"{BOX_W}\" height=\"{BOX_H}\" rx=\"3\" fill=\"#eef3f8\" stroke=\"#4e79a7\"/><text x=\"{}\" y=\"{}\">{}</text></g>",
+            xml(&show(p)),
+            x(v),
+            y(v),
+            x(v) + 5,
+            y(v) + 13,
+            xml(&clip(&basename(p), 30))
+        );
+    }
+    for (i, note) in notes.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "<text x=\"{LEFT}\" y=\"{}\" fill=\"#555555\">{}</text>",
+            TOP + rows.max(1) * ROW + 10 + i * 18,
+            xml(note)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, HashSet};
+    use std::rc::Rc;
+
+    use kaudit_graph::RunRow;
+
+    use super::*;
+    use crate::closure::Dropped;
+    use crate::graph::FileRow;
+
+    fn accessed(kind: &str) -> Reason {
+        Reason::Accessed {
+            run: 1,
+            scenario: "boot".into(),
+            step: None,
+            kind: kind.into(),
+            pid: 10,
+            comm: "init".into(),
+            exe: None,
+            parents: String::new(),
+        }
+    }
+
+    fn edge(kind: &str, from: &str, name: &str) -> Reason {
+        Reason::Edge {
+            kind: kind.into(),
+            from: from.as_bytes().to_vec(),
+            name: Some(name.as_bytes().to_vec()),
+            opened: None,
+            rule: None,
+            via: None,
+            load: None,
+        }
+    }
+
+    fn parent_of(child: &str) -> Reason {
+        Reason::Parent {
+            child: child.as_bytes().to_vec(),
+        }
+    }
+
+    fn pkg(name: &str, version: Option<&str>, files: &[(&str, &str, u64)]) -> PackageFiles {
+        PackageFiles {
+            name: name.into(),
+            version: version.map(str::to_string),
+            files: files
+                .iter()
+                .map(|(p, k, s)| PkgFile {
+                    path: p.as_bytes().to_vec(),
+                    kind: (*k).into(),
+                    size: *s,
+                })
+                .collect(),
+        }
+    }
+
+    /// Everything a [`Site`] borrows.
+    struct Fixture {
+        profile: Profile,
+        closure: Closure,
+        writable: Vec<Writable>,
+        packages: Vec<PackageFiles>,
+    }
+
+    impl Fixture {
+        fn site(&self) -> Site<'_> {
+            Site {
+                profile: &self.profile,
+                root: b"/srv/node",
+                root_entries: 40,
+                root_bytes: 100_000,
+                closure: &self.closure,
+                writable: &self.writable,
+                packages: &self.packages,
+            }
+        }
+    }
+
+    fn fixture() -> Fixture {
+        let profile = Profile::parse(
+            Path::new("p.toml"),
+            "description = \"A test node\"\nscenarios = [\"boot\"]\nbudget = \"1 MiB\"\n\n[[exclude]]\nglob = \"/usr/share/doc/**\"\nreason = \"documentation\"\n",
+        )
+        .unwrap();
+        let include = Reason::Include {
+            glob: "/etc/a|b".into(),
+            reason: "read at boot".into(),
+            line: 9,
+        };
+        let table: Vec<(&str, &str, u64, Vec<Reason>)> = vec![
+            ("/", "dir", 0, vec![parent_of("/etc")]),
+            ("/etc", "dir", 0, vec![parent_of("/etc/a|b")]),
+            ("/etc/a|b", "file", 10, vec![include]),
+            ("/lib64", "dir", 0, vec![parent_of("/lib64/ld.so")]),
+            (
+                "/lib64/ld.so",
+                "file",
+                4000,
+                vec![edge("interp", "/usr/bin/prog", "/lib64/ld.so")],
+            ),
+            ("/usr", "dir", 0, vec![parent_of("/usr/bin")]),
+            ("/usr/bin", "dir", 0, vec![parent_of("/usr/bin/prog")]),
+            ("/usr/bin/prog", "file", 1000, vec![accessed("exec")]),
+            ("/usr/lib", "dir", 0, vec![parent_of("/usr/lib/libc.so.6")]),
+            (
+                "/usr/lib/a<b&c",
+                "file",
+                5,
+                vec![edge("needed", "/usr/bin/prog", "a<b&c")],
+            ),
+            (
+                "/usr/lib/libc.so.6",
+                "file",
+                3000,
+                vec![
+                    edge("needed", "/usr/bin/prog", "libc.so.6"),
+                    edge("needed", "/usr/lib/libz.so.1.3", "libc.so.6"),
+                ],
+            ),
+            (
+                "/usr/lib/libz.so.1",
+                "symlink",
+                11,
+                vec![edge("needed", "/usr/bin/prog", "libz.so.1")],
+            ),
+            (
+                "/usr/lib/libz.so.1.3",
+                "file",
+                2000,
+                vec![edge("symlink", "/usr/lib/libz.so.1", "libz.so.1.3")],
+            ),
+            ("/var", "dir", 0, vec![parent_of("/var/lib")]),
+            ("/var/lib", "dir", 0, vec![parent_of("/var/lib/x")]),
+            (
+                "/var/lib/x",
+                "dir",
+                0,
+                vec![Reason::WrittenIn {
+                    run: 1,
+                    scenario: "boot".into(),
+                    step: None,
+                    kind: "create".into(),
+                    entry: b"/var/lib/x/y".to_vec(),
+                    pid: 10,
+                    comm: "prog".into(),
+                }],
+            ),
+        ];
+        let mut closure = Closure::default();
+        for (i, (path, kind, size, reasons)) in table.into_iter().enumerate() {
+            let depth = u32::from(!reasons.iter().all(|r| r.from().is_none()));
+            closure.entries.insert(
+                path.as_bytes().to_vec(),
+                Entry {
+                    file: Rc::new(FileRow {
+                        id: i as i64 + 1,
+                        path: path.as_bytes().to_vec(),
+                        kind: kind.into(),
+                        size,
+                        mode: 0o644,
+                        dev: 1,
+                        ino: i as u64 + 1,
+                        link_target: None,
+                    }),
+                    reasons,
+                    more: 0,
+                    depth,
+                },
+            );
+        }
+        closure.dropped = vec![
+            Dropped {
+                path: b"/usr/share/doc/prog/README".to_vec(),
+                reason: accessed("open"),
+                excluded_by: Some(5),
+            },
+            Dropped {
+                path: b"/proc/self/status".to_vec(),
+                reason: accessed("open"),
+                excluded_by: None,
+            },
+        ];
+        closure.runs = vec![RunRow {
+            id: 1,
+            name: "boot".into(),
+            kind: "scenario".into(),
+            command: None,
+            root: b"/srv/node".to_vec(),
+            host: String::new(),
+            kernel: String::new(),
+            started_at: 0,
+            finished_at: None,
+            status: "passed".into(),
+            complete: true,
+            events: 0,
+            lost: None,
+            names: None,
+        }];
+        let mine: HashSet<Vec<u8>> = ["/", "/usr", "/usr/bin", "/usr/bin/prog"]
+            .iter()
+            .map(|p| p.as_bytes().to_vec())
+            .collect();
+        closure.per_run = HashMap::from([(1, mine)]);
+        let writable = vec![Writable {
+            path: "/var/lib/x".into(),
+            class: "persistent",
+            why: "files written there outlive the run".into(),
+            in_root: true,
+            base: "/var/lib/x".into(),
+            writes: BTreeMap::from([("create".to_string(), 2)]),
+            example: "/var/lib/x/y create by prog".into(),
+        }];
+        let packages = vec![
+            pkg(
+                "prog",
+                Some("1.0"),
+                &[
+                    ("/usr/bin", "dir", 0),
+                    ("/usr/bin/prog", "file", 1000),
+                    ("/usr/share/doc/prog/README", "file", 500),
+                ],
+            ),
+            pkg(
+                "libz/ng",
+                None,
+                &[
+                    ("/usr/lib/libz.so.1", "symlink", 11),
+                    ("/usr/lib/libz.so.1.3", "file", 2000),
+                    ("/usr/lib/libz.a", "file", 7000),
+                ],
+            ),
+            pkg("unused", Some("2"), &[("/opt/unused", "file", 100)]),
+        ];
+        Fixture {
+            profile,
+            closure,
+            writable,
+            packages,
+        }
+    }
+
+    fn read(dir: &Path, rel: &str) -> String {
+        fs::read_to_string(dir.join(rel)).unwrap()
+    }
+
+    /// Every file below `dir`, relative, with its bytes.
+    fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for e in fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    todo.push(p);
+                } else {
+                    let rel = p.strip_prefix(dir).unwrap().to_path_buf();
+                    out.insert(rel, fs::read(&p).unwrap());
+                }
+            }
+        }
+        out
+    }
+
+    /// Balanced tags and nothing unescaped: enough of XML to trust the SVG.
+    fn assert_well_formed(svg: &str) {
+        assert!(svg.starts_with("<svg "), "{svg}");
+        let entities = |t: &str| {
+            for (i, _) in t.match_indices('&') {
+                let rest = &t[i..];
+                assert!(
+                    ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"]
+                        .iter()
+                        .any(|e| rest.starts_with(e)),
+                    "bare & in {t}"
+                );
+            }
+        };
+        let mut stack: Vec<&str> = Vec::new();
+        let mut rest = svg;
+        while let Some(i) = rest.find('<') {
+            entities(&rest[..i]);
+            assert!(!rest[..i].contains('>'), "bare > in {}", &rest[..i]);
+            let j = i + rest[i..].find('>').unwrap();
+            let tag = &rest[i + 1..j];
+            assert!(!tag.contains('<'), "< in tag {tag}");
+            entities(tag);
+            if let Some(name) = tag.strip_prefix('/') {
+                assert_eq!(stack.pop(), Some(name), "closing {name}");
+            } else if !tag.ends_with('/') {
+                stack.push(tag.split_whitespace().next().unwrap());
+            }
+            rest = &rest[j + 1..];
+            if stack.is_empty() {
+                assert_eq!(rest.trim(), "", "content after the root element");
+            }
+        }
+        assert!(stack.is_empty(), "unclosed {stack:?}");
+    }
+
+    #[test]
+    fn pages_are_written_with_kept_and_dropped_counts_per_package() {
+        let f = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("docs");
+        let written = write(&f.site(), &out).unwrap();
+        let names: Vec<&str> = written.iter().map(|p| p.to_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "SUMMARY.md",
+                "graph.svg",
+                "index.md",
+                "packages/libz-ng.md",
+                "packages/no-package.md",
+                "packages/prog.md",
+                "size.svg",
+                "writable.md",
+            ]
+        );
+        let index = read(&out, "index.md");
+        assert!(index.starts_with("# Image of profile p\n\nA test node\n"));
+        for row in [
+            "| [(no package)](packages/no-package.md) | — | 12 | 6.9 KiB | 0 | 0 B |",
+            "| [libz/ng](packages/libz-ng.md) | — | 2 | 2.0 KiB | 1 | 6.8 KiB |",
+            "| [prog](packages/prog.md) | 1.0 | 2 | 1000 B | 1 | 500 B |",
+            "| unused | 2 | 0 | 0 B | 1 | 100 B |",
+            "| boot | 1 | 4 | 1000 B |",
+            "| Kept entries | 16 of 40 in the root |",
+            "| persistent | `/var/lib/x` | files written there outlive the run | in the image | create 2 |",
+        ] {
+            assert!(index.contains(row), "{row} not in\n{index}");
+        }
+        // by kept bytes, most first
+        let at = |s: &str| index.find(s).unwrap();
+        assert!(at("[(no package)]") < at("[libz/ng]"));
+        assert!(at("[libz/ng]") < at("[prog]"));
+        assert!(at("[prog]") < at("| unused |"));
+        let prog = read(&out, "packages/prog.md");
+        assert!(prog.contains(
+            "| `/usr/bin/prog` | file | 1000 B | executed by init\\[10] in boot (run 1) |"
+        ));
+        assert!(prog.contains("| `/usr/share/doc/prog/README` | file | 500 B |"));
+        let libc_why = read(&out, "packages/no-package.md");
+        assert!(
+            libc_why.contains("| `/usr/lib/libc.so.6` | file | 2.9 KiB | needed: DT\\_NEEDED \"libc.so.6\" of /usr/bin/prog (1 more) |"),
+            "{libc_why}"
+        );
+        let summary = read(&out, "SUMMARY.md");
+        assert_eq!(
+            summary,
+            "# Summary\n\n- [Image of profile p](index.md)\n- [Writable paths](writable.md)\n\n# Packages\n\n- [libz/ng](packages/libz-ng.md)\n- [prog 1.0](packages/prog.md)\n- [(no package)](packages/no-package.md)\n"
+        );
+        let writable = read(&out, "writable.md");
+        assert!(writable.contains("## `/var/lib/x`\n"));
+        assert!(writable.contains("- Example: /var/lib/x/y create by prog\n"));
+    }
+
+    #[test]
+    fn the_same_site_gives_byte_identical_trees() {
+        let f = fixture();
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        write(&f.site(), a.path()).unwrap();
+        write(&f.site(), b.path()).unwrap();
+        let (ta, tb) = (tree(a.path()), tree(b.path()));
+        assert_eq!(ta.len(), 8);
+        assert_eq!(ta, tb);
+    }
+
+    #[test]
+    fn writing_again_replaces_its_files_and_touches_nothing_else() {
+        let f = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("index.md"), "old").unwrap();
+        fs::write(dir.path().join("book.toml"), "[book]\n").unwrap();
+        write(&f.site(), dir.path()).unwrap();
+        write(&f.site(), dir.path()).unwrap();
+        assert!(read(dir.path(), "index.md").starts_with("# Image of profile p"));
+        assert_eq!(read(dir.path(), "book.toml"), "[book]\n");
+        // no temporary file is left behind
+        assert_eq!(tree(dir.path()).len(), 9);
+    }
+
+    #[test]
+    fn a_packages_symlink_is_refused_rather_than_followed() {
+        let f = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("packages")).unwrap();
+        assert!(write(&f.site(), dir.path()).is_err());
+        assert!(tree(elsewhere.path()).is_empty());
+    }
+
+    #[test]
+    fn svgs_are_well_formed_and_escape_names() {
+        let f = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        write(&f.site(), dir.path()).unwrap();
+        let size = read(dir.path(), "size.svg");
+        assert_well_formed(&size);
+        assert!(size.contains(">(no package)</text>"));
+        assert!(size.contains(">dropped, all packages</text>"));
+        let graph = read(dir.path(), "graph.svg");
+        assert_well_formed(&graph);
+        assert!(graph.contains("<title>/usr/lib/a&lt;b&amp;c</title>"));
+        assert!(graph.contains(">a&lt;b&amp;c</text>"));
+        // the symlink is followed to the file it leads to
+        assert!(!graph.contains("<title>/usr/lib/libz.so.1</title>"));
+        assert!(graph.contains("<title>/usr/bin/prog → /usr/lib/libz.so.1.3</title>"));
+        assert!(graph.contains("<title>/usr/lib/libz.so.1.3 → /usr/lib/libc.so.6</title>"));
+        assert!(graph.contains("<title>/usr/bin/prog → /lib64/ld.so</title>"));
+        // prog in layer 0, libz in 1, libc (needed by prog and libz) in 2
+        assert!(graph.contains(">layer 2</text>"));
+        assert!(!graph.contains(">layer 3</text>"));
+    }
+
+    #[test]
+    fn table_cells_escape_pipes() {
+        let f = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        write(&f.site(), dir.path()).unwrap();
+        let page = read(dir.path(), "packages/no-package.md");
+        assert!(
+            page.contains("| `/etc/a\\|b` | file | 10 B | include /etc/a\\|b (profile line 9): read at boot |"),
+            "{page}"
+        );
+        assert!(page.contains("| `/usr/lib/a<b&c` | file |"));
+    }
+
+    #[test]
+    fn long_tables_stop_at_the_cap() {
+        let mut f = fixture();
+        let files: Vec<(String, &str, u64)> = (0..MAX_ROWS + 3)
+            .map(|i| (format!("/usr/share/doc/prog/{i:05}"), "file", 1))
+            .collect();
+        let refs: Vec<(&str, &str, u64)> =
+            files.iter().map(|(p, k, s)| (p.as_str(), *k, *s)).collect();
+        let mut big = pkg("prog", Some("1.0"), &refs);
+        big.files.push(f.packages[0].files[1].clone());
+        f.packages[0] = big;
+        let dir = tempfile::tempdir().unwrap();
+        write(&f.site(), dir.path()).unwrap();
+        let page = read(dir.path(), "packages/prog.md");
+        assert!(page.contains("\n3 more not shown (the table stops at 2000 rows).\n"));
+        assert!(page.contains(&format!(
+            "{} entries, 2.0 KiB in regular files.",
+            MAX_ROWS + 3
+        )));
+        assert_eq!(page.matches("| `/usr/share/doc/prog/").count(), MAX_ROWS);
+    }
+
+    #[test]
+    fn layers_follow_the_longest_path_and_break_cycles() {
+        // 0 -> 1 -> 2, 0 -> 2, and a cycle 3 -> 4 -> 3
+        let edges: BTreeSet<(usize, usize)> = [(0, 1), (1, 2), (0, 2), (3, 4), (4, 3)].into();
+        let (layer, back) = layers(5, &edges);
+        assert_eq!(layer, [0, 1, 2, 0, 1]);
+        assert_eq!(back, [(4, 3)].into());
+    }
+
+    #[test]
+    fn slugs_and_escapes() {
+        assert_eq!(slug("sys-libs/libseccomp"), "sys-libs-libseccomp");
+        assert_eq!(slug("libc6:amd64 x"), "libc6_amd64_x");
+        assert_eq!(slug("g++-12"), "g++-12");
+        assert_eq!(slug(".."), "_..");
+        let mut used: BTreeSet<String> = ["a-b".to_string()].into();
+        assert_eq!(unique("a-b".into(), &mut used), "a-b-2");
+        assert_eq!(unique("a-b".into(), &mut used), "a-b-3");
+        assert_eq!(code("a`b", false), "``a`b``");
+        assert_eq!(code("`a", false), "`` `a ``");
+        assert_eq!(code("a|b", true), "`a\\|b`");
+        assert_eq!(code("a\nb", false), "`a\\x0ab`");
+        assert_eq!(md("*a*_b_|c [d]>"), "\\*a\\*\\_b\\_\\|c \\[d]>");
+        assert_eq!(md_para("- 1. x"), "\\- 1. x");
+        assert_eq!(md_para("1. x\n\ny"), "1\\. x y");
+        assert_eq!(xml("a<b&'\"\u{1}"), "a&lt;b&amp;&apos;&quot;\\x01");
+        assert_eq!(clip("abcdef", 4), "abc…");
+        assert_eq!(basename(b"/usr/lib/libc.so.6"), "libc.so.6");
+    }
+
+    #[test]
+    fn index_snapshot() {
+        let f = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        write(&f.site(), dir.path()).unwrap();
+        insta::assert_snapshot!("index", read(dir.path(), "index.md"));
+    }
 }
