@@ -387,6 +387,8 @@ int names_exit(struct bpf_raw_tracepoint_args *ctx)
     if ((__u32)(id >> 32) == own_tgid || skipped())
         return 0;
     long ret = (long)ctx->args[1];
+    struct hdr h = {};
+    int opened = (nr == NR_OPEN || nr == NR_OPENAT || nr == NR_OPENAT2) && ret >= 0;
     if (!always_sent(nr)) {
         __u32 zero = 0;
         struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
@@ -399,23 +401,27 @@ int names_exit(struct bpf_raw_tracepoint_args *ctx)
         __u32 class = ret >= 0 ? 1 : (ret == -2 ? 2 : 4);
         __u32 *bits = bpf_map_lookup_elem(&seen, &key);
         __u32 old = bits ? *bits : 0;
-        if (old & class)
-            return 0; // a repeat: the same name with the same kind of result
+        // a repeat (the same name with the same kind of result) is dropped,
+        // unless it opened a directory: the names relative to that
+        // descriptor are placed through it (the directory may be a new one
+        // under the same name)
+        if ((old & class) && !opened)
+            return 0;
+        if (opened) {
+            fd_dir(ret, &h.dir_ino, &h.dir_dev);
+            h.opened_dir = h.dir_ino != 0;
+        }
+        if ((old & class) && !h.opened_dir)
+            return 0;
         send(s, n);
         __u32 now = old | class;
         bpf_map_update_elem(&seen, &key, &now, BPF_ANY);
     }
-    struct hdr h = {};
     h.kind = KIND_EXIT;
     h.nr = nr;
     h.tgid = id >> 32;
     h.tid = (__u32)id;
-    h.val = (__s64)ctx->args[1];
-    if ((nr == NR_OPEN || nr == NR_OPENAT || nr == NR_OPENAT2) && h.val >= 0) {
-        // a directory opened: later names relative to it are placed by it
-        fd_dir(h.val, &h.dir_ino, &h.dir_dev);
-        h.opened_dir = h.dir_ino != 0;
-    }
+    h.val = ret;
     if (nr == NR_CHDIR || nr == NR_FCHDIR) {
         // the new working directory, for the relative names that follow
         struct task_struct *task = (struct task_struct *)bpf_get_current_task();

@@ -121,6 +121,8 @@ struct Joiner {
     out: Vec<Name>,
     started: Instant,
     unresolved: u64,
+    /// A few of them, for the run's report.
+    unresolved_examples: Vec<String>,
 }
 
 fn call_name(nr: u32) -> Option<&'static str> {
@@ -168,7 +170,10 @@ impl Joiner {
             read_link(format!("/proc/{pid}/root"))
         } else {
             foreign_root(pid)
-        }?;
+        }
+        // gone already: a directory known by another role (a container's
+        // init changes into its root directory, then makes it its root)
+        .or_else(|| self.cwds.get(&key).or_else(|| self.dirs.get(&key)).cloned())?;
         if key.1 != 0 {
             self.roots.insert(key, r.clone());
         }
@@ -180,7 +185,12 @@ impl Joiner {
         if let Some(c) = self.cwds.get(&key) {
             return Some(c.clone());
         }
-        let c = read_link(format!("/proc/{pid}/cwd"))?;
+        let c = read_link(format!("/proc/{pid}/cwd")).or_else(|| {
+            self.roots
+                .get(&key)
+                .or_else(|| self.dirs.get(&key))
+                .cloned()
+        })?;
         if key.1 != 0 {
             self.cwds.insert(key, c.clone());
         }
@@ -300,6 +310,21 @@ impl Joiner {
         };
         let Some(host) = host else {
             self.unresolved += 1;
+            if self.unresolved_examples.len() < 3 {
+                let comm = String::from_utf8_lossy(&p.comm);
+                let comm = comm.trim_end_matches('\0');
+                let at = if p.path.starts_with(b"/") {
+                    "its root directory".to_string()
+                } else if p.dirfd == AT_FDCWD {
+                    "the working directory".to_string()
+                } else {
+                    format!("descriptor {}", p.dirfd)
+                };
+                self.unresolved_examples.push(format!(
+                    "{comm}[{pid}] {call} \"{}\" in {at}",
+                    String::from_utf8_lossy(&p.path)
+                ));
+            }
             return;
         };
         let Some(path) = place(&self.root, &host) else {
@@ -615,6 +640,7 @@ fn read_loop(
         out: Vec::new(),
         started,
         unresolved: 0,
+        unresolved_examples: Vec::new(),
     };
     j.prime();
     loop {
@@ -655,8 +681,9 @@ fn read_loop(
     }
     if j.unresolved > 0 {
         status.problems.push(format!(
-            "{} relative name(s) could not be placed (the process or its directory was gone)",
-            j.unresolved
+            "{} relative name(s) could not be placed (the process or its directory was gone), e.g. {}",
+            j.unresolved,
+            j.unresolved_examples.join(", ")
         ));
     }
     drop(bpf);
