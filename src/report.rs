@@ -67,6 +67,19 @@ fn owners(db: &Db, path: &[u8]) -> Option<String> {
     (!o.is_empty()).then(|| o.join(", "))
 }
 
+/// The entry a command-line path names in the root (directory symlinks
+/// resolved, as a process asking for it would), said when it differs.
+fn entry_path(graph: &mut Graph<'_>, scan: &StoredScan, p: &Path) -> Result<Vec<u8>> {
+    let given = inner_path(scan, p)?;
+    match graph.canonical(&given)? {
+        Some(c) if c != given => {
+            eprintln!("kaudit: {} is {} in the root", show(&given), show(&c));
+            Ok(c)
+        }
+        _ => Ok(given),
+    }
+}
+
 fn kind_counts(c: &Closure) -> (usize, usize, usize, usize) {
     let (mut f, mut d, mut l, mut o) = (0, 0, 0, 0);
     for e in c.entries.values() {
@@ -238,9 +251,9 @@ fn json(db: &Db, profile: &Profile, scan: &StoredScan, c: &Closure) -> serde_jso
 pub(crate) fn why(cli: &Cli, a: &WhyArgs) -> Result<i32> {
     let (db, scan) = open(cli)?;
     let profile = load_profile(a.profile.as_deref())?;
-    let path = inner_path(&scan, &a.path)?;
     let sel = select(&db, profile.as_ref())?;
     let mut graph = Graph::new(&db);
+    let path = entry_path(&mut graph, &scan, &a.path)?;
     let c = closure::compute_with(&mut graph, &sel.runs, profile.as_ref(), false)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -298,9 +311,9 @@ pub(crate) fn why(cli: &Cli, a: &WhyArgs) -> Result<i32> {
 pub(crate) fn rdeps(cli: &Cli, a: &RdepsArgs) -> Result<i32> {
     let (db, scan) = open(cli)?;
     let profile = load_profile(a.profile.as_deref())?;
-    let path = inner_path(&scan, &a.path)?;
     let sel = select(&db, profile.as_ref())?;
     let mut graph = Graph::new(&db);
+    let path = entry_path(&mut graph, &scan, &a.path)?;
     let c = closure::compute(&mut graph, &sel.runs, profile.as_ref())?;
     let Some(e) = c.entries.get(&path) else {
         let f = why::facts(&mut graph, &c, profile.as_ref(), &path)?;

@@ -174,6 +174,56 @@ impl<'a> Graph<'a> {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
+    /// The entry `path` names in the root: its directories resolved
+    /// through the root's symlinks (`/lib/x86_64-linux-gnu/libc.so.6` is
+    /// `/usr/lib/x86_64-linux-gnu/libc.so.6` in a usrmerged root), its last
+    /// component not followed. `None` when a directory on the way is
+    /// missing or the links loop.
+    pub fn canonical(&mut self, path: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
+        let mut pending: Vec<Vec<u8>> = path
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+            .rev()
+            .map(<[u8]>::to_vec)
+            .collect();
+        let mut cur: Vec<u8> = b"/".to_vec();
+        let mut hops = 0;
+        while let Some(c) = pending.pop() {
+            if c == b".." {
+                cur = crate::parent(&cur).unwrap_or(b"/").to_vec();
+                continue;
+            }
+            let mut next = cur.clone();
+            if !next.ends_with(b"/") {
+                next.push(b'/');
+            }
+            next.extend_from_slice(&c);
+            let last = pending.is_empty();
+            let Some(f) = self.file(&next)? else {
+                return Ok(if last { Some(next) } else { None });
+            };
+            match (&f.link_target, last) {
+                (Some(t), false) if f.kind == "symlink" => {
+                    hops += 1;
+                    if hops > 40 {
+                        return Ok(None);
+                    }
+                    if t.starts_with(b"/") {
+                        cur = b"/".to_vec();
+                    }
+                    pending.extend(
+                        t.split(|&b| b == b'/')
+                            .filter(|c| !c.is_empty() && *c != b".")
+                            .rev()
+                            .map(<[u8]>::to_vec),
+                    );
+                }
+                _ => cur = next,
+            }
+        }
+        Ok(Some(cur))
+    }
+
     /// Every path of the scanned root (for includes).
     pub fn all_paths(&mut self) -> Result<Vec<Vec<u8>>, DbError> {
         self.queries += 1;

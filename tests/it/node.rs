@@ -155,34 +155,6 @@ fn containerd_run_and_runc_run_pass_inside_a_real_node_root() {
     assert!(has(&v, |p, k| p == "/usr/bin/crun" && k == "exec"));
     assert!(has(&v, |p, k| p.contains("/libseccomp.so") && k == "open"));
     assert!(has(&v, |p, k| p == "/opt/busybox/bin/busybox" && k == "exec"));
-}
-
-#[test]
-fn podman_run_and_cni_bridge_pass_inside_a_real_node_root() {
-    if !require_root() {
-        return;
-    }
-    let _turn = crate::support::tracing_turn();
-    let root = node_root();
-    let t = tempfile::tempdir().unwrap();
-    let db = t.path().join("node.db");
-
-    let v = trace_scenario(&root, &db, "podman-run");
-    assert_recorded(
-        &v,
-        &[
-            ("/usr/bin/podman", "exec"),
-            ("/usr/bin/conmon", "exec"),
-            ("/usr/bin/crun", "exec"),
-            ("/opt/busybox/bin/busybox", "exec"),
-        ],
-    );
-    for path in [
-        "/usr/share/containers/containers.conf",
-        "/usr/share/containers/seccomp.json",
-    ] {
-        assert!(has(&v, |p, k| p == path && k == "open"), "{path}");
-    }
 
     // The pod network: bridge with host-local IPAM and masquerading through
     // iptables (nft), then portmap, all in namespaces of the scenario's own.
@@ -211,4 +183,160 @@ fn podman_run_and_cni_bridge_pass_inside_a_real_node_root() {
         !String::from_utf8_lossy(&netns.stdout).contains("kaudit-cni"),
         "the scenario's network namespaces outlived it"
     );
+
+    allowlist_of_the_containerd_node(&root, &db);
+}
+
+#[test]
+fn podman_run_passes_inside_a_real_node_root() {
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    let root = node_root();
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("node.db");
+
+    let v = trace_scenario(&root, &db, "podman-run");
+    assert_recorded(
+        &v,
+        &[
+            ("/usr/bin/podman", "exec"),
+            ("/usr/bin/conmon", "exec"),
+            ("/usr/bin/crun", "exec"),
+            ("/opt/busybox/bin/busybox", "exec"),
+        ],
+    );
+    for path in [
+        "/usr/share/containers/containers.conf",
+        "/usr/share/containers/seccomp.json",
+    ] {
+        assert!(has(&v, |p, k| p == path && k == "open"), "{path}");
+    }
+}
+
+/// The shipped profile `allowlists/containerd-node.toml` over the four
+/// traced scenarios: what was traced, the loader closure of every program
+/// run (as the root's own glibc loader lists it), every symlink hop asked
+/// for, and nothing no chain reaches.
+fn allowlist_of_the_containerd_node(root: &Path, db: &Path) {
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let profile = ws.join("allowlists/containerd-node.toml");
+    let out = kaudit([
+        "scan".as_ref(),
+        "--root".as_ref(),
+        root.as_os_str(),
+        "--db".as_ref(),
+        db.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::support::show(&out));
+    let k = |args: &[&str]| {
+        let mut a: Vec<std::ffi::OsString> = args.iter().map(|s| s.into()).collect();
+        a.extend(["--profile".into(), profile.clone().into_os_string()]);
+        a.extend(["--db".into(), db.as_os_str().to_owned()]);
+        kaudit(a)
+    };
+    let out = k(&["allowlist"]);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::support::show(&out));
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    let list: std::collections::BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    for want in [
+        "/usr/bin/containerd",
+        "/usr/bin/containerd-shim-runc-v2",
+        "/usr/sbin/runc",
+        "/usr/bin/crun",
+        "/etc/containerd/config.toml",
+        "/usr/lib/x86_64-linux-gnu/libseccomp.so.2",
+        "/usr/lib/x86_64-linux-gnu/libseccomp.so.2.5.4",
+        // the usrmerge directory links and the steps' /bin/sh
+        "/bin",
+        "/lib",
+        "/lib64",
+        "/usr/bin/sh",
+        "/usr/bin/dash",
+        // the container's /bin/sh
+        "/opt/busybox/bin/sh",
+        "/opt/busybox/bin/busybox",
+        // every hop of the iptables chain
+        "/usr/sbin/iptables",
+        "/etc/alternatives/iptables",
+        "/usr/sbin/iptables-nft",
+        "/usr/sbin/xtables-nft-multi",
+        "/usr/lib/cni/bridge",
+        "/etc/passwd",
+    ] {
+        assert!(list.contains(want), "{want} is not in the allowlist");
+    }
+    for unwanted in [
+        "/usr/bin/perl",
+        "/usr/share/doc/runc/copyright",
+        "/usr/bin/podman",
+    ] {
+        assert!(!list.contains(unwanted), "{unwanted} is in the allowlist");
+        let out = k(&["why", unwanted]);
+        assert_eq!(out.status.code(), Some(1), "{}", crate::support::show(&out));
+    }
+    // the loader closure of each program run, as the root's own loader lists it
+    for prog in [
+        "/usr/sbin/runc",
+        "/usr/bin/crun",
+        "/usr/sbin/xtables-nft-multi",
+        "/usr/lib/cni/bridge",
+    ] {
+        let out = Command::new("chroot")
+            .arg(root)
+            .args(["/lib64/ld-linux-x86-64.so.2", "--list", prog])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        for line in text.lines() {
+            let path = match line.split_once(" => ") {
+                Some((_, rest)) => rest.split(" (").next().unwrap_or(""),
+                None => line.trim().split(" (").next().unwrap_or(""),
+            };
+            if !path.starts_with('/') {
+                continue;
+            }
+            let out = k(&["why", path]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{prog} loads {path}, which is not kept: {}",
+                crate::support::show(&out)
+            );
+        }
+    }
+    // the chain through a runtime (runc and crun both load it) and the step
+    // that executed it; every chain shows the one through runc
+    let out = k(&["why", "/usr/lib/x86_64-linux-gnu/libseccomp.so.2.5.4"]);
+    assert_eq!(out.status.code(), Some(0));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("/usr/sbin/runc  [runc]\n    executed by ")
+            || s.contains("/usr/bin/crun  [crun]\n    executed by "),
+        "{s}"
+    );
+    assert!(s.contains("in step \""), "{s}");
+    assert!(
+        s.contains("symlink: /usr/lib/x86_64-linux-gnu/libseccomp.so.2 -> libseccomp.so.2.5.4"),
+        "{s}"
+    );
+    let out = k(&[
+        "why",
+        "--all",
+        "/usr/lib/x86_64-linux-gnu/libseccomp.so.2.5.4",
+    ]);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("needed: DT_NEEDED \"libseccomp.so.2\" of /usr/sbin/runc"),
+        "{s}"
+    );
+    assert!(s.contains("executed by "), "{s}");
+    // the iptables chain: the link a plugin asked for
+    let out = k(&["why", "/etc/alternatives/iptables"]);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("asked for /usr/sbin/iptables (execve)"), "{s}");
 }
