@@ -103,6 +103,27 @@ pub(crate) enum Command {
     /// was on a tmpfs during the run or nothing written there outlived the
     /// run, else `persistent`.
     Writable(WritableArgs),
+    /// Justification pages of a profile: Markdown for a repository or mdBook
+    ///
+    /// Writes into DIR: index.md (totals against the whole root and the
+    /// budget, each scenario's share, a per-package table by size, a size
+    /// picture, the dependency graph of the kept programs, the writable
+    /// directories, what was left out), a page per package under packages/
+    /// (its kept files, each with the reason that keeps it, and its dropped
+    /// files and bytes), writable.md, size.svg, graph.svg and SUMMARY.md for
+    /// mdBook. The same graph and profile give byte-identical pages. Only
+    /// the files kaudit writes are replaced in DIR; nothing else is touched.
+    Docs(DocsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DocsArgs {
+    /// The profile (allowlists/NAME.toml)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: PathBuf,
+    /// Where the pages go (created if missing)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -362,6 +383,7 @@ pub(crate) fn run() -> i32 {
         Command::Why(a) => crate::report::why(&cli, a),
         Command::Rdeps(a) => crate::report::rdeps(&cli, a),
         Command::Writable(a) => crate::report::writable(&cli, a),
+        Command::Docs(a) => crate::report::docs(&cli, a),
     };
     match result {
         Ok(code) => code,

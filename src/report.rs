@@ -9,11 +9,12 @@ use anyhow::{bail, Context, Result};
 use kaudit_graph::{Db, DbError, StoredScan};
 use kaudit_reports::closure::{self, Closure};
 use kaudit_reports::graph::Graph;
+use kaudit_reports::pages::{self, PackageFiles, PkgFile, Site};
 use kaudit_reports::profile::{human, Profile};
 use kaudit_reports::runs::{self, Selection};
 use kaudit_reports::{show, why, writable};
 
-use crate::cli::{AllowlistArgs, Cli, RdepsArgs, ReportFormat, WhyArgs, WritableArgs};
+use crate::cli::{AllowlistArgs, Cli, DocsArgs, RdepsArgs, ReportFormat, WhyArgs, WritableArgs};
 
 fn open(cli: &Cli) -> Result<(Db, StoredScan)> {
     let db = Db::open(&cli.db, false)?;
@@ -398,5 +399,51 @@ pub(crate) fn writable(cli: &Cli, a: &WritableArgs) -> Result<i32> {
         }
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&w)?),
     }
+    Ok(0)
+}
+
+/// `kaudit docs`.
+pub(crate) fn docs(cli: &Cli, a: &DocsArgs) -> Result<i32> {
+    let (db, scan) = open(cli)?;
+    let profile = Profile::load(&a.profile)?;
+    let sel = select(&db, Some(&profile))?;
+    let mut graph = Graph::new(&db);
+    let c = closure::compute(&mut graph, &sel.runs, Some(&profile))?;
+    let w = writable::writable(&mut graph, &sel.runs)?;
+    let mut packages = Vec::new();
+    for p in db.packages()? {
+        let files = db
+            .package_files(p.id)?
+            .into_iter()
+            .map(|f| PkgFile {
+                path: f.path,
+                kind: f.kind,
+                size: f.size,
+            })
+            .collect();
+        packages.push(PackageFiles {
+            name: p.name,
+            version: p.version,
+            files,
+        });
+    }
+    let site = Site {
+        profile: &profile,
+        root: &scan.root,
+        root_entries: scan.entries,
+        root_bytes: scan.bytes,
+        closure: &c,
+        writable: &w,
+        packages: &packages,
+    };
+    let written = pages::write(&site, &a.out)
+        .with_context(|| format!("writing the pages into {}", a.out.display()))?;
+    eprintln!(
+        "kaudit: {} page(s) and pictures written to {} ({} kept entries, {})",
+        written.len(),
+        a.out.display(),
+        c.entries.len(),
+        human(c.bytes())
+    );
     Ok(0)
 }

@@ -342,6 +342,10 @@ fn packages<'a>(site: &Site<'a>) -> Vec<Pkg<'a>> {
         let (mut kept, mut dropped) = (Vec::new(), Vec::new());
         for f in files {
             owned.insert(&f.path);
+            // directories are shared by many packages: not counted
+            if f.kind == "dir" {
+                continue;
+            }
             let entry = site.closure.entries.get(&f.path);
             let line = Line {
                 path: &f.path,
@@ -371,7 +375,7 @@ fn packages<'a>(site: &Site<'a>) -> Vec<Pkg<'a>> {
         .closure
         .entries
         .iter()
-        .filter(|(p, _)| !owned.contains(p.as_slice()))
+        .filter(|(p, e)| !owned.contains(p.as_slice()) && e.file.kind != "dir")
         .map(|(p, e)| Line {
             path: p,
             kind: &e.file.kind,
@@ -502,7 +506,7 @@ fn index_md(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
     s.push_str("## Packages\n\n");
     s.push_str("![Kept bytes per package](size.svg)\n\n");
     s.push_str(
-        "A package's kept files are those the image keeps; its dropped files are the rest. Kept entries that no package owns are listed as (no package).\n\n",
+        "A package's kept files are those the image keeps; its dropped files are the rest. Kept entries that no package owns are listed as (no package). Directories are not counted: most are shared by many packages.\n\n",
     );
     s.push_str(
         "| Package | Version | Kept files | Kept bytes | Dropped files | Dropped bytes |\n|---|---|---:|---:|---:|---:|\n",
@@ -1526,9 +1530,9 @@ mod tests {
         let index = read(&out, "index.md");
         assert!(index.starts_with("# Image of profile p\n\nA test node\n"));
         for row in [
-            "| [(no package)](packages/no-package.md) | — | 12 | 6.9 KiB | 0 | 0 B |",
+            "| [(no package)](packages/no-package.md) | — | 4 | 6.9 KiB | 0 | 0 B |",
             "| [libz/ng](packages/libz-ng.md) | — | 2 | 2.0 KiB | 1 | 6.8 KiB |",
-            "| [prog](packages/prog.md) | 1.0 | 2 | 1000 B | 1 | 500 B |",
+            "| [prog](packages/prog.md) | 1.0 | 1 | 1000 B | 1 | 500 B |",
             "| unused | 2 | 0 | 0 B | 1 | 100 B |",
             "| boot | 1 | 4 | 1000 B |",
             "| Kept entries | 16 of 40 in the root |",

@@ -361,6 +361,63 @@ fn the_allowlist_holds_exactly_what_a_chain_of_evidence_reaches_and_why_explains
         .any(|r| r == "asked"));
     assert_eq!(v["summary"]["entries"], EXPECTED.len() + 1);
 
+    // the justification pages: rendered as mdBook would, links that lead
+    // somewhere, well-formed pictures, byte-identical when written again
+    let pages = t.db.with_file_name("pages");
+    let again = t.db.with_file_name("pages-again");
+    for dir in [&pages, &again] {
+        let out = t.run(["docs", "--profile", p, "--out", dir.to_str().unwrap()]);
+        assert_eq!(code(&out), 0, "{}", show(&out));
+    }
+    let html = render_pages(&pages);
+    assert!(
+        html.contains("<h1>Image of profile fixture-node</h1>"),
+        "{html}"
+    );
+    assert!(html.contains("<table>"), "{html}");
+    assert!(html.contains("<img src=\"size.svg\""), "{html}");
+    assert!(html.contains("<img src=\"graph.svg\""), "{html}");
+    let tree = |d: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        let mut v: Vec<(PathBuf, Vec<u8>)> = walkdir::WalkDir::new(d)
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                (
+                    e.path().strip_prefix(d).unwrap().to_path_buf(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(tree(&pages), tree(&again), "two runs wrote different pages");
+    let index = std::fs::read_to_string(pages.join("index.md")).unwrap();
+    // the fixture root has no package database: everything kept is (no package)
+    assert!(
+        index.contains("[(no package)](packages/no-package.md)"),
+        "{index}"
+    );
+    assert!(index.contains("`/var/lib/state`"), "{index}");
+    let graph = std::fs::read_to_string(pages.join("graph.svg")).unwrap();
+    for node in [
+        "/usr/bin/app",
+        "/usr/lib/x86_64-linux-gnu/liba.so.1.0",
+        "/usr/lib/x86_64-linux-gnu/libb.so.1",
+    ] {
+        assert!(
+            graph.contains(&format!("<title>{node}")),
+            "{node} not in the graph"
+        );
+    }
+    let page = std::fs::read_to_string(pages.join("packages/no-package.md")).unwrap();
+    assert!(page.contains("libhelper.so.1"), "{page}");
+    let writable_md = std::fs::read_to_string(pages.join("writable.md")).unwrap();
+    insta::with_settings!({filters => vec![(r"(?m)^(- Example: .*) by .*$", "$1 by PROCESS")]}, {
+        insta::assert_snapshot!("docs_writable", writable_md);
+    });
+
     // usable as-is: rsync --files-from and tar -T
     let list = t.db.with_file_name("list");
     let out = t.run(["allowlist", "--profile", p, "--out", list.to_str().unwrap()]);
@@ -411,6 +468,54 @@ fn the_allowlist_holds_exactly_what_a_chain_of_evidence_reaches_and_why_explains
         .map(|s| format!("/{}", s.trim_end_matches('/')))
         .collect();
     assert_eq!(listed, want, "tar -T archived something else");
+}
+
+/// Render every Markdown page of `dir` the way mdBook does (pulldown-cmark,
+/// tables on), check that every relative link and image leads to a file
+/// written there and every SVG is well-formed XML; the rendered index.
+fn render_pages(dir: &Path) -> String {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    let mut index_html = String::new();
+    for e in walkdir::WalkDir::new(dir) {
+        let e = e.unwrap();
+        let p = e.path();
+        match p.extension().and_then(|x| x.to_str()) {
+            Some("md") => {
+                let text = std::fs::read_to_string(p).unwrap();
+                let events: Vec<Event<'_>> =
+                    Parser::new_ext(&text, Options::ENABLE_TABLES).collect();
+                for ev in &events {
+                    let dest = match ev {
+                        Event::Start(Tag::Link { dest_url, .. }) => dest_url,
+                        Event::Start(Tag::Image { dest_url, .. }) => dest_url,
+                        _ => continue,
+                    };
+                    if dest.contains("://") || dest.starts_with('#') {
+                        continue;
+                    }
+                    let target = p.parent().unwrap().join(dest.split('#').next().unwrap());
+                    assert!(
+                        target.exists(),
+                        "{}: link to {dest} leads nowhere",
+                        p.display()
+                    );
+                }
+                let mut html = String::new();
+                pulldown_cmark::html::push_html(&mut html, events.into_iter());
+                if p.file_name() == Some(OsStr::new("index.md")) {
+                    index_html = html;
+                }
+            }
+            Some("svg") => {
+                let text = std::fs::read_to_string(p).unwrap();
+                let doc = roxmltree::Document::parse(&text)
+                    .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                assert_eq!(doc.root_element().tag_name().name(), "svg");
+            }
+            _ => {}
+        }
+    }
+    index_html
 }
 
 #[test]
