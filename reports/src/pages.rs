@@ -511,7 +511,7 @@ fn index_md(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
     s.push_str(
         "| Package | Version | Kept files | Kept bytes | Dropped files | Dropped bytes |\n|---|---|---:|---:|---:|---:|\n",
     );
-    for p in pkgs {
+    for p in pkgs.iter().filter(|p| !p.kept.is_empty()) {
         let name = match &p.slug {
             Some(slug) => format!("[{}](packages/{slug}.md)", md(p.name)),
             None => md(p.name),
@@ -527,6 +527,19 @@ fn index_md(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
         );
     }
     s.push('\n');
+    let nothing: Vec<&Pkg<'_>> = pkgs.iter().filter(|p| p.kept.is_empty()).collect();
+    if !nothing.is_empty() {
+        let bytes: u64 = nothing.iter().map(|p| p.dropped_bytes).sum();
+        let files: usize = nothing.iter().map(|p| p.dropped.len()).sum();
+        let names: Vec<String> = nothing.iter().map(|p| md(p.name)).collect();
+        let _ = writeln!(
+            s,
+            "{} package(s) keep nothing ({files} files, {} dropped): {}.\n",
+            nothing.len(),
+            human(bytes),
+            names.join(", ")
+        );
+    }
 
     // graph
     s.push_str("## Dependency graph\n\n");
@@ -1533,7 +1546,7 @@ mod tests {
             "| [(no package)](packages/no-package.md) | — | 4 | 6.9 KiB | 0 | 0 B |",
             "| [libz/ng](packages/libz-ng.md) | — | 2 | 2.0 KiB | 1 | 6.8 KiB |",
             "| [prog](packages/prog.md) | 1.0 | 1 | 1000 B | 1 | 500 B |",
-            "| unused | 2 | 0 | 0 B | 1 | 100 B |",
+            "1 package(s) keep nothing (1 files, 100 B dropped): unused.",
             "| boot | 1 | 4 | 1000 B |",
             "| Kept entries | 16 of 40 in the root |",
             "| persistent | `/var/lib/x` | files written there outlive the run | in the image | create 2 |",
@@ -1544,7 +1557,7 @@ mod tests {
         let at = |s: &str| index.find(s).unwrap();
         assert!(at("[(no package)]") < at("[libz/ng]"));
         assert!(at("[libz/ng]") < at("[prog]"));
-        assert!(at("[prog]") < at("| unused |"));
+        assert!(at("[prog]") < at("keep nothing"));
         let prog = read(&out, "packages/prog.md");
         assert!(prog.contains(
             "| `/usr/bin/prog` | file | 1000 B | executed by init\\[10] in boot (run 1) |"
