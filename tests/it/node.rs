@@ -335,6 +335,23 @@ fn allowlist_of_the_containerd_node(root: &Path, db: &Path) {
         "{s}"
     );
     assert!(s.contains("executed by "), "{s}");
+    // the justification pages: a per-package table in the index, the
+    // runtime's page with the reason for each kept file
+    let pages = db.with_file_name("pages");
+    let out = k(&["docs", "--out", pages.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::support::show(&out));
+    let index = std::fs::read_to_string(pages.join("index.md")).unwrap();
+    assert!(index.contains("| [runc](packages/runc.md) |"), "{index}");
+    assert!(
+        index.contains("| [libseccomp2](packages/libseccomp2.md) |"),
+        "{index}"
+    );
+    let page = std::fs::read_to_string(pages.join("packages/libseccomp2.md")).unwrap();
+    assert!(
+        page.contains("`/usr/lib/x86_64-linux-gnu/libseccomp.so.2.5.4`"),
+        "{page}"
+    );
+
     // the iptables chain: the link a plugin asked for
     let out = k(&["why", "/etc/alternatives/iptables"]);
     let s = String::from_utf8_lossy(&out.stdout);
