@@ -18,6 +18,11 @@ use crate::cli::{AllowlistArgs, Cli, DocsArgs, RdepsArgs, ReportFormat, WhyArgs,
 
 fn open(cli: &Cli) -> Result<(Db, StoredScan)> {
     let db = Db::open(&cli.db, false)?;
+    // one read transaction for the whole command (one lock, one snapshot of
+    // the graph, instead of one per query) over a memory-mapped file
+    db.connection()
+        .execute_batch("PRAGMA mmap_size = 4294967296; PRAGMA cache_size = -262144; BEGIN;")
+        .with_context(|| format!("reading {}", cli.db.display()))?;
     let scan = db.scan_info()?.ok_or_else(|| DbError::NoScan {
         path: cli.db.clone(),
     })?;

@@ -253,9 +253,26 @@ impl Db {
                  WHERE run = ?1 ORDER BY path, call, result",
             )
             .map_err(|e| self.err(e))?;
-        let mut hops = c
-            .prepare("SELECT link, target FROM name_hop WHERE name = ?1 ORDER BY seq")
-            .map_err(|e| self.err(e))?;
+        // every hop of the run in one query, by name then order
+        let mut by_name: std::collections::HashMap<i64, Vec<(Vec<u8>, Vec<u8>)>> =
+            std::collections::HashMap::new();
+        {
+            let mut hops = c
+                .prepare(
+                    "SELECT h.name, h.link, h.target FROM name_hop h JOIN name n ON n.id = h.name
+                     WHERE n.run = ?1 ORDER BY h.name, h.seq",
+                )
+                .map_err(|e| self.err(e))?;
+            let rows = hops
+                .query_map(params![id], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?))
+                })
+                .map_err(|e| self.err(e))?;
+            for row in rows {
+                let (name, link, target) = row.map_err(|e| self.err(e))?;
+                by_name.entry(name).or_default().push((link, target));
+            }
+        }
         let rows = st
             .query_map(params![id], |r| {
                 Ok((
@@ -280,11 +297,7 @@ impl Db {
         let mut out = Vec::new();
         for row in rows {
             let (name_id, mut n) = row.map_err(|e| self.err(e))?;
-            n.hops = hops
-                .query_map(params![name_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(|e| self.err(e))?
-                .collect::<Result<_, _>>()
-                .map_err(|e| self.err(e))?;
+            n.hops = by_name.remove(&name_id).unwrap_or_default();
             out.push(n);
         }
         Ok((out, status))

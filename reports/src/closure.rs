@@ -539,7 +539,11 @@ fn search(
             };
             offer(graph, &mut c, &mut queue, dir, reason, depth)?;
         }
-        let free = graph.free_edges(file.id)?;
+        let free = if file.may_have_free_edges() {
+            graph.free_edges(file.id)?
+        } else {
+            Default::default()
+        };
         for e in free.iter() {
             let reason = Reason::Edge {
                 kind: e.kind.clone(),
@@ -552,7 +556,7 @@ fn search(
             };
             offer(graph, &mut c, &mut queue, &e.dst, reason, depth)?;
         }
-        if file.kind != "file" {
+        if file.kind != "file" || !file.elf {
             continue;
         }
         let load = graph.load_edges(file.id)?;

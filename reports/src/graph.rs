@@ -27,6 +27,18 @@ pub struct FileRow {
     pub ino: u64,
     /// A symlink's target.
     pub link_target: Option<Vec<u8>>,
+    /// An ELF object (it may have an interpreter and a load of its own).
+    pub elf: bool,
+    /// An executable `#!` script.
+    pub script: bool,
+}
+
+impl FileRow {
+    /// Whether edges may start here without a load context (a symlink's
+    /// hop, a program's interpreter, a script's shebang, their `walks`).
+    pub fn may_have_free_edges(&self) -> bool {
+        self.kind == "symlink" || self.elf || self.script
+    }
 }
 
 /// An edge of the graph, with the paths of its ends.
@@ -58,7 +70,9 @@ pub struct Graph<'a> {
     pub queries: u64,
 }
 
-const FILE_COLS: &str = "id, path, kind, size, mode, dev, ino, link_target";
+const FILE_COLS: &str = "f.id, f.path, f.kind, f.size, f.mode, f.dev, f.ino, f.link_target,
+     EXISTS (SELECT 1 FROM elf e WHERE e.file_id = f.id),
+     EXISTS (SELECT 1 FROM script s WHERE s.file_id = f.id)";
 
 fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
     Ok(FileRow {
@@ -70,6 +84,8 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
         dev: r.get::<_, i64>(5)? as u64,
         ino: r.get::<_, i64>(6)? as u64,
         link_target: r.get(7)?,
+        elf: r.get(8)?,
+        script: r.get(9)?,
     })
 }
 
@@ -105,7 +121,7 @@ impl<'a> Graph<'a> {
         self.queries += 1;
         let c = self.db.connection();
         let mut st = c
-            .prepare_cached(&format!("SELECT {FILE_COLS} FROM file WHERE path = ?1"))
+            .prepare_cached(&format!("SELECT {FILE_COLS} FROM file f WHERE f.path = ?1"))
             .map_err(|e| self.err(e))?;
         let row = st
             .query_row(params![path], file_row)
