@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use kaudit_graph::{Db, DbError, StoredScan};
+use kaudit_reports::cache::Cache;
 use kaudit_reports::closure::{self, Closure};
 use kaudit_reports::graph::Graph;
 use kaudit_reports::pages::{self, PackageFiles, PkgFile, Site};
@@ -106,6 +107,7 @@ pub(crate) fn allowlist(cli: &Cli, a: &AllowlistArgs) -> Result<i32> {
     let sel = select(&db, Some(&profile))?;
     let mut graph = Graph::new(&db);
     let c = closure::compute(&mut graph, &sel.runs, Some(&profile))?;
+    remember(&db, &sel, &profile, &c);
     let body = match a.format {
         ReportFormat::Text => {
             let sep = if a.null { b'\0' } else { b'\n' };
@@ -253,6 +255,15 @@ fn json(db: &Db, profile: &Profile, scan: &StoredScan, c: &Closure) -> serde_jso
     })
 }
 
+/// Store a computed closure for later `why` questions (best effort: a graph
+/// that cannot be written to is only read).
+fn remember(db: &Db, sel: &Selection, profile: &Profile, c: &Closure) {
+    let r = Cache::new(db, &sel.runs, Some(profile)).and_then(|k| k.store(c));
+    if let Err(e) = r {
+        eprintln!("kaudit: note: the closure could not be stored for later questions: {e}");
+    }
+}
+
 /// `kaudit why`.
 pub(crate) fn why(cli: &Cli, a: &WhyArgs) -> Result<i32> {
     let (db, scan) = open(cli)?;
@@ -260,57 +271,93 @@ pub(crate) fn why(cli: &Cli, a: &WhyArgs) -> Result<i32> {
     let sel = select(&db, profile.as_ref())?;
     let mut graph = Graph::new(&db);
     let path = entry_path(&mut graph, &scan, &a.path)?;
-    let c = closure::compute_with(&mut graph, &sel.runs, profile.as_ref(), false)?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match why::chain(&c, &path) {
-        Some(hops) => {
-            match a.format {
-                ReportFormat::Text => {
-                    if a.all {
-                        out.write_all(why::render_all(&c, &path).as_bytes())?;
-                    } else {
-                        let pkg = |p: &[u8]| owners(&db, p);
-                        out.write_all(why::render_chain(&hops, &pkg).as_bytes())?;
-                        if let Some(ex) = why::explained(&c, &path) {
-                            writeln!(out, "explained through the graph:")?;
-                            out.write_all(why::render_chain(&ex, &pkg).as_bytes())?;
-                        }
-                        let more: usize =
-                            c.entries[&path].reasons.len() - 1 + c.entries[&path].more;
-                        if more > 0 {
-                            writeln!(out, "({more} more reason(s): --all shows every chain)")?;
-                        }
-                    }
-                }
-                ReportFormat::Json => {
-                    let e = &c.entries[&path];
-                    let v = serde_json::json!({
-                        "path": show(&path),
-                        "kept": true,
-                        "chain": hops,
-                        "reasons": if a.all { serde_json::to_value(&e.reasons)? } else { serde_json::Value::Null },
-                        "more_reasons": e.more,
-                    });
-                    serde_json::to_writer_pretty(&mut out, &v)?;
-                    out.write_all(b"\n")?;
-                }
-            }
-            Ok(0)
-        }
-        None => {
-            let f = why::facts(&mut graph, &c, profile.as_ref(), &path)?;
-            match a.format {
-                ReportFormat::Text => out.write_all(why::render_facts(&path, &f).as_bytes())?,
-                ReportFormat::Json => {
-                    let v = serde_json::json!({"path": show(&path), "kept": false, "facts": f});
-                    serde_json::to_writer_pretty(&mut out, &v)?;
-                    out.write_all(b"\n")?;
-                }
-            }
-            Ok(1)
+    // the closure stored by an earlier report, else computed and stored
+    let mut cache = Cache::new(&db, &sel.runs, profile.as_ref())?;
+    if !cache.present()? {
+        let c = closure::compute_with(&mut graph, &sel.runs, profile.as_ref(), false)?;
+        if let Err(e) = cache.store(&c) {
+            eprintln!("kaudit: note: the closure could not be stored for later questions: {e}");
+            return answer(
+                a,
+                &db,
+                &mut graph,
+                &mut &c,
+                &c.dropped,
+                &sel,
+                profile.as_ref(),
+                &path,
+            );
         }
     }
+    let dropped = cache.dropped(&path)?;
+    answer(
+        a,
+        &db,
+        &mut graph,
+        &mut cache,
+        &dropped,
+        &sel,
+        profile.as_ref(),
+        &path,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn answer(
+    a: &WhyArgs,
+    db: &Db,
+    graph: &mut Graph<'_>,
+    k: &mut dyn why::Kept,
+    dropped: &[kaudit_reports::closure::Dropped],
+    sel: &Selection,
+    profile: Option<&Profile>,
+    path: &[u8],
+) -> Result<i32> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let Some(hops) = why::chain(k, path)? else {
+        let f = why::facts(graph, k, dropped, &sel.runs, profile, path)?;
+        match a.format {
+            ReportFormat::Text => out.write_all(why::render_facts(path, &f).as_bytes())?,
+            ReportFormat::Json => {
+                let v = serde_json::json!({"path": show(path), "kept": false, "facts": f});
+                serde_json::to_writer_pretty(&mut out, &v)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        return Ok(1);
+    };
+    let (reasons, more) = k.reasons(path)?.unwrap_or_default();
+    match a.format {
+        ReportFormat::Text => {
+            if a.all {
+                out.write_all(why::render_all(k, path)?.as_bytes())?;
+            } else {
+                let pkg = |p: &[u8]| owners(db, p);
+                out.write_all(why::render_chain(&hops, &pkg).as_bytes())?;
+                if let Some(ex) = why::explained(k, path)? {
+                    writeln!(out, "explained through the graph:")?;
+                    out.write_all(why::render_chain(&ex, &pkg).as_bytes())?;
+                }
+                let others = reasons.len().saturating_sub(1) + more;
+                if others > 0 {
+                    writeln!(out, "({others} more reason(s): --all shows every chain)")?;
+                }
+            }
+        }
+        ReportFormat::Json => {
+            let v = serde_json::json!({
+                "path": show(path),
+                "kept": true,
+                "chain": hops,
+                "reasons": if a.all { serde_json::to_value(&reasons)? } else { serde_json::Value::Null },
+                "more_reasons": more,
+            });
+            serde_json::to_writer_pretty(&mut out, &v)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(0)
 }
 
 /// `kaudit rdeps`.
@@ -322,7 +369,14 @@ pub(crate) fn rdeps(cli: &Cli, a: &RdepsArgs) -> Result<i32> {
     let path = entry_path(&mut graph, &scan, &a.path)?;
     let c = closure::compute(&mut graph, &sel.runs, profile.as_ref())?;
     let Some(e) = c.entries.get(&path) else {
-        let f = why::facts(&mut graph, &c, profile.as_ref(), &path)?;
+        let f = why::facts(
+            &mut graph,
+            &mut &c,
+            &c.dropped,
+            &c.runs,
+            profile.as_ref(),
+            &path,
+        )?;
         print!("{}", why::render_facts(&path, &f));
         return Ok(1);
     };
@@ -415,6 +469,7 @@ pub(crate) fn docs(cli: &Cli, a: &DocsArgs) -> Result<i32> {
     let mut graph = Graph::new(&db);
     let c = closure::compute(&mut graph, &sel.runs, Some(&profile))?;
     let w = writable::writable(&mut graph, &sel.runs)?;
+    remember(&db, &sel, &profile, &c);
     let mut packages = Vec::new();
     for p in db.packages()? {
         let files = db

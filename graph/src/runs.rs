@@ -61,6 +61,9 @@ pub struct AccessRow {
     pub first_ms: i64,
 }
 
+/// A symlink a name walked: (where the link is, its stored target).
+type Hop = (Vec<u8>, Vec<u8>);
+
 /// One stored name: a path a program asked for, and the result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameRow {
@@ -254,7 +257,7 @@ impl Db {
             )
             .map_err(|e| self.err(e))?;
         // every hop of the run in one query, by name then order
-        let mut by_name: std::collections::HashMap<i64, Vec<(Vec<u8>, Vec<u8>)>> =
+        let mut by_name: std::collections::HashMap<i64, Vec<Hop>> =
             std::collections::HashMap::new();
         {
             let mut hops = c
@@ -265,7 +268,11 @@ impl Db {
                 .map_err(|e| self.err(e))?;
             let rows = hops
                 .query_map(params![id], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?))
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                    ))
                 })
                 .map_err(|e| self.err(e))?;
             for row in rows {

@@ -175,6 +175,29 @@ CREATE TABLE owner (
 ) WITHOUT ROWID;
 CREATE INDEX owner_package ON owner(package);
 "#,
+    // 6: computed closures, kept for the reports that read them again
+    r#"
+CREATE TABLE closure (
+    key        TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    entries    INTEGER NOT NULL
+);
+CREATE TABLE closure_entry (
+    key      TEXT NOT NULL REFERENCES closure(key) ON DELETE CASCADE,
+    path     BLOB NOT NULL,
+    depth    INTEGER NOT NULL,
+    more     INTEGER NOT NULL,
+    reasons  TEXT NOT NULL,
+    PRIMARY KEY (key, path)
+) WITHOUT ROWID;
+CREATE TABLE closure_dropped (
+    key         TEXT NOT NULL REFERENCES closure(key) ON DELETE CASCADE,
+    path        BLOB NOT NULL,
+    excluded_by INTEGER,
+    reason      TEXT NOT NULL
+);
+CREATE INDEX closure_dropped_path ON closure_dropped(key, path);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -539,7 +539,8 @@ fn write_files(tx: &rusqlite::Transaction<'_>, entries: &[Entry]) -> rusqlite::R
         "DELETE FROM edge WHERE origin = 'scan';
          DELETE FROM finding WHERE origin = 'scan';
          DELETE FROM script; DELETE FROM needed; DELETE FROM elf;
-         DELETE FROM file; DELETE FROM scan; DELETE FROM owner; DELETE FROM package;",
+         DELETE FROM file; DELETE FROM scan; DELETE FROM owner; DELETE FROM package;
+         DELETE FROM closure;",
     )?;
     let mut st = tx.prepare_cached(
         "INSERT INTO file (id, path, kind, size, mode, uid, gid, dev, ino, nlink, mtime, rdev, link_target)

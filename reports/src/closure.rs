@@ -4,11 +4,15 @@
 //! Roots are what the runs accessed (opened, executed, listed, wrote to an
 //! existing file, had in use at start), every name a process asked for with
 //! success (each symlink it walked and what it reached), and the profile's
-//! includes. From each kept entry the closure follows the graph's edges: the
-//! load of an ELF object as its own main object (`needed`, `walks`, the
-//! default loader), a program's `interp`, a script's `shebang`, a symlink's
-//! one hop, the directory symlinks walked on the way (`walks`), and every
-//! parent directory. Excluded entries are neither kept nor followed. A
+//! includes. From each kept entry the closure follows the graph's edges,
+//! as far as the entry's use calls for them: every parent directory and, for
+//! a symlink, its one hop and the directory symlinks walked on the way
+//! (`walks`); for an entry that is run (executed, an interpreter, an
+//! include), a program's `interp`, a script's `shebang` and its load as a
+//! main object (`needed`, `walks`, the default loader); for a library that
+//! is loaded (a `needed` edge, or a process opened it: `dlopen`, `mmap`),
+//! its load. A program or a script only read as data needs neither its
+//! interpreter nor its libraries. Excluded entries are neither kept nor followed. A
 //! symlink is kept only when something asked for it: a process (a name), the
 //! loader (a `needed` edge), an interpreter line, another kept symlink, or an
 //! include.
@@ -19,7 +23,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use kaudit_graph::{Db, DbError, RunRow};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::graph::{FileRow, Graph};
 use crate::parent;
@@ -41,7 +45,7 @@ const ROOT_KINDS: &[&str] = &[
 const MAX_REASONS: usize = 64;
 
 /// Why an entry is kept: one hop of a chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "code", rename_all = "kebab-case")]
 pub enum Reason {
     /// A traced run accessed it (a root).
@@ -59,7 +63,7 @@ pub enum Reason {
         /// Its command.
         comm: String,
         /// Its executable.
-        #[serde(serialize_with = "ser_opt_path")]
+        #[serde(with = "crate::pathser::opt_bytes")]
         exe: Option<Vec<u8>>,
         /// Its parents, nearest first.
         parents: String,
@@ -73,7 +77,7 @@ pub enum Reason {
         /// Step.
         step: Option<String>,
         /// The name asked for.
-        #[serde(serialize_with = "ser_path")]
+        #[serde(with = "crate::pathser::bytes")]
         name: Vec<u8>,
         /// The call.
         call: String,
@@ -97,7 +101,7 @@ pub enum Reason {
         /// `create`, `delete`, `moved-from`, `moved-to`.
         kind: String,
         /// The entry written.
-        #[serde(serialize_with = "ser_path")]
+        #[serde(with = "crate::pathser::bytes")]
         entry: Vec<u8>,
         /// First process.
         pid: i64,
@@ -118,41 +122,30 @@ pub enum Reason {
         /// `needed`, `interp`, `shebang`, `symlink` or `walks`.
         kind: String,
         /// The kept entry this hop comes from.
-        #[serde(serialize_with = "ser_path")]
+        #[serde(with = "crate::pathser::bytes")]
         from: Vec<u8>,
         /// What was asked for: the `DT_NEEDED` string, interpreter, link target…
-        #[serde(serialize_with = "ser_opt_path")]
+        #[serde(with = "crate::pathser::opt_bytes")]
         name: Option<Vec<u8>>,
         /// The path opened (needed) or followed (env lookups).
-        #[serde(serialize_with = "ser_opt_path")]
+        #[serde(with = "crate::pathser::opt_bytes")]
         opened: Option<Vec<u8>>,
         /// How it was found (the search rule of `needed` edges).
         rule: Option<String>,
         /// The object that supplied the directory, or was reused.
-        #[serde(serialize_with = "ser_opt_path")]
+        #[serde(with = "crate::pathser::opt_bytes")]
         via: Option<Vec<u8>>,
         /// The main object whose load this is (`needed`, `walks`), when it is
         /// not `from` itself.
-        #[serde(serialize_with = "ser_opt_path")]
+        #[serde(with = "crate::pathser::opt_bytes")]
         load: Option<Vec<u8>>,
     },
     /// A kept entry lies in this directory.
     Parent {
         /// The entry.
-        #[serde(serialize_with = "ser_path")]
+        #[serde(with = "crate::pathser::bytes")]
         child: Vec<u8>,
     },
-}
-
-fn ser_path<S: serde::Serializer>(p: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::show(p))
-}
-
-fn ser_opt_path<S: serde::Serializer>(p: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
-    match p {
-        Some(p) => s.serialize_str(&crate::show(p)),
-        None => s.serialize_none(),
-    }
 }
 
 impl Reason {
@@ -462,6 +455,41 @@ fn roots(
     Ok(roots)
 }
 
+/// How a reason uses the entry it reaches: runs it (executed, an
+/// interpreter, an include), loads it (a library the loader or a process
+/// opened), or neither (read as data, a directory, a link walked).
+fn use_of(r: &Reason) -> u8 {
+    match r {
+        Reason::Accessed { kind, .. } => match kind.as_str() {
+            "exec" | "in-use-at-start" => RUN,
+            "open" => LOAD,
+            _ => 0,
+        },
+        Reason::Asked {
+            call, hop: None, ..
+        } => match call.as_str() {
+            "execve" | "execveat" => RUN,
+            c if c.starts_with("open") => LOAD,
+            _ => 0,
+        },
+        Reason::Include { .. } => RUN,
+        Reason::Edge { kind, .. } => match kind.as_str() {
+            "interp" | "shebang" => RUN,
+            "needed" => LOAD,
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+/// The entry is run (its interpreter, shebang and load are needed).
+const RUN: u8 = 1;
+/// The entry is loaded as a library (its own load is needed).
+const LOAD: u8 = 2;
+const DONE_BASE: u8 = 4;
+const DONE_RUN: u8 = 8;
+const DONE_LOAD: u8 = 16;
+
 fn search(
     graph: &mut Graph<'_>,
     roots: &[Root],
@@ -471,14 +499,24 @@ fn search(
 ) -> Result<Closure, DbError> {
     let mut c = Closure::default();
     let mut queue: VecDeque<Vec<u8>> = VecDeque::new();
+    // per kept entry: how it is used (RUN, LOAD) and which of its edges
+    // have been followed (DONE_*); a new use queues it again
+    let mut state: HashMap<Vec<u8>, u8> = HashMap::new();
     let offer = |graph: &mut Graph<'_>,
                  c: &mut Closure,
+                 state: &mut HashMap<Vec<u8>, u8>,
                  queue: &mut VecDeque<Vec<u8>>,
                  path: &[u8],
                  reason: Reason,
                  depth: u32|
      -> Result<(), DbError> {
+        let uses = use_of(&reason);
         if let Some(e) = c.entries.get_mut(path) {
+            let st = state.entry(path.to_vec()).or_default();
+            if uses & !*st != 0 {
+                *st |= uses;
+                queue.push_back(path.to_vec());
+            }
             if all_reasons {
                 if e.reasons.len() < MAX_REASONS {
                     if !e.reasons.contains(&reason) {
@@ -522,63 +560,95 @@ fn search(
                 depth,
             },
         );
+        state.insert(path.to_vec(), uses);
         queue.push_back(path.to_vec());
         Ok(())
     };
     for r in roots {
-        offer(graph, &mut c, &mut queue, &r.path, r.reason.clone(), 0)?;
+        offer(
+            graph,
+            &mut c,
+            &mut state,
+            &mut queue,
+            &r.path,
+            r.reason.clone(),
+            0,
+        )?;
     }
     while let Some(path) = queue.pop_front() {
         let (file, depth) = {
             let e = &c.entries[&path];
             (e.file.clone(), e.depth + 1)
         };
-        if let Some(dir) = parent(&path) {
-            let reason = Reason::Parent {
-                child: path.clone(),
-            };
-            offer(graph, &mut c, &mut queue, dir, reason, depth)?;
+        let st = state.get(&path).copied().unwrap_or(0);
+        let mut done = st;
+        if st & DONE_BASE == 0 {
+            done |= DONE_BASE;
+            if let Some(dir) = parent(&path) {
+                let reason = Reason::Parent {
+                    child: path.clone(),
+                };
+                offer(graph, &mut c, &mut state, &mut queue, dir, reason, depth)?;
+            }
         }
-        let free = if file.may_have_free_edges() {
-            graph.free_edges(file.id)?
+        // a symlink's hop (and the directory links on its way) whenever it
+        // is kept; a program's interpreter or a script's shebang only when
+        // it is run: a file read as data needs neither
+        let free_now = if file.kind == "symlink" {
+            st & DONE_BASE == 0
         } else {
-            Default::default()
+            st & RUN != 0 && st & DONE_RUN == 0
         };
-        for e in free.iter() {
-            let reason = Reason::Edge {
-                kind: e.kind.clone(),
-                from: path.clone(),
-                name: e.name.clone(),
-                opened: e.opened.clone(),
-                rule: e.rule.clone(),
-                via: e.via.clone(),
-                load: None,
-            };
-            offer(graph, &mut c, &mut queue, &e.dst, reason, depth)?;
+        if free_now && file.may_have_free_edges() {
+            let free = graph.free_edges(file.id)?;
+            for e in free.iter() {
+                let reason = Reason::Edge {
+                    kind: e.kind.clone(),
+                    from: path.clone(),
+                    name: e.name.clone(),
+                    opened: e.opened.clone(),
+                    rule: e.rule.clone(),
+                    via: e.via.clone(),
+                    load: None,
+                };
+                offer(graph, &mut c, &mut state, &mut queue, &e.dst, reason, depth)?;
+            }
         }
-        if file.kind != "file" || !file.elf {
-            continue;
+        // the load of an ELF object: when it is run, or loaded as a library
+        // (a program read as data, by a copy or a checksum, loads nothing)
+        let load_now = file.kind == "file"
+            && file.elf
+            && st & DONE_LOAD == 0
+            && (st & RUN != 0 || (st & LOAD != 0 && !file.program));
+        if st & RUN != 0 {
+            done |= DONE_RUN;
         }
-        let load = graph.load_edges(file.id)?;
-        for e in load.iter() {
-            // the hop comes from the requesting object when it is kept (it
-            // is: it was loaded earlier in this load), else from the main object
-            let (from, load) = if e.src == path || !c.entries.contains_key(&e.src) {
-                (path.clone(), None)
-            } else {
-                (e.src.clone(), Some(path.clone()))
-            };
-            let reason = Reason::Edge {
-                kind: e.kind.clone(),
-                from,
-                name: e.name.clone(),
-                opened: e.opened.clone(),
-                rule: e.rule.clone(),
-                via: e.via.clone(),
-                load,
-            };
-            offer(graph, &mut c, &mut queue, &e.dst, reason, depth)?;
+        if load_now {
+            done |= DONE_LOAD;
+            let load = graph.load_edges(file.id)?;
+            for e in load.iter() {
+                // the hop comes from the requesting object when it is kept
+                // (it is: it was loaded earlier in this load), else from the
+                // main object
+                let (from, load) = if e.src == path || !c.entries.contains_key(&e.src) {
+                    (path.clone(), None)
+                } else {
+                    (e.src.clone(), Some(path.clone()))
+                };
+                let reason = Reason::Edge {
+                    kind: e.kind.clone(),
+                    from,
+                    name: e.name.clone(),
+                    opened: e.opened.clone(),
+                    rule: e.rule.clone(),
+                    via: e.via.clone(),
+                    load,
+                };
+                offer(graph, &mut c, &mut state, &mut queue, &e.dst, reason, depth)?;
+            }
         }
+        let now = state.entry(path.clone()).or_default();
+        *now |= done;
     }
     Ok(c)
 }

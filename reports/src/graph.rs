@@ -29,6 +29,8 @@ pub struct FileRow {
     pub link_target: Option<Vec<u8>>,
     /// An ELF object (it may have an interpreter and a load of its own).
     pub elf: bool,
+    /// An ELF program: it names an interpreter (`PT_INTERP`).
+    pub program: bool,
     /// An executable `#!` script.
     pub script: bool,
 }
@@ -72,7 +74,8 @@ pub struct Graph<'a> {
 
 const FILE_COLS: &str = "f.id, f.path, f.kind, f.size, f.mode, f.dev, f.ino, f.link_target,
      EXISTS (SELECT 1 FROM elf e WHERE e.file_id = f.id),
-     EXISTS (SELECT 1 FROM script s WHERE s.file_id = f.id)";
+     EXISTS (SELECT 1 FROM script s WHERE s.file_id = f.id),
+     EXISTS (SELECT 1 FROM elf e WHERE e.file_id = f.id AND e.interp IS NOT NULL)";
 
 fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
     Ok(FileRow {
@@ -86,6 +89,7 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
         link_target: r.get(7)?,
         elf: r.get(8)?,
         script: r.get(9)?,
+        program: r.get(10)?,
     })
 }
 

@@ -5,9 +5,11 @@
 //! Everything here reads the graph written by `kaudit scan` and
 //! `kaudit trace`; nothing reads the root itself.
 
+pub mod cache;
 pub mod closure;
 pub mod graph;
 pub mod pages;
+pub mod pathser;
 pub mod profile;
 pub mod runs;
 pub mod why;

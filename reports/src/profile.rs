@@ -85,6 +85,9 @@ pub struct Profile {
     pub include: Vec<Rule>,
     /// Entries never kept.
     pub exclude: Vec<Rule>,
+    /// A hash of the profile's text (closures computed from it are cached
+    /// under it).
+    pub digest: u64,
 }
 
 #[derive(Deserialize)]
@@ -266,6 +269,9 @@ impl Profile {
             allow_incomplete: raw.allow_incomplete,
             include,
             exclude,
+            digest: text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            }),
         })
     }
 

@@ -5,11 +5,11 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use kaudit_graph::DbError;
+use kaudit_graph::{DbError, RunRow};
 use rusqlite::params_from_iter;
 use serde::Serialize;
 
-use crate::closure::{Closure, Reason};
+use crate::closure::{Closure, Dropped, Reason};
 use crate::graph::Graph;
 use crate::profile::{human, Profile};
 use crate::show;
@@ -18,19 +18,35 @@ use crate::show;
 #[derive(Debug, Clone, Serialize)]
 pub struct Hop {
     /// The entry.
-    #[serde(serialize_with = "ser_path")]
+    #[serde(with = "crate::pathser::bytes")]
     pub path: Vec<u8>,
     /// Why (for the first hop: the root's evidence).
     pub reason: Reason,
 }
 
-fn ser_path<S: serde::Serializer>(p: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&show(p))
+/// Where the reasons of kept entries are read from: a closure in memory,
+/// or one stored in the graph ([`crate::cache::Cache`]).
+pub trait Kept {
+    /// The reasons that keep `path` and how many more were only counted;
+    /// `None` when it is not kept.
+    fn reasons(&mut self, path: &[u8]) -> Result<Option<(Vec<Reason>, usize)>, DbError>;
+}
+
+impl Kept for &Closure {
+    fn reasons(&mut self, path: &[u8]) -> Result<Option<(Vec<Reason>, usize)>, DbError> {
+        Ok(self.entries.get(path).map(|e| (e.reasons.clone(), e.more)))
+    }
+}
+
+impl Kept for crate::cache::Cache<'_> {
+    fn reasons(&mut self, path: &[u8]) -> Result<Option<(Vec<Reason>, usize)>, DbError> {
+        crate::cache::Cache::reasons(self, path)
+    }
 }
 
 /// The shortest chain from a root to `path` (root first), if kept.
-pub fn chain(c: &Closure, path: &[u8]) -> Option<Vec<Hop>> {
-    chain_with(c, path, false)
+pub fn chain(k: &mut dyn Kept, path: &[u8]) -> Result<Option<Vec<Hop>>, DbError> {
+    chain_with(k, path, false)
 }
 
 /// When the shortest chain of `path` is an observation of the entry itself
@@ -38,35 +54,43 @@ pub fn chain(c: &Closure, path: &[u8]) -> Option<Vec<Hop>> {
 /// through the graph — the link that leads to it, the program that needs
 /// it, and what ran that program: at each hop, the first reason that is an
 /// edge, if there is one.
-pub fn explained(c: &Closure, path: &[u8]) -> Option<Vec<Hop>> {
-    let e = c.entries.get(path)?;
-    if e.reasons.first()?.from().is_some() || !e.reasons.iter().any(|r| r.from().is_some()) {
-        return None;
+pub fn explained(k: &mut dyn Kept, path: &[u8]) -> Result<Option<Vec<Hop>>, DbError> {
+    let Some((reasons, _)) = k.reasons(path)? else {
+        return Ok(None);
+    };
+    match reasons.first() {
+        Some(r) if r.from().is_none() && reasons.iter().any(|r| r.from().is_some()) => {
+            chain_with(k, path, true)
+        }
+        _ => Ok(None),
     }
-    chain_with(c, path, true)
 }
 
 /// The chain from a root to `path`: each hop's first reason, or with
 /// `edges` its first reason that comes from another kept entry not yet on
 /// the chain.
-fn chain_with(c: &Closure, path: &[u8], edges: bool) -> Option<Vec<Hop>> {
+fn chain_with(k: &mut dyn Kept, path: &[u8], edges: bool) -> Result<Option<Vec<Hop>>, DbError> {
     let mut out = Vec::new();
     let mut cur = path.to_vec();
     let mut seen = HashSet::new();
     loop {
         seen.insert(cur.clone());
-        let e = c.entries.get(&cur)?;
-        let reason = if edges {
-            e.reasons
-                .iter()
-                .find(|r| {
-                    r.from()
-                        .is_some_and(|f| !seen.contains(f) && c.entries.contains_key(f))
-                })
-                .or(e.reasons.first())?
-                .clone()
-        } else {
-            e.reasons.first()?.clone()
+        let Some((reasons, _)) = k.reasons(&cur)? else {
+            return Ok(None);
+        };
+        let mut pick = None;
+        if edges {
+            for r in &reasons {
+                if let Some(f) = r.from() {
+                    if !seen.contains(f) && k.reasons(f)?.is_some() {
+                        pick = Some(r.clone());
+                        break;
+                    }
+                }
+            }
+        }
+        let Some(reason) = pick.or_else(|| reasons.first().cloned()) else {
+            return Ok(None);
         };
         out.push(Hop {
             path: cur.clone(),
@@ -78,7 +102,7 @@ fn chain_with(c: &Closure, path: &[u8], edges: bool) -> Option<Vec<Hop>> {
         }
     }
     out.reverse();
-    Some(out)
+    Ok(Some(out))
 }
 
 fn verb(kind: &str) -> &str {
@@ -245,21 +269,27 @@ pub fn render_chain(hops: &[Hop], package: &dyn Fn(&[u8]) -> Option<String>) -> 
 /// Every chain, as a tree from `path` back to the roots (`--all`): each
 /// reason is a branch leading to the entry it comes from; an entry already
 /// shown is not expanded again.
-pub fn render_all(c: &Closure, path: &[u8]) -> String {
+pub fn render_all(k: &mut dyn Kept, path: &[u8]) -> Result<String, DbError> {
     let mut out = String::new();
     let _ = writeln!(out, "{}", show(path));
     let mut shown = HashSet::new();
     shown.insert(path.to_vec());
-    tree(c, path, "", &mut shown, &mut out);
-    out
+    tree(k, path, "", &mut shown, &mut out)?;
+    Ok(out)
 }
 
-fn tree(c: &Closure, path: &[u8], prefix: &str, shown: &mut HashSet<Vec<u8>>, out: &mut String) {
-    let Some(e) = c.entries.get(path) else {
-        return;
+fn tree(
+    k: &mut dyn Kept,
+    path: &[u8],
+    prefix: &str,
+    shown: &mut HashSet<Vec<u8>>,
+    out: &mut String,
+) -> Result<(), DbError> {
+    let Some((reasons, more)) = k.reasons(path)? else {
+        return Ok(());
     };
-    let n = e.reasons.len() + usize::from(e.more > 0);
-    for (i, r) in e.reasons.iter().enumerate() {
+    let n = reasons.len() + usize::from(more > 0);
+    for (i, r) in reasons.iter().enumerate() {
         let last = i + 1 == n;
         let (branch, cont) = if last {
             ("└── ", "    ")
@@ -280,14 +310,15 @@ fn tree(c: &Closure, path: &[u8], prefix: &str, shown: &mut HashSet<Vec<u8>>, ou
                     if again { " (shown above)" } else { "" }
                 );
                 if !again {
-                    tree(c, f, &format!("{prefix}{cont}"), shown, out);
+                    tree(k, f, &format!("{prefix}{cont}"), shown, out)?;
                 }
             }
         }
     }
-    if e.more > 0 {
-        let _ = writeln!(out, "{prefix}└── … and {} more reason(s)", e.more);
+    if more > 0 {
+        let _ = writeln!(out, "{prefix}└── … and {more} more reason(s)");
     }
+    Ok(())
 }
 
 /// What is known about a path that is not kept.
@@ -312,7 +343,9 @@ pub struct Facts {
 /// Gather the facts about a path that is not kept.
 pub fn facts(
     graph: &mut Graph<'_>,
-    c: &Closure,
+    k: &mut dyn Kept,
+    dropped: &[Dropped],
+    runs: &[RunRow],
     profile: Option<&Profile>,
     path: &[u8],
 ) -> Result<Facts, DbError> {
@@ -328,15 +361,15 @@ pub fn facts(
         reached_absent: Vec::new(),
         links: Vec::new(),
     };
-    for d in c.dropped.iter().filter(|d| d.path == path) {
+    for d in dropped.iter().filter(|d| d.path == path) {
         match d.excluded_by {
             Some(_) => f.excluded.push(describe(&d.reason)),
             None => f.reached_absent.push(describe(&d.reason)),
         }
     }
-    if !c.runs.is_empty() {
+    if !runs.is_empty() {
         let db = graph.db();
-        let ids: Vec<i64> = c.runs.iter().map(|r| r.id).collect();
+        let ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
         let marks = vec!["?"; ids.len()].join(", ");
         let sql = format!(
             "SELECT n.run, r.name, n.call, n.result, n.evidence, n.pid, n.comm, n.step, CAST(n.path AS BLOB)
@@ -376,7 +409,7 @@ pub fn facts(
         }
     }
     for l in graph.links_to(path)? {
-        let kept = if c.entries.contains_key(&l) {
+        let kept = if k.reasons(&l)?.is_some() {
             "kept"
         } else {
             "not kept: nothing asked for it"

@@ -20,6 +20,7 @@ const SCRIPT: &str = "#!/bin/sh
 /usr/bin/tool
 cat /etc/greeting
 cat /usr/share/doc/app/README >/dev/null
+cat /usr/bin/copied /usr/share/scripts/kept.sh >/dev/null
 test -e /etc/optional.conf || true
 echo 1 > /var/lib/state/data
 echo x > /var/cache/t/scratch
@@ -96,6 +97,14 @@ fn fixture() -> Traced {
         Build::exe().calls("libhelper.so.1").link(&libh),
         "/opt/tools/bin/helper",
     );
+    // read as data, never run: kept, but not their libraries or interpreter
+    let libd = root.build_into(Build::lib("libdata.so.1"), format!("{LIBDIR}/libdata.so.1"));
+    root.build_into(
+        Build::exe().calls("libdata.so.1").link(&libd),
+        "/usr/bin/copied",
+    );
+    root.install(Path::new("/bin/dash"), "/usr/bin/never-run");
+    root.write_exec("/usr/share/scripts/kept.sh", "#!/usr/bin/never-run\necho\n");
     root.write("/etc/greeting", "hello\n");
     root.write("/usr/share/doc/app/README", "docs\n");
     for d in [
@@ -163,6 +172,7 @@ const EXPECTED: &[&str] = &[
     "/usr/bin",
     "/usr/bin/app",
     "/usr/bin/cat",
+    "/usr/bin/copied",
     "/usr/bin/dash",
     "/usr/bin/rm",
     "/usr/bin/sh",
@@ -180,6 +190,9 @@ const EXPECTED: &[&str] = &[
     "/usr/local",
     "/usr/local/bin",
     "/usr/local/bin/run.sh",
+    "/usr/share",
+    "/usr/share/scripts",
+    "/usr/share/scripts/kept.sh",
     "/var",
     "/var/cache",
     "/var/cache/t",
@@ -295,6 +308,10 @@ fn the_allowlist_holds_exactly_what_a_chain_of_evidence_reaches_and_why_explains
     assert_eq!(code(&out), 1, "{}", show(&out));
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("present in the root: symlink"), "{s}");
+    for data_only in [&format!("{LIBDIR}/libdata.so.1"), "/usr/bin/never-run"] {
+        let out = t.why(data_only, &[]);
+        assert_eq!(code(&out), 1, "{data_only}: {}", show(&out));
+    }
     let out = t.why("/etc/unused", &[]);
     assert_eq!(code(&out), 1);
     assert!(String::from_utf8_lossy(&out.stdout).contains("present in the root: file, 2 B"));
