@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a real example: build a Debian 12 Kubernetes node root
 # (containerd, runc, crun, podman, CNI plugins, iptables, ...) with mmdebstrap, scan it into a
-# graph, and explain what some of its programs need at load time and why.
+# graph, explain what some of its programs need at load time, trace the scenarios of the
+# containerd-node profile inside it, and derive the image: the allowlist, why a file is in it,
+# the writable directories and the justification pages.
 # Run as root on Debian 12 (mmdebstrap builds the root with the machine's own
 # apt sources). Everything is written below target/.
 set -euo pipefail
@@ -30,4 +32,24 @@ echo
 echo "names the node's programs asked for, with the symlinks they walked (kaudit accessed --names):"
 $kaudit accessed --db "$db" --scenario containerd-run --names | grep -E '^ok .*\[' | head -15 || true
 echo
-echo "the graph is in $db (see docs/graph.md for queries)"
+echo "tracing the rest of the containerd-node profile's scenarios: runc-run, crun-run, cni-bridge"
+for s in runc-run crun-run cni-bridge; do
+    $kaudit trace --db "$db" --root "$root" --scenario "$s" >/dev/null
+done
+profile=allowlists/containerd-node.toml
+echo
+echo "the image of $profile (kaudit allowlist):"
+$kaudit allowlist --db "$db" --profile "$profile" --out target/containerd-node.list
+echo
+echo "why libseccomp is in it (kaudit why):"
+$kaudit why --db "$db" --profile "$profile" /usr/lib/x86_64-linux-gnu/libseccomp.so.2.5.4
+echo
+echo "and why perl is not:"
+$kaudit why --db "$db" --profile "$profile" /usr/bin/perl || true
+echo
+echo "the directories a read-only image must keep writable (kaudit writable):"
+$kaudit writable --db "$db" --profile "$profile"
+$kaudit docs --db "$db" --profile "$profile" --out target/containerd-node-docs
+echo
+echo "the allowlist is target/containerd-node.list, the pages target/containerd-node-docs/index.md,"
+echo "the graph $db (see docs/graph.md for queries)"

@@ -20,6 +20,9 @@ const WRITES: &[&str] = &[
     "moved-to",
 ];
 
+/// Where the kernel's own filesystems are mounted on every node.
+const KERNEL: &[&[u8]] = &[b"/proc", b"/sys", b"/dev"];
+
 /// A directory that must be writable.
 #[derive(Debug, Clone, Serialize)]
 pub struct Writable {
@@ -100,8 +103,9 @@ pub fn writable(graph: &mut Graph<'_>, runs: &[RunRow]) -> Result<Vec<Writable>,
         tmpfs.extend(mounts_of(r, &marks, "tmpfs"));
         let devs = mounts_of(r, &marks, "devtmpfs");
         for a in db.accesses(r.id)? {
-            // writes to device nodes (/dev/null) need no writable directory
-            if devs.iter().any(|d| under(&a.path, d)) {
+            // writes to device nodes (/dev/null) and kernel interfaces
+            // (/sys/fs/cgroup, /proc) need no writable directory of the image
+            if devs.iter().any(|d| under(&a.path, d)) || KERNEL.iter().any(|k| under(&a.path, k)) {
                 continue;
             }
             if WRITES.contains(&a.kind.as_str()) {
