@@ -114,6 +114,39 @@ pub(crate) enum Command {
     /// mdBook. The same graph and profile give byte-identical pages. Only
     /// the files kaudit writes are replaced in DIR; nothing else is touched.
     Docs(DocsArgs),
+    /// Build the image: copy exactly the allowlisted entries of a root
+    ///
+    /// Copies each entry of the allowlist (one absolute path per line, as
+    /// `kaudit allowlist` writes it) from ROOT, keeping its type, mode,
+    /// owner, timestamps and extended attributes (file capabilities
+    /// included); symlinks are copied as symlinks, hard links stay hard links
+    /// (stored once), FIFOs and device nodes are made again. A directory an
+    /// entry lies in is made even when the list does not name it. OUT ending
+    /// in .tar, .squashfs (or .sqfs) or .erofs is written with GNU tar,
+    /// mksquashfs or mkfs.erofs from the distribution; anything else is a
+    /// directory. A path with `..`, or through a symlink, is refused: nothing
+    /// outside ROOT is read and no symlink is followed. An output inside
+    /// ROOT is refused; an existing output is replaced only with --force.
+    Assemble(AssembleArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct AssembleArgs {
+    /// The allowlist (kaudit allowlist --out FILE)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) allowlist: PathBuf,
+    /// The root the entries are copied from
+    #[arg(long, value_name = "ROOT")]
+    pub(crate) from: PathBuf,
+    /// The image: a directory, or X.tar, X.squashfs, X.erofs
+    #[arg(long, value_name = "DIR|X.tar|X.squashfs|X.erofs")]
+    pub(crate) out: PathBuf,
+    /// Replace an existing output
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// The allowlist ends each path with NUL (kaudit allowlist --null)
+    #[arg(long, short = '0')]
+    pub(crate) null: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -384,6 +417,7 @@ pub(crate) fn run() -> i32 {
         Command::Rdeps(a) => crate::report::rdeps(&cli, a),
         Command::Writable(a) => crate::report::writable(&cli, a),
         Command::Docs(a) => crate::report::docs(&cli, a),
+        Command::Assemble(a) => crate::assemble::run(&cli, a),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! The `kaudit` command: a thin layer over the library crates.
 
+mod assemble;
 mod cli;
 mod deps;
 mod printer;

@@ -3,6 +3,7 @@
 //! the analysed root. They build root filesystems in temporary directories
 //! and need root privileges (see `support::require_root`).
 
+mod assemble;
 mod bad_input;
 mod boot;
 mod confinement;
