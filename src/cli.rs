@@ -128,6 +128,36 @@ pub(crate) enum Command {
     /// outside ROOT is read and no symlink is followed. An output inside
     /// ROOT is refused; an existing output is replaced only with --force.
     Assemble(AssembleArgs),
+    /// Check an image: whole, every load and link resolving, every scenario replayed
+    ///
+    /// With --profile: every entry of the profile's allowlist must be in the
+    /// image (a missing one is named with the chain that keeps it). Then the
+    /// image is scanned like any root: every load of a program it runs (and
+    /// of a library it loads) must resolve inside it, every interpreter and
+    /// shebang exist, every symlink resolve (targets under /proc, /sys, /dev,
+    /// /run and /tmp are mounted at run time). Then each scenario (the
+    /// profile's, or --scenario) is replayed inside the image with its
+    /// expectations (kaudit trace --root IMAGE --overlay: the image is never
+    /// written); a failed replay lists the paths its processes looked for in
+    /// vain that the source root has, each with why it was not kept. Exit
+    /// status 1 when anything fails. Needs root for the replays.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// The image (a directory, e.g. from kaudit assemble)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) root: PathBuf,
+    /// The profile the image was built from (its allowlist and scenarios)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: Option<PathBuf>,
+    /// A scenario to replay (repeatable; default: the profile's)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) scenario: Vec<String>,
+    /// Static checks only
+    #[arg(long)]
+    pub(crate) no_replay: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -236,6 +266,10 @@ pub(crate) struct TraceArgs {
     /// accesses are recorded as paths inside DIR
     #[arg(long, value_name = "DIR")]
     pub(crate) root: Option<std::path::PathBuf>,
+    /// With --root: run on an overlay whose writable layer is a tmpfs, so
+    /// that DIR itself is never written (an image is replayed unchanged)
+    #[arg(long, requires = "root")]
+    pub(crate) overlay: bool,
     /// A scenario parameter (repeatable)
     #[arg(long = "param", value_name = "NAME=VALUE", requires = "scenario")]
     pub(crate) params: Vec<String>,
@@ -418,6 +452,7 @@ pub(crate) fn run() -> i32 {
         Command::Writable(a) => crate::report::writable(&cli, a),
         Command::Docs(a) => crate::report::docs(&cli, a),
         Command::Assemble(a) => crate::assemble::run(&cli, a),
+        Command::Verify(a) => crate::verify::run(&cli, a),
     };
     match result {
         Ok(code) => code,

@@ -7,6 +7,7 @@ mod printer;
 mod report;
 mod scan;
 mod trace;
+mod verify;
 
 fn main() {
     std::process::exit(cli::run());

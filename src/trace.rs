@@ -115,7 +115,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     let mut db = Db::open(&cli.db, true)?;
     // before any thread exists: the mount namespace is per thread
     let root = match &a.root {
-        Some(r) => Some(kaudit_tracer::rootns::enter(r)?),
+        Some(r) => Some(kaudit_tracer::rootns::enter(r, a.overlay)?),
         None => None,
     };
     let interrupted = Arc::new(AtomicBool::new(false));

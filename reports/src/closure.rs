@@ -193,6 +193,10 @@ pub struct Entry {
     pub more: usize,
     /// Hops from the nearest root (0: a root).
     pub depth: u32,
+    /// It is run: executed, an interpreter, in use at start, or included.
+    pub run: bool,
+    /// It is loaded as a library (by the loader, or opened by a process).
+    pub loaded: bool,
 }
 
 /// Something a root or an edge pointed at that is not kept.
@@ -558,6 +562,8 @@ fn search(
                 reasons: vec![reason],
                 more: 0,
                 depth,
+                run: false,
+                loaded: false,
             },
         );
         state.insert(path.to_vec(), uses);
@@ -649,6 +655,11 @@ fn search(
         }
         let now = state.entry(path.clone()).or_default();
         *now |= done;
+    }
+    for (path, e) in c.entries.iter_mut() {
+        let st = state.get(path).copied().unwrap_or(0);
+        e.run = st & RUN != 0;
+        e.loaded = st & LOAD != 0;
     }
     Ok(c)
 }

@@ -1391,6 +1391,8 @@ mod tests {
                     reasons,
                     more: 0,
                     depth,
+                    run: false,
+                    loaded: false,
                 },
             );
         }

@@ -352,6 +352,72 @@ fn allowlist_of_the_containerd_node(root: &Path, db: &Path) {
         "{page}"
     );
 
+    // the image: assembled from the allowlist, it holds it, every load and
+    // link resolves, and every scenario replays inside it
+    let list = db.with_file_name("image.list");
+    let out = k(&["allowlist", "--out", list.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::support::show(&out));
+    let image = db.with_file_name("image");
+    let out = kaudit([
+        "assemble".as_ref(),
+        "--allowlist".as_ref(),
+        list.as_os_str(),
+        "--from".as_ref(),
+        root.as_os_str(),
+        "--out".as_ref(),
+        image.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::support::show(&out));
+    let verify = |extra: &[&str]| {
+        let mut a = vec!["verify", "--root", image.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        k(&a)
+    };
+    let tree = || -> Vec<(std::path::PathBuf, u64, i64)> {
+        walkdir::WalkDir::new(&image)
+            .into_iter()
+            .map(|e| {
+                let e = e.unwrap();
+                let m = e.metadata().unwrap();
+                use std::os::unix::fs::MetadataExt;
+                (e.path().to_path_buf(), m.size(), m.mtime())
+            })
+            .collect()
+    };
+    let before = tree();
+    let out = verify(&[]);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::support::show(&out));
+    assert!(s.contains("and 4 replay(s) passed"), "{s}");
+    // the replays ran on an overlay: the image is exactly as assembled
+    assert!(before == tree(), "a replay wrote into the image");
+    // one allowlisted file removed: verify fails, naming it and its chain
+    std::fs::remove_file(image.join("usr/lib/x86_64-linux-gnu/libseccomp.so.2.5.4")).unwrap();
+    let out = verify(&["--scenario", "runc-run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", crate::support::show(&out));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("missing-entry: /usr/lib/x86_64-linux-gnu/libseccomp.so.2.5.4 is in the allowlist of profile containerd-node but not in the image"),
+        "{s}"
+    );
+    assert!(
+        s.contains("needed: DT_NEEDED \"libseccomp.so.2\" of /usr/"),
+        "{s}"
+    );
+    assert!(s.contains("unresolved-needed: /usr/sbin/runc"), "{s}");
+    assert!(
+        s.contains("replay-failed: scenario runc-run failed inside the image"),
+        "{s}"
+    );
+    assert!(
+        s.contains("on its way, /usr/lib/x86_64-linux-gnu/libseccomp.so.2.5.4, which the source has and the image lacks"),
+        "{s}"
+    );
+    // the replays never wrote into the image
+    assert!(!image
+        .join("var/lib/containerd/io.containerd.runtime.v2.task/default/kaudit-containerd-run")
+        .exists());
+
     // the iptables chain: the link a plugin asked for
     let out = k(&["why", "/etc/alternatives/iptables"]);
     let s = String::from_utf8_lossy(&out.stdout);

@@ -23,8 +23,10 @@ pub enum RootError {
 }
 
 /// Enter a private mount namespace and prepare `root` in it. Call before any
-/// other thread exists: the mount namespace is per thread.
-pub fn enter(root: &Path) -> Result<PathBuf, RootError> {
+/// other thread exists: the mount namespace is per thread. With `overlay`,
+/// `root` is first covered by an overlay whose writable layer is a tmpfs:
+/// the workload writes where it likes, and `root` itself is never written.
+pub fn enter(root: &Path, overlay: bool) -> Result<PathBuf, RootError> {
     let root =
         std::fs::canonicalize(root).map_err(|_| RootError::NotADirectory(root.to_path_buf()))?;
     if !root.is_dir() {
@@ -40,6 +42,9 @@ pub fn enter(root: &Path) -> Result<PathBuf, RootError> {
         None::<&str>,
     )
     .map_err(|e| err("making mounts private", e))?;
+    if overlay {
+        cover(&root)?;
+    }
     mount(
         Some(&root),
         &root,
@@ -73,4 +78,66 @@ pub fn enter(root: &Path) -> Result<PathBuf, RootError> {
         .map_err(|e| err(&format!("tmpfs on /{d}"), e))?;
     }
     Ok(root)
+}
+
+/// Cover `root` with an overlay: `root` the read-only lower layer, a fresh
+/// tmpfs the upper one. The tmpfs is mounted on a scratch directory that is
+/// detached and removed again at once (the overlay keeps its layer alive),
+/// so nothing is left on the host.
+fn cover(root: &Path) -> Result<(), RootError> {
+    let err = |what: &str, e| RootError::Mount(root.to_path_buf(), what.to_string(), e);
+    let text = root.to_string_lossy();
+    if text.contains([',', ':', '\\']) || text != root.as_os_str().to_str().unwrap_or("") {
+        return Err(err(
+            "an overlay needs a path without ',', ':', '\\' or bytes that are not UTF-8",
+            nix::Error::EINVAL,
+        ));
+    }
+    let scratch = std::env::temp_dir().join(format!("kaudit-overlay-{}", std::process::id()));
+    std::fs::create_dir(&scratch).map_err(|e| {
+        err(
+            "creating the overlay's scratch directory",
+            nix::Error::from_raw(e.raw_os_error().unwrap_or(libc_eio())),
+        )
+    })?;
+    let r = (|| {
+        mount(
+            Some("tmpfs"),
+            &scratch,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some("mode=0700"),
+        )
+        .map_err(|e| err("tmpfs for the overlay", e))?;
+        for d in ["upper", "work"] {
+            std::fs::create_dir(scratch.join(d)).map_err(|e| {
+                err(
+                    "the overlay's layers",
+                    nix::Error::from_raw(e.raw_os_error().unwrap_or(libc_eio())),
+                )
+            })?;
+        }
+        let opts = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            root.display(),
+            scratch.join("upper").display(),
+            scratch.join("work").display()
+        );
+        mount(
+            Some("overlay"),
+            root,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(opts.as_str()),
+        )
+        .map_err(|e| err("the overlay over the root", e))?;
+        Ok(())
+    })();
+    let _ = nix::mount::umount2(&scratch, nix::mount::MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_dir(&scratch);
+    r
+}
+
+fn libc_eio() -> i32 {
+    nix::Error::EIO as i32
 }

@@ -1,0 +1,315 @@
+//! `kaudit verify`: is an image whole, and does it still do its job?
+//!
+//! 1. With a profile: every entry of the profile's allowlist is in the image
+//!    (a missing one is named with the chain that keeps it).
+//! 2. Static integrity: the image is scanned like any root; every load of a
+//!    program that is run (or a library that is loaded) resolves, every
+//!    interpreter and shebang exists, every symlink resolves (targets under
+//!    /proc, /sys, /dev, /run and /tmp are mounted at run time).
+//! 3. Each scenario is replayed inside the image (`kaudit trace --root IMAGE
+//!    --overlay`, so the image is never written) with its expectations. A
+//!    failed replay lists the paths its processes looked for in vain that the
+//!    source root has, each with why it was not kept.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use kaudit_analyzer::findings::Code;
+use kaudit_analyzer::rootfs::{self, Root};
+use kaudit_analyzer::scan::{self, ScanOptions};
+use kaudit_graph::Db;
+use kaudit_reports::closure::{self, Closure};
+use kaudit_reports::graph::Graph;
+use kaudit_reports::profile::Profile;
+use kaudit_reports::{runs, show, why};
+
+use crate::cli::{Cli, VerifyArgs};
+
+/// Where the kernel and the init system mount filesystems at run time: a
+/// symlink into them resolves on a running node.
+const RUNTIME: &[&[u8]] = &[b"/proc", b"/sys", b"/dev", b"/run", b"/tmp"];
+
+fn under(path: &[u8], dir: &[u8]) -> bool {
+    path == dir || (path.starts_with(dir) && path.get(dir.len()) == Some(&b'/'))
+}
+
+struct Problem {
+    code: &'static str,
+    text: String,
+}
+
+pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
+    let image = Root::open(&a.root).with_context(|| format!("the image {}", a.root.display()))?;
+    let profile = match &a.profile {
+        Some(p) => Some(Profile::load(p)?),
+        None => None,
+    };
+    let mut problems: Vec<Problem> = Vec::new();
+    let out = std::io::stdout();
+    let mut out = out.lock();
+
+    // the graph of the source root, when the profile's closure is asked
+    let db = if profile.is_some() || cli.db.exists() {
+        Some(Db::open(&cli.db, false)?)
+    } else {
+        None
+    };
+    let mut closure: Option<Closure> = None;
+    if let (Some(p), Some(db)) = (&profile, &db) {
+        let sel = runs::for_profile(db, p)?;
+        let mut graph = Graph::new(db);
+        let c = closure::compute_with(&mut graph, &sel.runs, Some(p), false)?;
+        let mut missing = 0;
+        for (path, _) in c.entries.iter().filter(|(p, _)| p.as_slice() != b"/") {
+            if image.lstat(path).is_ok() {
+                continue;
+            }
+            missing += 1;
+            let hops = why::chain(&mut &c, path)?.unwrap_or_default();
+            let pkg = |p: &[u8]| {
+                db.owners(p)
+                    .ok()
+                    .filter(|o| !o.is_empty())
+                    .map(|o| o.join(", "))
+            };
+            let mut chain = why::render_chain(&hops, &pkg);
+            if let Some(ex) = why::explained(&mut &c, path)? {
+                chain.push_str("explained through the graph:\n");
+                chain.push_str(&why::render_chain(&ex, &pkg));
+            }
+            problems.push(Problem {
+                code: "missing-entry",
+                text: format!(
+                    "{} is in the allowlist of profile {} but not in the image; it is kept because:\n{}",
+                    show(path),
+                    p.name,
+                    indent(&chain, 4)
+                ),
+            });
+        }
+        writeln!(
+            out,
+            "allowlist: {} of {} entries present",
+            c.entries.len() - 1 - missing,
+            c.entries.len() - 1
+        )?;
+        closure = Some(c);
+    }
+
+    // static integrity
+    let opts = ScanOptions::default();
+    let walk = scan::walk_root(&image, &opts, &|_| {})?;
+    let analysis = scan::analyze(&image, &walk, &opts, &|_| {});
+    for f in &analysis.findings {
+        let code = f.finding.code;
+        let about = f.context.as_deref().unwrap_or(&f.finding.path);
+        // with a profile, only what the image runs or loads must load
+        let relevant = match &closure {
+            None => true,
+            Some(c) => match c.entries.get(about) {
+                Some(e) => match code {
+                    Code::UnresolvedNeeded | Code::LoadError => {
+                        e.run || (e.loaded && !e.file.program)
+                    }
+                    Code::MissingInterpreter | Code::MissingShebangInterpreter => e.run,
+                    _ => true,
+                },
+                None => false,
+            },
+        };
+        let kind = match code {
+            Code::UnresolvedNeeded => "unresolved-needed",
+            Code::LoadError => "load-error",
+            Code::MissingInterpreter => "missing-interpreter",
+            Code::MissingShebangInterpreter => "missing-shebang-interpreter",
+            Code::DanglingSymlink | Code::SymlinkLoop => {
+                let r = rootfs::resolve(&walk.index, &f.finding.path, b"/");
+                let runtime = match &r.target {
+                    Err(rootfs::ResolveError::NotFound { at }) => {
+                        RUNTIME.iter().any(|d| under(at, d))
+                    }
+                    _ => false,
+                };
+                if runtime {
+                    continue;
+                }
+                "dangling-symlink"
+            }
+            _ => continue,
+        };
+        if !relevant {
+            continue;
+        }
+        let context = match &f.context {
+            Some(c) if c != &f.finding.path => format!(" (in the load of {})", show(c)),
+            _ => String::new(),
+        };
+        problems.push(Problem {
+            code: kind,
+            text: format!("{}{context}: {}", show(&f.finding.path), f.finding.message),
+        });
+    }
+    writeln!(
+        out,
+        "static: {} ELF objects, {} scripts; {} problem(s) found",
+        analysis.stats.elf,
+        analysis.stats.scripts,
+        problems
+            .iter()
+            .filter(|p| p.code != "missing-entry")
+            .count()
+    )?;
+
+    // replays
+    let scenarios: Vec<String> = if !a.scenario.is_empty() {
+        a.scenario.clone()
+    } else {
+        profile
+            .as_ref()
+            .map(|p| p.scenarios.clone())
+            .unwrap_or_default()
+    };
+    if !a.no_replay {
+        let exe = std::env::current_exe().context("finding kaudit itself")?;
+        let scratch = tempfile::tempdir().context("a scratch directory for the replays")?;
+        for s in &scenarios {
+            let rdb = scratch.path().join(format!("{s}.db"));
+            let t = std::time::Instant::now();
+            let r = Command::new(&exe)
+                .arg("--db")
+                .arg(&rdb)
+                .args(["trace", "--overlay", "--root"])
+                .arg(&a.root)
+                .args(["--scenario", s])
+                .output()
+                .context("running the replay")?;
+            let secs = t.elapsed().as_secs_f64();
+            if r.status.success() {
+                writeln!(out, "replay {s}: passed in {secs:.1} s")?;
+                continue;
+            }
+            writeln!(out, "replay {s}: FAILED ({}) in {secs:.1} s", r.status)?;
+            let err = String::from_utf8_lossy(&r.stderr);
+            let tail: Vec<&str> = err.lines().rev().take(12).collect();
+            let mut text = format!("scenario {s} failed inside the image:\n");
+            for l in tail.iter().rev() {
+                text.push_str(&format!("    {l}\n"));
+            }
+            // what its processes looked for in vain that the source has
+            if let (Some(db), Ok(rd)) = (&db, Db::open(&rdb, false)) {
+                if let Some(run) = rd.find_run(None, Some(s))? {
+                    let (names, _) = rd.names(run.id)?;
+                    let mut graph = Graph::new(db);
+                    let mut seen = BTreeSet::new();
+                    for n in names.iter().filter(|n| n.result == "ENOENT") {
+                        // the first entry on the name's way (its own, then each
+                        // symlink's target, as the source root has them) that
+                        // the image lacks
+                        let Some(canon) = missing_on_the_way(&mut graph, &image, &n.path)? else {
+                            continue;
+                        };
+                        if !seen.insert(canon.clone()) {
+                            continue;
+                        }
+                        let why_not = match &closure {
+                            Some(c) if c.entries.contains_key(&canon) => {
+                                "        the allowlist keeps it (missing-entry, above): the image was built from another list, or changed since\n".to_string()
+                            }
+                            Some(c) => {
+                                let f = why::facts(&mut graph, &mut &*c, &c.dropped, &c.runs, profile.as_ref(), &canon)?;
+                                indent(&why::render_facts(&canon, &f), 8)
+                            }
+                            None => String::new(),
+                        };
+                        let what = if canon == n.path {
+                            String::new()
+                        } else {
+                            format!(": on its way, {}", show(&canon))
+                        };
+                        text.push_str(&format!(
+                            "    {} looked for {} ({}){what}, which the source has and the image lacks\n{why_not}",
+                            n.comm,
+                            show(&n.path),
+                            n.call
+                        ));
+                    }
+                }
+            }
+            problems.push(Problem {
+                code: "replay-failed",
+                text,
+            });
+        }
+    }
+
+    if problems.is_empty() {
+        writeln!(
+            out,
+            "verified {}: {}every load and link resolves{}",
+            a.root.display(),
+            if closure.is_some() {
+                "the image holds its allowlist, "
+            } else {
+                ""
+            },
+            if scenarios.is_empty() || a.no_replay {
+                String::new()
+            } else {
+                format!(", and {} replay(s) passed", scenarios.len())
+            }
+        )?;
+        return Ok(0);
+    }
+    for p in &problems {
+        writeln!(out, "{}: {}", p.code, p.text.trim_end())?;
+    }
+    writeln!(out, "verify failed: {} problem(s)", problems.len())?;
+    Ok(1)
+}
+
+/// Follow `path` through the source graph — directories resolved, then the
+/// entry and each symlink target in turn — and return the first entry the
+/// source has and the image lacks.
+fn missing_on_the_way(graph: &mut Graph<'_>, image: &Root, path: &[u8]) -> Result<Option<Vec<u8>>> {
+    let mut cur = match graph.canonical(path)? {
+        Some(c) => c,
+        None => return Ok(None),
+    };
+    for _ in 0..40 {
+        let Some(f) = graph.file(&cur)? else {
+            return Ok(None);
+        };
+        if image.lstat(&cur).is_err() {
+            return Ok(Some(cur));
+        }
+        match (&f.link_target, f.kind.as_str()) {
+            (Some(t), "symlink") => {
+                let next = if t.starts_with(b"/") {
+                    t.clone()
+                } else {
+                    let mut n = kaudit_reports::parent(&cur).unwrap_or(b"/").to_vec();
+                    if !n.ends_with(b"/") {
+                        n.push(b'/');
+                    }
+                    n.extend_from_slice(t);
+                    n
+                };
+                match graph.canonical(&next)? {
+                    Some(c) => cur = c,
+                    None => return Ok(None),
+                }
+            }
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
+fn indent(text: &str, n: usize) -> String {
+    let pad = " ".repeat(n);
+    text.lines()
+        .map(|l| format!("{pad}{l}\n"))
+        .collect::<String>()
+}
