@@ -72,7 +72,12 @@ pub(crate) fn run(cli: &Cli, a: &ScanArgs) -> anyhow::Result<i32> {
         })?;
     // the installed packages and what each owns (dpkg), read inside the root
     let packages = kaudit_analyzer::packages::read(&root, &walk.index);
-    db.replace_packages(&packages)?;
+    let package_findings = {
+        use std::borrow::Borrow;
+        let analysis: &kaudit_analyzer::scan::Analysis = result.borrow();
+        kaudit_analyzer::packages::findings(&packages, &walk.index, &analysis.elf)
+    };
+    db.replace_packages(&packages, &package_findings)?;
     for p in &packages.problems {
         eprintln!("kaudit: packages: {p}");
     }

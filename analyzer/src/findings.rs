@@ -104,6 +104,12 @@ codes! {
     NoLoader = "no-loader", Warning;
     /// A traced run may have lost events (queue overflow, read error): it is incomplete.
     EventOverflow = "event-overflow", Error;
+    /// A package database's record of an ELF file's DT_NEEDED entries differs from the file's own.
+    NeededMismatch = "needed-mismatch", Warning;
+    /// A file or symlink that no package owns (in a root that has a package database).
+    UnownedFile = "unowned-file", Info;
+    /// An entry (not a directory) that two packages claim.
+    OwnedTwice = "owned-twice", Warning;
 }
 
 impl std::fmt::Display for Code {

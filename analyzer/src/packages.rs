@@ -1,4 +1,10 @@
-//! The root's installed-package database: which package owns each entry.
+//! The root's installed-package databases: which package owns each entry.
+//!
+//! Gentoo (Portage's installed-package database): `/var/db/pkg/CATEGORY/PF/`
+//! with `CONTENTS` (`dir PATH`, `obj PATH MD5 MTIME`, `sym PATH -> TARGET
+//! MTIME`, `fif PATH`, `dev PATH`; paths may hold spaces, so the fields
+//! after a path are taken from the right), `SIZE` and `NEEDED.ELF.2`
+//! (`ARCH;PATH;SONAME;RUNPATH;NEEDED;MULTILIB`).
 //!
 //! dpkg: `/var/lib/dpkg/status` (installed packages, their versions and
 //! architectures), `/var/lib/dpkg/info/NAME.list` or `NAME:ARCH.list` (the
@@ -22,6 +28,18 @@ pub struct Owned {
     pub path: Vec<u8>,
     /// The path as the database lists it.
     pub listed: Vec<u8>,
+    /// What the database says it is: `dir`, `obj`, `sym`, `fif`, `dev`
+    /// (Gentoo), or empty (dpkg lists paths only).
+    pub kind: String,
+}
+
+/// What a Gentoo package's `NEEDED.ELF.2` says of one of its ELF files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Needed {
+    /// The file, as listed.
+    pub path: Vec<u8>,
+    /// Its `DT_NEEDED` names.
+    pub needed: Vec<Vec<u8>>,
 }
 
 /// An installed package.
@@ -33,10 +51,14 @@ pub struct Package {
     pub version: Option<String>,
     /// Architecture (`amd64`, `all`).
     pub arch: Option<String>,
-    /// Which database: `dpkg`.
+    /// Which database: `dpkg` or `portage`.
     pub db: &'static str,
     /// The entries it owns that exist in the root.
     pub files: Vec<Owned>,
+    /// Bytes of its regular files, as the database says (`SIZE`).
+    pub size: Option<u64>,
+    /// Its `NEEDED.ELF.2` (Gentoo).
+    pub needed: Vec<Needed>,
 }
 
 /// What the root's package databases say.
@@ -101,12 +123,147 @@ fn diversions(text: &[u8]) -> HashMap<Vec<u8>, (Vec<u8>, Vec<u8>)> {
     out
 }
 
-/// Read the dpkg database of `root` (`view` is its index). A root without
-/// one has no packages.
+/// Read the package databases of `root` (`view` is its index): Portage's
+/// and dpkg's. A root without either has no packages.
 pub fn read(root: &Root, view: &dyn FsView) -> Packages {
     let mut out = Packages::default();
+    read_portage(root, view, &mut out);
+    read_dpkg(root, view, &mut out);
+    out.packages
+        .sort_by(|a, b| a.name.cmp(&b.name).then(a.arch.cmp(&b.arch)));
+    out
+}
+
+/// Split a Portage `PF` (`libseccomp-2.5.4-r1`) into name and version: the
+/// version starts at the first `-` followed by a digit whose remainder
+/// looks like a version.
+fn split_pf(pf: &str) -> (String, Option<String>) {
+    let b = pf.as_bytes();
+    for i in 0..b.len() {
+        if b[i] == b'-' && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            let v = &pf[i + 1..];
+            let core = v.split("-r").next().unwrap_or(v);
+            if core
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+            {
+                return (pf[..i].to_string(), Some(v.to_string()));
+            }
+        }
+    }
+    (pf.to_string(), None)
+}
+
+/// One line of `CONTENTS`: (kind, path, symlink target).
+pub fn contents_line(line: &[u8]) -> Option<(&str, &[u8], Option<&[u8]>)> {
+    let (kind, rest) = match line.iter().position(|&b| b == b' ') {
+        Some(i) => (&line[..i], &line[i + 1..]),
+        None => return None,
+    };
+    let kind = std::str::from_utf8(kind).ok()?;
+    // the fields after the path, taken from the right
+    let drop_last = |r: &[u8], n: usize| -> Option<usize> {
+        let mut end = r.len();
+        for _ in 0..n {
+            end = r[..end].iter().rposition(|&b| b == b' ')?;
+        }
+        Some(end)
+    };
+    match kind {
+        "dir" | "fif" | "dev" => Some((kind, rest, None)),
+        "obj" => Some((kind, &rest[..drop_last(rest, 2)?], None)),
+        "sym" => {
+            let r = &rest[..drop_last(rest, 1)?];
+            let at = r.windows(4).rposition(|w| w == b" -> ")?;
+            Some((kind, &r[..at], Some(&r[at + 4..])))
+        }
+        _ => None,
+    }
+}
+
+/// One line of `NEEDED.ELF.2`.
+fn needed_line(line: &[u8]) -> Option<Needed> {
+    let f: Vec<&[u8]> = line.split(|&b| b == b';').collect();
+    if f.len() < 5 {
+        return None;
+    }
+    Some(Needed {
+        path: f[1].to_vec(),
+        needed: f[4]
+            .split(|&b| b == b',')
+            .filter(|n| !n.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect(),
+    })
+}
+
+fn read_portage(root: &Root, view: &dyn FsView, out: &mut Packages) {
+    let Ok(cats) = root.list_dir(b"/var/db/pkg") else {
+        return;
+    };
+    let mut cats = cats;
+    cats.sort();
+    for cat in cats {
+        let cdir = [&b"/var/db/pkg/"[..], &cat].concat();
+        let Ok(mut pfs) = root.list_dir(&cdir) else {
+            continue;
+        };
+        pfs.sort();
+        for pf in pfs {
+            let dir = [&cdir[..], b"/", &pf].concat();
+            let file = |n: &str| root.read_file(&[&dir[..], b"/", n.as_bytes()].concat(), LIMIT);
+            let Ok(contents) = file("CONTENTS") else {
+                continue;
+            };
+            let (pn, version) = split_pf(&String::from_utf8_lossy(&pf));
+            let name = format!("{}/{pn}", String::from_utf8_lossy(&cat));
+            let mut files = Vec::new();
+            for (i, line) in contents.split(|&b| b == b'\n').enumerate() {
+                if line.is_empty() {
+                    continue;
+                }
+                let Some((kind, listed, _)) = contents_line(line) else {
+                    out.problems.push(format!(
+                        "{name}: CONTENTS line {}: not a dir, obj, sym, fif or dev entry",
+                        i + 1
+                    ));
+                    continue;
+                };
+                let r = resolve(view, listed, b"/");
+                if let Some(path) = r.named {
+                    if r.target.is_ok() || view_has(view, &path) {
+                        files.push(Owned {
+                            path,
+                            listed: listed.to_vec(),
+                            kind: kind.to_string(),
+                        });
+                    }
+                }
+            }
+            files.sort_by(|a, b| a.path.cmp(&b.path));
+            files.dedup_by(|a, b| a.path == b.path);
+            let size = file("SIZE")
+                .ok()
+                .and_then(|t| String::from_utf8_lossy(&t).trim().parse().ok());
+            let needed = file("NEEDED.ELF.2")
+                .map(|t| t.split(|&b| b == b'\n').filter_map(needed_line).collect())
+                .unwrap_or_default();
+            out.packages.push(Package {
+                name,
+                version,
+                arch: None,
+                db: "portage",
+                files,
+                size,
+                needed,
+            });
+        }
+    }
+}
+
+fn read_dpkg(root: &Root, view: &dyn FsView, out: &mut Packages) {
     let Ok(st) = root.read_file(b"/var/lib/dpkg/status", LIMIT) else {
-        return out;
+        return;
     };
     let div = root
         .read_file(b"/var/lib/dpkg/diversions", LIMIT)
@@ -127,6 +284,8 @@ pub fn read(root: &Root, view: &dyn FsView) -> Packages {
                 arch,
                 db: "dpkg",
                 files: Vec::new(),
+                size: None,
+                needed: Vec::new(),
             });
             continue;
         };
@@ -147,6 +306,7 @@ pub fn read(root: &Root, view: &dyn FsView) -> Packages {
                     files.push(Owned {
                         path,
                         listed: listed.to_vec(),
+                        kind: String::new(),
                     });
                 }
             }
@@ -159,10 +319,92 @@ pub fn read(root: &Root, view: &dyn FsView) -> Packages {
             arch,
             db: "dpkg",
             files,
+            size: None,
+            needed: Vec::new(),
         });
     }
-    out.packages
-        .sort_by(|a, b| a.name.cmp(&b.name).then(a.arch.cmp(&b.arch)));
+}
+
+/// What the package databases say that disagrees with the root: files
+/// (and symlinks) no package owns, entries two packages claim, and
+/// `NEEDED.ELF.2` records that differ from the files' own `DT_NEEDED`.
+/// Nothing when the root has no package database.
+pub fn findings(
+    pk: &Packages,
+    index: &crate::rootfs::Index,
+    elf: &std::collections::BTreeMap<Vec<u8>, std::sync::Arc<crate::elf::ElfInfo>>,
+) -> Vec<crate::findings::Finding> {
+    use crate::findings::{Code, Finding};
+    use crate::rootfs::Kind;
+    let mut out = Vec::new();
+    if pk.packages.is_empty() {
+        return out;
+    }
+    let mut owners: HashMap<&[u8], Vec<&str>> = HashMap::new();
+    for p in &pk.packages {
+        for f in &p.files {
+            owners.entry(&f.path).or_default().push(&p.name);
+        }
+    }
+    for e in index.entries() {
+        if !matches!(e.meta.kind, Kind::File | Kind::Symlink) {
+            continue;
+        }
+        match owners.get(e.path.as_slice()) {
+            None => out.push(Finding::new(
+                Code::UnownedFile,
+                e.path.clone(),
+                "no package owns it",
+            )),
+            // a directory every package lists, turned into a symlink
+            // (usrmerge: /bin -> usr/bin): not a file two packages claim
+            Some(_)
+                if e.meta.kind == Kind::Symlink
+                    && matches!(resolve(index, &e.path, b"/").target, Ok((_, ref m)) if m.kind == Kind::Dir) =>
+                {}
+            Some(o) if o.len() > 1 => {
+                let mut o = o.clone();
+                o.sort_unstable();
+                o.dedup();
+                if o.len() > 1 {
+                    out.push(Finding::new(
+                        Code::OwnedTwice,
+                        e.path.clone(),
+                        format!("claimed by {}", o.join(" and ")),
+                    ));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    for p in &pk.packages {
+        for n in &p.needed {
+            let Some(path) = resolve(index, &n.path, b"/").named else {
+                continue;
+            };
+            let Some(info) = elf.get(&path) else {
+                continue;
+            };
+            if info.needed != n.needed {
+                let list = |v: &[Vec<u8>]| {
+                    v.iter()
+                        .map(|x| String::from_utf8_lossy(x).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                out.push(Finding::new(
+                    Code::NeededMismatch,
+                    path,
+                    format!(
+                        "{}'s NEEDED.ELF.2 says {}, the file says {}",
+                        p.name,
+                        list(&n.needed),
+                        list(&info.needed)
+                    ),
+                ));
+            }
+        }
+    }
     out
 }
 
@@ -186,6 +428,51 @@ mod tests {
                 ("a".into(), Some("1".into()), Some("amd64".into())),
                 ("c".into(), None, None)
             ]
+        );
+    }
+
+    #[test]
+    fn contents_lines_take_their_fields_from_the_right() {
+        assert_eq!(
+            contents_line(b"obj /usr/share/a b c.txt d41d8cd98f00b204e9800998ecf8427e 1700000000"),
+            Some(("obj", &b"/usr/share/a b c.txt"[..], None))
+        );
+        assert_eq!(
+            contents_line(b"sym /usr/lib64/libz.so.1 -> libz.so.1.3 1700000000"),
+            Some((
+                "sym",
+                &b"/usr/lib64/libz.so.1"[..],
+                Some(&b"libz.so.1.3"[..])
+            ))
+        );
+        assert_eq!(
+            contents_line(b"dir /usr/share/my dir"),
+            Some(("dir", &b"/usr/share/my dir"[..], None))
+        );
+        assert_eq!(contents_line(b"bogus"), None);
+        assert_eq!(contents_line(b"obj /only-one-field 123"), None);
+    }
+
+    #[test]
+    fn portage_package_names_and_versions() {
+        assert_eq!(
+            split_pf("libseccomp-2.5.4-r1"),
+            ("libseccomp".into(), Some("2.5.4-r1".into()))
+        );
+        assert_eq!(
+            split_pf("font-util-1.4.1"),
+            ("font-util".into(), Some("1.4.1".into()))
+        );
+        assert_eq!(
+            split_pf("gtk+-3.24.41"),
+            ("gtk+".into(), Some("3.24.41".into()))
+        );
+        assert_eq!(split_pf("noversion"), ("noversion".into(), None));
+        let n = needed_line(b"X86_64;/usr/bin/runc;;;libseccomp.so.2,libc.so.6;x86_64").unwrap();
+        assert_eq!(n.path, b"/usr/bin/runc");
+        assert_eq!(
+            n.needed,
+            vec![b"libseccomp.so.2".to_vec(), b"libc.so.6".to_vec()]
         );
     }
 

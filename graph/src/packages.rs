@@ -1,5 +1,6 @@
 //! The root's installed packages and the entries each owns.
 
+use kaudit_analyzer::findings::Finding;
 use kaudit_analyzer::packages::Packages;
 use rusqlite::params;
 
@@ -32,32 +33,60 @@ pub struct OwnedRow {
 }
 
 impl Db {
-    /// Replace the stored packages (after a scan, which empties them).
-    pub fn replace_packages(&mut self, pk: &Packages) -> Result<(), DbError> {
+    /// Replace the stored packages (after a scan, which empties them) and
+    /// the findings about them (origin `packages`).
+    pub fn replace_packages(&mut self, pk: &Packages, findings: &[Finding]) -> Result<(), DbError> {
         let path = self.path().to_path_buf();
         let err = |e| DbError::Sqlite {
             path: path.clone(),
             source: e,
         };
         let tx = self.connection_mut().transaction().map_err(err)?;
-        tx.execute_batch("DELETE FROM owner; DELETE FROM package;")
-            .map_err(err)?;
+        tx.execute_batch(
+            "DELETE FROM owner; DELETE FROM package; DELETE FROM finding WHERE origin = 'packages';",
+        )
+        .map_err(err)?;
         {
             let mut p = tx
                 .prepare(
-                    "INSERT INTO package (id, name, version, arch, db) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO package (id, name, version, arch, db, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .map_err(err)?;
             let mut o = tx
-                .prepare("INSERT OR IGNORE INTO owner (path, package, listed) VALUES (?1, ?2, ?3)")
+                .prepare(
+                    "INSERT OR IGNORE INTO owner (path, package, listed, kind) VALUES (?1, ?2, ?3, ?4)",
+                )
                 .map_err(err)?;
             for (i, pkg) in pk.packages.iter().enumerate() {
                 let id = i as i64 + 1;
-                p.execute(params![id, pkg.name, pkg.version, pkg.arch, pkg.db])
-                    .map_err(err)?;
+                p.execute(params![
+                    id,
+                    pkg.name,
+                    pkg.version,
+                    pkg.arch,
+                    pkg.db,
+                    pkg.size.map(|s| s as i64)
+                ])
+                .map_err(err)?;
                 for f in &pkg.files {
-                    o.execute(params![f.path, id, f.listed]).map_err(err)?;
+                    o.execute(params![f.path, id, f.listed, f.kind])
+                        .map_err(err)?;
                 }
+            }
+            let mut f = tx
+                .prepare(
+                    "INSERT INTO finding (code, severity, path, context, message, origin)
+                     VALUES (?1, ?2, ?3, NULL, ?4, 'packages')",
+                )
+                .map_err(err)?;
+            for x in findings {
+                f.execute(params![
+                    x.code.as_str(),
+                    x.code.severity().as_str(),
+                    x.path,
+                    x.message
+                ])
+                .map_err(err)?;
             }
         }
         tx.commit().map_err(err)

@@ -198,6 +198,11 @@ CREATE TABLE closure_dropped (
 );
 CREATE INDEX closure_dropped_path ON closure_dropped(key, path);
 "#,
+    // 7: what package databases say beyond ownership (Gentoo CONTENTS kinds, SIZE)
+    r#"
+ALTER TABLE owner ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE package ADD COLUMN size INTEGER;
+"#,
 ];
 
 /// The schema version this build writes.
