@@ -154,8 +154,25 @@ fn split_pf(pf: &str) -> (String, Option<String>) {
     (pf.to_string(), None)
 }
 
-/// One line of `CONTENTS`: (kind, path, symlink target).
-pub fn contents_line(line: &[u8]) -> Option<(&str, &[u8], Option<&[u8]>)> {
+/// One line of `CONTENTS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentsLine<'a> {
+    /// `dir`, `obj`, `sym`, `fif` or `dev`.
+    pub kind: &'a str,
+    /// The path.
+    pub path: &'a [u8],
+    /// A symlink's target.
+    pub target: Option<&'a [u8]>,
+}
+
+/// Parse one line of `CONTENTS`.
+pub fn contents_line(line: &[u8]) -> Option<ContentsLine<'_>> {
+    contents_fields(line).map(|(kind, path, target)| ContentsLine { kind, path, target })
+}
+
+type Fields<'a> = (&'a str, &'a [u8], Option<&'a [u8]>);
+
+fn contents_fields(line: &[u8]) -> Option<Fields<'_>> {
     let (kind, rest) = match line.iter().position(|&b| b == b' ') {
         Some(i) => (&line[..i], &line[i + 1..]),
         None => return None,
@@ -222,7 +239,10 @@ fn read_portage(root: &Root, view: &dyn FsView, out: &mut Packages) {
                 if line.is_empty() {
                     continue;
                 }
-                let Some((kind, listed, _)) = contents_line(line) else {
+                let Some(ContentsLine {
+                    kind, path: listed, ..
+                }) = contents_line(line)
+                else {
                     out.problems.push(format!(
                         "{name}: CONTENTS line {}: not a dir, obj, sym, fif or dev entry",
                         i + 1
