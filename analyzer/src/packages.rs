@@ -454,11 +454,13 @@ mod tests {
     #[test]
     fn contents_lines_take_their_fields_from_the_right() {
         assert_eq!(
-            contents_line(b"obj /usr/share/a b c.txt d41d8cd98f00b204e9800998ecf8427e 1700000000"),
+            contents_fields(
+                b"obj /usr/share/a b c.txt d41d8cd98f00b204e9800998ecf8427e 1700000000"
+            ),
             Some(("obj", &b"/usr/share/a b c.txt"[..], None))
         );
         assert_eq!(
-            contents_line(b"sym /usr/lib64/libz.so.1 -> libz.so.1.3 1700000000"),
+            contents_fields(b"sym /usr/lib64/libz.so.1 -> libz.so.1.3 1700000000"),
             Some((
                 "sym",
                 &b"/usr/lib64/libz.so.1"[..],
@@ -466,8 +468,8 @@ mod tests {
             ))
         );
         assert_eq!(
-            contents_line(b"dir /usr/share/my dir"),
-            Some(("dir", &b"/usr/share/my dir"[..], None))
+            contents_line(b"dir /usr/share/my dir").map(|c| c.path),
+            Some(&b"/usr/share/my dir"[..])
         );
         assert_eq!(contents_line(b"bogus"), None);
         assert_eq!(contents_line(b"obj /only-one-field 123"), None);
