@@ -142,6 +142,56 @@ pub(crate) enum Command {
     /// vain that the source root has, each with why it was not kept. Exit
     /// status 1 when anything fails. Needs root for the replays.
     Verify(VerifyArgs),
+    /// The package that owns each PATH (like dpkg -S and qfile)
+    ///
+    /// From the package databases the scan read (dpkg, Portage). A path is
+    /// taken inside the root, its directory symlinks resolved (/bin/ls is
+    /// /usr/bin/ls on a usrmerged root). Exit status 1 when a path has no
+    /// package.
+    Owner(OwnerArgs),
+    /// The packages an image keeps, with kept and dropped files and bytes
+    Packages(PackagesArgs),
+    /// Per-package INSTALL_MASK that drops exactly what no chain needs (Gentoo)
+    ///
+    /// For each Portage package: patterns (absolute paths, glob characters
+    /// escaped; whole directories where everything the package installs
+    /// below them is dropped) that drop its files the profile's closure does
+    /// not keep, and the set of packages the image needs (@world). Without
+    /// --out, printed; with --out DIR, written as DIR/package.env, one
+    /// DIR/env/kaudit/CATEGORY-PN.conf per package (INSTALL_MASK and
+    /// PKG_INSTALL_MASK) and DIR/world. Dropped symlinks are listed but not
+    /// masked: INSTALL_MASK leaves symlinks.
+    InstallMask(InstallMaskArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct OwnerArgs {
+    /// Paths inside the root
+    #[arg(value_name = "PATH", required = true)]
+    pub(crate) paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PackagesArgs {
+    /// The profile (allowlists/NAME.toml)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: PathBuf,
+    /// Also the packages that keep nothing
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// text or json
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub(crate) format: ReportFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct InstallMaskArgs {
+    /// The profile (allowlists/NAME.toml)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: PathBuf,
+    /// Write package.env, env/kaudit/*.conf and world into DIR
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -453,6 +503,9 @@ pub(crate) fn run() -> i32 {
         Command::Docs(a) => crate::report::docs(&cli, a),
         Command::Assemble(a) => crate::assemble::run(&cli, a),
         Command::Verify(a) => crate::verify::run(&cli, a),
+        Command::Owner(a) => crate::packages::owner(&cli, a),
+        Command::Packages(a) => crate::packages::packages(&cli, a),
+        Command::InstallMask(a) => crate::packages::install_mask(&cli, a),
     };
     match result {
         Ok(code) => code,

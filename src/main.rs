@@ -3,6 +3,7 @@
 mod assemble;
 mod cli;
 mod deps;
+mod packages;
 mod printer;
 mod report;
 mod scan;

@@ -30,6 +30,9 @@ pub struct OwnedRow {
     pub kind: String,
     /// Size.
     pub size: u64,
+    /// What the package database says it is (`dir`, `obj`, `sym`, `fif`,
+    /// `dev`); empty when the database lists paths only (dpkg).
+    pub listed_kind: String,
 }
 
 impl Db {
@@ -117,7 +120,7 @@ impl Db {
         let mut st = self
             .connection()
             .prepare_cached(
-                "SELECT o.path, f.kind, f.size FROM owner o JOIN file f ON f.path = o.path
+                "SELECT o.path, f.kind, f.size, o.kind FROM owner o JOIN file f ON f.path = o.path
                  WHERE o.package = ?1 ORDER BY o.path",
             )
             .map_err(|e| self.err(e))?;
@@ -127,6 +130,7 @@ impl Db {
                     path: r.get(0)?,
                     kind: r.get(1)?,
                     size: r.get::<_, i64>(2)?.max(0) as u64,
+                    listed_kind: r.get(3)?,
                 })
             })
             .map_err(|e| self.err(e))?;

@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod closure;
 pub mod graph;
+pub mod mask;
 pub mod pages;
 pub mod pathser;
 pub mod profile;

@@ -13,6 +13,7 @@ mod musl;
 mod names;
 mod node;
 mod oracle_usr;
+mod packages;
 mod reports;
 mod scan_graph;
 mod scenario_files;

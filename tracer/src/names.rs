@@ -498,11 +498,12 @@ impl NameCapture {
         step: Arc<Mutex<Option<String>>>,
         started: Instant,
     ) -> Result<NameCapture, String> {
-        // another root: the host's own processes are left out in the kernel
+        // another root: the processes of the namespace kaudit was started
+        // in (the host's) are left out in the kernel
         let skip_ns = if root == Path::new("/") {
             0
         } else {
-            mnt_ns_inum("/proc/1/ns/mnt")
+            crate::rootns::started_in().unwrap_or_else(|| mnt_ns_inum("/proc/1/ns/mnt"))
         };
         let (ring, bpf) = load(skip_ns)?;
         let stop = Arc::new(AtomicBool::new(false));

@@ -10,6 +10,14 @@ use std::path::{Path, PathBuf};
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 
+static STARTED_IN: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// The mount namespace (inode number) kaudit was started in, once it has
+/// entered a private one for `--root`.
+pub fn started_in() -> Option<u32> {
+    STARTED_IN.get().copied()
+}
+
 /// Errors setting up the root.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -33,6 +41,11 @@ pub fn enter(root: &Path, overlay: bool) -> Result<PathBuf, RootError> {
         return Err(RootError::NotADirectory(root));
     }
     let err = |what: &str, e| RootError::Mount(root.clone(), what.to_string(), e);
+    // the namespace kaudit was started in: its processes are not the workload
+    if let Ok(st) = std::fs::metadata("/proc/self/ns/mnt") {
+        use std::os::unix::fs::MetadataExt;
+        let _ = STARTED_IN.set(st.ino() as u32);
+    }
     unshare(CloneFlags::CLONE_NEWNS).map_err(|e| err("unshare(CLONE_NEWNS)", e))?;
     mount(
         None::<&str>,

@@ -1,0 +1,260 @@
+//! `kaudit owner`, `kaudit packages` and `kaudit install-mask`: the image
+//! seen package by package.
+
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+
+use anyhow::{Context, Result};
+use kaudit_graph::Db;
+use kaudit_reports::closure::{self, Closure};
+use kaudit_reports::graph::Graph;
+use kaudit_reports::mask::{self, Installed, PackageMask};
+use kaudit_reports::profile::{human, Profile};
+use kaudit_reports::{runs, show};
+
+use crate::cli::{Cli, InstallMaskArgs, OwnerArgs, PackagesArgs, ReportFormat};
+
+/// `kaudit owner PATH…`: like `dpkg -S` and `qfile`.
+pub(crate) fn owner(cli: &Cli, a: &OwnerArgs) -> Result<i32> {
+    let db = Db::open(&cli.db, false)?;
+    let mut graph = Graph::new(&db);
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    let mut code = 0;
+    for p in &a.paths {
+        let given = p.as_os_str().as_bytes();
+        let path = graph.canonical(given)?.unwrap_or_else(|| given.to_vec());
+        let owners = db.owners(&path)?;
+        let shown = if path == given {
+            show(given)
+        } else {
+            format!("{} ({})", show(given), show(&path))
+        };
+        if owners.is_empty() {
+            writeln!(out, "{shown}: no package")?;
+            code = 1;
+        } else {
+            writeln!(out, "{}: {shown}", owners.join(", "))?;
+        }
+    }
+    Ok(code)
+}
+
+/// Every package of the graph with what the image keeps of it.
+fn package_masks(db: &Db, c: &Closure) -> Result<Vec<(PackageMask, String)>> {
+    let mut out = Vec::new();
+    for p in db.packages()? {
+        let entries: Vec<Installed> = db
+            .package_files(p.id)?
+            .into_iter()
+            .map(|f| {
+                let kind = if f.listed_kind.is_empty() {
+                    match f.kind.as_str() {
+                        "dir" => "dir",
+                        "symlink" => "sym",
+                        "fifo" => "fif",
+                        "char-device" | "block-device" => "dev",
+                        _ => "obj",
+                    }
+                    .to_string()
+                } else {
+                    f.listed_kind
+                };
+                Installed {
+                    path: f.path,
+                    kind,
+                    size: if f.kind == "file" { f.size } else { 0 },
+                }
+            })
+            .collect();
+        let kept = |path: &[u8]| c.entries.contains_key(path);
+        out.push((
+            mask::masks(&p.name, p.version.as_deref(), &entries, &kept),
+            p.db,
+        ));
+    }
+    out.sort_by(|a, b| {
+        b.0.kept_bytes
+            .cmp(&a.0.kept_bytes)
+            .then_with(|| a.0.name.cmp(&b.0.name))
+    });
+    Ok(out)
+}
+
+fn closure_of(db: &Db, profile: &Profile) -> Result<Closure> {
+    let sel = runs::for_profile(db, profile)?;
+    for n in &sel.notes {
+        eprintln!("kaudit: {n}");
+    }
+    let mut graph = Graph::new(db);
+    Ok(closure::compute_with(
+        &mut graph,
+        &sel.runs,
+        Some(profile),
+        false,
+    )?)
+}
+
+/// `kaudit packages --profile FILE`.
+pub(crate) fn packages(cli: &Cli, a: &PackagesArgs) -> Result<i32> {
+    let db = Db::open(&cli.db, false)?;
+    let profile = Profile::load(&a.profile)?;
+    let c = closure_of(&db, &profile)?;
+    let rows = package_masks(&db, &c)?;
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    match a.format {
+        ReportFormat::Text => {
+            writeln!(
+                out,
+                "{:<40} {:<28} {:>6} {:>10} {:>7} {:>10}",
+                "package", "version", "kept", "bytes", "dropped", "bytes"
+            )?;
+            for (m, _) in rows.iter().filter(|(m, _)| m.kept > 0 || a.all) {
+                writeln!(
+                    out,
+                    "{:<40} {:<28} {:>6} {:>10} {:>7} {:>10}",
+                    m.name,
+                    m.version.as_deref().unwrap_or("-"),
+                    m.kept,
+                    human(m.kept_bytes),
+                    m.dropped,
+                    human(m.dropped_bytes)
+                )?;
+            }
+            let needed = rows.iter().filter(|(m, _)| m.kept > 0).count();
+            writeln!(
+                out,
+                "{needed} of {} packages keep files (directories not counted){}",
+                rows.len(),
+                if a.all {
+                    ""
+                } else {
+                    "; --all lists the others"
+                }
+            )?;
+        }
+        ReportFormat::Json => {
+            let v: Vec<serde_json::Value> = rows
+                .iter()
+                .filter(|(m, _)| m.kept > 0 || a.all)
+                .map(|(m, db)| {
+                    serde_json::json!({
+                        "package": m.name, "version": m.version, "db": db,
+                        "kept_files": m.kept, "kept_bytes": m.kept_bytes,
+                        "dropped_files": m.dropped, "dropped_bytes": m.dropped_bytes,
+                    })
+                })
+                .collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+    }
+    Ok(0)
+}
+
+/// A package atom's file name in `env/kaudit/`.
+fn env_name(atom: &str) -> String {
+    atom.replace('/', "-")
+}
+
+/// `kaudit install-mask --profile FILE [--out DIR]`.
+pub(crate) fn install_mask(cli: &Cli, a: &InstallMaskArgs) -> Result<i32> {
+    let db = Db::open(&cli.db, false)?;
+    let profile = Profile::load(&a.profile)?;
+    let c = closure_of(&db, &profile)?;
+    let rows = package_masks(&db, &c)?;
+    let portage: Vec<&PackageMask> = rows
+        .iter()
+        .filter(|(_, db)| db == "portage")
+        .map(|(m, _)| m)
+        .collect();
+    if portage.is_empty() {
+        eprintln!(
+            "kaudit: the root has no Portage packages: INSTALL_MASK applies to Gentoo builds only"
+        );
+    }
+    let mut by_name: Vec<&PackageMask> = portage.clone();
+    by_name.sort_by(|x, y| x.name.cmp(&y.name));
+    let world: Vec<&str> = by_name
+        .iter()
+        .filter(|m| m.kept > 0)
+        .map(|m| m.name.as_str())
+        .collect();
+    let header = |m: &PackageMask| {
+        format!(
+            "# {}{}: keeps {} file(s) ({}), drops {} ({}){}",
+            m.name,
+            m.version
+                .as_deref()
+                .map(|v| format!("-{v}"))
+                .unwrap_or_default(),
+            m.kept,
+            human(m.kept_bytes),
+            m.dropped,
+            human(m.dropped_bytes),
+            if m.unmaskable.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} dropped symlink(s) stay (INSTALL_MASK leaves symlinks): {}",
+                    m.unmaskable.len(),
+                    m.unmaskable
+                        .iter()
+                        .map(|p| show(p))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
+            }
+        )
+    };
+    match &a.out {
+        None => {
+            let out = std::io::stdout();
+            let mut out = out.lock();
+            for m in by_name
+                .iter()
+                .filter(|m| !m.masks.is_empty() || !m.unmaskable.is_empty())
+            {
+                writeln!(out, "{}", header(m))?;
+                writeln!(out, "{} INSTALL_MASK=\"{}\"", m.name, m.masks.join(" "))?;
+            }
+            writeln!(
+                out,
+                "# the packages the image needs (@world): {}",
+                world.join(" ")
+            )?;
+        }
+        Some(dir) => {
+            let env = dir.join("env/kaudit");
+            std::fs::create_dir_all(&env).with_context(|| format!("creating {}", env.display()))?;
+            let mut package_env = String::from(
+                "# written by kaudit install-mask: per-package INSTALL_MASK from the evidence graph\n",
+            );
+            for m in by_name.iter().filter(|m| !m.masks.is_empty()) {
+                let file = format!("{}.conf", env_name(&m.name));
+                let body = format!(
+                    "{}\nINSTALL_MASK=\"{}\"\nPKG_INSTALL_MASK=\"{}\"\n",
+                    header(m),
+                    m.masks.join(" "),
+                    m.masks.join(" ")
+                );
+                std::fs::write(env.join(&file), body)
+                    .with_context(|| format!("writing {}", env.join(&file).display()))?;
+                package_env.push_str(&format!("{} kaudit/{file}\n", m.name));
+            }
+            std::fs::write(dir.join("package.env"), package_env)?;
+            let mut w = world.join("\n");
+            w.push('\n');
+            std::fs::write(dir.join("world"), w)?;
+            eprintln!(
+                "kaudit: {} package(s) masked, {} needed; {}/package.env, {}/env/kaudit/, {}/world",
+                by_name.iter().filter(|m| !m.masks.is_empty()).count(),
+                world.len(),
+                dir.display(),
+                dir.display(),
+                dir.display()
+            );
+        }
+    }
+    Ok(0)
+}
