@@ -162,6 +162,53 @@ pub(crate) enum Command {
     /// PKG_INSTALL_MASK) and DIR/world. Dropped symlinks are listed but not
     /// masked: INSTALL_MASK leaves symlinks.
     InstallMask(InstallMaskArgs),
+    /// The image gate: fail a build when the image outgrows its budget or baseline, or changes
+    ///
+    /// Computes the profile's allowlist again and compares it with the
+    /// committed baseline (allowlists/NAME.txt: every entry with its type,
+    /// mode, size, package, symlink target and reason codes) and the
+    /// profile's budget. Results, each with a stable code: over-budget,
+    /// growth (more than max_growth, default 5%, against the baseline),
+    /// added (with the chain that keeps it), removed, type-changed,
+    /// mode-changed, target-changed, evidence-lost (kept by the runs in the
+    /// baseline, now only by an include); then each package's change in
+    /// bytes. The profile's [check] table says which fail, warn or are off.
+    /// Exit status 0 pass, 1 fail, 2 error. --update-baseline writes the
+    /// baseline instead, deliberately.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CheckFormat {
+    Text,
+    Markdown,
+    Json,
+    Junit,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct CheckArgs {
+    /// The profile (allowlists/NAME.toml)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: PathBuf,
+    /// The committed baseline (allowlists/NAME.txt)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) baseline: PathBuf,
+    /// The budget, overriding the profile's (120MiB, 2GiB, bytes)
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) budget: Option<String>,
+    /// Growth allowed against the baseline, overriding the profile's (5%, 2MiB)
+    #[arg(long, value_name = "PCT|SIZE")]
+    pub(crate) max_growth: Option<String>,
+    /// text; markdown for a pull-request comment; json; junit for CI systems
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub(crate) format: CheckFormat,
+    /// Write the report to FILE instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Write the current image as the new baseline (and pass)
+    #[arg(long)]
+    pub(crate) update_baseline: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -506,6 +553,7 @@ pub(crate) fn run() -> i32 {
         Command::Owner(a) => crate::packages::owner(&cli, a),
         Command::Packages(a) => crate::packages::packages(&cli, a),
         Command::InstallMask(a) => crate::packages::install_mask(&cli, a),
+        Command::Check(a) => crate::check::run(&cli, a),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! The `kaudit` command: a thin layer over the library crates.
 
 mod assemble;
+mod check;
 mod cli;
 mod deps;
 mod packages;

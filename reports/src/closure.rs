@@ -108,6 +108,20 @@ pub enum Reason {
         /// Its command.
         comm: String,
     },
+    /// A run reached an entry below this directory that the scanned root
+    /// does not have (a pseudo file under a mount point, a file made at run
+    /// time): the directory must be in the image (a root).
+    Beneath {
+        /// Run id.
+        run: i64,
+        /// Scenario.
+        scenario: String,
+        /// The entry reached.
+        #[serde(with = "crate::pathser::bytes")]
+        entry: Vec<u8>,
+        /// How: an access kind, or the call of a name.
+        how: String,
+    },
     /// An include of the profile (a root).
     Include {
         /// The glob.
@@ -156,6 +170,7 @@ impl Reason {
             Reason::Accessed { .. } => "accessed",
             Reason::Asked { .. } => "asked",
             Reason::WrittenIn { .. } => "written-in",
+            Reason::Beneath { .. } => "beneath",
             Reason::Include { .. } => "include",
             Reason::Edge { kind, .. } => kind,
             Reason::Parent { .. } => "parent",
@@ -176,7 +191,8 @@ impl Reason {
         match self {
             Reason::Accessed { scenario, .. }
             | Reason::Asked { scenario, .. }
-            | Reason::WrittenIn { scenario, .. } => Some(scenario),
+            | Reason::WrittenIn { scenario, .. }
+            | Reason::Beneath { scenario, .. } => Some(scenario),
             _ => None,
         }
     }
@@ -293,9 +309,11 @@ fn run_roots(db: &Db, run: &RunRow, out: &mut Vec<Root>) -> Result<(), DbError> 
         .map(|a| a.path.as_slice())
         .collect();
     for a in &accesses {
+        // every write needs its directory (a file written that the scan
+        // did not see was made by an earlier run, and is made again)
         if matches!(
             a.kind.as_str(),
-            "create" | "delete" | "moved-from" | "moved-to"
+            "create" | "delete" | "moved-from" | "moved-to" | "modify" | "close-write"
         ) {
             if let Some(dir) = parent(&a.path) {
                 out.push(Root {
@@ -312,7 +330,9 @@ fn run_roots(db: &Db, run: &RunRow, out: &mut Vec<Root>) -> Result<(), DbError> 
                     run: Some(run.id),
                 });
             }
-            continue;
+            if a.kind != "modify" && a.kind != "close-write" {
+                continue;
+            }
         }
         if !ROOT_KINDS.contains(&a.kind.as_str()) || created.contains(a.path.as_slice()) {
             continue;
@@ -439,6 +459,51 @@ fn roots(
             }
         }
     }
+    // an entry a run reached that the scanned root lacks (under /proc,
+    // /sys or /dev, or made at run time): the nearest directory above it
+    // that the root has is needed, as a mount point or to make it in
+    let mut beneath = Vec::new();
+    for r in &roots {
+        let (run, scenario, how) = match &r.reason {
+            Reason::Accessed {
+                run,
+                scenario,
+                kind,
+                ..
+            } => (*run, scenario, kind),
+            Reason::Asked {
+                run,
+                scenario,
+                call,
+                ..
+            } => (*run, scenario, call),
+            _ => continue,
+        };
+        if graph.file(&r.path)?.is_some() {
+            continue;
+        }
+        let mut dir = r.path.clone();
+        while let Some(p) = parent(&dir) {
+            dir = p.to_vec();
+            if graph.file(&dir)?.is_some() {
+                break;
+            }
+        }
+        beneath.push(Root {
+            path: dir,
+            reason: Reason::Beneath {
+                run,
+                scenario: scenario.clone(),
+                entry: r.path.clone(),
+                how: how.clone(),
+            },
+            run: r.run,
+        });
+    }
+    // one reason per directory and run is enough
+    beneath.sort_by(|a, b| (&a.path, a.run).cmp(&(&b.path, b.run)));
+    beneath.dedup_by(|a, b| a.path == b.path && a.run == b.run);
+    roots.extend(beneath);
     roots.sort_by(|a, b| a.path.cmp(&b.path));
     roots.dedup_by(|a, b| a.path == b.path && a.reason == b.reason);
     if let Some(p) = profile.filter(|p| !p.include.is_empty()) {

@@ -6,6 +6,7 @@
 //! `kaudit trace`; nothing reads the root itself.
 
 pub mod cache;
+pub mod check;
 pub mod closure;
 pub mod graph;
 pub mod mask;

@@ -88,6 +88,36 @@ pub struct Profile {
     /// A hash of the profile's text (closures computed from it are cached
     /// under it).
     pub digest: u64,
+    /// The `kaudit check` rules of the `[check]` table (defaults where unset).
+    pub check: CheckConfig,
+}
+
+/// The profile's `[check]` table: what `kaudit check` fails on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckConfig {
+    /// Growth allowed against the baseline (`5%`, `2 MiB`).
+    pub max_growth: crate::check::Growth,
+    /// Files the baseline lacks.
+    pub added: crate::check::Level,
+    /// Files the image lost.
+    pub removed: crate::check::Level,
+    /// Changed type, mode or symlink target.
+    pub changed: crate::check::Level,
+    /// Entries now kept only by an include.
+    pub evidence_lost: crate::check::Level,
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        use crate::check::{Growth, Level};
+        CheckConfig {
+            max_growth: Growth::Percent(5.0),
+            added: Level::Fail,
+            removed: Level::Fail,
+            changed: Level::Fail,
+            evidence_lost: Level::Fail,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -103,6 +133,17 @@ struct Raw {
     include: Vec<toml::Spanned<RawRule>>,
     #[serde(default)]
     exclude: Vec<toml::Spanned<RawRule>>,
+    check: Option<toml::Spanned<RawCheck>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    max_growth: Option<String>,
+    added: Option<String>,
+    removed: Option<String>,
+    changed: Option<String>,
+    evidence_lost: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -258,6 +299,36 @@ impl Profile {
             }
             Ok(out)
         };
+        let mut check = CheckConfig::default();
+        if let Some(c) = &raw.check {
+            let line = line_of(text, c.span().start);
+            let c = c.get_ref();
+            if let Some(g) = &c.max_growth {
+                check.max_growth = crate::check::Growth::parse(g).ok_or_else(|| {
+                    invalid(
+                        line,
+                        format!(
+                            "[check] max_growth \"{g}\": expected a share (5%) or a size (2 MiB)"
+                        ),
+                    )
+                })?;
+            }
+            for (key, val, slot) in [
+                ("added", &c.added, &mut check.added),
+                ("removed", &c.removed, &mut check.removed),
+                ("changed", &c.changed, &mut check.changed),
+                ("evidence_lost", &c.evidence_lost, &mut check.evidence_lost),
+            ] {
+                if let Some(v) = val {
+                    *slot = crate::check::Level::parse(v).ok_or_else(|| {
+                        invalid(
+                            line,
+                            format!("[check] {key} = \"{v}\": expected fail, warn or off"),
+                        )
+                    })?;
+                }
+            }
+        }
         let include = rules("include", &raw.include)?;
         let exclude = rules("exclude", &raw.exclude)?;
         Ok(Profile {
@@ -269,6 +340,7 @@ impl Profile {
             allow_incomplete: raw.allow_incomplete,
             include,
             exclude,
+            check,
             digest: text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
                 (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
             }),
@@ -350,6 +422,23 @@ reason = "docs"
             "{e}"
         );
         assert!(parse("description = \"nothing\"\n").is_err());
+    }
+
+    #[test]
+    fn check_rules_have_defaults_and_are_checked() {
+        let p = parse("scenarios = [\"a\"]\n").unwrap();
+        assert_eq!(p.check, CheckConfig::default());
+        let p = parse("scenarios = [\"a\"]\n[check]\nmax_growth = \"1 MiB\"\nremoved = \"warn\"\n")
+            .unwrap();
+        assert_eq!(p.check.max_growth, crate::check::Growth::Bytes(1 << 20));
+        assert_eq!(p.check.removed, crate::check::Level::Warn);
+        let e = parse("scenarios = [\"a\"]\n[check]\nadded = \"maybe\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[check] added = \"maybe\": expected fail, warn or off"),
+            "{e}"
+        );
     }
 
     #[test]

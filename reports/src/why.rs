@@ -192,6 +192,15 @@ pub fn describe(r: &Reason) -> String {
                 step_of(scenario, *run, step)
             )
         }
+        Reason::Beneath {
+            run,
+            scenario,
+            entry,
+            how,
+        } => format!(
+            "beneath: {} ({how}) in {scenario} (run {run}) lies below it, and the scanned root does not have it (a mount point's file, or made at run time)",
+            show(entry)
+        ),
         Reason::Include { glob, reason, line } => {
             format!("include {glob} (profile line {line}): {reason}")
         }

@@ -49,10 +49,9 @@ struct Traced {
 
 impl Traced {
     fn run<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&self, args: I) -> std::process::Output {
-        let mut all: Vec<std::ffi::OsString> =
-            args.into_iter().map(|a| a.as_ref().into()).collect();
-        all.push("--db".into());
-        all.push(self.db.clone().into());
+        // --db first: a trace's command comes after `--`
+        let mut all: Vec<std::ffi::OsString> = vec!["--db".into(), self.db.clone().into()];
+        all.extend(args.into_iter().map(|a| a.as_ref().into()));
         kaudit(all)
     }
 
@@ -158,6 +157,8 @@ fn lines(out: &[u8]) -> BTreeSet<String> {
 /// closure, the directories written in, and the parents of all of them.
 const EXPECTED: &[&str] = &[
     "/bin",
+    // the mount point of /dev/null, which the script writes to
+    "/dev",
     "/etc",
     "/etc/alternatives",
     "/etc/alternatives/tool",
@@ -599,4 +600,136 @@ fn profiles_are_checked_and_incomplete_runs_refused() {
     assert_eq!(code(&out), 0, "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("accepted (allow_incomplete)"));
     assert!(lines(&out.stdout).contains("/usr/bin/dash"));
+}
+
+#[test]
+fn the_check_gate_fails_past_the_budget_and_on_added_removed_and_changed_entries() {
+    if !require_root() {
+        return;
+    }
+    let t = {
+        let _turn = crate::support::tracing_turn();
+        fixture()
+    };
+    let p = t.profile.to_str().unwrap();
+    let base = t.db.with_file_name("fixture-node.txt");
+    let b = base.to_str().unwrap();
+    let check = |extra: &[&str]| {
+        let mut a = vec!["check", "--profile", p, "--baseline", b];
+        a.extend_from_slice(extra);
+        t.run(a)
+    };
+    let filters = vec![
+        (r"\[\d+\]", "[PID]"),
+        (
+            r"(opened|executed|listed) by [^\[ ]+\[PID\]",
+            "$1 by PROCESS[PID]",
+        ),
+        (r"; exe [^;()\n]*", ""),
+        (r"; parents [^()\n]*\]", ""),
+        (r"\d+(\.\d+)? (B|KiB|MiB|GiB)", "SIZE"),
+        (r"\+?-?\d+(\.\d+)?%", "PCT"),
+    ];
+
+    // the baseline, written deliberately; an unchanged image passes
+    assert_eq!(code(&check(&["--update-baseline"])), 0);
+    let out = check(&[]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let md = check(&["--format", "markdown"]);
+    insta::with_settings!({filters => filters.clone()}, {
+        insta::assert_snapshot!("check_unchanged_text", String::from_utf8_lossy(&out.stdout));
+        insta::assert_snapshot!("check_unchanged_markdown", String::from_utf8_lossy(&md.stdout));
+    });
+
+    // (a) past the budget: fails, and the JUnit report says so in the form CI systems read
+    let out = check(&["--budget", "10KiB"]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL over-budget: the image holds"));
+    let junit = t.db.with_file_name("check.xml");
+    assert_eq!(
+        code(&check(&[
+            "--budget",
+            "10KiB",
+            "--format",
+            "junit",
+            "--out",
+            junit.to_str().unwrap()
+        ])),
+        1
+    );
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/junit.xsd");
+    let mut lint = Command::new("xmllint");
+    lint.arg("--noout").arg("--schema").arg(&schema).arg(&junit);
+    run_ok(lint);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<failure type=\"over-budget\""), "{xml}");
+
+    // (b) a new scenario step opens a file: added, with the chain that keeps it
+    t.root.write_exec(
+        "/usr/local/bin/run.sh",
+        SCRIPT.replace(
+            "cat /etc/greeting\n",
+            "cat /etc/greeting\ncat /etc/unused\n",
+        ),
+    );
+    let retrace = || {
+        let _turn = crate::support::tracing_turn();
+        let out = t.run([
+            "trace".as_ref(),
+            "--name".as_ref(),
+            "fixture-run".as_ref(),
+            "--root".as_ref(),
+            t.root.path().as_os_str(),
+            "--".as_ref(),
+            OsStr::new("/usr/local/bin/run.sh"),
+        ]);
+        assert_eq!(code(&out), 0, "{}", show(&out));
+    };
+    retrace();
+    let out = check(&[]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("FAIL added: file /etc/unused added"), "{s}");
+    assert!(s.contains("opened by "), "{s}");
+    let md = check(&["--format", "markdown"]);
+    insta::with_settings!({filters => filters.clone()}, {
+        insta::assert_snapshot!("check_added_text", s.to_string());
+        insta::assert_snapshot!("check_added_markdown", String::from_utf8_lossy(&md.stdout));
+    });
+    let v: serde_json::Value =
+        serde_json::from_slice(&check(&["--format", "json"]).stdout).unwrap();
+    assert_eq!(v["findings"][0]["code"], "added");
+    assert_eq!(v["findings"][0]["path"], "/etc/unused");
+
+    // (c) a step no longer reads a file: removed
+    t.root.write_exec(
+        "/usr/local/bin/run.sh",
+        SCRIPT.replace("cat /etc/greeting\n", ""),
+    );
+    retrace();
+    let out = check(&[]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("FAIL removed: file /etc/greeting removed"),
+        "{s}"
+    );
+    assert!(!s.contains("added"), "{s}");
+
+    // (d) a symlink's target changes (the same file, reached another way)
+    t.root.write_exec("/usr/local/bin/run.sh", SCRIPT);
+    retrace();
+    let out = check(&[]);
+    assert_eq!(code(&out), 0, "back to the baseline: {}", show(&out));
+    std::fs::remove_file(t.root.host("/etc/alternatives/tool")).unwrap();
+    t.root
+        .symlink("../../usr/bin/app", "/etc/alternatives/tool");
+    assert_eq!(code(&t.root.scan(&t.db)), 0);
+    let out = check(&[]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("FAIL target-changed: symlink /etc/alternatives/tool pointed to /usr/bin/app, points to ../../usr/bin/app"),
+        "{s}"
+    );
 }
