@@ -231,53 +231,55 @@ static __always_inline long build(struct scratch *s, __u64 nr, void *regs, __u64
     s->h.tid = (__u32)id;
     s->h.flags = 0;
     s->h.pad = 0;
-    bpf_get_current_comm(s->h.comm, sizeof(s->h.comm));
+    // the argument registers in one read (r10 .. rdi are contiguous in pt_regs)
+    __u64 r[8] = {};
+    bpf_probe_read_kernel(r, sizeof(r), regs + REG_R10);
     const char *path = 0;
     switch (nr) {
     case NR_OPEN:
         s->h.val = AT_FDCWD;
-        path = (const char *)reg(regs, REG_DI);
-        s->h.flags = reg(regs, REG_SI);
+        path = (const char *)r[(REG_DI - REG_R10) / 8];
+        s->h.flags = r[(REG_SI - REG_R10) / 8];
         break;
     case NR_STAT: case NR_ACCESS: case NR_EXECVE: case NR_CHDIR: case NR_READLINK:
         s->h.val = AT_FDCWD;
-        path = (const char *)reg(regs, REG_DI);
+        path = (const char *)r[(REG_DI - REG_R10) / 8];
         break;
     case NR_LSTAT:
         s->h.val = AT_FDCWD;
-        path = (const char *)reg(regs, REG_DI);
+        path = (const char *)r[(REG_DI - REG_R10) / 8];
         s->h.flags = 0x100; // AT_SYMLINK_NOFOLLOW
         break;
     case NR_FCHDIR:
-        s->h.val = (__s64)(int)reg(regs, REG_DI);
+        s->h.val = (__s64)(int)r[(REG_DI - REG_R10) / 8];
         break;
     case NR_OPENAT: case NR_STATX:
-        s->h.val = (__s64)(int)reg(regs, REG_DI);
-        path = (const char *)reg(regs, REG_SI);
-        s->h.flags = reg(regs, REG_DX);
+        s->h.val = (__s64)(int)r[(REG_DI - REG_R10) / 8];
+        path = (const char *)r[(REG_SI - REG_R10) / 8];
+        s->h.flags = r[(REG_DX - REG_R10) / 8];
         break;
     case NR_NEWFSTATAT: case NR_FACCESSAT2:
-        s->h.val = (__s64)(int)reg(regs, REG_DI);
-        path = (const char *)reg(regs, REG_SI);
-        s->h.flags = reg(regs, REG_R10);
+        s->h.val = (__s64)(int)r[(REG_DI - REG_R10) / 8];
+        path = (const char *)r[(REG_SI - REG_R10) / 8];
+        s->h.flags = r[(REG_R10 - REG_R10) / 8];
         break;
     case NR_EXECVEAT:
-        s->h.val = (__s64)(int)reg(regs, REG_DI);
-        path = (const char *)reg(regs, REG_SI);
-        s->h.flags = reg(regs, REG_R8);
+        s->h.val = (__s64)(int)r[(REG_DI - REG_R10) / 8];
+        path = (const char *)r[(REG_SI - REG_R10) / 8];
+        s->h.flags = r[(REG_R8 - REG_R10) / 8];
         break;
     case NR_OPENAT2: {
-        s->h.val = (__s64)(int)reg(regs, REG_DI);
-        path = (const char *)reg(regs, REG_SI);
-        __u64 how = reg(regs, REG_DX);
+        s->h.val = (__s64)(int)r[(REG_DI - REG_R10) / 8];
+        path = (const char *)r[(REG_SI - REG_R10) / 8];
+        __u64 how = r[(REG_DX - REG_R10) / 8];
         __u64 f = 0;
         bpf_probe_read_user(&f, sizeof(f), (void *)how);
         s->h.flags = f;
         break;
     }
     default: // readlinkat, faccessat
-        s->h.val = (__s64)(int)reg(regs, REG_DI);
-        path = (const char *)reg(regs, REG_SI);
+        s->h.val = (__s64)(int)r[(REG_DI - REG_R10) / 8];
+        path = (const char *)r[(REG_SI - REG_R10) / 8];
         break;
     }
     long n = 0;
@@ -316,6 +318,8 @@ static __always_inline long build(struct scratch *s, __u64 nr, void *regs, __u64
 
 static __always_inline void send(struct scratch *s, long n)
 {
+    // the command only for what is sent (a repeat never needs it)
+    bpf_get_current_comm(s->h.comm, sizeof(s->h.comm));
     if (n < 0)
         n = 0;
     if (n > PATH_CAP)
