@@ -344,3 +344,50 @@ fn when_the_kernel_refuses_bpf_exec_names_come_from_proc_and_the_run_says_partia
     // no probes without the capture
     assert!(asked.iter().all(|n| n["result"] == "ok"));
 }
+
+#[test]
+fn a_32_bit_program_is_not_misread_and_the_run_says_its_names_are_partial() {
+    if !require_root() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let prog = t.path().join("ia32");
+    let mut cc = std::process::Command::new("cc");
+    cc.arg("-m32")
+        .arg("-o")
+        .arg(&prog)
+        .arg(crate::support::fixture_source("ia32.c"));
+    crate::support::run_ok(cc);
+    let db = t.path().join("ia32.db");
+    let _turn = crate::support::tracing_turn();
+    let out = kaudit([
+        "trace".as_ref(),
+        "--name".as_ref(),
+        "ia32".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+        "--".as_ref(),
+        prog.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::support::show(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ia32\n");
+    let v = names_of(&db, "ia32");
+    let status = v["names"].as_str().unwrap();
+    assert!(
+        status.contains("made in 32-bit mode were not read"),
+        "{status}"
+    );
+    // its calls, read with the 64-bit table, would be other calls with
+    // other arguments: nothing of the program's own is recorded
+    let asked = v["asked"].as_array().unwrap();
+    assert!(!asked.iter().any(|n| n["comm"] == "ia32"), "{asked:#?}");
+    // the files it opened are still recorded by fanotify
+    let out = kaudit([
+        "accessed".as_ref(),
+        "--scenario".as_ref(),
+        "ia32".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/etc/hostname\n"));
+}

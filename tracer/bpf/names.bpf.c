@@ -58,7 +58,11 @@ struct mnt_namespace {
 struct nsproxy {
     struct mnt_namespace *mnt_ns;
 } __attribute__((preserve_access_index));
+struct thread_info {
+    __u32 status;
+} __attribute__((preserve_access_index));
 struct task_struct {
+    struct thread_info thread_info;
     struct fs_struct *fs;
     struct files_struct *files;
     struct nsproxy *nsproxy;
@@ -131,9 +135,11 @@ struct {
     __type(value, struct scratch);
 } scratch SEC(".maps");
 
+// [0]: records that did not fit in the ring buffer; [1]: calls made in
+// 32-bit mode, whose numbers and arguments are another table's (not read)
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __uint(max_entries, 1);
+    __uint(max_entries, 2);
     __type(key, __u32);
     __type(value, __u64);
 } dropped SEC(".maps");
@@ -219,6 +225,21 @@ static __always_inline void count_drop(void)
     __u64 *d = bpf_map_lookup_elem(&dropped, &zero);
     if (d)
         *d += 1;
+}
+
+// A system call made in 32-bit mode (an ia32 program, or int 0x80): its
+// number means another call in the ia32 table. Counted, not read.
+#define TS_COMPAT 0x0002
+static __always_inline int compat_call(void)
+{
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    if (!(BPF_CORE_READ(task, thread_info.status) & TS_COMPAT))
+        return 0;
+    __u32 one = 1;
+    __u64 *d = bpf_map_lookup_elem(&dropped, &one);
+    if (d)
+        *d += 1;
+    return 1;
 }
 
 // Fill the scratch record of call `nr` (its arguments in `regs`): the path
@@ -369,7 +390,7 @@ int names_enter(struct bpf_raw_tracepoint_args *ctx)
     if (!always_sent(nr))
         return 0;
     __u64 id = bpf_get_current_pid_tgid();
-    if ((__u32)(id >> 32) == own_tgid || skipped())
+    if ((__u32)(id >> 32) == own_tgid || skipped() || compat_call())
         return 0;
     void *regs = (void *)ctx->args[0];
     __u32 zero = 0;
@@ -388,7 +409,7 @@ int names_exit(struct bpf_raw_tracepoint_args *ctx)
     if (!wanted(nr))
         return 0;
     __u64 id = bpf_get_current_pid_tgid();
-    if ((__u32)(id >> 32) == own_tgid || skipped())
+    if ((__u32)(id >> 32) == own_tgid || skipped() || compat_call())
         return 0;
     long ret = (long)ctx->args[1];
     struct hdr h = {};

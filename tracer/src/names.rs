@@ -608,14 +608,16 @@ fn load(_skip_ns: u32) -> Result<(Ring, ()), String> {
 }
 
 #[cfg(kaudit_bpf)]
-fn dropped(bpf: &aya::Ebpf) -> u64 {
+/// Counter `i` of the `dropped` map: 0, records that did not fit in the
+/// ring buffer; 1, calls made in 32-bit mode (not read).
+fn dropped(bpf: &aya::Ebpf, i: u32) -> u64 {
     let Some(m) = bpf.map("dropped") else {
         return 0;
     };
     let Ok(a) = aya::maps::PerCpuArray::<_, u64>::try_from(m) else {
         return 0;
     };
-    a.get(&0, 0).map(|v| v.iter().sum()).unwrap_or(0)
+    a.get(&i, 0).map(|v| v.iter().sum()).unwrap_or(0)
 }
 
 #[cfg(kaudit_bpf)]
@@ -674,11 +676,17 @@ fn read_loop(
         active: true,
         problems: Vec::new(),
     };
-    let d = dropped(&bpf);
+    let d = dropped(&bpf, 0);
     if d > 0 {
         status
             .problems
             .push(format!("{d} name record(s) did not fit in the ring buffer"));
+    }
+    let c = dropped(&bpf, 1);
+    if c > 0 {
+        status.problems.push(format!(
+            "{c} system call(s) made in 32-bit mode were not read (32-bit programs' names are not captured)"
+        ));
     }
     if j.unresolved > 0 {
         status.problems.push(format!(
