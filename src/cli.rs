@@ -26,7 +26,9 @@ pub(crate) enum Command {
     /// PT_INTERP, DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH, DF_1_NODEFLIB)
     /// and every script's #! line, and resolves the load of every dynamic ELF
     /// object with the root's own loader rules (glibc or musl). Each edge
-    /// records how it was found. Paths are interpreted inside DIR as a chroot
+    /// records how it was found. The root's package databases (Portage's
+    /// /var/db/pkg, dpkg's /var/lib/dpkg) are read too: which package owns
+    /// each entry. Paths are interpreted inside DIR as a chroot
     /// would; nothing outside DIR is read and nothing is executed.
     ///
     /// The walk stays on DIR's filesystem (other mounts are reported, not
