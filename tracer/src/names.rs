@@ -200,6 +200,19 @@ impl Joiner {
     /// Name the working and root directories of every running process (in
     /// this mount namespace), so that a process that is gone before its
     /// names are read is still placed when it shared one of them.
+    /// The traced root itself: the workload's processes chroot into it,
+    /// and one that is gone before its names are read is placed by it.
+    fn know_root(&mut self) {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::MetadataExt;
+        let path = std::path::Path::new(std::ffi::OsStr::from_bytes(&self.root));
+        if let Ok(st) = std::fs::metadata(path) {
+            self.roots
+                .entry((st.dev(), st.ino()))
+                .or_insert_with(|| self.root.clone());
+        }
+    }
+
     fn prime(&mut self) {
         let Ok(rd) = std::fs::read_dir("/proc") else {
             return;
@@ -646,6 +659,7 @@ fn read_loop(
         unresolved_examples: Vec::new(),
     };
     j.prime();
+    j.know_root();
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         let requested = sync_req.load(Ordering::SeqCst);
