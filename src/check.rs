@@ -8,7 +8,7 @@ use kaudit_reports::check::{self, Growth, Manifest, Rules};
 use kaudit_reports::closure;
 use kaudit_reports::graph::Graph;
 use kaudit_reports::profile::{parse_size, Profile};
-use kaudit_reports::{runs, why};
+use kaudit_reports::why;
 
 use crate::cli::{CheckArgs, CheckFormat, Cli};
 
@@ -34,18 +34,10 @@ pub(crate) fn run(cli: &Cli, a: &CheckArgs) -> Result<i32> {
         rules.max_growth = Growth::parse(g)
             .with_context(|| format!("--max-growth {g}: expected a share (5%) or a size (2MiB)"))?;
     }
-    let sel = runs::for_profile(&db, &profile)?;
-    for n in &sel.notes {
-        eprintln!("kaudit: {n}");
-    }
+    let sel = crate::report::select(&db, Some(&profile))?;
     let mut graph = Graph::new(&db);
     let c = closure::compute_with(&mut graph, &sel.runs, Some(&profile), false)?;
-    let owners = |p: &[u8]| {
-        db.owners(p)
-            .ok()
-            .filter(|o| !o.is_empty())
-            .map(|o| o.join(", "))
-    };
+    let owners = |p: &[u8]| crate::report::owners(&db, p);
     let now = Manifest::of(&c, &owners);
     if a.update_baseline {
         std::fs::write(&a.baseline, now.render(&profile.name))

@@ -10,7 +10,7 @@ use kaudit_reports::closure::{self, Closure};
 use kaudit_reports::graph::Graph;
 use kaudit_reports::mask::{self, Installed, PackageMask};
 use kaudit_reports::profile::{human, Profile};
-use kaudit_reports::{runs, show};
+use kaudit_reports::show;
 
 use crate::cli::{Cli, InstallMaskArgs, OwnerArgs, PackagesArgs, ReportFormat};
 
@@ -82,10 +82,7 @@ fn package_masks(db: &Db, c: &Closure) -> Result<Vec<(PackageMask, String)>> {
 }
 
 fn closure_of(db: &Db, profile: &Profile) -> Result<Closure> {
-    let sel = runs::for_profile(db, profile)?;
-    for n in &sel.notes {
-        eprintln!("kaudit: {n}");
-    }
+    let sel = crate::report::select(db, Some(profile))?;
     let mut graph = Graph::new(db);
     Ok(closure::compute_with(
         &mut graph,

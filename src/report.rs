@@ -30,7 +30,9 @@ fn open(cli: &Cli) -> Result<(Db, StoredScan)> {
     Ok((db, scan))
 }
 
-fn select(db: &Db, profile: Option<&Profile>) -> Result<Selection> {
+/// The runs a report reads (the profile's, or every complete one), with
+/// what was said about the choice printed.
+pub(crate) fn select(db: &Db, profile: Option<&Profile>) -> Result<Selection> {
     let sel = match profile {
         Some(p) => runs::for_profile(db, p)?,
         None => runs::every_complete(db)?,
@@ -58,9 +60,8 @@ fn inner_path(scan: &StoredScan, p: &Path) -> Result<Vec<u8>> {
             p.display()
         );
     }
-    let root = scan.root.strip_suffix(b"/").unwrap_or(&scan.root);
-    if !root.is_empty() && b.starts_with(root) && b.get(root.len()) == Some(&b'/') {
-        b.drain(..root.len());
+    if let Some(inner) = kaudit_reports::within_root(&scan.root, &b) {
+        b = inner;
     }
     while b.len() > 1 && b.ends_with(b"/") {
         b.pop();
@@ -69,7 +70,7 @@ fn inner_path(scan: &StoredScan, p: &Path) -> Result<Vec<u8>> {
 }
 
 /// The packages owning `path`, joined (`None`: no package).
-fn owners(db: &Db, path: &[u8]) -> Option<String> {
+pub(crate) fn owners(db: &Db, path: &[u8]) -> Option<String> {
     let o = db.owners(path).ok()?;
     (!o.is_empty()).then(|| o.join(", "))
 }

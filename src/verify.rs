@@ -16,6 +16,7 @@ use std::io::Write;
 use std::process::Command;
 
 use anyhow::{Context, Result};
+use kaudit_analyzer::bytes;
 use kaudit_analyzer::findings::Code;
 use kaudit_analyzer::rootfs::{self, Root};
 use kaudit_analyzer::scan::{self, ScanOptions};
@@ -30,10 +31,6 @@ use crate::cli::{Cli, VerifyArgs};
 /// Where the kernel and the init system mount filesystems at run time: a
 /// symlink into them resolves on a running node.
 const RUNTIME: &[&[u8]] = &[b"/proc", b"/sys", b"/dev", b"/run", b"/tmp"];
-
-fn under(path: &[u8], dir: &[u8]) -> bool {
-    path == dir || (path.starts_with(dir) && path.get(dir.len()) == Some(&b'/'))
-}
 
 struct Problem {
     code: &'static str,
@@ -68,12 +65,7 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
             }
             missing += 1;
             let hops = why::chain(&mut &c, path)?.unwrap_or_default();
-            let pkg = |p: &[u8]| {
-                db.owners(p)
-                    .ok()
-                    .filter(|o| !o.is_empty())
-                    .map(|o| o.join(", "))
-            };
+            let pkg = |p: &[u8]| crate::report::owners(db, p);
             let mut chain = why::render_chain(&hops, &pkg);
             if let Some(ex) = why::explained(&mut &c, path)? {
                 chain.push_str("explained through the graph:\n");
@@ -128,7 +120,7 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
                 let r = rootfs::resolve(&walk.index, &f.finding.path, b"/");
                 let runtime = match &r.target {
                     Err(rootfs::ResolveError::NotFound { at }) => {
-                        RUNTIME.iter().any(|d| under(at, d))
+                        RUNTIME.iter().any(|d| bytes::at_or_below(at, d))
                     }
                     _ => false,
                 };
@@ -289,12 +281,7 @@ fn missing_on_the_way(graph: &mut Graph<'_>, image: &Root, path: &[u8]) -> Resul
                 let next = if t.starts_with(b"/") {
                     t.clone()
                 } else {
-                    let mut n = kaudit_reports::parent(&cur).unwrap_or(b"/").to_vec();
-                    if !n.ends_with(b"/") {
-                        n.push(b'/');
-                    }
-                    n.extend_from_slice(t);
-                    n
+                    bytes::join(bytes::parent(&cur), t)
                 };
                 match graph.canonical(&next)? {
                     Some(c) => cur = c,

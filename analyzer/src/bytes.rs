@@ -28,6 +28,11 @@ pub fn file_name(path: &[u8]) -> &[u8] {
     }
 }
 
+/// Whether `path` is `dir` or lies below it (every path lies below `/`).
+pub fn at_or_below(path: &[u8], dir: &[u8]) -> bool {
+    dir == b"/" || path == dir || (path.starts_with(dir) && path.get(dir.len()) == Some(&b'/'))
+}
+
 /// `dir` joined with `name` (no normalisation; `dir` may end with `/`).
 pub fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(dir.len() + 1 + name.len());

@@ -238,6 +238,8 @@ pub struct Closure {
     pub runs: Vec<RunRow>,
     /// Per run id, the paths kept from that run's roots alone.
     pub per_run: HashMap<i64, HashSet<Vec<u8>>>,
+    /// Where the search started (kept for [`kept_only_through`]).
+    roots: Vec<Root>,
 }
 
 impl Closure {
@@ -278,12 +280,7 @@ struct Root {
 /// A host path as seen inside the run's root (`--root` runs record
 /// executables by their host path).
 fn inside(root: &[u8], p: &[u8]) -> Vec<u8> {
-    let root = root.strip_suffix(b"/").unwrap_or(root);
-    if !root.is_empty() && p.starts_with(root) && p.get(root.len()) == Some(&b'/') {
-        p[root.len()..].to_vec()
-    } else {
-        p.to_vec()
-    }
+    crate::within_root(root, p).unwrap_or_else(|| p.to_vec())
 }
 
 /// A parent chain (`comm[pid] < …`, nearest first) cut after the tracer:
@@ -416,6 +413,7 @@ pub fn compute_with(
         }
     }
     closure.runs = runs.to_vec();
+    closure.roots = roots;
     Ok(closure)
 }
 
@@ -427,14 +425,26 @@ pub fn kept_only_through(
     profile: Option<&Profile>,
     path: &[u8],
 ) -> Result<Vec<Vec<u8>>, DbError> {
-    let roots = roots(graph, &full.runs, profile)?;
-    let without = search(graph, &roots, profile, false, Some(path))?;
+    let without = search(graph, &full.roots, profile, false, Some(path))?;
     Ok(full
         .entries
         .keys()
         .filter(|p| p.as_slice() != path && !without.entries.contains_key(*p))
         .cloned()
         .collect())
+}
+
+/// `path` when the scanned root has it, else the nearest directory above it
+/// that the root has.
+fn nearest_in_root(graph: &mut Graph<'_>, path: &[u8]) -> Result<Vec<u8>, DbError> {
+    let mut cur = path.to_vec();
+    while graph.file(&cur)?.is_none() {
+        match parent(&cur) {
+            Some(p) => cur = p.to_vec(),
+            None => break,
+        }
+    }
+    Ok(cur)
 }
 
 fn roots(
@@ -451,12 +461,7 @@ fn roots(
     // created in is needed (written in), up to the nearest the root has
     for r in roots.iter_mut() {
         if matches!(r.reason, Reason::WrittenIn { .. }) {
-            while graph.file(&r.path)?.is_none() {
-                match parent(&r.path) {
-                    Some(p) => r.path = p.to_vec(),
-                    None => break,
-                }
-            }
+            r.path = nearest_in_root(graph, &r.path)?;
         }
     }
     // an entry a run reached that the scanned root lacks (under /proc,
@@ -482,15 +487,8 @@ fn roots(
         if graph.file(&r.path)?.is_some() {
             continue;
         }
-        let mut dir = r.path.clone();
-        while let Some(p) = parent(&dir) {
-            dir = p.to_vec();
-            if graph.file(&dir)?.is_some() {
-                break;
-            }
-        }
         beneath.push(Root {
-            path: dir,
+            path: nearest_in_root(graph, &r.path)?,
             reason: Reason::Beneath {
                 run,
                 scenario: scenario.clone(),

@@ -213,11 +213,7 @@ impl<'a> Graph<'a> {
                 cur = crate::parent(&cur).unwrap_or(b"/").to_vec();
                 continue;
             }
-            let mut next = cur.clone();
-            if !next.ends_with(b"/") {
-                next.push(b'/');
-            }
-            next.extend_from_slice(&c);
+            let next = kaudit_analyzer::bytes::join(&cur, &c);
             let last = pending.is_empty();
             let Some(f) = self.file(&next)? else {
                 return Ok(if last { Some(next) } else { None });

@@ -22,11 +22,22 @@ pub use profile::{Profile, ProfileError};
 
 /// The parent directory of an absolute path inside the root (`None` for `/`).
 pub fn parent(path: &[u8]) -> Option<&[u8]> {
-    if path == b"/" || path.is_empty() {
-        return None;
+    (path.starts_with(b"/") && path != b"/").then(|| kaudit_analyzer::bytes::parent(path))
+}
+
+/// A host path as a path inside `root` (a host path too): `None` when it
+/// is not at or below `root`. Every path is inside `/`.
+pub fn within_root(root: &[u8], p: &[u8]) -> Option<Vec<u8>> {
+    let root = root.strip_suffix(b"/").unwrap_or(root);
+    if root.is_empty() {
+        return Some(p.to_vec());
     }
-    let cut = path.iter().rposition(|&b| b == b'/')?;
-    Some(if cut == 0 { &b"/"[..] } else { &path[..cut] })
+    let rest = p.strip_prefix(root)?;
+    match rest {
+        b"" => Some(b"/".to_vec()),
+        r if r.starts_with(b"/") => Some(r.to_vec()),
+        _ => None,
+    }
 }
 
 /// A path for humans: UTF-8 as is, other bytes escaped as `\xNN`.
@@ -50,6 +61,20 @@ mod tests {
         assert_eq!(parent(b"/usr/bin/sh"), Some(&b"/usr/bin"[..]));
         assert_eq!(parent(b"/usr"), Some(&b"/"[..]));
         assert_eq!(parent(b"/"), None);
+    }
+
+    #[test]
+    fn host_paths_inside_a_root() {
+        assert_eq!(
+            within_root(b"/srv/node", b"/srv/node/usr/bin/x").as_deref(),
+            Some(&b"/usr/bin/x"[..])
+        );
+        assert_eq!(
+            within_root(b"/srv/node/", b"/srv/node").as_deref(),
+            Some(&b"/"[..])
+        );
+        assert_eq!(within_root(b"/srv/node", b"/srv/nodes/x"), None);
+        assert_eq!(within_root(b"/", b"/usr").as_deref(), Some(&b"/usr"[..]));
     }
 
     #[test]

@@ -45,8 +45,9 @@ pub struct PackageMask {
     pub unmaskable: Vec<Vec<u8>>,
 }
 
+/// Strictly below `dir`.
 fn under(path: &[u8], dir: &[u8]) -> bool {
-    path.len() > dir.len() && path.starts_with(dir) && path[dir.len()] == b'/'
+    path != dir && kaudit_analyzer::bytes::at_or_below(path, dir)
 }
 
 /// A path as an `INSTALL_MASK` pattern that matches it and nothing else

@@ -8,6 +8,8 @@ use kaudit_graph::{Db, DbError, RunRow};
 use serde::Serialize;
 
 use crate::graph::Graph;
+use kaudit_analyzer::bytes::at_or_below as under;
+
 use crate::{parent, show};
 
 /// Access kinds that write.
@@ -27,7 +29,6 @@ const KERNEL: &[&[u8]] = &[b"/proc", b"/sys", b"/dev"];
 #[derive(Debug, Clone, Serialize)]
 pub struct Writable {
     /// The directory, inside the root.
-    #[serde(serialize_with = "ser_path")]
     pub path: String,
     /// `tmpfs` or `persistent`.
     pub class: &'static str,
@@ -44,10 +45,6 @@ pub struct Writable {
     pub example: String,
 }
 
-fn ser_path<S: serde::Serializer>(p: &str, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(p)
-}
-
 struct Write {
     path: Vec<u8>,
     kind: String,
@@ -58,29 +55,14 @@ struct Write {
 /// The mount points of filesystems of type `fstype` during run `r`,
 /// inside its root (from the run's marks: `MOUNTPOINT (FSTYPE): how`).
 fn mounts_of(r: &RunRow, marks: &str, fstype: &str) -> Vec<Vec<u8>> {
-    let root = String::from_utf8_lossy(&r.root)
-        .trim_end_matches('/')
-        .to_string();
     marks
         .lines()
         .filter_map(|l| {
             let (mp, rest) = l.split_once(" (")?;
             rest.strip_prefix(fstype)?.starts_with(')').then_some(mp)
         })
-        .filter_map(|mp| {
-            let inner = if root.is_empty() {
-                mp
-            } else {
-                mp.strip_prefix(root.as_str())?
-            };
-            let inner = if inner.is_empty() { "/" } else { inner };
-            Some(inner.as_bytes().to_vec())
-        })
+        .filter_map(|mp| crate::within_root(&r.root, mp.as_bytes()))
         .collect()
-}
-
-fn under(path: &[u8], dir: &[u8]) -> bool {
-    dir == b"/" || path == dir || (path.starts_with(dir) && path.get(dir.len()) == Some(&b'/'))
 }
 
 /// The writable directories of `runs`: the top-most directories written

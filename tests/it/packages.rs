@@ -345,18 +345,7 @@ fn a_gentoo_root_is_attributed_reported_and_masked_exactly() {
     assert_eq!(code(&root.scan(&db)), 0);
     {
         let _turn = crate::support::tracing_turn();
-        let out = kaudit([
-            "trace".as_ref(),
-            "--name".as_ref(),
-            "gentoo-run".as_ref(),
-            "--root".as_ref(),
-            root.path().as_os_str(),
-            "--db".as_ref(),
-            db.as_os_str(),
-            "--".as_ref(),
-            "/usr/local/bin/run.sh".as_ref(),
-        ]);
-        assert_eq!(code(&out), 0, "{}", show(&out));
+        root.kaudit_trace(&db, "gentoo-run", &[], &["/usr/local/bin/run.sh"]);
     }
     let profile = t.path().join("gentoo-node.toml");
     std::fs::write(&profile, "scenarios = [\"gentoo-run\"]\n").unwrap();

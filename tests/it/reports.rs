@@ -123,18 +123,7 @@ fn fixture() -> Traced {
     let db = dir.path().join("g.db");
     let out = root.scan(&db);
     assert_eq!(code(&out), 0, "{}", show(&out));
-    let out = kaudit([
-        "trace".as_ref(),
-        "--name".as_ref(),
-        "fixture-run".as_ref(),
-        "--root".as_ref(),
-        root.path().as_os_str(),
-        "--db".as_ref(),
-        db.as_os_str(),
-        "--".as_ref(),
-        "/usr/local/bin/run.sh".as_ref(),
-    ]);
-    assert_eq!(code(&out), 0, "{}", show(&out));
+    root.kaudit_trace(&db, "fixture-run", &[], &["/usr/local/bin/run.sh"]);
     let profile = dir.path().join("fixture-node.toml");
     std::fs::write(&profile, PROFILE).unwrap();
     Traced {
@@ -554,21 +543,7 @@ fn profiles_are_checked_and_incomplete_runs_refused() {
     assert_eq!(code(&root.scan(&db)), 0);
     {
         let _turn = crate::support::tracing_turn();
-        let out = kaudit([
-            "trace".as_ref(),
-            "--no-names".as_ref(),
-            "--name".as_ref(),
-            "nonames".as_ref(),
-            "--root".as_ref(),
-            root.path().as_os_str(),
-            "--db".as_ref(),
-            db.as_os_str(),
-            "--".as_ref(),
-            "/bin/sh".as_ref(),
-            "-c".as_ref(),
-            "true".as_ref(),
-        ]);
-        assert_eq!(code(&out), 0, "{}", show(&out));
+        root.kaudit_trace(&db, "nonames", &["--no-names"], &["/bin/sh", "-c", "true"]);
     }
     let profile = dir.path().join("p.toml");
     let allow = |text: &str| {
@@ -676,16 +651,8 @@ fn the_check_gate_fails_past_the_budget_and_on_added_removed_and_changed_entries
     );
     let retrace = || {
         let _turn = crate::support::tracing_turn();
-        let out = t.run([
-            "trace".as_ref(),
-            "--name".as_ref(),
-            "fixture-run".as_ref(),
-            "--root".as_ref(),
-            t.root.path().as_os_str(),
-            "--".as_ref(),
-            OsStr::new("/usr/local/bin/run.sh"),
-        ]);
-        assert_eq!(code(&out), 0, "{}", show(&out));
+        t.root
+            .kaudit_trace(&t.db, "fixture-run", &[], &["/usr/local/bin/run.sh"]);
     };
     retrace();
     let out = check(&[]);

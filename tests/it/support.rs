@@ -683,6 +683,32 @@ impl FixtureRoot {
             db.as_os_str(),
         ])
     }
+
+    /// `kaudit trace --root ROOT --name NAME FLAGS… --db DB -- COMMAND…`,
+    /// which must pass. The caller holds [`tracing_turn`].
+    pub(crate) fn kaudit_trace(
+        &self,
+        db: &Path,
+        name: &str,
+        flags: &[&str],
+        command: &[&str],
+    ) -> Output {
+        let mut args: Vec<&OsStr> = vec![
+            OsStr::new("trace"),
+            OsStr::new("--root"),
+            self.path().as_os_str(),
+            OsStr::new("--name"),
+            OsStr::new(name),
+            OsStr::new("--db"),
+            db.as_os_str(),
+        ];
+        args.extend(flags.iter().map(OsStr::new));
+        args.push(OsStr::new("--"));
+        args.extend(command.iter().map(OsStr::new));
+        let out = kaudit(args);
+        assert_eq!(code(&out), 0, "trace {name}: {}", show(&out));
+        out
+    }
 }
 
 /// What the root's own loader reported for one executable.

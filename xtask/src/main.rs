@@ -274,8 +274,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn bench_trace(args: &[String]) -> Result<()> {
-    let mut rounds = 15usize;
+/// `[--rounds N]`, the only argument of the timing benchmarks.
+fn rounds_arg(args: &[String], default: usize) -> Result<usize> {
+    let mut rounds = default;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -283,6 +284,11 @@ fn bench_trace(args: &[String]) -> Result<()> {
             other => bail!("unknown argument {other}"),
         }
     }
+    Ok(rounds)
+}
+
+fn bench_trace(args: &[String]) -> Result<()> {
+    let rounds = rounds_arg(args, 15)?;
     let kaudit = build_release()?;
     let tmp = std::env::temp_dir().join(format!("kaudit-bench-trace-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
@@ -572,14 +578,7 @@ fn storm_rounds(kaudit: &Path) -> Result<Vec<Storm>> {
 }
 
 fn bench_reports(args: &[String]) -> Result<()> {
-    let mut rounds = 11usize;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--rounds" => rounds = it.next().context("--rounds needs a value")?.parse()?,
-            other => bail!("unknown argument {other}"),
-        }
-    }
+    let rounds = rounds_arg(args, 11)?;
     let kaudit = build_release()?;
     let tmp = std::env::temp_dir().join(format!("kaudit-bench-reports-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
