@@ -161,8 +161,10 @@ pub(crate) enum Command {
     /// not keep, and the set of packages the image needs (@world). Without
     /// --out, printed; with --out DIR, written as DIR/package.env, one
     /// DIR/env/kaudit/CATEGORY-PN.conf per package (INSTALL_MASK and
-    /// PKG_INSTALL_MASK) and DIR/world. Dropped symlinks are listed but not
-    /// masked: INSTALL_MASK leaves symlinks.
+    /// PKG_INSTALL_MASK) and DIR/world. A package whose slot is not 0 is
+    /// CATEGORY/PN:SLOT (its file CATEGORY-PN-SLOT.conf), so two installed
+    /// slots are two lines. Dropped symlinks are listed but not masked:
+    /// INSTALL_MASK leaves symlinks.
     InstallMask(InstallMaskArgs),
     /// The image gate: fail a build when the image outgrows its budget or baseline, or changes
     ///

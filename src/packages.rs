@@ -40,8 +40,28 @@ pub(crate) fn owner(cli: &Cli, a: &OwnerArgs) -> Result<i32> {
     Ok(code)
 }
 
+/// A package with what the image keeps of it.
+struct Row {
+    mask: PackageMask,
+    /// The database it comes from: `dpkg` or `portage`.
+    db: String,
+    slot: Option<String>,
+}
+
+impl Row {
+    /// The package as Portage names it in `package.env` and the world set:
+    /// `CATEGORY/PN`, with `:SLOT` when the slot is not the default `0` (two
+    /// slots of one package are two lines).
+    fn atom(&self) -> String {
+        match self.slot.as_deref() {
+            Some(s) if s != "0" => format!("{}:{s}", self.mask.name),
+            _ => self.mask.name.clone(),
+        }
+    }
+}
+
 /// Every package of the graph with what the image keeps of it.
-fn package_masks(db: &Db, c: &Closure) -> Result<Vec<(PackageMask, String)>> {
+fn package_masks(db: &Db, c: &Closure) -> Result<Vec<Row>> {
     let mut out = Vec::new();
     for p in db.packages()? {
         let entries: Vec<Installed> = db
@@ -68,15 +88,18 @@ fn package_masks(db: &Db, c: &Closure) -> Result<Vec<(PackageMask, String)>> {
             })
             .collect();
         let kept = |path: &[u8]| c.entries.contains_key(path);
-        out.push((
-            mask::masks(&p.name, p.version.as_deref(), &entries, &kept),
-            p.db,
-        ));
+        out.push(Row {
+            mask: mask::masks(&p.name, p.version.as_deref(), &entries, &kept),
+            db: p.db,
+            slot: p.slot,
+        });
     }
     out.sort_by(|a, b| {
-        b.0.kept_bytes
-            .cmp(&a.0.kept_bytes)
-            .then_with(|| a.0.name.cmp(&b.0.name))
+        b.mask
+            .kept_bytes
+            .cmp(&a.mask.kept_bytes)
+            .then_with(|| a.mask.name.cmp(&b.mask.name))
+            .then_with(|| a.slot.cmp(&b.slot))
     });
     Ok(out)
 }
@@ -107,11 +130,12 @@ pub(crate) fn packages(cli: &Cli, a: &PackagesArgs) -> Result<i32> {
                 "{:<40} {:<28} {:>6} {:>10} {:>7} {:>10}",
                 "package", "version", "kept", "bytes", "dropped", "bytes"
             )?;
-            for (m, _) in rows.iter().filter(|(m, _)| m.kept > 0 || a.all) {
+            for r in rows.iter().filter(|r| r.mask.kept > 0 || a.all) {
+                let m = &r.mask;
                 writeln!(
                     out,
                     "{:<40} {:<28} {:>6} {:>10} {:>7} {:>10}",
-                    m.name,
+                    r.atom(),
                     m.version.as_deref().unwrap_or("-"),
                     m.kept,
                     human(m.kept_bytes),
@@ -119,7 +143,7 @@ pub(crate) fn packages(cli: &Cli, a: &PackagesArgs) -> Result<i32> {
                     human(m.dropped_bytes)
                 )?;
             }
-            let needed = rows.iter().filter(|(m, _)| m.kept > 0).count();
+            let needed = rows.iter().filter(|r| r.mask.kept > 0).count();
             writeln!(
                 out,
                 "{needed} of {} packages keep files (directories not counted){}",
@@ -134,10 +158,11 @@ pub(crate) fn packages(cli: &Cli, a: &PackagesArgs) -> Result<i32> {
         ReportFormat::Json => {
             let v: Vec<serde_json::Value> = rows
                 .iter()
-                .filter(|(m, _)| m.kept > 0 || a.all)
-                .map(|(m, db)| {
+                .filter(|r| r.mask.kept > 0 || a.all)
+                .map(|r| {
+                    let m = &r.mask;
                     serde_json::json!({
-                        "package": m.name, "version": m.version, "db": db,
+                        "package": m.name, "version": m.version, "slot": r.slot, "db": r.db,
                         "kept_files": m.kept, "kept_bytes": m.kept_bytes,
                         "dropped_files": m.dropped, "dropped_bytes": m.dropped_bytes,
                     })
@@ -151,7 +176,7 @@ pub(crate) fn packages(cli: &Cli, a: &PackagesArgs) -> Result<i32> {
 
 /// A package atom's file name in `env/kaudit/`.
 fn env_name(atom: &str) -> String {
-    atom.replace('/', "-")
+    atom.replace(['/', ':'], "-")
 }
 
 /// `kaudit install-mask --profile FILE [--out DIR]`.
@@ -160,22 +185,21 @@ pub(crate) fn install_mask(cli: &Cli, a: &InstallMaskArgs) -> Result<i32> {
     let profile = Profile::load(&a.profile)?;
     let c = closure_of(&db, &profile)?;
     let rows = package_masks(&db, &c)?;
-    let portage: Vec<&PackageMask> = rows
+    let mut by_atom: Vec<(String, &PackageMask)> = rows
         .iter()
-        .filter(|(_, db)| db == "portage")
-        .map(|(m, _)| m)
+        .filter(|r| r.db == "portage")
+        .map(|r| (r.atom(), &r.mask))
         .collect();
-    if portage.is_empty() {
+    if by_atom.is_empty() {
         eprintln!(
             "kaudit: the root has no Portage packages: INSTALL_MASK applies to Gentoo builds only"
         );
     }
-    let mut by_name: Vec<&PackageMask> = portage.clone();
-    by_name.sort_by(|x, y| x.name.cmp(&y.name));
-    let world: Vec<&str> = by_name
+    by_atom.sort_by(|x, y| x.0.cmp(&y.0));
+    let world: Vec<&str> = by_atom
         .iter()
-        .filter(|m| m.kept > 0)
-        .map(|m| m.name.as_str())
+        .filter(|(_, m)| m.kept > 0)
+        .map(|(atom, _)| atom.as_str())
         .collect();
     let header = |m: &PackageMask| {
         format!(
@@ -208,12 +232,12 @@ pub(crate) fn install_mask(cli: &Cli, a: &InstallMaskArgs) -> Result<i32> {
         None => {
             let out = std::io::stdout();
             let mut out = out.lock();
-            for m in by_name
+            for (atom, m) in by_atom
                 .iter()
-                .filter(|m| !m.masks.is_empty() || !m.unmaskable.is_empty())
+                .filter(|(_, m)| !m.masks.is_empty() || !m.unmaskable.is_empty())
             {
                 writeln!(out, "{}", header(m))?;
-                writeln!(out, "{} INSTALL_MASK=\"{}\"", m.name, m.masks.join(" "))?;
+                writeln!(out, "{atom} INSTALL_MASK=\"{}\"", m.masks.join(" "))?;
             }
             writeln!(
                 out,
@@ -227,8 +251,8 @@ pub(crate) fn install_mask(cli: &Cli, a: &InstallMaskArgs) -> Result<i32> {
             let mut package_env = String::from(
                 "# written by kaudit install-mask: per-package INSTALL_MASK from the evidence graph\n",
             );
-            for m in by_name.iter().filter(|m| !m.masks.is_empty()) {
-                let file = format!("{}.conf", env_name(&m.name));
+            for (atom, m) in by_atom.iter().filter(|(_, m)| !m.masks.is_empty()) {
+                let file = format!("{}.conf", env_name(atom));
                 let body = format!(
                     "{}\nINSTALL_MASK=\"{}\"\nPKG_INSTALL_MASK=\"{}\"\n",
                     header(m),
@@ -237,7 +261,7 @@ pub(crate) fn install_mask(cli: &Cli, a: &InstallMaskArgs) -> Result<i32> {
                 );
                 std::fs::write(env.join(&file), body)
                     .with_context(|| format!("writing {}", env.join(&file).display()))?;
-                package_env.push_str(&format!("{} kaudit/{file}\n", m.name));
+                package_env.push_str(&format!("{atom} kaudit/{file}\n"));
             }
             std::fs::write(dir.join("package.env"), package_env)?;
             let mut w = world.join("\n");
@@ -245,7 +269,7 @@ pub(crate) fn install_mask(cli: &Cli, a: &InstallMaskArgs) -> Result<i32> {
             std::fs::write(dir.join("world"), w)?;
             eprintln!(
                 "kaudit: {} package(s) masked, {} needed; {}/package.env, {}/env/kaudit/, {}/world",
-                by_name.iter().filter(|m| !m.masks.is_empty()).count(),
+                by_atom.iter().filter(|(_, m)| !m.masks.is_empty()).count(),
                 world.len(),
                 dir.display(),
                 dir.display(),

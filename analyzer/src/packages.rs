@@ -3,8 +3,14 @@
 //! Gentoo (Portage's installed-package database): `/var/db/pkg/CATEGORY/PF/`
 //! with `CONTENTS` (`dir PATH`, `obj PATH MD5 MTIME`, `sym PATH -> TARGET
 //! MTIME`, `fif PATH`, `dev PATH`; paths may hold spaces, so the fields
-//! after a path are taken from the right), `SIZE` and `NEEDED.ELF.2`
-//! (`ARCH;PATH;SONAME;RUNPATH;NEEDED;MULTILIB`).
+//! after a path are taken from the right), `SIZE`, `SLOT` and `NEEDED.ELF.2`
+//! (`ARCH;PATH;SONAME;RUNPATH;NEEDED;MULTILIB`). Portage 3.0.82 and later
+//! may also write a consolidated `metadata` file in the same directory:
+//! `KEY=value` lines (one per single-line field, `SIZE` and `SLOT` among
+//! them; `CONTENTS` and `NEEDED.ELF.2` stay files of their own) and `#`
+//! header lines, one of them `#dir_mtime=NS`. Like Portage, the file is
+//! believed only while that stamp equals the directory's modification time
+//! in nanoseconds; a stale or absent one leaves the single files to say it.
 //!
 //! dpkg: `/var/lib/dpkg/status` (installed packages, their versions and
 //! architectures), `/var/lib/dpkg/info/NAME.list` or `NAME:ARCH.list` (the
@@ -57,6 +63,8 @@ pub struct Package {
     pub files: Vec<Owned>,
     /// Bytes of its regular files, as the database says (`SIZE`).
     pub size: Option<u64>,
+    /// Its slot (Gentoo `SLOT`, without a sub-slot).
+    pub slot: Option<String>,
     /// Its `NEEDED.ELF.2` (Gentoo).
     pub needed: Vec<Needed>,
 }
@@ -262,9 +270,23 @@ fn read_portage(root: &Root, view: &dyn FsView, out: &mut Packages) {
             }
             files.sort_by(|a, b| a.path.cmp(&b.path));
             files.dedup_by(|a, b| a.path == b.path);
-            let size = file("SIZE")
-                .ok()
-                .and_then(|t| String::from_utf8_lossy(&t).trim().parse().ok());
+            let meta = file("metadata").ok().and_then(|text| {
+                let mtime = root.mtime_ns(&dir).ok()?;
+                portage_metadata(&text, mtime)
+            });
+            // a field from the metadata file when it holds it, else from its own file
+            let field = |key: &str| -> Option<String> {
+                match meta.as_ref().and_then(|m| m.get(key)) {
+                    Some(v) => Some(v.clone()),
+                    None => file(key)
+                        .ok()
+                        .map(|t| String::from_utf8_lossy(&t).trim().to_string()),
+                }
+            };
+            let size = field("SIZE").and_then(|t| t.trim().parse().ok());
+            let slot = field("SLOT")
+                .map(|s| s.split('/').next().unwrap_or_default().trim().to_string())
+                .filter(|s| !s.is_empty());
             let needed = file("NEEDED.ELF.2")
                 .map(|t| t.split(|&b| b == b'\n').filter_map(needed_line).collect())
                 .unwrap_or_default();
@@ -275,10 +297,32 @@ fn read_portage(root: &Root, view: &dyn FsView, out: &mut Packages) {
                 db: "portage",
                 files,
                 size,
+                slot,
                 needed,
             });
         }
     }
+}
+
+/// The fields of a Portage `metadata` file, when its `#dir_mtime=` stamp
+/// equals `dir_mtime_ns` (the package directory's modification time);
+/// `None` for a stale or unstamped file.
+fn portage_metadata(text: &[u8], dir_mtime_ns: i128) -> Option<HashMap<String, String>> {
+    let text = std::str::from_utf8(text).ok()?;
+    let mut stamp = None;
+    let mut fields = HashMap::new();
+    for line in text.lines() {
+        if let Some(h) = line.strip_prefix('#') {
+            if let Some(v) = h.strip_prefix("dir_mtime=") {
+                stamp = v.trim().parse::<i128>().ok();
+            }
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            fields.insert(k.to_string(), v.to_string());
+        }
+    }
+    (stamp == Some(dir_mtime_ns)).then_some(fields)
 }
 
 fn read_dpkg(root: &Root, view: &dyn FsView, out: &mut Packages) {
@@ -305,6 +349,7 @@ fn read_dpkg(root: &Root, view: &dyn FsView, out: &mut Packages) {
                 db: "dpkg",
                 files: Vec::new(),
                 size: None,
+                slot: None,
                 needed: Vec::new(),
             });
             continue;
@@ -340,6 +385,7 @@ fn read_dpkg(root: &Root, view: &dyn FsView, out: &mut Packages) {
             db: "dpkg",
             files,
             size: None,
+            slot: None,
             needed: Vec::new(),
         });
     }
@@ -496,6 +542,17 @@ mod tests {
             n.needed,
             vec![b"libseccomp.so.2".to_vec(), b"libc.so.6".to_vec()]
         );
+    }
+
+    #[test]
+    fn portage_metadata_is_believed_only_with_the_directorys_stamp() {
+        let text = b"#format=1\n#dir_mtime=1700000000123456789\nSLOT=3.11/3.11\nSIZE=4096\nrepository=gentoo\n";
+        let m = portage_metadata(text, 1_700_000_000_123_456_789).unwrap();
+        assert_eq!(m["SLOT"], "3.11/3.11");
+        assert_eq!(m["SIZE"], "4096");
+        assert_eq!(m["repository"], "gentoo");
+        assert!(portage_metadata(text, 1_700_000_000_123_456_788).is_none());
+        assert!(portage_metadata(b"SLOT=0\n", 0).is_none());
     }
 
     #[test]

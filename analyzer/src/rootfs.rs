@@ -251,15 +251,22 @@ impl Root {
 
     /// `lstat` of an entry inside the root (the last component is not followed).
     pub fn lstat(&self, inner: &[u8]) -> io::Result<Meta> {
+        self.lstat_raw(inner).map(|st| Meta::from_stat(&st))
+    }
+
+    /// An entry's modification time in nanoseconds since the epoch (the
+    /// last component is not followed).
+    pub fn mtime_ns(&self, inner: &[u8]) -> io::Result<i128> {
+        self.lstat_raw(inner)
+            .map(|st| i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec))
+    }
+
+    fn lstat_raw(&self, inner: &[u8]) -> io::Result<rustix::fs::Stat> {
         if inner == b"/" {
-            return rustix::fs::fstat(&self.fd)
-                .map(|st| Meta::from_stat(&st))
-                .map_err(to_io);
+            return rustix::fs::fstat(&self.fd).map_err(to_io);
         }
         let dir = self.dir_fd(bytes::parent(inner))?;
-        rustix::fs::statat(&*dir, bytes::file_name(inner), AtFlags::SYMLINK_NOFOLLOW)
-            .map(|st| Meta::from_stat(&st))
-            .map_err(to_io)
+        rustix::fs::statat(&*dir, bytes::file_name(inner), AtFlags::SYMLINK_NOFOLLOW).map_err(to_io)
     }
 
     /// The target of a symlink inside the root, as stored (not resolved).

@@ -17,8 +17,10 @@ pub struct PackageRow {
     pub version: Option<String>,
     /// Architecture.
     pub arch: Option<String>,
-    /// `dpkg`.
+    /// `dpkg` or `portage`.
     pub db: String,
+    /// Its slot (Gentoo).
+    pub slot: Option<String>,
 }
 
 /// An entry a package owns, as the scan recorded it.
@@ -52,7 +54,7 @@ impl Db {
         {
             let mut p = tx
                 .prepare(
-                    "INSERT INTO package (id, name, version, arch, db, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO package (id, name, version, arch, db, size, slot) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(err)?;
             let mut o = tx
@@ -68,7 +70,8 @@ impl Db {
                     pkg.version,
                     pkg.arch,
                     pkg.db,
-                    pkg.size.map(|s| s as i64)
+                    pkg.size.map(|s| s as i64),
+                    pkg.slot
                 ])
                 .map_err(err)?;
                 for f in &pkg.files {
@@ -99,7 +102,9 @@ impl Db {
     pub fn packages(&self) -> Result<Vec<PackageRow>, DbError> {
         let mut st = self
             .connection()
-            .prepare("SELECT id, name, version, arch, db FROM package ORDER BY name, arch, id")
+            .prepare(
+                "SELECT id, name, version, arch, db, slot FROM package ORDER BY name, arch, id",
+            )
             .map_err(|e| self.err(e))?;
         let rows = st
             .query_map([], |r| {
@@ -109,6 +114,7 @@ impl Db {
                     version: r.get(2)?,
                     arch: r.get(3)?,
                     db: r.get(4)?,
+                    slot: r.get(5)?,
                 })
             })
             .map_err(|e| self.err(e))?;

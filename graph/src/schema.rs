@@ -203,6 +203,10 @@ CREATE INDEX closure_dropped_path ON closure_dropped(key, path);
 ALTER TABLE owner ADD COLUMN kind TEXT NOT NULL DEFAULT '';
 ALTER TABLE package ADD COLUMN size INTEGER;
 "#,
+    // 8: a Gentoo package's slot
+    r#"
+ALTER TABLE package ADD COLUMN slot TEXT;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -261,6 +261,7 @@ fn a_gentoo_root_is_attributed_reported_and_masked_exactly() {
     );
     root.write("/usr/share/man/man1/app.1", ".TH APP 1\n");
     let unused = root.build_into(Build::exe(), "/usr/bin/unused");
+    root.build_into(Build::exe(), "/usr/bin/app1");
     root.write_exec(
         "/usr/local/bin/run.sh",
         "#!/bin/sh\n/usr/bin/app\ncat '/usr/share/app/my data.txt'\n",
@@ -323,6 +324,14 @@ fn a_gentoo_root_is_attributed_reported_and_masked_exactly() {
             format!("X86_64;/usr/bin/app;;;{};x86_64\n", needed_of(&app)),
         ),
         (
+            // an older slot of the same package, nothing uses it
+            "app-misc",
+            "app",
+            "app-1.0",
+            vec![dir("/usr/bin"), obj("/usr/bin/app1")],
+            String::new(),
+        ),
+        (
             "app-misc",
             "unused",
             "unused-0.1",
@@ -348,11 +357,41 @@ fn a_gentoo_root_is_attributed_reported_and_masked_exactly() {
     for (cat, _, pf, contents, needed) in &packages {
         let d = format!("/var/db/pkg/{cat}/{pf}");
         root.write(format!("{d}/CONTENTS"), contents.join("\n") + "\n");
-        root.write(format!("{d}/SIZE"), "1234\n");
+        if *pf != "app-2.1" {
+            root.write(format!("{d}/SIZE"), "1234\n");
+        }
         if !needed.is_empty() {
             root.write(format!("{d}/NEEDED.ELF.2"), needed);
         }
     }
+    root.write("/var/db/pkg/app-misc/app-1.0/SLOT", "1\n");
+    root.write("/var/db/pkg/sys-libs/libfix-1.0-r2/SLOT", "0/1.0\n");
+    // Portage's consolidated metadata file: app-2.1's SLOT and SIZE are in
+    // it only, stamped with its directory's time; libfix's is stale (its
+    // directory changed after the stamp), so its own SLOT file says
+    let stamp = |pf: &str, body: &str, stamp_ns: u64, dir_ns: u64| {
+        let d = format!("/var/db/pkg/{pf}");
+        root.write(
+            format!("{d}/metadata"),
+            format!("#format=1\n#dir_mtime={stamp_ns}\n{body}"),
+        );
+        std::fs::File::open(root.host(&d))
+            .unwrap()
+            .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(dir_ns))
+            .unwrap();
+    };
+    stamp(
+        "app-misc/app-2.1",
+        "SLOT=2\nSIZE=5678\nrepository=gentoo\n",
+        1_700_000_000_123_456_789,
+        1_700_000_000_123_456_789,
+    );
+    stamp(
+        "sys-libs/libfix-1.0-r2",
+        "SLOT=9\nSIZE=1\n",
+        1_700_000_000_000_000_000,
+        1_700_000_001_000_000_000,
+    );
 
     let t = tempfile::tempdir().unwrap();
     let db = t.path().join("g.db");
@@ -414,13 +453,21 @@ fn a_gentoo_root_is_attributed_reported_and_masked_exactly() {
     // the per-package report
     let out = k(&["packages", "--profile", p, "--format", "json", "--all"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let row = |name: &str| {
+    // a package by its atom: CATEGORY/PN, and :SLOT unless the slot is 0
+    let row = |atom: &str| {
         v.as_array()
             .unwrap()
             .iter()
-            .find(|r| r["package"] == name)
+            .find(|r| {
+                let slot = r["slot"].as_str().filter(|s| *s != "0");
+                let name = r["package"].as_str().unwrap();
+                match slot {
+                    Some(s) => format!("{name}:{s}") == atom,
+                    None => name == atom,
+                }
+            })
             .cloned()
-            .unwrap_or_else(|| panic!("{name}: {v:#}"))
+            .unwrap_or_else(|| panic!("{atom}: {v:#}"))
     };
     let counts = |name: &str| {
         let r = row(name);
@@ -434,10 +481,24 @@ fn a_gentoo_root_is_attributed_reported_and_masked_exactly() {
         (2, 4),
         "liba.so.1.0 and liba.so.1 kept; liba.so, liba.a, a.h, README dropped"
     );
-    assert_eq!(counts("app-misc/app"), (2, 1));
+    assert_eq!(counts("app-misc/app:2"), (2, 1));
+    assert_eq!(
+        counts("app-misc/app:1"),
+        (0, 1),
+        "the other slot: its own row"
+    );
     assert_eq!(counts("app-misc/unused"), (0, 1));
     assert_eq!(counts("app-shells/dash"), (2, 0));
     assert_eq!(row("sys-libs/libfix")["version"], "1.0-r2");
+    // SLOT and SIZE from the metadata file when its stamp holds, from their
+    // own files when it is stale
+    assert_eq!(
+        sqlite(
+            &db,
+            "SELECT name || '-' || version || ' ' || ifnull(slot, '-') || ' ' || ifnull(size, '-') FROM package ORDER BY 1"
+        ),
+        "app-misc/app-1.0 1 1234\napp-misc/app-2.1 2 5678\napp-misc/unused-0.1 - 1234\napp-shells/dash-0.5.12 - 1234\nsys-libs/libfix-1.0-r2 0 1234\n"
+    );
 
     // INSTALL_MASK: applied to CONTENTS, exactly the allowlist's files remain
     let list = t.path().join("list");
@@ -466,9 +527,18 @@ fn a_gentoo_root_is_attributed_reported_and_masked_exactly() {
     ]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     let package_env = std::fs::read_to_string(feeds.join("package.env")).unwrap();
-    for (cat, pn, _, contents, _) in &packages {
-        let atom = format!("{cat}/{pn}");
-        let conf = feeds.join(format!("env/kaudit/{cat}-{pn}.conf"));
+    for (cat, pn, pf, contents, _) in &packages {
+        let slot = match *pf {
+            "app-2.1" => "2",
+            "app-1.0" => "1",
+            _ => "",
+        };
+        let atom = match slot {
+            "" => format!("{cat}/{pn}"),
+            s => format!("{cat}/{pn}:{s}"),
+        };
+        let file = atom.replace(['/', ':'], "-");
+        let conf = feeds.join(format!("env/kaudit/{file}.conf"));
         let mask = std::fs::read_to_string(&conf)
             .ok()
             .and_then(|c| {
@@ -480,7 +550,7 @@ fn a_gentoo_root_is_attributed_reported_and_masked_exactly() {
             .unwrap_or_default();
         if !mask.is_empty() {
             assert!(
-                package_env.contains(&format!("{atom} kaudit/{cat}-{pn}.conf")),
+                package_env.contains(&format!("{atom} kaudit/{file}.conf")),
                 "{package_env}"
             );
         }
@@ -510,7 +580,7 @@ fn a_gentoo_root_is_attributed_reported_and_masked_exactly() {
         assert_eq!(left_files, kept_files, "{atom}: INSTALL_MASK=\"{mask}\"");
     }
     let world = std::fs::read_to_string(feeds.join("world")).unwrap();
-    assert_eq!(world, "app-misc/app\napp-shells/dash\nsys-libs/libfix\n");
+    assert_eq!(world, "app-misc/app:2\napp-shells/dash\nsys-libs/libfix\n");
     // the patterns of the library: whole directories where nothing is kept
     let conf = std::fs::read_to_string(feeds.join("env/kaudit/sys-libs-libfix.conf")).unwrap();
     assert!(
@@ -525,6 +595,6 @@ fn a_gentoo_root_is_attributed_reported_and_masked_exactly() {
         )),
         "{conf}"
     );
-    let conf = std::fs::read_to_string(feeds.join("env/kaudit/app-misc-app.conf")).unwrap();
+    let conf = std::fs::read_to_string(feeds.join("env/kaudit/app-misc-app-2.conf")).unwrap();
     assert!(conf.contains("INSTALL_MASK=\"/usr/share/man\""), "{conf}");
 }
