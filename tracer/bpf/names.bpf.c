@@ -11,6 +11,10 @@
 // in the ring buffer is counted in `dropped`, never silently lost.
 //
 // x86-64 only: system call numbers and the pt_regs layout are that ABI's.
+// Calls a 32-bit program makes (the ia32 table, arguments in ebx, ecx, edx,
+// esi, edi, ebp) are translated here to the 64-bit call of the same meaning
+// (stat64 is sent as stat, fstatat64 as newfstatat) with the arguments taken
+// from the ia32 registers; calls through the x32 ABI are counted, not read.
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -70,13 +74,42 @@ struct task_struct {
 
 #define PATH_CAP 4096
 
-// offsets in struct pt_regs (arch/x86/include/asm/ptrace.h, stable ABI)
-#define REG_R10 56
-#define REG_R8 72
-#define REG_DX 96
-#define REG_SI 104
-#define REG_DI 112
+// struct pt_regs (arch/x86/include/asm/ptrace.h, stable ABI) as 8-byte
+// slots: r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di orig_ax
+#define REGS 16
+#define R_BP 4
+#define R_BX 5
+#define R_R10 7
+#define R_R9 8
+#define R_R8 9
+#define R_CX 11
+#define R_DX 12
+#define R_SI 13
+#define R_DI 14
 #define REG_ORIG_AX 120
+
+// the ia32 numbers of the same calls (arch/x86/entry/syscalls/syscall_32.tbl)
+#define IA32_OPEN 5
+#define IA32_EXECVE 11
+#define IA32_CHDIR 12
+#define IA32_OLDSTAT 18
+#define IA32_ACCESS 33
+#define IA32_OLDLSTAT 84
+#define IA32_READLINK 85
+#define IA32_STAT 106
+#define IA32_LSTAT 107
+#define IA32_FCHDIR 133
+#define IA32_STAT64 195
+#define IA32_LSTAT64 196
+#define IA32_OPENAT 295
+#define IA32_FSTATAT64 300
+#define IA32_READLINKAT 305
+#define IA32_FACCESSAT 307
+#define IA32_EXECVEAT 358
+#define IA32_STATX 383
+#define IA32_OPENAT2 437
+#define IA32_FACCESSAT2 439
+#define X32_SYSCALL_BIT 0x40000000
 
 #define NR_OPEN 2
 #define NR_STAT 4
@@ -108,7 +141,7 @@ struct hdr {
     __u64 flags; // entry: open/stat/exec flags
     __u32 len; // bytes of path that follow, with the final NUL
     char comm[16];
-    __u32 pad;
+    __u32 compat; // entry: the call was made in 32-bit mode
     __u64 root_ino; // entry: the process's root directory
     __u64 pwd_ino; // entry: its working directory (exit of chdir: the new one)
     __u32 root_dev; // kernel dev_t of the root directory's filesystem
@@ -135,8 +168,8 @@ struct {
     __type(value, struct scratch);
 } scratch SEC(".maps");
 
-// [0]: records that did not fit in the ring buffer; [1]: calls made in
-// 32-bit mode, whose numbers and arguments are another table's (not read)
+// [0]: records that did not fit in the ring buffer; [1]: calls made through
+// the x32 ABI, whose structures are another ABI's (not read)
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, 2);
@@ -190,6 +223,41 @@ static __always_inline __u64 reg(void *regs, int off)
     return v;
 }
 
+// The 64-bit call each ia32 call number means, 0 for calls not captured.
+// Kept in .data, not .rodata: the verifier then reads an entry as any
+// number rather than following every call as a constant of its own through
+// the whole program (which multiplies the paths it has to check).
+#define IA32_MAX 439
+__u16 ia32_calls[IA32_MAX + 1] = {
+    [IA32_OPEN] = NR_OPEN,
+    [IA32_EXECVE] = NR_EXECVE,
+    [IA32_CHDIR] = NR_CHDIR,
+    [IA32_OLDSTAT] = NR_STAT,
+    [IA32_STAT] = NR_STAT,
+    [IA32_STAT64] = NR_STAT,
+    [IA32_ACCESS] = NR_ACCESS,
+    [IA32_OLDLSTAT] = NR_LSTAT,
+    [IA32_LSTAT] = NR_LSTAT,
+    [IA32_LSTAT64] = NR_LSTAT,
+    [IA32_READLINK] = NR_READLINK,
+    [IA32_FCHDIR] = NR_FCHDIR,
+    [IA32_OPENAT] = NR_OPENAT,
+    [IA32_FSTATAT64] = NR_NEWFSTATAT,
+    [IA32_READLINKAT] = NR_READLINKAT,
+    [IA32_FACCESSAT] = NR_FACCESSAT,
+    [IA32_EXECVEAT] = NR_EXECVEAT,
+    [IA32_STATX] = NR_STATX,
+    [IA32_OPENAT2] = NR_OPENAT2,
+    [IA32_FACCESSAT2] = NR_FACCESSAT2,
+};
+
+static __always_inline __u64 from_ia32(__u64 nr)
+{
+    if (nr > IA32_MAX)
+        return 0;
+    return ia32_calls[nr];
+}
+
 // The (device, inode) of the directory open as descriptor `fd` of the
 // current process (zero when it is not a directory or not open).
 static __always_inline void fd_dir(long fd, __u64 *ino, __u32 *dev)
@@ -228,79 +296,113 @@ static __always_inline void count_drop(void)
 }
 
 // A system call made in 32-bit mode (an ia32 program, or int 0x80): its
-// number means another call in the ia32 table. Counted, not read.
+// number is the ia32 table's, its arguments in the ia32 registers.
 #define TS_COMPAT 0x0002
 static __always_inline int compat_call(void)
 {
     struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    if (!(BPF_CORE_READ(task, thread_info.status) & TS_COMPAT))
+    return (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) != 0;
+}
+
+// The call being made, as its 64-bit number (0 for calls not captured);
+// `compat` says the arguments are in the ia32 registers. Only a number
+// that means a captured call in one table or the other pays for the look at
+// the thread's mode.
+static __always_inline __u64 which_call(__u64 nr, int *compat)
+{
+    *compat = 0;
+    int native = wanted(nr);
+    __u64 ia32 = from_ia32(nr);
+    if (!native && !ia32) {
+        if (nr & X32_SYSCALL_BIT && wanted(nr & ~X32_SYSCALL_BIT)) {
+            __u32 one = 1;
+            __u64 *d = bpf_map_lookup_elem(&dropped, &one);
+            if (d)
+                *d += 1;
+        }
         return 0;
-    __u32 one = 1;
-    __u64 *d = bpf_map_lookup_elem(&dropped, &one);
-    if (d)
-        *d += 1;
-    return 1;
+    }
+    if (compat_call()) {
+        *compat = 1;
+        return ia32;
+    }
+    return native ? nr : 0;
 }
 
 // Fill the scratch record of call `nr` (its arguments in `regs`): the path
 // and what places it. Returns the bytes of path, with the final NUL.
-static __always_inline long build(struct scratch *s, __u64 nr, void *regs, __u64 id)
+static __always_inline long build(struct scratch *s, __u64 nr, int compat, void *regs, __u64 id)
 {
     s->h.kind = KIND_ENTER;
     s->h.nr = nr;
     s->h.tgid = id >> 32;
     s->h.tid = (__u32)id;
     s->h.flags = 0;
-    s->h.pad = 0;
-    // the argument registers in one read (r10 .. rdi are contiguous in pt_regs)
-    __u64 r[8] = {};
-    bpf_probe_read_kernel(r, sizeof(r), regs + REG_R10);
+    s->h.compat = compat;
+    // the registers in one read, then the arguments in their ABI's order:
+    // rdi rsi rdx r10 r8 (64-bit), ebx ecx edx esi edi (ia32; a 32-bit
+    // program's pointers and flags are the low halves)
+    __u64 r[REGS] = {};
+    bpf_probe_read_kernel(r, sizeof(r), regs);
+    __u64 a0, a1, a2, a3, a4;
+    if (compat) {
+        a0 = (__u32)r[R_BX];
+        a1 = (__u32)r[R_CX];
+        a2 = (__u32)r[R_DX];
+        a3 = (__u32)r[R_SI];
+        a4 = (__u32)r[R_DI];
+    } else {
+        a0 = r[R_DI];
+        a1 = r[R_SI];
+        a2 = r[R_DX];
+        a3 = r[R_R10];
+        a4 = r[R_R8];
+    }
     const char *path = 0;
     switch (nr) {
     case NR_OPEN:
         s->h.val = AT_FDCWD;
-        path = (const char *)r[(REG_DI - REG_R10) / 8];
-        s->h.flags = r[(REG_SI - REG_R10) / 8];
+        path = (const char *)a0;
+        s->h.flags = a1;
         break;
     case NR_STAT: case NR_ACCESS: case NR_EXECVE: case NR_CHDIR: case NR_READLINK:
         s->h.val = AT_FDCWD;
-        path = (const char *)r[(REG_DI - REG_R10) / 8];
+        path = (const char *)a0;
         break;
     case NR_LSTAT:
         s->h.val = AT_FDCWD;
-        path = (const char *)r[(REG_DI - REG_R10) / 8];
+        path = (const char *)a0;
         s->h.flags = 0x100; // AT_SYMLINK_NOFOLLOW
         break;
     case NR_FCHDIR:
-        s->h.val = (__s64)(int)r[(REG_DI - REG_R10) / 8];
+        s->h.val = (__s64)(int)a0;
         break;
     case NR_OPENAT: case NR_STATX:
-        s->h.val = (__s64)(int)r[(REG_DI - REG_R10) / 8];
-        path = (const char *)r[(REG_SI - REG_R10) / 8];
-        s->h.flags = r[(REG_DX - REG_R10) / 8];
+        s->h.val = (__s64)(int)a0;
+        path = (const char *)a1;
+        s->h.flags = a2;
         break;
     case NR_NEWFSTATAT: case NR_FACCESSAT2:
-        s->h.val = (__s64)(int)r[(REG_DI - REG_R10) / 8];
-        path = (const char *)r[(REG_SI - REG_R10) / 8];
-        s->h.flags = r[(REG_R10 - REG_R10) / 8];
+        s->h.val = (__s64)(int)a0;
+        path = (const char *)a1;
+        s->h.flags = a3;
         break;
     case NR_EXECVEAT:
-        s->h.val = (__s64)(int)r[(REG_DI - REG_R10) / 8];
-        path = (const char *)r[(REG_SI - REG_R10) / 8];
-        s->h.flags = r[(REG_R8 - REG_R10) / 8];
+        s->h.val = (__s64)(int)a0;
+        path = (const char *)a1;
+        s->h.flags = a4;
         break;
     case NR_OPENAT2: {
-        s->h.val = (__s64)(int)r[(REG_DI - REG_R10) / 8];
-        path = (const char *)r[(REG_SI - REG_R10) / 8];
-        __u64 how = r[(REG_DX - REG_R10) / 8];
+        s->h.val = (__s64)(int)a0;
+        path = (const char *)a1;
         __u64 f = 0;
-        bpf_probe_read_user(&f, sizeof(f), (void *)how);
+        bpf_probe_read_user(&f, sizeof(f), (void *)a2);
         s->h.flags = f;
         break;
     }
     default: // readlinkat, faccessat
-        s->h.val = (__s64)(int)r[(REG_DI - REG_R10) / 8];
-        path = (const char *)r[(REG_SI - REG_R10) / 8];
+        s->h.val = (__s64)(int)a0;
+        path = (const char *)a1;
         break;
     }
     long n = 0;
@@ -386,18 +488,24 @@ static __always_inline int always_sent(__u64 nr)
 SEC("raw_tracepoint/sys_enter")
 int names_enter(struct bpf_raw_tracepoint_args *ctx)
 {
-    __u64 nr = ctx->args[1];
+    __u64 raw = ctx->args[1];
+    // a cheap test first: only these numbers can be exec or chdir
+    if (!always_sent(raw) && raw != IA32_EXECVE && raw != IA32_EXECVEAT && raw != IA32_CHDIR
+        && raw != IA32_FCHDIR)
+        return 0;
+    int compat;
+    __u64 nr = which_call(raw, &compat);
     if (!always_sent(nr))
         return 0;
     __u64 id = bpf_get_current_pid_tgid();
-    if ((__u32)(id >> 32) == own_tgid || skipped() || compat_call())
+    if ((__u32)(id >> 32) == own_tgid || skipped())
         return 0;
     void *regs = (void *)ctx->args[0];
     __u32 zero = 0;
     struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
     if (!s)
         return 0;
-    send(s, build(s, nr, regs, id));
+    send(s, build(s, nr, compat, regs, id));
     return 0;
 }
 
@@ -405,11 +513,12 @@ SEC("raw_tracepoint/sys_exit")
 int names_exit(struct bpf_raw_tracepoint_args *ctx)
 {
     void *regs = (void *)ctx->args[0];
-    __u64 nr = reg(regs, REG_ORIG_AX);
-    if (!wanted(nr))
+    int compat;
+    __u64 nr = which_call(reg(regs, REG_ORIG_AX), &compat);
+    if (!nr)
         return 0;
     __u64 id = bpf_get_current_pid_tgid();
-    if ((__u32)(id >> 32) == own_tgid || skipped() || compat_call())
+    if ((__u32)(id >> 32) == own_tgid || skipped())
         return 0;
     long ret = (long)ctx->args[1];
     struct hdr h = {};
@@ -419,7 +528,7 @@ int names_exit(struct bpf_raw_tracepoint_args *ctx)
         struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
         if (!s)
             return 0;
-        long n = build(s, nr, regs, id);
+        long n = build(s, nr, compat, regs, id);
         if (n <= 1)
             return 0; // an empty name (AT_EMPTY_PATH: fstat on a descriptor) names nothing
         __u64 key = name_key(s, n);

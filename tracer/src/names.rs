@@ -622,7 +622,8 @@ fn load(_skip_ns: u32) -> Result<(Ring, ()), String> {
 
 #[cfg(kaudit_bpf)]
 /// Counter `i` of the `dropped` map: 0, records that did not fit in the
-/// ring buffer; 1, calls made in 32-bit mode (not read).
+/// ring buffer; 1, calls made through the x32 ABI (not read). Calls made
+/// in 32-bit mode (ia32) are read, as the 64-bit call of the same meaning.
 fn dropped(bpf: &aya::Ebpf, i: u32) -> u64 {
     let Some(m) = bpf.map("dropped") else {
         return 0;
@@ -699,7 +700,7 @@ fn read_loop(
     let c = dropped(&bpf, 1);
     if c > 0 {
         status.problems.push(format!(
-            "{c} system call(s) made in 32-bit mode were not read (32-bit programs' names are not captured)"
+            "{c} system call(s) made through the x32 ABI were not read (x32 programs' names are not captured)"
         ));
     }
     if j.unresolved > 0 {
