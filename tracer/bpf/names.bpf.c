@@ -3,8 +3,10 @@
 // kaudit's name capture: the path arguments of the path-taking system calls
 // and their results, for every process on the node.
 //
-// Two raw tracepoints (sys_enter, sys_exit: no tracefs needed) keep only the
-// system calls below. At entry the path is copied from the caller's memory
+// Two BTF-typed raw tracepoints (sys_enter, sys_exit: no tracefs needed)
+// keep only the system calls below. Their arguments (the saved registers)
+// and the current task are typed kernel pointers, read with plain loads
+// rather than one copying helper call per field. At entry the path is copied from the caller's memory
 // (execve replaces that memory, so entry is the only time it can be read);
 // at exit the result follows. Both go to one ring buffer as variable-length
 // records; user space pairs them by thread id. A record that does not fit
@@ -19,6 +21,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 
 // Only the fields read here, relocated against the running kernel's BTF
 // (CO-RE): the process's root and working directory, as (device, inode)
@@ -72,21 +75,20 @@ struct task_struct {
     struct nsproxy *nsproxy;
 } __attribute__((preserve_access_index));
 
-#define PATH_CAP 4096
+// the registers saved at system call entry (arch/x86/include/asm/ptrace.h)
+struct pt_regs___k {
+    unsigned long bp;
+    unsigned long bx;
+    unsigned long r10;
+    unsigned long r8;
+    unsigned long cx;
+    unsigned long dx;
+    unsigned long si;
+    unsigned long di;
+    unsigned long orig_ax;
+} __attribute__((preserve_access_index));
 
-// struct pt_regs (arch/x86/include/asm/ptrace.h, stable ABI) as 8-byte
-// slots: r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di orig_ax
-#define REGS 16
-#define R_BP 4
-#define R_BX 5
-#define R_R10 7
-#define R_R9 8
-#define R_R8 9
-#define R_CX 11
-#define R_DX 12
-#define R_SI 13
-#define R_DI 14
-#define REG_ORIG_AX 120
+#define PATH_CAP 4096
 
 // the ia32 numbers of the same calls (arch/x86/entry/syscalls/syscall_32.tbl)
 #define IA32_OPEN 5
@@ -177,13 +179,15 @@ struct {
     __type(value, __u64);
 } dropped SEC(".maps");
 
-// Repeats are suppressed here: a name (path, call, and what places it) is
+// Repeats are suppressed here (an LRU list per CPU, so that no lock is
+// shared; its size is set by the loader): a name (path, call, and what places it) is
 // sent once per kind of result (ok, ENOENT, another error). Calls other than
 // exec and chdir are handled at their exit, where the result is known and the
 // arguments are still in the saved registers and the caller's memory: a
 // repeat then costs one hash and one lookup, and nothing is kept per thread.
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(map_flags, BPF_F_NO_COMMON_LRU);
     __uint(max_entries, 131072);
     __type(key, __u64);
     __type(value, __u32);
@@ -200,8 +204,8 @@ static __always_inline int skipped(void)
 {
     if (!skip_mnt_ns)
         return 0;
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) == skip_mnt_ns;
+    struct task_struct *task = bpf_get_current_task_btf();
+    return task->nsproxy->mnt_ns->ns.inum == skip_mnt_ns;
 }
 
 static __always_inline int wanted(__u64 nr)
@@ -214,13 +218,6 @@ static __always_inline int wanted(__u64 nr)
         return 1;
     }
     return 0;
-}
-
-static __always_inline __u64 reg(void *regs, int off)
-{
-    __u64 v = 0;
-    bpf_probe_read_kernel(&v, sizeof(v), regs + off);
-    return v;
 }
 
 // The 64-bit call each ia32 call number means, 0 for calls not captured.
@@ -266,14 +263,13 @@ static __always_inline void fd_dir(long fd, __u64 *ino, __u32 *dev)
     *dev = 0;
     if (fd < 0)
         return;
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct fdtable *fdt = task->files->fdt;
     if (!fdt)
         return;
-    unsigned int max = BPF_CORE_READ(fdt, max_fds);
-    if ((unsigned long)fd >= max)
+    if ((unsigned long)fd >= fdt->max_fds)
         return;
-    struct file **arr = BPF_CORE_READ(fdt, fd);
+    struct file **arr = fdt->fd;
     struct file *f = 0;
     bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
     if (!f)
@@ -300,8 +296,8 @@ static __always_inline void count_drop(void)
 #define TS_COMPAT 0x0002
 static __always_inline int compat_call(void)
 {
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    return (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) != 0;
+    struct task_struct *task = bpf_get_current_task_btf();
+    return (task->thread_info.status & TS_COMPAT) != 0;
 }
 
 // The call being made, as its 64-bit number (0 for calls not captured);
@@ -331,7 +327,8 @@ static __always_inline __u64 which_call(__u64 nr, int *compat)
 
 // Fill the scratch record of call `nr` (its arguments in `regs`): the path
 // and what places it. Returns the bytes of path, with the final NUL.
-static __always_inline long build(struct scratch *s, __u64 nr, int compat, void *regs, __u64 id)
+static __always_inline long build(struct scratch *s, __u64 nr, int compat,
+                                  struct pt_regs___k *regs, __u64 id)
 {
     s->h.kind = KIND_ENTER;
     s->h.nr = nr;
@@ -339,24 +336,22 @@ static __always_inline long build(struct scratch *s, __u64 nr, int compat, void 
     s->h.tid = (__u32)id;
     s->h.flags = 0;
     s->h.compat = compat;
-    // the registers in one read, then the arguments in their ABI's order:
-    // rdi rsi rdx r10 r8 (64-bit), ebx ecx edx esi edi (ia32; a 32-bit
-    // program's pointers and flags are the low halves)
-    __u64 r[REGS] = {};
-    bpf_probe_read_kernel(r, sizeof(r), regs);
+    // the arguments in their ABI's order: rdi rsi rdx r10 r8 (64-bit), ebx
+    // ecx edx esi edi (ia32; a 32-bit program's pointers and flags are the
+    // low halves)
     __u64 a0, a1, a2, a3, a4;
     if (compat) {
-        a0 = (__u32)r[R_BX];
-        a1 = (__u32)r[R_CX];
-        a2 = (__u32)r[R_DX];
-        a3 = (__u32)r[R_SI];
-        a4 = (__u32)r[R_DI];
+        a0 = (__u32)regs->bx;
+        a1 = (__u32)regs->cx;
+        a2 = (__u32)regs->dx;
+        a3 = (__u32)regs->si;
+        a4 = (__u32)regs->di;
     } else {
-        a0 = r[R_DI];
-        a1 = r[R_SI];
-        a2 = r[R_DX];
-        a3 = r[R_R10];
-        a4 = r[R_R8];
+        a0 = regs->di;
+        a1 = regs->si;
+        a2 = regs->dx;
+        a3 = regs->r10;
+        a4 = regs->r8;
     }
     const char *path = 0;
     switch (nr) {
@@ -421,15 +416,13 @@ static __always_inline long build(struct scratch *s, __u64 nr, int compat, void 
     s->h.dir_dev = 0;
     s->h.opened_dir = 0;
     if (n > 1 && s->path[0] == '/') {
-        struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-        struct dentry *d = BPF_CORE_READ(task, fs, root.dentry);
-        s->h.root_ino = BPF_CORE_READ(d, d_inode, i_ino);
-        s->h.root_dev = BPF_CORE_READ(d, d_sb, s_dev);
+        struct dentry *d = bpf_get_current_task_btf()->fs->root.dentry;
+        s->h.root_ino = d->d_inode->i_ino;
+        s->h.root_dev = d->d_sb->s_dev;
     } else if (n > 1 && s->h.val == AT_FDCWD) {
-        struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-        struct dentry *d = BPF_CORE_READ(task, fs, pwd.dentry);
-        s->h.pwd_ino = BPF_CORE_READ(d, d_inode, i_ino);
-        s->h.pwd_dev = BPF_CORE_READ(d, d_sb, s_dev);
+        struct dentry *d = bpf_get_current_task_btf()->fs->pwd.dentry;
+        s->h.pwd_ino = d->d_inode->i_ino;
+        s->h.pwd_dev = d->d_sb->s_dev;
     } else if (n > 1) {
         fd_dir(s->h.val, &s->h.dir_ino, &s->h.dir_dev);
     }
@@ -485,10 +478,9 @@ static __always_inline int always_sent(__u64 nr)
 
 // exec replaces the caller's memory and chdir moves the working
 // directory: their names are read at entry, and always sent
-SEC("raw_tracepoint/sys_enter")
-int names_enter(struct bpf_raw_tracepoint_args *ctx)
+SEC("tp_btf/sys_enter")
+int BPF_PROG(names_enter, struct pt_regs___k *regs, long raw)
 {
-    __u64 raw = ctx->args[1];
     // a cheap test first: only these numbers can be exec or chdir
     if (!always_sent(raw) && raw != IA32_EXECVE && raw != IA32_EXECVEAT && raw != IA32_CHDIR
         && raw != IA32_FCHDIR)
@@ -500,7 +492,6 @@ int names_enter(struct bpf_raw_tracepoint_args *ctx)
     __u64 id = bpf_get_current_pid_tgid();
     if ((__u32)(id >> 32) == own_tgid || skipped())
         return 0;
-    void *regs = (void *)ctx->args[0];
     __u32 zero = 0;
     struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
     if (!s)
@@ -509,18 +500,16 @@ int names_enter(struct bpf_raw_tracepoint_args *ctx)
     return 0;
 }
 
-SEC("raw_tracepoint/sys_exit")
-int names_exit(struct bpf_raw_tracepoint_args *ctx)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(names_exit, struct pt_regs___k *regs, long ret)
 {
-    void *regs = (void *)ctx->args[0];
     int compat;
-    __u64 nr = which_call(reg(regs, REG_ORIG_AX), &compat);
+    __u64 nr = which_call(regs->orig_ax, &compat);
     if (!nr)
         return 0;
     __u64 id = bpf_get_current_pid_tgid();
     if ((__u32)(id >> 32) == own_tgid || skipped())
         return 0;
-    long ret = (long)ctx->args[1];
     struct hdr h = {};
     int opened = (nr == NR_OPEN || nr == NR_OPENAT || nr == NR_OPENAT2) && ret >= 0;
     if (!always_sent(nr)) {
@@ -558,10 +547,9 @@ int names_exit(struct bpf_raw_tracepoint_args *ctx)
     h.val = ret;
     if (nr == NR_CHDIR || nr == NR_FCHDIR) {
         // the new working directory, for the relative names that follow
-        struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-        struct dentry *d = BPF_CORE_READ(task, fs, pwd.dentry);
-        h.pwd_ino = BPF_CORE_READ(d, d_inode, i_ino);
-        h.pwd_dev = BPF_CORE_READ(d, d_sb, s_dev);
+        struct dentry *d = bpf_get_current_task_btf()->fs->pwd.dentry;
+        h.pwd_ino = d->d_inode->i_ino;
+        h.pwd_dev = d->d_sb->s_dev;
     }
     if (bpf_ringbuf_output(&names, &h, sizeof(h), BPF_RB_NO_WAKEUP))
         count_drop();

@@ -7,7 +7,8 @@
 //! `openat2`, the `stat` family, `access`/`faccessat`/`faccessat2`,
 //! `readlink`/`readlinkat`, `chdir`/`fchdir` — through a small BPF program
 //! (`bpf/names.bpf.c`, built by `build.rs` with the distribution's clang)
-//! on the `sys_enter` and `sys_exit` raw tracepoints, loaded with aya. The
+//! on the `sys_enter` and `sys_exit` raw tracepoints (BTF-typed), loaded
+//! with aya. The
 //! kernel side filters the system calls and the tracer's own process,
 //! suppresses repeats (a name is sent once per kind of result), and writes
 //! variable-length records to one ring buffer; a record that does not fit
@@ -580,7 +581,7 @@ fn mnt_ns_inum(link: &str) -> u32 {
 
 #[cfg(kaudit_bpf)]
 fn load(skip_ns: u32) -> Result<(Ring, aya::Ebpf), String> {
-    use aya::programs::RawTracePoint;
+    use aya::programs::BtfTracePoint;
     let own = std::process::id();
     // not when kaudit itself is still in the host's namespace
     let skip_ns = if skip_ns == mnt_ns_inum("/proc/self/ns/mnt") {
@@ -588,7 +589,12 @@ fn load(skip_ns: u32) -> Result<(Ring, aya::Ebpf), String> {
     } else {
         skip_ns
     };
+    // the repeat filter keeps an LRU list per CPU: room for each CPU's
+    // share, within bounds (about 80 bytes an entry, allocated up front)
+    let cpus = aya::util::nr_cpus().unwrap_or(2) as u32;
+    let seen = (32768 * cpus).clamp(131_072, 524_288);
     let mut bpf = aya::EbpfLoader::new()
+        .set_max_entries("seen", seen)
         .set_global("own_tgid", &own, true)
         .set_global("skip_mnt_ns", &skip_ns, true)
         .load(aya::include_bytes_aligned!(concat!(
@@ -596,15 +602,17 @@ fn load(skip_ns: u32) -> Result<(Ring, aya::Ebpf), String> {
             "/names.bpf.o"
         )))
         .map_err(|e| format!("the kernel refused the BPF name capture: {e}"))?;
+    let btf = aya::Btf::from_sys_fs()
+        .map_err(|e| format!("the kernel has no BTF (/sys/kernel/btf/vmlinux): {e}"))?;
     for (prog, tp) in [("names_enter", "sys_enter"), ("names_exit", "sys_exit")] {
-        let p: &mut RawTracePoint = bpf
+        let p: &mut BtfTracePoint = bpf
             .program_mut(prog)
             .ok_or_else(|| format!("BPF program {prog} missing"))?
             .try_into()
             .map_err(|e| format!("BPF program {prog}: {e}"))?;
-        p.load()
+        p.load(tp, &btf)
             .map_err(|e| format!("the kernel refused BPF program {prog}: {e}"))?;
-        p.attach(tp)
+        p.attach()
             .map_err(|e| format!("attaching {prog} to the {tp} tracepoint failed: {e}"))?;
     }
     let ring = aya::maps::RingBuf::try_from(
