@@ -99,12 +99,47 @@ pub struct Group {
     pub marks: Vec<MarkReport>,
 }
 
-fn mask() -> MaskFlags {
-    MaskFlags::FAN_OPEN
+fn mask(fstype: &str) -> MaskFlags {
+    let m = MaskFlags::FAN_OPEN
         | MaskFlags::FAN_OPEN_EXEC
-        | MaskFlags::FAN_MODIFY
         | MaskFlags::FAN_CLOSE_WRITE
-        | MaskFlags::FAN_ONDIR
+        | MaskFlags::FAN_ONDIR;
+    if kernel_fs(fstype) {
+        m
+    } else {
+        m | MaskFlags::FAN_MODIFY
+    }
+}
+
+/// The kernel's own filesystems (devices, processes, control groups…):
+/// never part of an image, and not where its writable paths are. Writes
+/// there are seen when the file is closed (`FAN_CLOSE_WRITE`), not at each
+/// `write`: every write to a terminal, `/dev/null` or a `/proc` file would
+/// otherwise pay for the kernel's walk of the marks.
+pub(crate) fn kernel_fs(fstype: &str) -> bool {
+    matches!(
+        fstype,
+        "proc"
+            | "sysfs"
+            | "devtmpfs"
+            | "devpts"
+            | "cgroup"
+            | "cgroup2"
+            | "debugfs"
+            | "tracefs"
+            | "securityfs"
+            | "bpf"
+            | "mqueue"
+            | "pstore"
+            | "configfs"
+            | "fusectl"
+            | "hugetlbfs"
+            | "binfmt_misc"
+            | "efivarfs"
+            | "autofs"
+            | "rpc_pipefs"
+            | "nsfs"
+    )
 }
 
 /// A field of `/proc/*/mountinfo`, which escapes space, tab, newline and
@@ -195,13 +230,17 @@ impl Group {
             let how = if dev.is_some_and(|d| seen_devs.contains(&d)) {
                 // the filesystem is already marked through another mount of it
                 "filesystem".to_string()
-            } else if self.fid.as_mut().is_some_and(|f| f.mark(&mp).is_ok()) {
+            } else if self
+                .fid
+                .as_mut()
+                .is_some_and(|f| f.mark(&mp, &fstype).is_ok())
+            {
                 seen_devs.extend(dev);
                 "filesystem (file handles)".to_string()
             } else {
                 match self.fan.mark(
                     MarkFlags::FAN_MARK_ADD | MarkFlags::FAN_MARK_FILESYSTEM,
-                    mask(),
+                    mask(&fstype),
                     nix::fcntl::AT_FDCWD,
                     Some(mp.as_path()),
                 ) {
@@ -211,7 +250,7 @@ impl Group {
                     }
                     Err(e1) => match self.fan.mark(
                         MarkFlags::FAN_MARK_ADD | MarkFlags::FAN_MARK_MOUNT,
-                        mask(),
+                        mask(&fstype),
                         nix::fcntl::AT_FDCWD,
                         Some(mp.as_path()),
                     ) {

@@ -33,10 +33,15 @@ const INFO_DFID_NAME: u8 = 2;
 const INFO_OLD_DFID_NAME: u8 = 10;
 const INFO_NEW_DFID_NAME: u8 = 12;
 
-fn mask() -> MaskFlags {
-    MaskFlags::FAN_OPEN
+fn mask(fstype: &str) -> MaskFlags {
+    let modify = if crate::fan::kernel_fs(fstype) {
+        MaskFlags::empty()
+    } else {
+        MaskFlags::FAN_MODIFY
+    };
+    modify
+        | MaskFlags::FAN_OPEN
         | MaskFlags::FAN_OPEN_EXEC
-        | MaskFlags::FAN_MODIFY
         | MaskFlags::FAN_CLOSE_WRITE
         | MaskFlags::FAN_CREATE
         | MaskFlags::FAN_DELETE
@@ -88,12 +93,12 @@ impl FidGroup {
         })
     }
 
-    /// Mark the filesystem mounted at `mp` (fails where the filesystem
-    /// cannot report file handles).
-    pub fn mark(&mut self, mp: &Path) -> nix::Result<()> {
+    /// Mark the filesystem (of type `fstype`) mounted at `mp` (fails where
+    /// the filesystem cannot report file handles).
+    pub fn mark(&mut self, mp: &Path, fstype: &str) -> nix::Result<()> {
         self.fan.mark(
             MarkFlags::FAN_MARK_ADD | MarkFlags::FAN_MARK_FILESYSTEM,
-            mask(),
+            mask(fstype),
             nix::fcntl::AT_FDCWD,
             Some(mp),
         )?;
