@@ -124,6 +124,14 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             .context("installing signal handlers")?;
     }
     nix::sys::prctl::set_child_subreaper(true).context("becoming a child subreaper")?;
+    // every process started from now on is born in a group of the run's own
+    let contained = match kaudit_tracer::contain::Containment::enter() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("kaudit: no control group for the run ({e}): processes left behind are found through the process tree only");
+            None
+        }
+    };
     let opts = TraceOptions {
         all_events: a.all_events,
         bounded_queue: a.test_bounded_queue,
@@ -268,7 +276,15 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             }
         }
     };
-    let leftovers = reap_leftovers();
+    let mut leftovers = 0;
+    if let Some(c) = contained {
+        let k = c.kill_rest();
+        leftovers += k.processes;
+        if let Some(p) = k.problem {
+            eprintln!("kaudit: {p}");
+        }
+    }
+    leftovers += reap_leftovers();
     let result = tracer.stop();
     let was_interrupted = interrupted.load(Ordering::SeqCst);
     let rows: Vec<AccessRow> = result.accesses.iter().map(access_row).collect();

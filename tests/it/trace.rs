@@ -721,3 +721,79 @@ timeout = "1s"
         "the timed-out step is still running"
     );
 }
+
+/// Where the cgroup v2 hierarchy is mounted.
+fn cgroup2_mount() -> PathBuf {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let line = info
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))
+        .expect("these tests need a cgroup v2 hierarchy mounted");
+    PathBuf::from(line.split(' ').nth(4).unwrap())
+}
+
+#[test]
+fn every_process_a_run_starts_is_born_in_its_own_control_group_and_killed_at_the_end() {
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("t.db");
+    let seen = t.path().join("cgroup");
+    // another group, as a container runtime makes for its containers
+    let other = cgroup2_mount().join(format!("kaudit-test-other-{}", std::process::id()));
+    std::fs::create_dir(&other).unwrap();
+    let script = format!(
+        "cat /proc/self/cgroup > {seen}\n\
+         (for i in $(seq 1 200); do /bin/sleep 4242.301 & done; wait) &\n\
+         /bin/sh -c 'echo $$ > {other}/cgroup.procs; exec /bin/sleep 4242.302' &\n\
+         sleep 0.5\n",
+        seen = seen.display(),
+        other = other.display()
+    );
+    let out = kaudit(args(
+        &["trace", "--name", "contained", "--no-names", "--db"],
+        &[
+            db.as_os_str(),
+            "--".as_ref(),
+            "/bin/sh".as_ref(),
+            "-c".as_ref(),
+            script.as_ref(),
+        ],
+    ));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // the command ran in a group of the run's own
+    let group = std::fs::read_to_string(&seen).unwrap();
+    let group = group
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap()
+        .to_string();
+    let name = group.rsplit('/').next().unwrap();
+    assert!(
+        name.starts_with("kaudit-") && name[7..].parse::<u32>().is_ok(),
+        "{group}"
+    );
+    // everything it left is gone: in the group, and moved out of it
+    for marker in ["4242.301", "4242.302"] {
+        assert!(
+            running_with_arg(marker).is_empty(),
+            "{marker} still running; {err}"
+        );
+    }
+    let killed: usize = err
+        .lines()
+        .find_map(|l| l.strip_suffix(" leftover process(es) killed"))
+        .and_then(|l| l.rsplit("; ").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of killed processes: {err}"));
+    assert!(killed >= 202, "{killed} killed: {err}");
+    // and the group itself is removed; the other one is empty
+    assert!(
+        !cgroup2_mount().join(group.trim_start_matches('/')).exists(),
+        "{group} left behind"
+    );
+    std::fs::remove_dir(&other).expect("the other group is empty");
+}

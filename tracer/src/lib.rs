@@ -12,11 +12,14 @@
 //!   process and step and a count;
 //! - [`inuse`]: files already in use when tracing starts;
 //! - [`names`]: the paths programs ask for and the results (BPF);
-//! - [`run`]: starting, stepping and stopping a trace.
+//! - [`run`]: starting, stepping and stopping a trace;
+//! - [`contain`]: the control group every started process is born in, killed
+//!   at the end.
 //!
 //! The tracer knows nothing about SQLite or ELF: it hands back records.
 #![warn(missing_docs)]
 
+pub mod contain;
 pub mod fan;
 pub mod fid;
 pub mod inuse;
