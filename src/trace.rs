@@ -126,7 +126,12 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     nix::sys::prctl::set_child_subreaper(true).context("becoming a child subreaper")?;
     // every process started from now on is born in a group of the run's own
     let contained = match kaudit_tracer::contain::Containment::enter() {
-        Ok(c) => Some(c),
+        Ok(c) => {
+            for (group, killed) in c.stale() {
+                eprintln!("kaudit: removed {group}, the group of an earlier trace that was killed ({killed} process(es) it left behind killed)");
+            }
+            Some(c)
+        }
         Err(e) => {
             eprintln!("kaudit: no control group for the run ({e}): processes left behind are found through the process tree only");
             None

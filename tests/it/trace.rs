@@ -658,14 +658,32 @@ fn sigkill_mid_run_leaves_an_incomplete_run_with_what_was_flushed() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
+    let killed_pid = child.id();
     let _ = child.wait_with_output();
-    for pid in running_with_arg(marker) {
+    // the killed trace left its sleep in its group: the next trace clears it
+    let left = running_with_arg(marker);
+    let next = kaudit(args(
+        &["trace", "--name", "next", "--no-names", "--db"],
+        &[db.as_os_str(), "--".as_ref(), "/bin/true".as_ref()],
+    ));
+    let still = running_with_arg(marker);
+    for pid in &still {
         let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
+            nix::unistd::Pid::from_raw(*pid as i32),
             nix::sys::signal::Signal::SIGKILL,
         );
     }
-    let r = &runs(&db)[0];
+    let err = String::from_utf8_lossy(&next.stderr);
+    assert_eq!(left.len(), 1, "the killed trace's sleep: {left:?}");
+    assert!(still.is_empty(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "removed kaudit-{killed_pid}, the group of an earlier trace that was killed (1 process(es) it left behind killed)"
+        )),
+        "{err}"
+    );
+    let all = runs(&db);
+    let r = all.iter().find(|r| r["name"] == "killed").unwrap();
     assert_eq!(r["status"], "running", "{r}");
     assert_eq!(r["complete"], false, "{r}");
     let v = accessed(&db, "killed");
@@ -744,6 +762,24 @@ fn every_process_a_run_starts_is_born_in_its_own_control_group_and_killed_at_the
     // another group, as a container runtime makes for its containers
     let other = cgroup2_mount().join(format!("kaudit-test-other-{}", std::process::id()));
     std::fs::create_dir(&other).unwrap();
+    // removed also when the test fails (once its process is gone)
+    struct Removed(PathBuf);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            let procs = std::fs::read_to_string(self.0.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs.lines().filter_map(|p| p.parse::<i32>().ok()) {
+                if pid > 0 {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let _removed = Removed(other.clone());
     let script = format!(
         "cat /proc/self/cgroup > {seen}\n\
          (for i in $(seq 1 200); do /bin/sleep 4242.301 & done; wait) &\n\
@@ -795,5 +831,9 @@ fn every_process_a_run_starts_is_born_in_its_own_control_group_and_killed_at_the
         !cgroup2_mount().join(group.trim_start_matches('/')).exists(),
         "{group} left behind"
     );
-    std::fs::remove_dir(&other).expect("the other group is empty");
+    assert_eq!(
+        std::fs::read_to_string(other.join("cgroup.procs")).unwrap(),
+        "",
+        "the process that moved to another group was killed"
+    );
 }

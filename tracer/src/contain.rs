@@ -31,6 +31,7 @@ pub struct Containment {
     dir: PathBuf,
     /// The group kaudit came from.
     home: PathBuf,
+    stale: Vec<(String, usize)>,
 }
 
 /// What was killed at the end.
@@ -90,13 +91,21 @@ impl Containment {
         let mnt = cgroup2_mount().ok_or("no cgroup v2 hierarchy is mounted")?;
         let own = own_group().ok_or("this process has no cgroup v2 group")?;
         let home = mnt.join(own.trim_start_matches('/'));
+        let stale = clear_stale(&home);
         let dir = home.join(format!("kaudit-{}", std::process::id()));
         std::fs::create_dir(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         if let Err(e) = std::fs::write(dir.join("cgroup.procs"), std::process::id().to_string()) {
             let _ = std::fs::remove_dir(&dir);
             return Err(format!("moving kaudit into {}: {e}", dir.display()));
         }
-        Ok(Containment { dir, home })
+        Ok(Containment { dir, home, stale })
+    }
+
+    /// Groups of earlier traces that were killed (`SIGKILL`, a crash) before
+    /// they could remove their own, cleared when this one started: each
+    /// group's name and how many processes were still in it (killed).
+    pub fn stale(&self) -> &[(String, usize)] {
+        &self.stale
     }
 
     /// The group's directory.
@@ -121,32 +130,78 @@ impl Containment {
             ));
             return out;
         }
-        let mut seen = std::collections::BTreeSet::new();
-        seen.extend(procs(&self.dir));
-        let atomic = std::fs::write(self.dir.join("cgroup.kill"), "1").is_ok();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while populated(&self.dir) && Instant::now() < deadline {
-            for pid in procs(&self.dir) {
-                seen.insert(pid);
-                if !atomic {
-                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-                }
-            }
-            reap_children();
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        reap_children();
-        out.processes = seen.len();
+        out.processes = kill_group(&self.dir, Duration::from_secs(10));
         if populated(&self.dir) {
             out.problem = Some(format!(
                 "{} still holds processes 10 s after they were killed",
                 self.dir.display()
             ));
         } else if let Err(e) = std::fs::remove_dir(&self.dir) {
-            out.problem = Some(format!("removing {}: {e}", self.dir.display()));
+            if e.kind() != std::io::ErrorKind::NotFound {
+                out.problem = Some(format!("removing {}: {e}", self.dir.display()));
+            }
         }
         out
     }
+}
+
+/// Kill what is in a group (`cgroup.kill`, else each process until none is
+/// left) and wait, up to `limit`, until it is empty; returns the processes
+/// seen in it.
+fn kill_group(dir: &Path, limit: Duration) -> usize {
+    let mut seen = std::collections::BTreeSet::new();
+    seen.extend(procs(dir));
+    let atomic = std::fs::write(dir.join("cgroup.kill"), "1").is_ok();
+    let deadline = Instant::now() + limit;
+    while populated(dir) && Instant::now() < deadline {
+        for pid in procs(dir) {
+            seen.insert(pid);
+            if !atomic {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+        reap_children();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    reap_children();
+    seen.len()
+}
+
+/// The groups `kaudit-PID` in `home` whose kaudit is gone (no process PID
+/// in that group): what they hold is left over from a killed trace, and is
+/// killed; the groups are removed.
+fn clear_stale(home: &Path) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(home) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("kaudit-")
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // alive: still in its group, or a kaudit ending (it moves itself
+        // out before it kills the group)
+        let owner_alive = pid == std::process::id()
+            || std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| {
+                c.lines()
+                    .any(|l| l.starts_with("0::") && l.ends_with(&name))
+            })
+            || std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim_end() == "kaudit");
+        if owner_alive {
+            continue;
+        }
+        let dir = e.path();
+        let killed = kill_group(&dir, Duration::from_secs(5));
+        if std::fs::remove_dir(&dir).is_ok() {
+            out.push((name, killed));
+        }
+    }
+    out
 }
 
 /// Reap every exited child, without waiting for the others.
