@@ -53,7 +53,15 @@ fn boot_scenario_records_services_outside_its_tree_and_notifies_when_tracing() {
 
     // what a service manager waits for before starting the rest of the node
     let mut buf = [0u8; 256];
-    let n = match sock.recv(&mut buf) {
+    // a blocking socket call with a timeout may return EINTR when the
+    // process is stopped and continued (signal(7)): asked again
+    let received = loop {
+        match sock.recv(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => break r,
+        }
+    };
+    let n = match received {
         Ok(n) => n,
         Err(e) => {
             let _ = tracer.kill();
