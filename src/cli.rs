@@ -54,7 +54,10 @@ pub(crate) enum Command {
     /// exec, open, stat, access, readlink and chdir calls, with the result
     /// and the symlinks it walks in the root (kaudit accessed --names); where
     /// the kernel refuses BPF, exec names only, and the run says names are
-    /// partial. Every process COMMAND leaves behind is killed at the end. When
+    /// partial. Every process COMMAND starts is born in a cgroup v2 group of
+    /// the run's own (kaudit-PID, below kaudit's group), which is killed and
+    /// removed at the end; what left that group is killed through the
+    /// process tree (kaudit is their child subreaper). When
     /// $NOTIFY_SOCKET is set, READY=1 is sent once tracing has started. A lost event (queue
     /// overflow, read error) marks the run incomplete, prints the finding
     /// event-overflow and exits 1 unless --allow-loss. SIGINT/SIGTERM stop the
