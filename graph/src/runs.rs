@@ -5,7 +5,7 @@ use rusqlite::{params, OptionalExtension};
 use crate::store::{Db, DbError};
 
 /// A run as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunRow {
     /// Id.
     pub id: i64,

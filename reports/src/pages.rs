@@ -1412,17 +1412,10 @@ mod tests {
             id: 1,
             name: "boot".into(),
             kind: "scenario".into(),
-            command: None,
             root: b"/srv/node".to_vec(),
-            host: String::new(),
-            kernel: String::new(),
-            started_at: 0,
-            finished_at: None,
             status: "passed".into(),
             complete: true,
-            events: 0,
-            lost: None,
-            names: None,
+            ..RunRow::default()
         }];
         let mine: HashSet<Vec<u8>> = ["/", "/usr", "/usr/bin", "/usr/bin/prog"]
             .iter()

@@ -192,17 +192,10 @@ mod tests {
             id: 1,
             name: "x".into(),
             kind: "scenario".into(),
-            command: None,
             root: b"/srv/node".to_vec(),
-            host: String::new(),
-            kernel: String::new(),
-            started_at: 0,
-            finished_at: None,
             status: "passed".into(),
             complete: true,
-            events: 0,
-            lost: None,
-            names: None,
+            ..RunRow::default()
         };
         let marks = "/srv/node (ext4): filesystem\n/srv/node/run (tmpfs): filesystem (file handles)\n/elsewhere (tmpfs): filesystem";
         assert_eq!(mounts_of(&r, marks, "tmpfs"), vec![b"/run".to_vec()]);

@@ -9,6 +9,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
+use serde_json::Value;
+
 use crate::support::{kaudit, names_of, require_root};
 
 /// The calls the name capture records.
@@ -159,6 +161,87 @@ fn strace_names(log: &str, start_cwd: &str) -> BTreeSet<(String, String, String)
     out
 }
 
+/// Run `command` under `strace -f -y` (its log in `log`) inside `kaudit
+/// trace --name NAME`; the trace's output, and the (path, call, result)
+/// names strace saw.
+fn trace_under_strace(
+    db: &Path,
+    name: &str,
+    log: &Path,
+    command: &[&std::ffi::OsStr],
+) -> (std::process::Output, BTreeSet<(String, String, String)>) {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "trace".as_ref(),
+        "--name".as_ref(),
+        name.as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+        "--".as_ref(),
+        "strace".as_ref(),
+        "-f".as_ref(),
+        "-qq".as_ref(),
+        "-y".as_ref(),
+        "-s".as_ref(),
+        "4096".as_ref(),
+        "-e".as_ref(),
+        "trace=%file,%process".as_ref(),
+        "-o".as_ref(),
+        log.as_os_str(),
+    ];
+    args.extend_from_slice(command);
+    let out = kaudit(args);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::support::show(&out));
+    let cwd = std::env::current_dir().unwrap();
+    let want = strace_names(
+        &std::fs::read_to_string(log).unwrap(),
+        &cwd.to_string_lossy(),
+    );
+    (out, want)
+}
+
+/// The names of run `name`, checked against strace's: the run's names are
+/// complete (or partial only for relative names of processes of the node
+/// that were gone), and none that strace saw is missing.
+fn assert_none_missing(db: &Path, name: &str, want: &BTreeSet<(String, String, String)>) -> Value {
+    let v = names_of(db, name);
+    let status = v["names"].as_str().unwrap();
+    assert!(
+        status == "complete"
+            || (status.starts_with("partial: ")
+                && status.ends_with("could not be placed (the process or its directory was gone)")
+                && !status.contains(';')),
+        "{status}"
+    );
+    let got: BTreeSet<(String, String, String)> = v["asked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["path"].as_str().unwrap().to_string(),
+                n["call"].as_str().unwrap().to_string(),
+                n["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let missing: Vec<_> = want.difference(&got).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} names strace saw are missing: {missing:#?}",
+        missing.len(),
+        want.len()
+    );
+    v
+}
+
+/// The name `path` asked for by `call` with success.
+fn found<'a>(asked: &'a [Value], path: &str, call: &str) -> &'a Value {
+    asked
+        .iter()
+        .find(|n| n["path"] == path && n["call"] == call && n["result"] == "ok")
+        .unwrap_or_else(|| panic!("{path} ({call}) not recorded"))
+}
+
 #[test]
 fn strace_is_the_oracle_every_name_asked_for_is_recorded_with_its_result() {
     if !require_root() {
@@ -187,74 +270,20 @@ fn strace_is_the_oracle_every_name_asked_for_is_recorded_with_its_result() {
          cd zoneinfo && cat Etc/UTC >/dev/null\n",
     )
     .unwrap();
-    let out = kaudit([
-        "trace".as_ref(),
-        "--name".as_ref(),
-        "names".as_ref(),
-        "--db".as_ref(),
-        db.as_os_str(),
-        "--".as_ref(),
-        "strace".as_ref(),
-        "-f".as_ref(),
-        "-qq".as_ref(),
-        "-y".as_ref(),
-        "-s".as_ref(),
-        "4096".as_ref(),
-        "-e".as_ref(),
-        "trace=%file,%process".as_ref(),
-        "-o".as_ref(),
-        log.as_os_str(),
-        "/bin/sh".as_ref(),
-        script.as_os_str(),
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-
-    let cwd = std::env::current_dir().unwrap();
-    let want = strace_names(
-        &std::fs::read_to_string(&log).unwrap(),
-        &cwd.to_string_lossy(),
+    let (_, want) = trace_under_strace(
+        &db,
+        "names",
+        &log,
+        &["/bin/sh".as_ref(), script.as_os_str()],
     );
     assert!(want.len() > 50, "strace saw too little: {want:?}");
-
-    let v = names_of(&db, "names");
     // names of other processes on the node (other tests) may be partial;
     // nothing but unplaced relative names may make them so
-    let status = v["names"].as_str().unwrap();
-    assert!(
-        status == "complete"
-            || (status.starts_with("partial: ")
-                && status.ends_with("could not be placed (the process or its directory was gone)")
-                && !status.contains(';')),
-        "{status}"
-    );
+    let v = assert_none_missing(&db, "names", &want);
     let asked = v["asked"].as_array().unwrap();
-    let got: BTreeSet<(String, String, String)> = asked
-        .iter()
-        .map(|n| {
-            (
-                n["path"].as_str().unwrap().to_string(),
-                n["call"].as_str().unwrap().to_string(),
-                n["result"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    let missing: Vec<_> = want.difference(&got).collect();
-    assert!(
-        missing.is_empty(),
-        "{} of {} names strace saw are missing: {missing:#?}",
-        missing.len(),
-        want.len()
-    );
 
     // the workload's interesting names are there, with their chains
-    let find = |path: &str, call: &str| {
-        asked
-            .iter()
-            .find(|n| n["path"] == path && n["call"] == call && n["result"] == "ok")
-            .unwrap_or_else(|| panic!("{path} ({call}) not recorded"))
-    };
-    let awk = find("/usr/bin/awk", "execve");
+    let awk = found(asked, "/usr/bin/awk", "execve");
     let links: Vec<(&str, &str)> = awk["symlinks"]
         .as_array()
         .unwrap()
@@ -274,7 +303,7 @@ fn strace_is_the_oracle_every_name_asked_for_is_recorded_with_its_result() {
             ),
         ]
     );
-    let lt = find("/etc/localtime", "openat");
+    let lt = found(asked, "/etc/localtime", "openat");
     assert_eq!(
         lt["resolved"],
         std::fs::canonicalize("/etc/localtime")
@@ -283,14 +312,14 @@ fn strace_is_the_oracle_every_name_asked_for_is_recorded_with_its_result() {
             .unwrap()
     );
     // relative names, placed in the working directory of the moment
-    find("/usr/share/zoneinfo", "statx");
-    find("/usr/share/zoneinfo/Etc/UTC", "openat");
+    found(asked, "/usr/share/zoneinfo", "statx");
+    found(asked, "/usr/share/zoneinfo/Etc/UTC", "openat");
     // a failed probe
     assert!(asked
         .iter()
         .any(|n| n["path"] == "/nonexistent/kaudit-probe" && n["result"] == "ENOENT"));
     // readlink does not follow the last link
-    let rl = find("/etc/localtime", "readlink");
+    let rl = found(asked, "/etc/localtime", "readlink");
     assert_eq!(rl["nofollow"], true);
     assert_eq!(rl["resolved"], "/etc/localtime");
 
@@ -375,32 +404,8 @@ fn a_32_bit_programs_names_are_read_from_the_ia32_registers_strace_is_the_oracle
     let db = t.path().join("ia32.db");
     let log = t.path().join("strace.log");
     let _turn = crate::support::tracing_turn();
-    let out = kaudit([
-        "trace".as_ref(),
-        "--name".as_ref(),
-        "ia32".as_ref(),
-        "--db".as_ref(),
-        db.as_os_str(),
-        "--".as_ref(),
-        "strace".as_ref(),
-        "-f".as_ref(),
-        "-qq".as_ref(),
-        "-y".as_ref(),
-        "-s".as_ref(),
-        "4096".as_ref(),
-        "-e".as_ref(),
-        "trace=%file,%process".as_ref(),
-        "-o".as_ref(),
-        log.as_os_str(),
-        prog.as_os_str(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", crate::support::show(&out));
+    let (out, want) = trace_under_strace(&db, "ia32", &log, &[prog.as_os_str()]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ia32\n");
-    let cwd = std::env::current_dir().unwrap();
-    let want = strace_names(
-        &std::fs::read_to_string(&log).unwrap(),
-        &cwd.to_string_lossy(),
-    );
     // the program's own calls, each kind the fixture makes
     for (path, call, result) in [
         ("/etc/hostname", "openat", "ok"),
@@ -420,51 +425,20 @@ fn a_32_bit_programs_names_are_read_from_the_ia32_registers_strace_is_the_oracle
             "strace did not see {path} ({call}): {want:#?}"
         );
     }
-    let v = names_of(&db, "ia32");
-    let status = v["names"].as_str().unwrap();
-    assert!(
-        status == "complete"
-            || (status.starts_with("partial: ")
-                && status.ends_with("could not be placed (the process or its directory was gone)")
-                && !status.contains(';')),
-        "{status}"
-    );
+    let v = assert_none_missing(&db, "ia32", &want);
     let asked = v["asked"].as_array().unwrap();
-    let got: BTreeSet<(String, String, String)> = asked
-        .iter()
-        .map(|n| {
-            (
-                n["path"].as_str().unwrap().to_string(),
-                n["call"].as_str().unwrap().to_string(),
-                n["result"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    let missing: Vec<_> = want.difference(&got).collect();
-    assert!(
-        missing.is_empty(),
-        "{} of {} names strace saw are missing: {missing:#?}",
-        missing.len(),
-        want.len()
-    );
     // read with the right flags: lstat64 and the fstatat64 flag do not follow
-    let find = |path: &str, call: &str| {
-        asked
-            .iter()
-            .find(|n| n["path"] == path && n["call"] == call && n["result"] == "ok")
-            .unwrap_or_else(|| panic!("{path} ({call}) not recorded"))
-    };
-    assert_eq!(find("/etc/localtime", "lstat")["nofollow"], true);
+    assert_eq!(found(asked, "/etc/localtime", "lstat")["nofollow"], true);
     assert_eq!(
-        find("/etc/localtime", "lstat")["resolved"],
+        found(asked, "/etc/localtime", "lstat")["resolved"],
         "/etc/localtime"
     );
     assert_eq!(
-        find("/usr/share/zoneinfo/Etc", "newfstatat")["nofollow"],
+        found(asked, "/usr/share/zoneinfo/Etc", "newfstatat")["nofollow"],
         true
     );
     assert_eq!(
-        find("/etc/group", "stat")["comm"],
+        found(asked, "/etc/group", "stat")["comm"],
         "ia32",
         "the 32-bit program's own call"
     );

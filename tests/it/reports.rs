@@ -62,7 +62,9 @@ impl Traced {
     }
 }
 
+/// The fixture node, built, scanned and traced while holding the tracing turn.
 fn fixture() -> Traced {
+    let _turn = crate::support::tracing_turn();
     let root = FixtureRoot::glibc(Layout::UsrMerged);
     root.install(Path::new("/bin/dash"), "/usr/bin/dash");
     root.symlink("dash", "/usr/bin/sh");
@@ -195,10 +197,7 @@ fn the_allowlist_holds_exactly_what_a_chain_of_evidence_reaches_and_why_explains
     if !require_root() {
         return;
     }
-    let t = {
-        let _turn = crate::support::tracing_turn();
-        fixture()
-    };
+    let t = fixture();
     let p = t.profile.to_str().unwrap();
 
     // the allowlist, exactly
@@ -584,10 +583,7 @@ fn the_check_gate_fails_past_the_budget_and_on_added_removed_and_changed_entries
     if !require_root() {
         return;
     }
-    let t = {
-        let _turn = crate::support::tracing_turn();
-        fixture()
-    };
+    let t = fixture();
     let p = t.profile.to_str().unwrap();
     let base = t.db.with_file_name("fixture-node.txt");
     let b = base.to_str().unwrap();

@@ -99,47 +99,28 @@ pub struct Group {
     pub marks: Vec<MarkReport>,
 }
 
-fn mask(fstype: &str) -> MaskFlags {
+/// The events watched on a filesystem of type `fstype`.
+pub(crate) fn mask(fstype: &str) -> MaskFlags {
     let m = MaskFlags::FAN_OPEN
         | MaskFlags::FAN_OPEN_EXEC
         | MaskFlags::FAN_CLOSE_WRITE
         | MaskFlags::FAN_ONDIR;
-    if kernel_fs(fstype) {
-        m
-    } else {
+    if watch_each_write(fstype) {
         m | MaskFlags::FAN_MODIFY
+    } else {
+        m
     }
 }
 
-/// The kernel's own filesystems (devices, processes, control groups…):
-/// never part of an image, and not where its writable paths are. Writes
-/// there are seen when the file is closed (`FAN_CLOSE_WRITE`), not at each
-/// `write`: every write to a terminal, `/dev/null` or a `/proc` file would
-/// otherwise pay for the kernel's walk of the marks.
-pub(crate) fn kernel_fs(fstype: &str) -> bool {
-    matches!(
-        fstype,
-        "proc"
-            | "sysfs"
-            | "devtmpfs"
-            | "devpts"
-            | "cgroup"
-            | "cgroup2"
-            | "debugfs"
-            | "tracefs"
-            | "securityfs"
-            | "bpf"
-            | "mqueue"
-            | "pstore"
-            | "configfs"
-            | "fusectl"
-            | "hugetlbfs"
-            | "binfmt_misc"
-            | "efivarfs"
-            | "autofs"
-            | "rpc_pipefs"
-            | "nsfs"
-    )
+/// Whether every `write` on a filesystem of this type is reported
+/// (`FAN_MODIFY`). Not on `devtmpfs`, the one kernel filesystem that is
+/// marked (the others are [`PSEUDO`], not marked at all): its device nodes
+/// are never part of an image nor where its writable paths are, and every
+/// write to a terminal or `/dev/null` would otherwise pay for the kernel's
+/// walk of the marks. A write there is still seen when the file is closed
+/// (`FAN_CLOSE_WRITE`).
+fn watch_each_write(fstype: &str) -> bool {
+    fstype != "devtmpfs"
 }
 
 /// A field of `/proc/*/mountinfo`, which escapes space, tab, newline and

@@ -33,21 +33,13 @@ const INFO_DFID_NAME: u8 = 2;
 const INFO_OLD_DFID_NAME: u8 = 10;
 const INFO_NEW_DFID_NAME: u8 = 12;
 
+/// The fd group's events, plus the entry events only this group reports.
 fn mask(fstype: &str) -> MaskFlags {
-    let modify = if crate::fan::kernel_fs(fstype) {
-        MaskFlags::empty()
-    } else {
-        MaskFlags::FAN_MODIFY
-    };
-    modify
-        | MaskFlags::FAN_OPEN
-        | MaskFlags::FAN_OPEN_EXEC
-        | MaskFlags::FAN_CLOSE_WRITE
+    crate::fan::mask(fstype)
         | MaskFlags::FAN_CREATE
         | MaskFlags::FAN_DELETE
         | MaskFlags::FAN_MOVED_FROM
         | MaskFlags::FAN_MOVED_TO
-        | MaskFlags::FAN_ONDIR
 }
 
 /// A directory seen in events: its path, and a descriptor when kept.

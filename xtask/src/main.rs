@@ -252,11 +252,16 @@ fn bench(args: &[String]) -> Result<()> {
 
 /// The workload's own wall time, measured inside it (so tracer start-up and
 /// storage are not counted; kaudit's whole invocation is reported too).
-fn workload_script(out: &Path) -> String {
-    let dirs: Vec<&str> = ["/usr/share/doc", "/usr/share/perl"]
+/// What the file-open-heavy workload reads (those this machine has).
+fn workload_dirs() -> Vec<&'static str> {
+    ["/usr/share/doc", "/usr/share/perl"]
         .into_iter()
         .filter(|d| Path::new(d).exists())
-        .collect();
+        .collect()
+}
+
+fn workload_script(out: &Path) -> String {
+    let dirs = workload_dirs();
     format!(
         "s=$(date +%s%N); for i in 1 2 3; do tar -cf - {} 2>/dev/null | cat >/dev/null; done; e=$(date +%s%N); echo $((e - s)) > {}",
         dirs.join(" "),
@@ -603,10 +608,7 @@ fn bench_reports(args: &[String]) -> Result<()> {
     ok("scan", &out)?;
     print!("graph: {}", String::from_utf8_lossy(&out.stdout));
     println!("  (scan {secs:.2} s)");
-    let dirs: Vec<&str> = ["/usr/share/doc", "/usr/share/perl"]
-        .into_iter()
-        .filter(|d| Path::new(d).exists())
-        .collect();
+    let dirs = workload_dirs();
     let workload = format!(
         "tar -cf - {} 2>/dev/null | cat >/dev/null; ls -l /bin/sh /etc/localtime >/dev/null",
         dirs.join(" ")
