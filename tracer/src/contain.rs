@@ -22,8 +22,6 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::fan::unescape;
-
 /// The group of a running trace.
 #[derive(Debug)]
 pub struct Containment {
@@ -43,22 +41,12 @@ pub struct Killed {
     pub problem: Option<String>,
 }
 
-/// Where the cgroup v2 hierarchy is mounted, from `/proc/self/mountinfo`.
+/// Where the cgroup v2 hierarchy is mounted.
 fn cgroup2_mount() -> Option<PathBuf> {
-    let text = std::fs::read("/proc/self/mountinfo").ok()?;
-    for line in text.split(|&b| b == b'\n') {
-        let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
-        let Some(sep) = fields.iter().position(|f| *f == b"-") else {
-            continue;
-        };
-        if fields.get(sep + 1) == Some(&&b"cgroup2"[..]) {
-            let mp = unescape(fields.get(4)?);
-            return Some(PathBuf::from(
-                <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(mp),
-            ));
-        }
-    }
-    None
+    crate::fan::mounts()
+        .into_iter()
+        .find(|(_, fstype)| fstype == "cgroup2")
+        .map(|(mp, _)| mp)
 }
 
 /// This process's group in the cgroup v2 hierarchy (`0::/PATH`).
@@ -130,7 +118,7 @@ impl Containment {
             ));
             return out;
         }
-        out.processes = kill_group(&self.dir, Duration::from_secs(10));
+        out.processes = kill_cgroup(&self.dir, Duration::from_secs(10));
         if populated(&self.dir) {
             out.problem = Some(format!(
                 "{} still holds processes 10 s after they were killed",
@@ -148,7 +136,7 @@ impl Containment {
 /// Kill what is in a group (`cgroup.kill`, else each process until none is
 /// left) and wait, up to `limit`, until it is empty; returns the processes
 /// seen in it.
-fn kill_group(dir: &Path, limit: Duration) -> usize {
+fn kill_cgroup(dir: &Path, limit: Duration) -> usize {
     let mut seen = std::collections::BTreeSet::new();
     seen.extend(procs(dir));
     let atomic = std::fs::write(dir.join("cgroup.kill"), "1").is_ok();
@@ -196,7 +184,7 @@ fn clear_stale(home: &Path) -> Vec<(String, usize)> {
             continue;
         }
         let dir = e.path();
-        let killed = kill_group(&dir, Duration::from_secs(5));
+        let killed = kill_cgroup(&dir, Duration::from_secs(5));
         if std::fs::remove_dir(&dir).is_ok() {
             out.push((name, killed));
         }

@@ -144,11 +144,10 @@ pub(crate) fn unescape(b: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Mount points (and filesystem types) at or below `root`, from
-/// `/proc/self/mountinfo`.
-pub fn mounts_below(root: &Path) -> Vec<(PathBuf, String)> {
+/// Every mount point of this process's mount namespace and its filesystem
+/// type, from `/proc/self/mountinfo`.
+pub(crate) fn mounts() -> Vec<(PathBuf, String)> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let root_b = root.as_os_str().as_bytes();
     let mut out = Vec::new();
     for line in info.lines() {
         let mut parts = line.split(" - ");
@@ -160,14 +159,25 @@ pub fn mounts_below(root: &Path) -> Vec<(PathBuf, String)> {
         };
         let fstype = right.split(' ').next().unwrap_or("").to_string();
         let mp = unescape(mp.as_bytes());
-        let under = root_b == b"/"
-            || mp == root_b
-            || (mp.starts_with(root_b) && mp.get(root_b.len()) == Some(&b'/'));
-        if under && !PSEUDO.contains(&fstype.as_str()) {
-            out.push((PathBuf::from(std::ffi::OsStr::from_bytes(&mp)), fstype));
-        }
+        out.push((PathBuf::from(std::ffi::OsStr::from_bytes(&mp)), fstype));
     }
     out
+}
+
+/// Mount points (and filesystem types) at or below `root`, pseudo
+/// filesystems left out.
+pub fn mounts_below(root: &Path) -> Vec<(PathBuf, String)> {
+    let root_b = root.as_os_str().as_bytes();
+    mounts()
+        .into_iter()
+        .filter(|(mp, fstype)| {
+            let mp = mp.as_os_str().as_bytes();
+            let under = root_b == b"/"
+                || mp == root_b
+                || (mp.starts_with(root_b) && mp.get(root_b.len()) == Some(&b'/'));
+            under && !PSEUDO.contains(&fstype.as_str())
+        })
+        .collect()
 }
 
 impl Group {
