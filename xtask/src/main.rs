@@ -15,7 +15,9 @@
 //! untraced, under `kaudit trace` (names on, and `--no-names`), under
 //! `fatrace` and under `strace -f`, and
 //! prints each as a ratio to untraced (median of the rounds), with the event
-//! rate kaudit sustained and whether any event was lost. It then runs an
+//! rate kaudit sustained and whether any event was lost, and the CPU the
+//! name capture's BPF programs took on the workload (the kernel's BPF
+//! statistics, read while they are loaded). It then runs an
 //! open storm — 1, 2 and 4 threads opening distinct files as fast as they
 //! can, under `kaudit trace` — and reports the highest open rate at which
 //! every open was recorded.
@@ -42,6 +44,8 @@ fn main() -> Result<()> {
         Some("bench-reports") => bench_reports(&args[1..]),
         // the traced side of the open storm (run by bench-trace)
         Some("open-storm") => open_storm(&args[1..]),
+        // the name capture's programs, read while they are loaded (run by bench-trace)
+        Some("bpf-stats") => bpf_stats(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask bench [--root DIR] | cargo xtask bench-trace [--rounds N] | cargo xtask bench-reports [--rounds N]"
@@ -400,6 +404,7 @@ fn bench_trace(args: &[String]) -> Result<()> {
             ]))?);
         }
     }
+    let bpf = bpf_rounds(&kaudit, &tmp, &script, rounds.min(5))?;
     let _ = std::fs::remove_dir_all(&tmp);
     let storm = storm_rounds(&kaudit)?;
     let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
@@ -460,6 +465,13 @@ fn bench_trace(args: &[String]) -> Result<()> {
     );
     if !names_status.is_empty() {
         println!("  last round: {names_status}");
+    }
+    if let Some((ms, calls)) = bpf {
+        println!(
+            "  the name capture's BPF programs (kernel.bpf_stats_enabled, median of {} rounds): {ms:.1} ms of CPU over the workload's {calls} system calls ({:.0} ns a call on average)",
+            rounds.min(5),
+            ms * 1e6 / calls as f64
+        );
     }
     println!("open storm (distinct files, each opened once, under kaudit trace):");
     let mut best: Option<f64> = None;
@@ -522,6 +534,81 @@ fn open_storm(args: &[String]) -> Result<()> {
         }
     });
     std::fs::write(out, t.elapsed().as_nanos().to_string())?;
+    Ok(())
+}
+
+/// The CPU the name capture's programs take on the workload: each round
+/// traces it with the kernel's BPF statistics on, and the workload's last
+/// command (this program's `bpf-stats`) reads the programs' counters while
+/// they are still loaded. The statistics cost a little themselves. `None`
+/// when the statistics cannot be turned on.
+fn bpf_rounds(
+    kaudit: &Path,
+    tmp: &Path,
+    script: &str,
+    rounds: usize,
+) -> Result<Option<(f64, u64)>> {
+    const KNOB: &str = "/proc/sys/kernel/bpf_stats_enabled";
+    let Ok(before) = std::fs::read_to_string(KNOB) else {
+        return Ok(None);
+    };
+    if std::fs::write(KNOB, "1").is_err() {
+        return Ok(None);
+    }
+    let me = std::env::current_exe()?;
+    let stats = tmp.join("bpf-stats");
+    let mut runs = Vec::new();
+    let result = (|| -> Result<()> {
+        for r in 0..rounds {
+            let db = tmp.join(format!("bpf-{r}.db"));
+            let out = Command::new(kaudit)
+                .args(["trace", "--name", "bench", "--db"])
+                .arg(&db)
+                .args(["--", "/bin/sh", "-c"])
+                .arg(format!(
+                    "{script}; {} bpf-stats {}",
+                    me.display(),
+                    stats.display()
+                ))
+                .output()?;
+            if !out.status.success() {
+                bail!(
+                    "kaudit trace failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            let text = std::fs::read_to_string(&stats)?;
+            let mut f = text.split_whitespace().map(str::parse::<u64>);
+            let (Some(Ok(ns)), Some(Ok(calls))) = (f.next(), f.next()) else {
+                bail!("bpf-stats wrote {text:?}");
+            };
+            runs.push((ns, calls));
+        }
+        Ok(())
+    })();
+    let _ = std::fs::write(KNOB, before.trim());
+    result?;
+    runs.sort();
+    let (ns, calls) = runs[runs.len() / 2];
+    Ok(Some((ns as f64 / 1e6, calls)))
+}
+
+/// `bpf-stats FILE`: the loaded name-capture programs' run time in all
+/// (ns) and the system calls their exit program saw.
+fn bpf_stats(args: &[String]) -> Result<()> {
+    let file = args.first().context("bpf-stats FILE")?;
+    let (mut ns, mut calls) = (0u128, 0u64);
+    for p in aya::programs::loaded_programs().flatten() {
+        match p.name_as_str() {
+            Some("names_exit") => {
+                ns += p.run_time().as_nanos();
+                calls = p.run_count();
+            }
+            Some("names_enter") => ns += p.run_time().as_nanos(),
+            _ => {}
+        }
+    }
+    std::fs::write(file, format!("{ns} {calls}\n"))?;
     Ok(())
 }
 
