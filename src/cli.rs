@@ -391,6 +391,12 @@ pub(crate) struct TraceArgs {
     /// with the result)
     #[arg(long)]
     pub(crate) no_names: bool,
+    /// Capture names through the raw system call tracepoints only. Every
+    /// system call of every process then pays for the capture; by default
+    /// the per-call tracepoints serve 64-bit programs and the raw ones are
+    /// attached only once a 32-bit program runs
+    #[arg(long, conflicts_with = "no_names")]
+    pub(crate) names_raw: bool,
     /// Report events with open file descriptors only (no file-handle group)
     #[arg(long, hide = true)]
     pub(crate) fd_events: bool,

@@ -143,6 +143,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         reader_delay: Duration::from_millis(a.test_reader_delay_ms),
         file_handles: !a.fd_events,
         names: !a.no_names,
+        names_raw: a.names_raw,
         root: root.clone().unwrap_or_else(|| "/".into()),
         ..TraceOptions::default()
     };
@@ -376,6 +377,9 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             "kaudit: {} names asked for ({absent} not found)",
             result.names.len()
         )?;
+    }
+    if let Some(source) = &result.names_status.source {
+        writeln!(err, "kaudit: names seen through {source}")?;
     }
     if names_status != "complete" {
         writeln!(err, "kaudit: names are {names_status}")?;

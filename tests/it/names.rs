@@ -162,11 +162,12 @@ fn strace_names(log: &str, start_cwd: &str) -> BTreeSet<(String, String, String)
 }
 
 /// Run `command` under `strace -f -y` (its log in `log`) inside `kaudit
-/// trace --name NAME`; the trace's output, and the (path, call, result)
-/// names strace saw.
+/// trace --name NAME` (with `options`); the trace's output, and the (path,
+/// call, result) names strace saw.
 fn trace_under_strace(
     db: &Path,
     name: &str,
+    options: &[&str],
     log: &Path,
     command: &[&std::ffi::OsStr],
 ) -> (std::process::Output, BTreeSet<(String, String, String)>) {
@@ -176,6 +177,9 @@ fn trace_under_strace(
         name.as_ref(),
         "--db".as_ref(),
         db.as_os_str(),
+    ];
+    args.extend(options.iter().map(std::ffi::OsStr::new));
+    args.extend::<[&std::ffi::OsStr; 11]>([
         "--".as_ref(),
         "strace".as_ref(),
         "-f".as_ref(),
@@ -187,7 +191,7 @@ fn trace_under_strace(
         "trace=%file,%process".as_ref(),
         "-o".as_ref(),
         log.as_os_str(),
-    ];
+    ]);
     args.extend_from_slice(command);
     let out = kaudit(args);
     assert_eq!(out.status.code(), Some(0), "{}", crate::support::show(&out));
@@ -270,58 +274,75 @@ fn strace_is_the_oracle_every_name_asked_for_is_recorded_with_its_result() {
          cd zoneinfo && cat Etc/UTC >/dev/null\n",
     )
     .unwrap();
-    let (_, want) = trace_under_strace(
-        &db,
-        "names",
-        &log,
-        &["/bin/sh".as_ref(), script.as_os_str()],
-    );
-    assert!(want.len() > 50, "strace saw too little: {want:?}");
-    // names of other processes on the node (other tests) may be partial;
-    // nothing but unplaced relative names may make them so
-    let v = assert_none_missing(&db, "names", &want);
-    let asked = v["asked"].as_array().unwrap();
+    // the per-call tracepoints (the default here), and the raw ones
+    for (name, options, through) in [
+        (
+            "names",
+            &[][..],
+            "kaudit: names seen through the per-call system call tracepoints\n",
+        ),
+        (
+            "names-raw",
+            &["--names-raw"][..],
+            "kaudit: names seen through the raw system call tracepoints (asked for with --names-raw)\n",
+        ),
+    ] {
+        let (out, want) = trace_under_strace(
+            &db,
+            name,
+            options,
+            &log,
+            &["/bin/sh".as_ref(), script.as_os_str()],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(through), "{stderr}");
+        assert!(want.len() > 50, "strace saw too little: {want:?}");
+        // names of other processes on the node (other tests) may be partial;
+        // nothing but unplaced relative names may make them so
+        let v = assert_none_missing(&db, name, &want);
+        let asked = v["asked"].as_array().unwrap();
 
-    // the workload's interesting names are there, with their chains
-    let awk = found(asked, "/usr/bin/awk", "execve");
-    let links: Vec<(&str, &str)> = awk["symlinks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| (h["link"].as_str().unwrap(), h["target"].as_str().unwrap()))
-        .collect();
-    assert_eq!(
-        links,
-        [
-            ("/usr/bin/awk", "/etc/alternatives/awk"),
-            (
-                "/etc/alternatives/awk",
-                std::fs::read_link("/etc/alternatives/awk")
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-            ),
-        ]
-    );
-    let lt = found(asked, "/etc/localtime", "openat");
-    assert_eq!(
-        lt["resolved"],
-        std::fs::canonicalize("/etc/localtime")
+        // the workload's interesting names are there, with their chains
+        let awk = found(asked, "/usr/bin/awk", "execve");
+        let links: Vec<(&str, &str)> = awk["symlinks"]
+            .as_array()
             .unwrap()
-            .to_str()
-            .unwrap()
-    );
-    // relative names, placed in the working directory of the moment
-    found(asked, "/usr/share/zoneinfo", "statx");
-    found(asked, "/usr/share/zoneinfo/Etc/UTC", "openat");
-    // a failed probe
-    assert!(asked
-        .iter()
-        .any(|n| n["path"] == "/nonexistent/kaudit-probe" && n["result"] == "ENOENT"));
-    // readlink does not follow the last link
-    let rl = found(asked, "/etc/localtime", "readlink");
-    assert_eq!(rl["nofollow"], true);
-    assert_eq!(rl["resolved"], "/etc/localtime");
+            .iter()
+            .map(|h| (h["link"].as_str().unwrap(), h["target"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            links,
+            [
+                ("/usr/bin/awk", "/etc/alternatives/awk"),
+                (
+                    "/etc/alternatives/awk",
+                    std::fs::read_link("/etc/alternatives/awk")
+                        .unwrap()
+                        .to_str()
+                        .unwrap()
+                ),
+            ]
+        );
+        let lt = found(asked, "/etc/localtime", "openat");
+        assert_eq!(
+            lt["resolved"],
+            std::fs::canonicalize("/etc/localtime")
+                .unwrap()
+                .to_str()
+                .unwrap()
+        );
+        // relative names, placed in the working directory of the moment
+        found(asked, "/usr/share/zoneinfo", "statx");
+        found(asked, "/usr/share/zoneinfo/Etc/UTC", "openat");
+        // a failed probe
+        assert!(asked
+            .iter()
+            .any(|n| n["path"] == "/nonexistent/kaudit-probe" && n["result"] == "ENOENT"));
+        // readlink does not follow the last link
+        let rl = found(asked, "/etc/localtime", "readlink");
+        assert_eq!(rl["nofollow"], true);
+        assert_eq!(rl["resolved"], "/etc/localtime");
+    }
 
     // names off: none stored, and the run says so
     let out = kaudit([
@@ -404,7 +425,37 @@ fn a_32_bit_programs_names_are_read_from_the_ia32_registers_strace_is_the_oracle
     let db = t.path().join("ia32.db");
     let log = t.path().join("strace.log");
     let _turn = crate::support::tracing_turn();
-    let (out, want) = trace_under_strace(&db, "ia32", &log, &[prog.as_os_str()]);
+    // by default the raw tracepoints are attached when the first 32-bit
+    // program starts, which is held (stopped) until then; with
+    // --names-raw they serve every call from the start
+    for (name, options) in [("ia32", &[][..]), ("ia32-raw", &["--names-raw"][..])] {
+        let (out, want) = trace_under_strace(&db, name, options, &log, &[prog.as_os_str()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let strace = std::fs::read_to_string(&log).unwrap();
+        if options.is_empty() {
+            assert!(
+                stderr.contains("per-call system call tracepoints; the raw ones for 32-bit programs from the first, ia32["),
+                "{stderr}"
+            );
+            assert!(strace.contains("--- stopped by SIGSTOP ---"), "{strace}");
+        } else {
+            assert!(
+                stderr.contains("through the raw system call tracepoints"),
+                "{stderr}"
+            );
+            assert!(!strace.contains("SIGSTOP"), "{strace}");
+        }
+        ia32_names_are_all_there(&db, name, &out, &want);
+    }
+}
+
+/// The checks of one traced run of the ia32 fixture.
+fn ia32_names_are_all_there(
+    db: &Path,
+    name: &str,
+    out: &std::process::Output,
+    want: &BTreeSet<(String, String, String)>,
+) {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ia32\n");
     // the program's own calls, each kind the fixture makes
     for (path, call, result) in [
@@ -425,7 +476,7 @@ fn a_32_bit_programs_names_are_read_from_the_ia32_registers_strace_is_the_oracle
             "strace did not see {path} ({call}): {want:#?}"
         );
     }
-    let v = assert_none_missing(&db, "ia32", &want);
+    let v = assert_none_missing(db, name, want);
     let asked = v["asked"].as_array().unwrap();
     // read with the right flags: lstat64 and the fstatat64 flag do not follow
     assert_eq!(found(asked, "/etc/localtime", "lstat")["nofollow"], true);

@@ -3,10 +3,19 @@
 // kaudit's name capture: the path arguments of the path-taking system calls
 // and their results, for every process on the node.
 //
-// Two BTF-typed raw tracepoints (sys_enter, sys_exit: no tracefs needed)
-// keep only the system calls below. Their arguments (the saved registers)
-// and the current task are typed kernel pointers, read with plain loads
-// rather than one copying helper call per field. At entry the path is copied from the caller's memory
+// The calls of 64-bit programs come through the per-call tracepoints
+// (syscalls/sys_enter_NAME, sys_exit_NAME), which fire only for the calls
+// captured. The two raw tracepoints (sys_enter, sys_exit) fire for every
+// system call of every process and cost their dispatch on each, whatever the
+// program does: they serve the calls of 32-bit programs, which the per-call
+// tracepoints do not report, and are attached only once a 32-bit program
+// runs (`names_exec32` holds the first one until then). Where the per-call
+// tracepoints cannot be used (no tracefs, or the x32 ABI is on), the raw
+// tracepoints serve every call, as the whole capture.
+//
+// The arguments (the saved registers) and the current task are typed
+// kernel pointers, read with plain loads rather than one copying helper
+// call per field. At entry the path is copied from the caller's memory
 // (execve replaces that memory, so entry is the only time it can be read);
 // at exit the result follows. Both go to one ring buffer as variable-length
 // records; user space pairs them by thread id. A record that does not fit
@@ -132,6 +141,8 @@ struct pt_regs___k {
 
 #define KIND_ENTER 1
 #define KIND_EXIT 2
+#define KIND_EXEC32 3 // a 32-bit program started (val: 0 when it was stopped)
+#define SIGSTOP 19
 #define AT_FDCWD -100
 
 struct hdr {
@@ -199,6 +210,29 @@ const volatile __u32 own_tgid = 0;
 // namespace, whose processes are left out in the kernel (the workload runs
 // in a private namespace and its containers in namespaces of their own)
 const volatile __u32 skip_mnt_ns = 0;
+
+// set by the loader when the calls of 64-bit programs come through the
+// per-call tracepoints: the raw tracepoints then only serve calls made in
+// 32-bit mode
+const volatile __u32 raw_compat_only = 0;
+
+// [0]: set by user space once the raw tracepoints are attached (32-bit
+// programs no longer need holding); [1]: set when the run is over (the
+// per-call tracepoints are detached in the background, and do nothing
+// meanwhile)
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 2);
+    __type(key, __u32);
+    __type(value, __u32);
+} state SEC(".maps");
+
+static __always_inline int run_over(void)
+{
+    __u32 one = 1;
+    __u32 *over = bpf_map_lookup_elem(&state, &one);
+    return over && *over;
+}
 
 static __always_inline int skipped(void)
 {
@@ -483,15 +517,8 @@ static __always_inline int always_sent(__u64 nr)
 
 // exec replaces the caller's memory and chdir moves the working
 // directory: their names are read at entry, and always sent
-SEC("tp_btf/sys_enter")
-int BPF_PROG(names_enter, struct pt_regs___k *regs, long raw)
+static __always_inline int on_enter(__u64 nr, int compat, struct pt_regs___k *regs)
 {
-    // a cheap test first: only these numbers can be exec or chdir
-    if (!always_sent(raw) && raw != IA32_EXECVE && raw != IA32_EXECVEAT && raw != IA32_CHDIR
-        && raw != IA32_FCHDIR)
-        return 0;
-    int compat;
-    __u64 nr = which_call(raw, &compat);
     if (!always_sent(nr))
         return 0;
     __u64 id = bpf_get_current_pid_tgid();
@@ -505,13 +532,9 @@ int BPF_PROG(names_enter, struct pt_regs___k *regs, long raw)
     return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(names_exit, struct pt_regs___k *regs, long ret)
+// The other calls at their exit, where the result is known.
+static __always_inline int on_exit(__u64 nr, int compat, struct pt_regs___k *regs, long ret)
 {
-    int compat;
-    __u64 nr = which_call(regs->orig_ax, &compat);
-    if (!nr)
-        return 0;
     __u64 id = bpf_get_current_pid_tgid();
     if ((__u32)(id >> 32) == own_tgid || skipped())
         return 0;
@@ -559,6 +582,91 @@ int BPF_PROG(names_exit, struct pt_regs___k *regs, long ret)
     if (bpf_ringbuf_output(&names, &h, sizeof(h), BPF_RB_NO_WAKEUP))
         count_drop();
     return 0;
+}
+
+// The raw tracepoints see every system call of every process (each costs
+// the tracepoint's dispatch, whatever the program does).
+SEC("tp_btf/sys_enter")
+int BPF_PROG(names_enter, struct pt_regs___k *regs, long raw)
+{
+    // a cheap test first: only these numbers can be exec or chdir
+    if (!always_sent(raw) && raw != IA32_EXECVE && raw != IA32_EXECVEAT && raw != IA32_CHDIR
+        && raw != IA32_FCHDIR)
+        return 0;
+    int compat;
+    __u64 nr = which_call(raw, &compat);
+    if (raw_compat_only && !compat)
+        return 0;
+    return on_enter(nr, compat, regs);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(names_exit, struct pt_regs___k *regs, long ret)
+{
+    int compat;
+    __u64 nr = which_call(regs->orig_ax, &compat);
+    if (!nr || (raw_compat_only && !compat))
+        return 0;
+    return on_exit(nr, compat, regs, ret);
+}
+
+// A program started: when it is a 32-bit one and the raw tracepoints are
+// not attached yet, it is stopped (SIGSTOP, before its first instruction)
+// and user space is told; user space attaches them and continues it
+// (SIGCONT), so that none of its calls goes unseen.
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(names_exec32, struct task_struct *p, int old_pid, void *bprm)
+{
+    // the ia32 personality marks the new program's thread as in a 32-bit call
+    if (!(p->thread_info.status & TS_COMPAT))
+        return 0;
+    __u32 zero = 0;
+    __u32 *attached = bpf_map_lookup_elem(&state, &zero);
+    if (!attached || *attached)
+        return 0;
+    __u64 id = bpf_get_current_pid_tgid();
+    if ((__u32)(id >> 32) == own_tgid || skipped())
+        return 0;
+    struct hdr h = {};
+    h.kind = KIND_EXEC32;
+    h.tgid = id >> 32;
+    h.tid = (__u32)id;
+    h.val = bpf_send_signal(SIGSTOP);
+    bpf_get_current_comm(h.comm, sizeof(h.comm));
+    if (bpf_ringbuf_output(&names, &h, sizeof(h), 0))
+        count_drop();
+    return 0;
+}
+
+// The per-call tracepoints (syscalls/sys_enter_NAME, sys_exit_NAME) fire
+// only for the calls captured, of 64-bit programs. Their records give the
+// number and the result; the arguments are read from the saved registers.
+struct syscall_enter_ctx {
+    __u64 common;
+    int nr;
+};
+struct syscall_exit_ctx {
+    __u64 common;
+    int nr;
+    long ret;
+};
+
+SEC("tracepoint/syscalls/sys_enter")
+int names_sys_enter(struct syscall_enter_ctx *ctx)
+{
+    if (run_over())
+        return 0;
+    struct pt_regs___k *regs = (struct pt_regs___k *)bpf_task_pt_regs(bpf_get_current_task_btf());
+    return on_enter(ctx->nr, 0, regs);
+}
+
+SEC("tracepoint/syscalls/sys_exit")
+int names_sys_exit(struct syscall_exit_ctx *ctx)
+{
+    if (run_over())
+        return 0;
+    struct pt_regs___k *regs = (struct pt_regs___k *)bpf_task_pt_regs(bpf_get_current_task_btf());
+    return on_exit(ctx->nr, 0, regs, ctx->ret);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

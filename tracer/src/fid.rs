@@ -9,7 +9,8 @@
 //! group also reports creations, deletions and renames, which an
 //! fd-reporting group cannot.
 //!
-//! This module holds the tracer's only `unsafe` code: the call to
+//! This module holds the tracer's `unsafe` code (besides one raw `getpid`
+//! in `names.rs`): the call to
 //! `open_by_handle_at(2)`, which the safe bindings do not wrap.
 #![allow(unsafe_code)]
 

@@ -6,9 +6,14 @@
 //! path-taking system calls — `execve`/`execveat`, `open`/`openat`/
 //! `openat2`, the `stat` family, `access`/`faccessat`/`faccessat2`,
 //! `readlink`/`readlinkat`, `chdir`/`fchdir` — through a small BPF program
-//! (`bpf/names.bpf.c`, built by `build.rs` with the distribution's clang)
-//! on the `sys_enter` and `sys_exit` raw tracepoints (BTF-typed), loaded
-//! with aya. The
+//! (`bpf/names.bpf.c`, built by `build.rs` with the distribution's clang),
+//! loaded with aya. It runs on the per-call tracepoints of those calls
+//! (`syscalls/sys_exit_NAME`, and `sys_enter_NAME` for exec and chdir),
+//! which cost nothing to the other system calls; the raw `sys_enter` and
+//! `sys_exit` tracepoints (BTF-typed), which every system call pays for,
+//! are loaded only for 32-bit programs' calls (the first 32-bit program is
+//! held with SIGSTOP until they are attached), or serve every call where
+//! the per-call tracepoints cannot be used. The
 //! kernel side filters the system calls and the tracer's own process,
 //! suppresses repeats (a name is sent once per kind of result), and writes
 //! variable-length records to one ring buffer; a record that does not fit
@@ -53,6 +58,8 @@ const CALLS: &[(u32, &str)] = &[
 
 const KIND_ENTER: u32 = 1;
 const KIND_EXIT: u32 = 2;
+/// A 32-bit program started (`val`: 0 when it was held with SIGSTOP).
+const KIND_EXEC32: u32 = 3;
 const HDR_LEN: usize = 96;
 const AT_FDCWD: i64 = -100;
 const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
@@ -90,6 +97,8 @@ pub struct NamesStatus {
     pub active: bool,
     /// Why it is not, or what was lost.
     pub problems: Vec<String>,
+    /// How the names were captured (which tracepoints), when they were.
+    pub source: Option<String>,
 }
 
 struct Pending {
@@ -445,6 +454,7 @@ fn foreign_root(pid: u32) -> Option<Vec<u8>> {
     best
 }
 
+#[derive(Clone, Copy)]
 struct Hdr {
     kind: u32,
     nr: u32,
@@ -509,6 +519,7 @@ impl NameCapture {
     /// names cannot be captured here (the run then records them as partial).
     pub fn start(
         root: &Path,
+        raw: bool,
         step: Arc<Mutex<Option<String>>>,
         started: Instant,
     ) -> Result<NameCapture, String> {
@@ -519,7 +530,7 @@ impl NameCapture {
         } else {
             crate::rootns::started_in().unwrap_or_else(|| mnt_ns_inum("/proc/1/ns/mnt"))
         };
-        let (ring, bpf) = load(skip_ns)?;
+        let loaded = load(skip_ns, raw)?;
         let stop = Arc::new(AtomicBool::new(false));
         let sync_req = Arc::new(AtomicU64::new(0));
         let synced = Arc::new(AtomicU64::new(0));
@@ -530,7 +541,7 @@ impl NameCapture {
         };
         let handle = std::thread::Builder::new()
             .name("kaudit-names".into())
-            .spawn(move || read_loop(ring, bpf, root_b, step, started, s2, r2, d2))
+            .spawn(move || read_loop(loaded, root_b, step, started, s2, r2, d2))
             .map_err(|e| format!("cannot start the name reader: {e}"))?;
         Ok(NameCapture {
             stop,
@@ -551,23 +562,28 @@ impl NameCapture {
 
     /// Stop, drain, and hand back the names.
     pub fn stop(self) -> (Vec<Name>, NamesStatus) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.request_stop();
         self.handle.join().unwrap_or_else(|_| {
             (
                 Vec::new(),
                 NamesStatus {
                     active: false,
                     problems: vec!["the name reader failed".into()],
+                    source: None,
                 },
             )
         })
+    }
+
+    /// Tell the reader to drain and stop (and the tracepoints to be
+    /// detached), without waiting.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
     }
 }
 
 #[cfg(kaudit_bpf)]
 type Ring = aya::maps::RingBuf<aya::maps::MapData>;
-#[cfg(not(kaudit_bpf))]
-type Ring = ();
 
 /// The inode number of a mount namespace (`mnt:[N]`), 0 when unknown.
 fn mnt_ns_inum(link: &str) -> u32 {
@@ -579,9 +595,112 @@ fn mnt_ns_inum(link: &str) -> u32 {
         .unwrap_or(0)
 }
 
+/// The loaded capture: its ring buffer, the BPF object, and how 64-bit
+/// programs' calls are seen.
 #[cfg(kaudit_bpf)]
-fn load(skip_ns: u32) -> Result<(Ring, aya::Ebpf), String> {
-    use aya::programs::BtfTracePoint;
+struct Loaded {
+    btf: aya::Btf,
+    ring: Ring,
+    bpf: aya::Ebpf,
+    /// The per-call tracepoints serve 64-bit programs; the raw ones are
+    /// attached when the first 32-bit program runs.
+    per_call: bool,
+    /// The raw tracepoints are attached.
+    raw_attached: bool,
+    /// Why the per-call tracepoints are not used, when they are not.
+    why_raw: Option<String>,
+    /// The per-call tracepoints' attachments, by program.
+    per_call_links: Vec<(&'static str, aya::programs::trace_point::TracePointLinkId)>,
+}
+
+/// Where the BPF filesystem is mounted.
+const BPFFS: &str = "/sys/fs/bpf";
+
+/// The per-call tracepoints (`syscalls/sys_enter_NAME`, `sys_exit_NAME`)
+/// the capture attaches to: the exit of every call recorded, and the entry
+/// of the calls whose names are read at entry. The kernel names `stat` and
+/// `lstat` `newstat` and `newlstat`.
+fn per_call_tracepoints() -> Vec<(&'static str, String)> {
+    let mut v = Vec::new();
+    for &(nr, call) in CALLS {
+        let k = match call {
+            "stat" => "newstat",
+            "lstat" => "newlstat",
+            c => c,
+        };
+        if matches!(nr, 59 | 80 | 81 | 322) {
+            v.push(("names_sys_enter", format!("sys_enter_{k}")));
+        }
+        v.push(("names_sys_exit", format!("sys_exit_{k}")));
+    }
+    v
+}
+
+/// Why the per-call tracepoints cannot serve this kernel, if they cannot:
+/// they need tracefs (for their ids) and miss calls made through the x32
+/// ABI, which the raw tracepoints see (and count).
+fn per_call_unusable() -> Option<String> {
+    let tracefs = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+        .into_iter()
+        .find(|d| Path::new(d).join("events/syscalls").is_dir());
+    let Some(tracefs) = tracefs else {
+        return Some("tracefs with the syscalls events is not mounted".into());
+    };
+    for (_, tp) in per_call_tracepoints() {
+        if !Path::new(tracefs)
+            .join("events/syscalls")
+            .join(&tp)
+            .join("id")
+            .exists()
+        {
+            return Some(format!("this kernel has no syscalls/{tp} tracepoint"));
+        }
+    }
+    if x32_enabled() {
+        return Some(
+            "the kernel runs x32 programs, whose calls only the raw tracepoints see".into(),
+        );
+    }
+    None
+}
+
+/// Whether the kernel runs x32 programs: `getpid` called through the x32
+/// ABI, which fails with ENOSYS when it does not.
+#[allow(unsafe_code)]
+fn x32_enabled() -> bool {
+    // SAFETY: getpid takes no arguments, reads and changes nothing; the
+    // raw call is only how its x32 number can be made (no wrapper exists).
+    let r = unsafe { libc::syscall(0x4000_0000 | libc::SYS_getpid) };
+    r >= 0
+}
+
+#[cfg(kaudit_bpf)]
+fn load(skip_ns: u32, raw: bool) -> Result<Loaded, String> {
+    let unusable = if raw {
+        Some("asked for with --names-raw".to_string())
+    } else {
+        per_call_unusable()
+    };
+    match unusable {
+        None => match load_as(skip_ns, true) {
+            Ok(l) => Ok(l),
+            Err(e) => {
+                let mut l = load_as(skip_ns, false)?;
+                l.why_raw = Some(e);
+                Ok(l)
+            }
+        },
+        Some(why) => {
+            let mut l = load_as(skip_ns, false)?;
+            l.why_raw = Some(why);
+            Ok(l)
+        }
+    }
+}
+
+#[cfg(kaudit_bpf)]
+fn load_as(skip_ns: u32, per_call: bool) -> Result<Loaded, String> {
+    use aya::programs::TracePoint;
     let own = std::process::id();
     // not when kaudit itself is still in the host's namespace
     let skip_ns = if skip_ns == mnt_ns_inum("/proc/self/ns/mnt") {
@@ -593,10 +712,12 @@ fn load(skip_ns: u32) -> Result<(Ring, aya::Ebpf), String> {
     // share, within bounds (about 80 bytes an entry, allocated up front)
     let cpus = aya::util::nr_cpus().unwrap_or(2) as u32;
     let seen = (32768 * cpus).clamp(131_072, 524_288);
+    let compat_only = u32::from(per_call);
     let mut bpf = aya::EbpfLoader::new()
         .set_max_entries("seen", seen)
         .set_global("own_tgid", &own, true)
         .set_global("skip_mnt_ns", &skip_ns, true)
+        .set_global("raw_compat_only", &compat_only, true)
         .load(aya::include_bytes_aligned!(concat!(
             env!("OUT_DIR"),
             "/names.bpf.o"
@@ -604,27 +725,175 @@ fn load(skip_ns: u32) -> Result<(Ring, aya::Ebpf), String> {
         .map_err(|e| format!("the kernel refused the BPF name capture: {e}"))?;
     let btf = aya::Btf::from_sys_fs()
         .map_err(|e| format!("the kernel has no BTF (/sys/kernel/btf/vmlinux): {e}"))?;
-    for (prog, tp) in [("names_enter", "sys_enter"), ("names_exit", "sys_exit")] {
-        let p: &mut BtfTracePoint = bpf
-            .program_mut(prog)
-            .ok_or_else(|| format!("BPF program {prog} missing"))?
-            .try_into()
-            .map_err(|e| format!("BPF program {prog}: {e}"))?;
-        p.load(tp, &btf)
-            .map_err(|e| format!("the kernel refused BPF program {prog}: {e}"))?;
-        p.attach()
-            .map_err(|e| format!("attaching {prog} to the {tp} tracepoint failed: {e}"))?;
+    // with the per-call tracepoints, the raw ones are loaded (verified:
+    // the larger part of loading) only once a 32-bit program needs them
+    let btf_progs: &[(&str, &str)] = if per_call {
+        &[("names_exec32", "sched_process_exec")]
+    } else {
+        &[("names_enter", "sys_enter"), ("names_exit", "sys_exit")]
+    };
+    for &(prog, tp) in btf_progs {
+        load_btf(&mut bpf, &btf, prog, tp)?;
     }
-    let ring = aya::maps::RingBuf::try_from(
-        bpf.take_map("names")
-            .ok_or_else(|| "BPF map names missing".to_string())?,
-    )
-    .map_err(|e| format!("BPF ring buffer: {e}"))?;
-    Ok((ring, bpf))
+    let mut links = Vec::new();
+    if per_call {
+        for prog in ["names_sys_enter", "names_sys_exit"] {
+            let p: &mut TracePoint = bpf
+                .program_mut(prog)
+                .ok_or_else(|| format!("BPF program {prog} missing"))?
+                .try_into()
+                .map_err(|e| format!("BPF program {prog}: {e}"))?;
+            p.load()
+                .map_err(|e| format!("the kernel refused BPF program {prog}: {e}"))?;
+        }
+        // the 32-bit watch first: a 32-bit program started from now on is held
+        attach_btf(&mut bpf, "names_exec32")?;
+        for (prog, tp) in per_call_tracepoints() {
+            let p: &mut TracePoint = bpf
+                .program_mut(prog)
+                .ok_or_else(|| format!("BPF program {prog} missing"))?
+                .try_into()
+                .map_err(|e| format!("BPF program {prog}: {e}"))?;
+            let id = p
+                .attach("syscalls", &tp)
+                .map_err(|e| format!("attaching {prog} to syscalls/{tp} failed: {e}"))?;
+            links.push((prog, id));
+        }
+    }
+    let mut l = Loaded {
+        btf,
+        ring: aya::maps::RingBuf::try_from(
+            bpf.take_map("names")
+                .ok_or_else(|| "BPF map names missing".to_string())?,
+        )
+        .map_err(|e| format!("BPF ring buffer: {e}"))?,
+        bpf,
+        per_call,
+        raw_attached: false,
+        why_raw: None,
+        per_call_links: links,
+    };
+    // every call through the raw tracepoints; or, with the per-call ones,
+    // the 32-bit programs' calls when one is running already
+    if !per_call || thirty_two_bit_running() {
+        l.attach_raw()?;
+    }
+    Ok(l)
+}
+
+#[cfg(kaudit_bpf)]
+fn load_btf(bpf: &mut aya::Ebpf, btf: &aya::Btf, prog: &str, tp: &str) -> Result<(), String> {
+    let p: &mut aya::programs::BtfTracePoint = bpf
+        .program_mut(prog)
+        .ok_or_else(|| format!("BPF program {prog} missing"))?
+        .try_into()
+        .map_err(|e| format!("BPF program {prog}: {e}"))?;
+    p.load(tp, btf)
+        .map_err(|e| format!("the kernel refused BPF program {prog}: {e}"))
+}
+
+#[cfg(kaudit_bpf)]
+fn attach_btf(bpf: &mut aya::Ebpf, prog: &str) -> Result<(), String> {
+    let p: &mut aya::programs::BtfTracePoint = bpf
+        .program_mut(prog)
+        .ok_or_else(|| format!("BPF program {prog} missing"))?
+        .try_into()
+        .map_err(|e| format!("BPF program {prog}: {e}"))?;
+    p.attach()
+        .map_err(|e| format!("attaching {prog} failed: {e}"))?;
+    Ok(())
+}
+
+#[cfg(kaudit_bpf)]
+impl Loaded {
+    /// Detach the per-call tracepoints without waiting for the kernel,
+    /// which waits for a grace period at each (tens of milliseconds), one
+    /// after the other. The programs are told the run is over (they return
+    /// at once from then on); each attachment is pinned in the BPF
+    /// filesystem and unpinned again, so that its last reference is the
+    /// pin's, which the kernel lets go of on a worker of its own. Without
+    /// a BPF filesystem, a thread of kaudit's closes them (and the end of
+    /// the run waits for it).
+    fn detach_per_call(&mut self) {
+        if let Some(m) = self.bpf.map_mut("state") {
+            if let Ok(mut a) = aya::maps::Array::<_, u32>::try_from(m) {
+                let _ = a.set(1, 1, 0);
+            }
+        }
+        for (i, (prog, id)) in std::mem::take(&mut self.per_call_links)
+            .into_iter()
+            .enumerate()
+        {
+            let p: Option<&mut aya::programs::TracePoint> =
+                self.bpf.program_mut(prog).and_then(|p| p.try_into().ok());
+            let Some(link) = p.and_then(|p| p.take_link(id).ok()) else {
+                continue;
+            };
+            let Ok(fd_link) = aya::programs::links::FdLink::try_from(link) else {
+                continue;
+            };
+            let pin = Path::new(BPFFS).join(format!("kaudit-{}-{i}", std::process::id()));
+            // (a link that cannot be pinned is closed here, and waited for)
+            if let Ok(pinned) = fd_link.pin(&pin) {
+                // our descriptor is closed (the pin still holds the link),
+                // then the pin goes
+                drop(pinned);
+                if let Err(e) = std::fs::remove_file(&pin) {
+                    eprintln!(
+                        "kaudit: cannot remove {} ({e}): remove it to detach the name capture",
+                        pin.display()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Attach the raw tracepoints (once) and tell the kernel side that
+    /// 32-bit programs need no holding any more.
+    fn attach_raw(&mut self) -> Result<(), String> {
+        if self.raw_attached {
+            return Ok(());
+        }
+        if self.per_call {
+            load_btf(&mut self.bpf, &self.btf, "names_enter", "sys_enter")?;
+            load_btf(&mut self.bpf, &self.btf, "names_exit", "sys_exit")?;
+        }
+        attach_btf(&mut self.bpf, "names_enter")?;
+        attach_btf(&mut self.bpf, "names_exit")?;
+        self.raw_attached = true;
+        let m = self
+            .bpf
+            .map_mut("state")
+            .ok_or_else(|| "BPF map state missing".to_string())?;
+        let mut a = aya::maps::Array::<_, u32>::try_from(m).map_err(|e| e.to_string())?;
+        a.set(0, 1, 0).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+/// Whether a 32-bit program is running now (its executable's ELF class):
+/// its calls need the raw tracepoints from the start.
+fn thirty_two_bit_running() -> bool {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    rd.flatten().any(|e| {
+        let name = e.file_name();
+        if name.to_str().and_then(|n| n.parse::<u32>().ok()).is_none() {
+            return false;
+        }
+        let mut head = [0u8; 5];
+        std::fs::File::open(e.path().join("exe"))
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok_and(|()| head[..4] == *b"\x7fELF" && head[4] == 1)
+    })
 }
 
 #[cfg(not(kaudit_bpf))]
-fn load(_skip_ns: u32) -> Result<(Ring, ()), String> {
+struct Loaded;
+
+#[cfg(not(kaudit_bpf))]
+fn load(_skip_ns: u32, _raw: bool) -> Result<Loaded, String> {
     Err("this kaudit was built without the BPF name capture (clang was missing)".into())
 }
 
@@ -645,8 +914,7 @@ fn dropped(bpf: &aya::Ebpf, i: u32) -> u64 {
 #[cfg(kaudit_bpf)]
 #[allow(clippy::too_many_arguments)]
 fn read_loop(
-    mut ring: Ring,
-    bpf: aya::Ebpf,
+    mut cap: Loaded,
     root: Vec<u8>,
     step: Arc<Mutex<Option<String>>>,
     started: Instant,
@@ -669,19 +937,66 @@ fn read_loop(
     };
     j.prime();
     j.know_root();
+    let mut problems: Vec<String> = Vec::new();
+    let mut thirty_two: Option<String> = None;
+    let mut detached = false;
     loop {
         let stopping = stop.load(Ordering::SeqCst);
+        if stopping && !detached {
+            // the run is over: what is still queued is drained below
+            cap.detach_per_call();
+            detached = true;
+        }
         let requested = sync_req.load(Ordering::SeqCst);
         let cur = step.lock().expect("step").clone();
         let mut n = 0usize;
-        while let Some(item) = ring.next() {
+        let mut held = Vec::new();
+        while let Some(item) = cap.ring.next() {
             n += 1;
             if let Some((h, path)) = parse(&item) {
                 match h.kind {
                     KIND_ENTER => j.enter(&h, path),
                     KIND_EXIT => j.exit(&h, cur.clone()),
+                    KIND_EXEC32 => {
+                        // its execve's exit was not seen (it returned in
+                        // 32-bit mode, before the raw tracepoints were on):
+                        // the program started, so the call succeeded
+                        let exit = Hdr {
+                            kind: KIND_EXIT,
+                            val: 0,
+                            ..h
+                        };
+                        if let Some(p) = j.pending.get(&h.tid) {
+                            let nr = p.nr;
+                            j.exit(&Hdr { nr, ..exit }, cur.clone());
+                        }
+                        held.push(h);
+                    }
                     _ => {}
                 }
+            }
+        }
+        for h in held {
+            thirty_two.get_or_insert_with(|| {
+                let comm = String::from_utf8_lossy(&h.comm);
+                format!("{}[{}]", comm.trim_end_matches('\0'), h.tgid)
+            });
+            if let Err(e) = cap.attach_raw() {
+                problems.push(format!("the 32-bit programs' calls cannot be seen: {e}"));
+            }
+            if h.val == 0 {
+                // held before its first instruction: it goes on now
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(h.tgid as i32),
+                    nix::sys::signal::Signal::SIGCONT,
+                );
+            } else {
+                problems.push(format!(
+                    "32-bit program {}[{}] could not be held until its calls were seen (error {}): its first names may be missing",
+                    String::from_utf8_lossy(&h.comm).trim_end_matches('\0'),
+                    h.tgid,
+                    h.val
+                ));
             }
         }
         // the ring was emptied: every name before the request is read
@@ -695,10 +1010,26 @@ fn read_loop(
             std::thread::sleep(Duration::from_millis(2));
         }
     }
+    let source = if cap.per_call {
+        match (&thirty_two, cap.raw_attached) {
+            (Some(first), _) => format!("the per-call system call tracepoints; the raw ones for 32-bit programs from the first, {first}"),
+            (None, true) => "the per-call system call tracepoints; the raw ones for 32-bit programs (one was running at the start)".to_string(),
+            (None, false) => "the per-call system call tracepoints".to_string(),
+        }
+    } else {
+        format!(
+            "the raw system call tracepoints ({})",
+            cap.why_raw
+                .as_deref()
+                .unwrap_or("per-call tracepoints not tried")
+        )
+    };
     let mut status = NamesStatus {
         active: true,
-        problems: Vec::new(),
+        problems,
+        source: Some(source),
     };
+    let bpf = cap.bpf;
     let d = dropped(&bpf, 0);
     if d > 0 {
         status
@@ -725,8 +1056,7 @@ fn read_loop(
 #[cfg(not(kaudit_bpf))]
 #[allow(clippy::too_many_arguments)]
 fn read_loop(
-    _ring: Ring,
-    _bpf: (),
+    _cap: Loaded,
     _root: Vec<u8>,
     _step: Arc<Mutex<Option<String>>>,
     _started: Instant,

@@ -43,6 +43,9 @@ pub struct TraceOptions {
     pub file_handles: bool,
     /// Record the names programs ask for (BPF, see [`crate::names`]).
     pub names: bool,
+    /// Capture names through the raw system call tracepoints only (not
+    /// the per-call ones).
+    pub names_raw: bool,
 }
 
 impl Default for TraceOptions {
@@ -55,6 +58,7 @@ impl Default for TraceOptions {
             in_use_at_start: true,
             file_handles: true,
             names: true,
+            names_raw: false,
         }
     }
 }
@@ -156,7 +160,7 @@ impl Tracer {
         let stop = Arc::new(AtomicBool::new(false));
         let step: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
         let names = if opts.names {
-            NameCapture::start(&opts.root, step.clone(), started)
+            NameCapture::start(&opts.root, opts.names_raw, step.clone(), started)
         } else {
             Err("name capture was turned off (--no-names)".into())
         };
@@ -223,6 +227,9 @@ impl Tracer {
     /// Stop, drain the queue, and hand back what was recorded.
     pub fn stop(self) -> TraceResult {
         self.stop.store(true, Ordering::SeqCst);
+        if let Ok(n) = &self.names {
+            n.request_stop();
+        }
         let (rec, lost, unnamed, exec_names) = match self.handle.join() {
             Ok(r) => r,
             Err(_) => (
@@ -250,6 +257,7 @@ impl Tracer {
                     NamesStatus {
                         active: false,
                         problems,
+                        source: Some("/proc, at each execution fanotify reported".into()),
                     },
                 )
             }
@@ -258,6 +266,7 @@ impl Tracer {
                 NamesStatus {
                     active: false,
                     problems: vec![why],
+                    source: None,
                 },
             ),
         };
