@@ -264,13 +264,35 @@ fn workload_dirs() -> Vec<&'static str> {
         .collect()
 }
 
+/// The workload as a shell script: its wall time (ns) goes to `out`, and
+/// the CPU time of its processes (the shell's `times`: tar's and cat's user
+/// and system time, to 10 ms) to `out` + `.cpu`.
 fn workload_script(out: &Path) -> String {
     let dirs = workload_dirs();
     format!(
-        "s=$(date +%s%N); for i in 1 2 3; do tar -cf - {} 2>/dev/null | cat >/dev/null; done; e=$(date +%s%N); echo $((e - s)) > {}",
+        "s=$(date +%s%N); for i in 1 2 3; do tar -cf - {} 2>/dev/null | cat >/dev/null; done; e=$(date +%s%N); echo $((e - s)) > {}; times > {}.cpu",
         dirs.join(" "),
+        out.display(),
         out.display()
     )
+}
+
+/// The children's user + system time from the shell's `times` output
+/// (second line: `0m0.290000s 0m0.360000s`), in seconds.
+fn read_cpu(out: &Path) -> Result<f64> {
+    let mut p = out.as_os_str().to_owned();
+    p.push(".cpu");
+    let text = std::fs::read_to_string(&p)?;
+    let line = text.lines().nth(1).context("times wrote one line")?;
+    let mut total = 0.0;
+    for f in line.split_whitespace() {
+        let (m, s) = f
+            .trim_end_matches('s')
+            .split_once('m')
+            .with_context(|| format!("times wrote {line:?}"))?;
+        total += m.parse::<f64>()? * 60.0 + s.parse::<f64>()?;
+    }
+    Ok(total)
 }
 
 fn read_ns(p: &Path) -> Result<f64> {
@@ -294,6 +316,16 @@ fn rounds_arg(args: &[String], default: usize) -> Result<usize> {
         }
     }
     Ok(rounds)
+}
+
+/// The workload's CPU time (its own processes, kernel time included), per
+/// way of running it.
+#[derive(Default)]
+struct WorkloadCpu {
+    untraced: Vec<f64>,
+    names: Vec<f64>,
+    nonames: Vec<f64>,
+    fatrace: Vec<f64>,
 }
 
 fn bench_trace(args: &[String]) -> Result<()> {
@@ -321,10 +353,12 @@ fn bench_trace(args: &[String]) -> Result<()> {
     let mut st = Vec::new();
     let mut events = 0u64;
     let mut complete = true;
+    let mut cpu = WorkloadCpu::default();
     let fatrace_ok = Command::new("fatrace").arg("--help").output().is_ok();
     let strace_ok = Command::new("strace").arg("-V").output().is_ok();
     for r in 0..rounds {
         untraced.push(sh(Command::new("/bin/sh").args(["-c", &script]))?);
+        cpu.untraced.push(read_cpu(&t_file)?);
 
         let db = tmp.join(format!("trace-nonames-{r}.db"));
         let out = Command::new(&kaudit)
@@ -339,6 +373,7 @@ fn bench_trace(args: &[String]) -> Result<()> {
             );
         }
         traced_nonames.push(read_ns(&t_file)?);
+        cpu.nonames.push(read_cpu(&t_file)?);
 
         let db = tmp.join(format!("trace-{r}.db"));
         let t = Instant::now();
@@ -355,6 +390,7 @@ fn bench_trace(args: &[String]) -> Result<()> {
             );
         }
         traced.push(read_ns(&t_file)?);
+        cpu.names.push(read_cpu(&t_file)?);
         let runs = Command::new(&kaudit)
             .args(["runs", "--format", "json", "--db"])
             .arg(&db)
@@ -383,6 +419,7 @@ fn bench_trace(args: &[String]) -> Result<()> {
                 bail!("fatrace exited before the workload ran: {st}");
             }
             fat.push(sh(Command::new("/bin/sh").args(["-c", &script]))?);
+            cpu.fatrace.push(read_cpu(&t_file)?);
             let _ = Command::new("kill")
                 .arg("-INT")
                 .arg(f.id().to_string())
@@ -444,6 +481,17 @@ fn bench_trace(args: &[String]) -> Result<()> {
             s / base
         );
     }
+    // the cost that lands on the workload's own processes (the events and
+    // BPF programs run in their context), less sensitive than wall time to
+    // what else the machine does
+    let cu = median(cpu.untraced);
+    let ratio = |v: Vec<f64>| if v.is_empty() { f64::NAN } else { median(v) / cu };
+    println!(
+        "  the workload's CPU time (tar and cat, user + system, median): untraced {cu:.2} s; kaudit {:.2}x (names on), {:.2}x (--no-names){}",
+        ratio(cpu.names),
+        ratio(cpu.nonames),
+        if fatrace_ok { format!(", fatrace {:.2}x", ratio(cpu.fatrace)) } else { String::new() }
+    );
     if fatrace_ok {
         println!(
             "  fastest round of each (less noise from the machine): kaudit {:.2}x (names on), {:.2}x (--no-names), fatrace {:.2}x",
