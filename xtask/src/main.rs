@@ -485,7 +485,13 @@ fn bench_trace(args: &[String]) -> Result<()> {
     // BPF programs run in their context), less sensitive than wall time to
     // what else the machine does
     let cu = median(cpu.untraced);
-    let ratio = |v: Vec<f64>| if v.is_empty() { f64::NAN } else { median(v) / cu };
+    let ratio = |v: Vec<f64>| {
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            median(v) / cu
+        }
+    };
     println!(
         "  the workload's CPU time (tar and cat, user + system, median): untraced {cu:.2} s; kaudit {:.2}x (names on), {:.2}x (--no-names){}",
         ratio(cpu.names),
