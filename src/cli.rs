@@ -403,6 +403,10 @@ pub(crate) struct TraceArgs {
     /// Test mode: keep the kernel's bounded event queue
     #[arg(long, hide = true)]
     pub(crate) test_bounded_queue: bool,
+    /// Test mode: kill the run's control group process by process at the
+    /// end, as on kernels without `cgroup.kill`
+    #[arg(long, hide = true)]
+    pub(crate) test_kill_one_by_one: bool,
     /// Test mode: wait this many milliseconds before reading events
     #[arg(long, hide = true, default_value_t = 0)]
     pub(crate) test_reader_delay_ms: u64,

@@ -126,7 +126,10 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     nix::sys::prctl::set_child_subreaper(true).context("becoming a child subreaper")?;
     // every process started from now on is born in a group of the run's own
     let contained = match kaudit_tracer::contain::Containment::enter() {
-        Ok(c) => {
+        Ok(mut c) => {
+            if a.test_kill_one_by_one {
+                c.kill_one_by_one();
+            }
             for (group, killed) in c.stale() {
                 eprintln!("kaudit: removed {group}, the group of an earlier trace that was killed ({killed} process(es) it left behind killed)");
             }
@@ -286,6 +289,9 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     if let Some(c) = contained {
         let k = c.kill_rest();
         leftovers += k.processes;
+        if k.one_by_one && k.processes > 0 {
+            eprintln!("kaudit: the run's control group was killed process by process (without cgroup.kill, which Linux has from 5.14)");
+        }
         if let Some(p) = k.problem {
             eprintln!("kaudit: {p}");
         }

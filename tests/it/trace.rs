@@ -780,60 +780,118 @@ fn every_process_a_run_starts_is_born_in_its_own_control_group_and_killed_at_the
         }
     }
     let _removed = Removed(other.clone());
-    let script = format!(
-        "cat /proc/self/cgroup > {seen}\n\
-         (for i in $(seq 1 200); do /bin/sleep 4242.301 & done; wait) &\n\
-         /bin/sh -c 'echo $$ > {other}/cgroup.procs; exec /bin/sleep 4242.302' &\n\
-         sleep 0.5\n",
-        seen = seen.display(),
-        other = other.display()
-    );
-    let out = kaudit(args(
-        &["trace", "--name", "contained", "--no-names", "--db"],
-        &[
-            db.as_os_str(),
-            "--".as_ref(),
-            "/bin/sh".as_ref(),
-            "-c".as_ref(),
-            script.as_ref(),
-        ],
-    ));
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    // the command ran in a group of the run's own
-    let group = std::fs::read_to_string(&seen).unwrap();
-    let group = group
-        .lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .unwrap()
-        .to_string();
-    let name = group.rsplit('/').next().unwrap();
-    assert!(
-        name.starts_with("kaudit-") && name[7..].parse::<u32>().is_ok(),
-        "{group}"
-    );
-    // everything it left is gone: in the group, and moved out of it
-    for marker in ["4242.301", "4242.302"] {
+    // cgroup.kill at once; then process by process, as on kernels before 5.14
+    for extra in [&[][..], &["--test-kill-one-by-one"][..]] {
+        let script = format!(
+            "cat /proc/self/cgroup > {seen}\n\
+             (for i in $(seq 1 200); do /bin/sleep 4242.301 & done; wait) &\n\
+             /bin/sh -c 'echo $$ > {other}/cgroup.procs; exec /bin/sleep 4242.302' &\n\
+             sleep 0.5\n",
+            seen = seen.display(),
+            other = other.display()
+        );
+        let out = kaudit(args(
+            &[
+                &["trace", "--name", "contained", "--no-names"][..],
+                extra,
+                &["--db"],
+            ]
+            .concat(),
+            &[
+                db.as_os_str(),
+                "--".as_ref(),
+                "/bin/sh".as_ref(),
+                "-c".as_ref(),
+                script.as_ref(),
+            ],
+        ));
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        // the command ran in a group of the run's own
+        let group = std::fs::read_to_string(&seen).unwrap();
+        let group = group
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .unwrap()
+            .to_string();
+        let name = group.rsplit('/').next().unwrap();
         assert!(
-            running_with_arg(marker).is_empty(),
-            "{marker} still running; {err}"
+            name.starts_with("kaudit-") && name[7..].parse::<u32>().is_ok(),
+            "{group}"
+        );
+        // everything it left is gone: in the group, and moved out of it
+        for marker in ["4242.301", "4242.302"] {
+            assert!(
+                running_with_arg(marker).is_empty(),
+                "{marker} still running; {err}"
+            );
+        }
+        let killed: usize = err
+            .lines()
+            .find_map(|l| l.strip_suffix(" leftover process(es) killed"))
+            .and_then(|l| l.rsplit("; ").next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count of killed processes: {err}"));
+        assert!(killed >= 202, "{killed} killed: {err}");
+        assert_eq!(
+            err.contains("killed process by process"),
+            !extra.is_empty(),
+            "{err}"
+        );
+        // and the group itself is removed; the other one is empty
+        assert!(
+            !cgroup2_mount().join(group.trim_start_matches('/')).exists(),
+            "{group} left behind"
+        );
+        assert_eq!(
+            std::fs::read_to_string(other.join("cgroup.procs")).unwrap(),
+            "",
+            "the process that moved to another group was killed"
         );
     }
+}
+
+#[test]
+fn without_a_cgroup_v2_hierarchy_the_run_goes_on_and_its_leftovers_are_killed_through_the_process_tree(
+) {
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("t.db");
+    // a mount namespace of the test's own without the cgroup v2 hierarchy
+    // (unmounted there only): kaudit finds none, and says so
+    let script = format!(
+        "for m in $(findmnt -n -t cgroup2 -o TARGET); do umount \"$m\" || exit 9; done\n\
+         exec {kaudit} trace --name uncontained --no-names --db {db} -- /bin/sh -c \
+         '(for i in $(seq 1 50); do /bin/sleep 4242.401 & done; wait) & sleep 0.3'\n",
+        kaudit = env!("CARGO_BIN_EXE_kaudit"),
+        db = db.display()
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "/bin/sh", "-c"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            "no control group for the run (no cgroup v2 hierarchy is mounted): processes left behind are found through the process tree only"
+        ),
+        "{err}"
+    );
+    // the double-forked sleeps were found through the process tree (kaudit
+    // is their subreaper) and killed
+    assert!(running_with_arg("4242.401").is_empty(), "{err}");
     let killed: usize = err
         .lines()
         .find_map(|l| l.strip_suffix(" leftover process(es) killed"))
         .and_then(|l| l.rsplit("; ").next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no count of killed processes: {err}"));
-    assert!(killed >= 202, "{killed} killed: {err}");
-    // and the group itself is removed; the other one is empty
-    assert!(
-        !cgroup2_mount().join(group.trim_start_matches('/')).exists(),
-        "{group} left behind"
-    );
-    assert_eq!(
-        std::fs::read_to_string(other.join("cgroup.procs")).unwrap(),
-        "",
-        "the process that moved to another group was killed"
-    );
+    assert!(killed >= 50, "{killed} killed: {err}");
+    // and the host's hierarchy was not touched
+    assert!(cgroup2_mount().join("cgroup.procs").exists());
 }

@@ -30,6 +30,9 @@ pub struct Containment {
     /// The group kaudit came from.
     home: PathBuf,
     stale: Vec<(String, usize)>,
+    /// Kill process by process even where `cgroup.kill` exists (test mode:
+    /// the way kernels before 5.14 are served).
+    one_by_one: bool,
 }
 
 /// What was killed at the end.
@@ -37,6 +40,8 @@ pub struct Containment {
 pub struct Killed {
     /// Processes that were still in the group.
     pub processes: usize,
+    /// They were killed one by one (no `cgroup.kill`: Linux before 5.14).
+    pub one_by_one: bool,
     /// What went wrong, if anything (the group may be left behind).
     pub problem: Option<String>,
 }
@@ -86,7 +91,18 @@ impl Containment {
             let _ = std::fs::remove_dir(&dir);
             return Err(format!("moving kaudit into {}: {e}", dir.display()));
         }
-        Ok(Containment { dir, home, stale })
+        Ok(Containment {
+            dir,
+            home,
+            stale,
+            one_by_one: false,
+        })
+    }
+
+    /// Test mode: at the end, kill process by process as on kernels without
+    /// `cgroup.kill`.
+    pub fn kill_one_by_one(&mut self) {
+        self.one_by_one = true;
     }
 
     /// Groups of earlier traces that were killed (`SIGKILL`, a crash) before
@@ -118,7 +134,8 @@ impl Containment {
             ));
             return out;
         }
-        out.processes = kill_cgroup(&self.dir, Duration::from_secs(10));
+        (out.processes, out.one_by_one) =
+            kill_cgroup(&self.dir, Duration::from_secs(10), !self.one_by_one);
         if populated(&self.dir) {
             out.problem = Some(format!(
                 "{} still holds processes 10 s after they were killed",
@@ -133,13 +150,14 @@ impl Containment {
     }
 }
 
-/// Kill what is in a group (`cgroup.kill`, else each process until none is
-/// left) and wait, up to `limit`, until it is empty; returns the processes
-/// seen in it.
-fn kill_cgroup(dir: &Path, limit: Duration) -> usize {
+/// Kill what is in a group (`cgroup.kill` when `at_once` and the kernel has
+/// it, else each process until none is left) and wait, up to `limit`, until
+/// it is empty; returns the processes seen in it, and whether they were
+/// killed one by one.
+fn kill_cgroup(dir: &Path, limit: Duration, at_once: bool) -> (usize, bool) {
     let mut seen = std::collections::BTreeSet::new();
     seen.extend(procs(dir));
-    let atomic = std::fs::write(dir.join("cgroup.kill"), "1").is_ok();
+    let atomic = at_once && std::fs::write(dir.join("cgroup.kill"), "1").is_ok();
     let deadline = Instant::now() + limit;
     while populated(dir) && Instant::now() < deadline {
         for pid in procs(dir) {
@@ -152,7 +170,7 @@ fn kill_cgroup(dir: &Path, limit: Duration) -> usize {
         std::thread::sleep(Duration::from_millis(5));
     }
     reap_children();
-    seen.len()
+    (seen.len(), !atomic)
 }
 
 /// The groups `kaudit-PID` in `home` whose kaudit is gone (no process PID
@@ -184,7 +202,7 @@ fn clear_stale(home: &Path) -> Vec<(String, usize)> {
             continue;
         }
         let dir = e.path();
-        let killed = kill_cgroup(&dir, Duration::from_secs(5));
+        let (killed, _) = kill_cgroup(&dir, Duration::from_secs(5), true);
         if std::fs::remove_dir(&dir).is_ok() {
             out.push((name, killed));
         }
