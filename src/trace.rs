@@ -34,10 +34,10 @@ fn access_row(x: &kaudit_tracer::Access) -> AccessRow {
         path: x.path.clone(),
         kind: x.kind.as_str().to_string(),
         pid: x.pid as i64,
-        comm: x.comm.clone(),
-        exe: x.exe.clone(),
+        comm: x.comm.to_string(),
+        exe: x.exe.as_deref().map(<[u8]>::to_vec),
         parents: x.parents.join(" < "),
-        step: x.step.clone(),
+        step: x.step.as_deref().map(str::to_string),
         count: x.count as i64,
         first_ms: x.first_ms as i64,
     }

@@ -13,19 +13,21 @@ pub struct ProcInfo {
     /// Process id (thread group id).
     pub pid: i32,
     /// `comm`, or `exited` when the process was gone before it could be read.
-    pub comm: String,
+    pub comm: Arc<str>,
     /// The executable (`/proc/PID/exe`), when readable.
-    pub exe: Option<Vec<u8>>,
+    pub exe: Option<Arc<[u8]>>,
     /// Parent pid.
     pub ppid: Option<i32>,
     /// Whether the process had exited when first seen.
     pub exited: bool,
 }
 
-/// Reads and caches [`ProcInfo`] by pid.
+/// Reads and caches [`ProcInfo`] by pid, and each pid's parent chain as
+/// first described.
 #[derive(Debug, Default)]
 pub struct ProcCache {
     map: HashMap<i32, Arc<ProcInfo>>,
+    chains: HashMap<i32, Arc<[String]>>,
 }
 
 /// The parent of process `pid` (from `/proc/PID/stat`), when it exists.
@@ -43,10 +45,10 @@ pub fn read(pid: i32) -> ProcInfo {
     let base = format!("/proc/{pid}");
     let comm = std::fs::read(format!("{base}/comm"))
         .ok()
-        .map(|c| String::from_utf8_lossy(&c).trim_end().to_string());
+        .map(|c| Arc::from(String::from_utf8_lossy(&c).trim_end()));
     let exe = std::fs::read_link(format!("{base}/exe"))
         .ok()
-        .map(|p| p.as_os_str().as_bytes().to_vec());
+        .map(|p| Arc::from(p.as_os_str().as_bytes()));
     let ppid = ppid(pid);
     match comm {
         Some(comm) => ProcInfo {
@@ -92,10 +94,21 @@ impl ProcCache {
     /// Forget a pid (e.g. after it exited and its number may be reused).
     pub fn forget(&mut self, pid: i32) {
         self.map.remove(&pid);
+        self.chains.remove(&pid);
     }
 
-    /// The parent chain of `pid`, nearest first, as `comm[pid]` strings.
-    pub fn parents(&self, pid: i32) -> Vec<String> {
+    /// The parent chain of `pid`, nearest first, as `comm[pid]` strings:
+    /// described once per pid (until it is forgotten), then shared.
+    pub fn parents(&mut self, pid: i32) -> Arc<[String]> {
+        if let Some(c) = self.chains.get(&pid) {
+            return c.clone();
+        }
+        let c: Arc<[String]> = self.describe_parents(pid).into();
+        self.chains.insert(pid, c.clone());
+        c
+    }
+
+    fn describe_parents(&self, pid: i32) -> Vec<String> {
         let mut out = Vec::new();
         let mut cur = self.map.get(&pid).and_then(|p| p.ppid);
         while let Some(pp) = cur {
@@ -132,6 +145,6 @@ mod tests {
         // a pid that cannot exist
         let gone = read(i32::MAX);
         assert!(gone.exited);
-        assert_eq!(gone.comm, "exited");
+        assert_eq!(&*gone.comm, "exited");
     }
 }

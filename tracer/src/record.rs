@@ -1,6 +1,7 @@
 //! Accesses: each (file, kind) once per run, with the first process and step.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// How a file was used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,13 +73,13 @@ pub struct Access {
     /// The first process.
     pub pid: i32,
     /// Its command (`exited` when it was gone before it could be read).
-    pub comm: String,
+    pub comm: Arc<str>,
     /// Its executable.
-    pub exe: Option<Vec<u8>>,
+    pub exe: Option<Arc<[u8]>>,
     /// Its parents, nearest first, as `comm[pid]`.
-    pub parents: Vec<String>,
+    pub parents: Arc<[String]>,
     /// The step running then.
-    pub step: Option<String>,
+    pub step: Option<Arc<str>>,
     /// How many events were seen (1 when later ones were suppressed in the kernel).
     pub count: u64,
     /// Milliseconds since the start of the run.
@@ -96,7 +97,7 @@ fn slot(kind: AccessKind) -> usize {
 #[derive(Debug, Default)]
 pub struct Recorder {
     /// path → index of its access of each kind (`NONE` when absent)
-    map: HashMap<Vec<u8>, [usize; KINDS]>,
+    map: HashMap<Vec<u8>, [usize; KINDS], foldhash::fast::RandomState>,
     accesses: Vec<Access>,
     events: u64,
 }
@@ -167,7 +168,7 @@ mod tests {
             pid: 1,
             comm: "x".into(),
             exe: None,
-            parents: Vec::new(),
+            parents: Arc::from([]),
             step: None,
             count: 1,
             first_ms: 0,

@@ -291,7 +291,7 @@ struct Sink<'a> {
     lost: Vec<String>,
     overflows: u64,
     unnamed: u64,
-    step: Option<String>,
+    step: Option<Arc<str>>,
     started: Instant,
     suppress: bool,
     /// exec names from /proc, when the BPF name capture cannot run
@@ -318,7 +318,12 @@ impl EventSink for Sink<'_> {
                 if let Some(x) = &mut self.exec_names {
                     if kinds.contains(&AccessKind::Exec) {
                         let ms = self.started.elapsed().as_millis() as u64;
-                        x.exec(pid, path.clone(), self.step.clone(), ms);
+                        x.exec(
+                            pid,
+                            path.clone(),
+                            self.step.as_deref().map(str::to_string),
+                            ms,
+                        );
                     }
                 }
                 let path = match &self.prefix {
@@ -417,7 +422,13 @@ fn reader(
         }
         let stopping = stop.load(Ordering::SeqCst);
         let requested = sync.0.load(Ordering::SeqCst);
-        sink.step = step.lock().expect("step").clone();
+        {
+            // shared by every access of the step: made once per change
+            let cur = step.lock().expect("step");
+            if sink.step.as_deref() != cur.as_deref() {
+                sink.step = cur.as_deref().map(Arc::from);
+            }
+        }
         let read = group.read(own_pid, &mut sink);
         if let Some(x) = &mut sink.exec_names {
             x.poll();
