@@ -306,9 +306,7 @@ impl Group {
             if pid == own_pid {
                 continue;
             }
-            let path = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-                .map(|p| p.as_os_str().as_bytes().to_vec())
-                .unwrap_or_default();
+            let path = fd_path(fd).unwrap_or_default();
             let kinds = kinds_of(m);
             let im = ignore_mask(&kinds);
             // kernel-side suppression: once the sink has every kind of this
@@ -339,6 +337,30 @@ impl Group {
             }
         }
         Ok(n + from_fid)
+    }
+}
+
+/// The path of one of this process's descriptors (its `/proc/self/fd`
+/// link), read through a descriptor of `/proc/self/fd` kept open, so that
+/// only the descriptor's own entry is looked up each time.
+pub(crate) fn fd_path(fd: BorrowedFd<'_>) -> Option<Vec<u8>> {
+    use rustix::fs::{Mode, OFlags};
+    static FDS: std::sync::OnceLock<Option<std::os::fd::OwnedFd>> = std::sync::OnceLock::new();
+    let dir = FDS.get_or_init(|| {
+        rustix::fs::open(
+            "/proc/self/fd",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()
+    });
+    match dir {
+        Some(d) => rustix::fs::readlinkat(d, fd.as_raw_fd().to_string(), Vec::new())
+            .ok()
+            .map(std::ffi::CString::into_bytes),
+        None => std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .ok()
+            .map(|p| p.as_os_str().as_bytes().to_vec()),
     }
 }
 

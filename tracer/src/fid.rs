@@ -265,9 +265,7 @@ impl FidGroup {
         };
         let found = match open_by_handle(m.as_fd(), handle) {
             Ok(fd) => {
-                let path = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-                    .map(|p| p.as_os_str().as_bytes().to_vec())
-                    .map_err(|_| ())?;
+                let path = crate::fan::fd_path(fd.as_fd()).ok_or(())?;
                 let keep = self.dir_fds < MAX_DIR_FDS;
                 self.dir_fds += usize::from(keep);
                 Some((path, keep.then_some(fd)))
