@@ -201,6 +201,15 @@ impl Db {
             .transaction()
             .map_err(|e| crate::store::classify(&path, e))?;
         {
+            // a plain insert first: a run's names are distinct, and a plain
+            // insert needs no statement journal (an upsert copies pages into
+            // one); a name stored already is updated instead
+            let mut plain = tx
+                .prepare_cached(
+                    "INSERT INTO name (run, path, call, result, nofollow, evidence, resolved, pid, comm, step, count, first_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )
+                .map_err(|e| crate::store::classify(&path, e))?;
             let mut st = tx
                 .prepare_cached(
                     "INSERT INTO name (run, path, call, result, nofollow, evidence, resolved, pid, comm, step, count, first_ms)
@@ -215,15 +224,20 @@ impl Db {
                 )
                 .map_err(|e| crate::store::classify(&path, e))?;
             for n in names {
-                let name_id: i64 = st
-                    .query_row(
-                        params![
-                            id, n.path, n.call, n.result, n.nofollow, n.evidence, n.resolved,
-                            n.pid, n.comm, n.step, n.count, n.first_ms
-                        ],
-                        |r| r.get(0),
-                    )
-                    .map_err(|e| crate::store::classify(&path, e))?;
+                let values = params![
+                    id, n.path, n.call, n.result, n.nofollow, n.evidence, n.resolved, n.pid,
+                    n.comm, n.step, n.count, n.first_ms
+                ];
+                let name_id: i64 = match plain.insert(values) {
+                    Ok(rowid) => rowid,
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        st.query_row(values, |r| r.get(0))
+                            .map_err(|e| crate::store::classify(&path, e))?
+                    }
+                    Err(e) => return Err(crate::store::classify(&path, e)),
+                };
                 for (i, (link, target)) in n.hops.iter().enumerate() {
                     hop.execute(params![name_id, i as i64, link, target])
                         .map_err(|e| crate::store::classify(&path, e))?;
@@ -409,5 +423,66 @@ impl Db {
             })
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(path: &str, count: i64, hops: &[(&str, &str)]) -> NameRow {
+        NameRow {
+            path: path.as_bytes().to_vec(),
+            call: "openat".into(),
+            result: "ok".into(),
+            nofollow: false,
+            evidence: "asked".into(),
+            resolved: Some(path.as_bytes().to_vec()),
+            hops: hops
+                .iter()
+                .map(|(l, t)| (l.as_bytes().to_vec(), t.as_bytes().to_vec()))
+                .collect(),
+            pid: 1,
+            comm: "sh".into(),
+            step: None,
+            count,
+            first_ms: 0,
+        }
+    }
+
+    #[test]
+    fn names_are_inserted_and_a_name_stored_again_is_updated_with_its_hops_once() {
+        let t = tempfile::tempdir().unwrap();
+        let mut db = Db::open(&t.path().join("g.db"), true).unwrap();
+        let id = db
+            .begin_run(&NewRun {
+                name: "n",
+                kind: "ad-hoc",
+                command: None,
+                params: None,
+                root: b"/",
+                host: "h",
+                kernel: "k",
+                started_at: 0,
+                marks: "",
+            })
+            .unwrap();
+        let hop = [("/bin", "usr/bin")];
+        db.add_names(
+            id,
+            &[name("/bin/sh", 1, &hop), name("/etc/hosts", 1, &[])],
+            "complete",
+        )
+        .unwrap();
+        // again (the upsert path): the count is updated, nothing doubled
+        db.add_names(id, &[name("/bin/sh", 5, &hop)], "complete")
+            .unwrap();
+        let (names, status) = db.names(id).unwrap();
+        assert_eq!(status.as_deref(), Some("complete"));
+        assert_eq!(names.len(), 2);
+        assert_eq!(names[0].path, b"/bin/sh");
+        assert_eq!(names[0].count, 5);
+        assert_eq!(names[0].hops, [(b"/bin".to_vec(), b"usr/bin".to_vec())]);
+        assert_eq!(names[1].count, 1);
     }
 }
