@@ -306,6 +306,10 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     // each name walked in the root as it is now, with the analyzer's model:
     // the symlinks it went through become its evidence
     let walk_root = kaudit_analyzer::rootfs::Root::open(&opts.root).ok();
+    // names share their directories: each entry is looked at once
+    let memo = walk_root
+        .as_ref()
+        .map(|r| kaudit_analyzer::rootfs::Memo::new(r));
     let mut walked: std::collections::HashMap<(&[u8], bool), Walked> =
         std::collections::HashMap::new();
     let name_rows: Vec<NameRow> = result
@@ -314,7 +318,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         .map(|n| {
             let (hops, resolved) = walked
                 .entry((n.path.as_slice(), n.nofollow))
-                .or_insert_with(|| walk(walk_root.as_ref(), &n.path, n.nofollow))
+                .or_insert_with(|| walk(memo.as_ref(), &n.path, n.nofollow))
                 .clone();
             (n, hops, resolved)
         })
@@ -555,7 +559,7 @@ type Walked = (Vec<(Vec<u8>, Vec<u8>)>, Option<Vec<u8>>);
 /// Walk `path` in `root` (the analyzer's model: re-rooted absolute targets,
 /// every hop, `..` clamped); with `nofollow` the last component is not
 /// followed. Nothing when the root cannot be opened.
-fn walk(root: Option<&kaudit_analyzer::rootfs::Root>, path: &[u8], nofollow: bool) -> Walked {
+fn walk(root: Option<&kaudit_analyzer::rootfs::Memo<'_>>, path: &[u8], nofollow: bool) -> Walked {
     let Some(r) = root else {
         return (Vec::new(), None);
     };

@@ -355,6 +355,69 @@ impl FsView for Root {
     }
 }
 
+/// An error as a view reported it, kept to be reported again.
+type KeptError = (Option<i32>, io::ErrorKind);
+
+fn keep(e: &io::Error) -> KeptError {
+    (e.raw_os_error(), e.kind())
+}
+
+fn again((raw, kind): KeptError) -> io::Error {
+    match raw {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::from(kind),
+    }
+}
+
+/// A view that asks another once per entry and remembers the answer: for
+/// resolving many paths that share their directories (the names of a run),
+/// where each path's walk would otherwise look at every directory again.
+/// It is a snapshot: what changes in the root afterwards is not seen.
+pub struct Memo<'a> {
+    inner: &'a dyn FsView,
+    lstat: Mutex<Answers<Meta>>,
+    readlink: Mutex<Answers<Vec<u8>>>,
+}
+
+/// What a view answered, by path.
+type Answers<T> = HashMap<Vec<u8>, Result<T, KeptError>>;
+
+impl<'a> Memo<'a> {
+    /// Remember what `inner` says.
+    pub fn new(inner: &'a dyn FsView) -> Memo<'a> {
+        Memo {
+            inner,
+            lstat: Mutex::new(HashMap::new()),
+            readlink: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl FsView for Memo<'_> {
+    fn lstat(&self, path: &[u8]) -> io::Result<Meta> {
+        if let Some(r) = self.lstat.lock().expect("lstat memo").get(path) {
+            return r.clone().map_err(again);
+        }
+        let r = self.inner.lstat(path);
+        self.lstat
+            .lock()
+            .expect("lstat memo")
+            .insert(path.to_vec(), r.as_ref().map(Meta::clone).map_err(keep));
+        r
+    }
+    fn readlink(&self, path: &[u8]) -> io::Result<Vec<u8>> {
+        if let Some(r) = self.readlink.lock().expect("readlink memo").get(path) {
+            return r.clone().map_err(again);
+        }
+        let r = self.inner.readlink(path);
+        self.readlink
+            .lock()
+            .expect("readlink memo")
+            .insert(path.to_vec(), r.as_ref().map(Vec::clone).map_err(keep));
+        r
+    }
+}
+
 /// One entry of a root as a walk recorded it.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -727,6 +790,34 @@ mod tests {
         assert!(res.escapes());
         // /etc does not exist inside this root
         assert!(matches!(res.target, Err(ResolveError::NotFound { .. })));
+    }
+
+    #[test]
+    fn a_memo_resolves_as_the_root_does_and_answers_from_what_it_saw() {
+        let (t, r) = root();
+        let memo = Memo::new(&r);
+        for p in [
+            &b"/lib/libc-link"[..],
+            b"/lib/x/libc.so.6",
+            b"/usr/lib/escape",
+            b"/loop1",
+            b"/missing/x",
+        ] {
+            let (a, b) = (resolve(&r, p, b"/"), resolve(&memo, p, b"/"));
+            assert_eq!(a.hops, b.hops, "{}", String::from_utf8_lossy(p));
+            assert_eq!(a.named, b.named);
+            assert_eq!(format!("{:?}", a.target), format!("{:?}", b.target));
+        }
+        // a snapshot: a link removed afterwards is still walked, and an
+        // entry that was missing stays missing
+        std::fs::remove_file(t.path().join("lib")).unwrap();
+        std::fs::write(t.path().join("missing"), b"").unwrap();
+        let res = resolve(&memo, b"/lib/x/libc.so.6", b"/");
+        assert_eq!(res.target_path(), Some(&b"/usr/lib/x/libc.so.6"[..]));
+        assert_eq!(
+            memo.lstat(b"/missing").unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
     }
 
     #[test]
