@@ -494,3 +494,50 @@ fn ia32_names_are_all_there(
         "the 32-bit program's own call"
     );
 }
+
+#[test]
+fn a_pin_left_in_the_bpf_filesystem_by_a_killed_trace_is_removed_by_the_next() {
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    // as a trace killed between pinning an attachment and unpinning it
+    // leaves one: kaudit-PID-N, PID gone (a map stands in for the link)
+    let pin = Path::new("/sys/fs/bpf/kaudit-99999999-0");
+    let _ = std::fs::remove_file(pin);
+    let mut mk = std::process::Command::new("bpftool");
+    mk.args(["map", "create"])
+        .arg(pin)
+        .args(["type", "array", "key", "4", "value", "4", "entries", "1"])
+        .args(["name", "kaudit_stale"]);
+    crate::support::run_ok(mk);
+    assert!(pin.exists());
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("t.db");
+    let out = kaudit([
+        "trace".as_ref(),
+        "--name".as_ref(),
+        "after".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+        "--".as_ref(),
+        "/bin/true".as_ref(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            "removed /sys/fs/bpf/kaudit-99999999-0, left attached by a trace that was killed"
+        ),
+        "{err}"
+    );
+    assert!(!pin.exists());
+    // and the trace's own pins are gone when it ends
+    let left: Vec<_> = std::fs::read_dir("/sys/fs/bpf")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("kaudit-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

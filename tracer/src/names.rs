@@ -616,6 +616,35 @@ struct Loaded {
 /// Where the BPF filesystem is mounted.
 const BPFFS: &str = "/sys/fs/bpf";
 
+/// Remove the pins a trace killed while letting go of its attachments left
+/// in the BPF filesystem (`kaudit-PID-N` whose kaudit is gone): each keeps a
+/// finished run's per-call tracepoints attached, and every system call of
+/// the node on their slow path.
+fn remove_stale_pins() {
+    let Ok(rd) = std::fs::read_dir(BPFFS) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("kaudit-"))
+            .and_then(|n| n.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|c| c.trim_end() == "kaudit");
+        if !alive && std::fs::remove_file(e.path()).is_ok() {
+            eprintln!(
+                "kaudit: removed {}, left attached by a trace that was killed",
+                e.path().display()
+            );
+        }
+    }
+}
+
 /// The per-call tracepoints (`syscalls/sys_enter_NAME`, `sys_exit_NAME`)
 /// the capture attaches to: the exit of every call recorded, and the entry
 /// of the calls whose names are read at entry. The kernel names `stat` and
@@ -737,6 +766,7 @@ fn load_as(skip_ns: u32, per_call: bool) -> Result<Loaded, String> {
     }
     let mut links = Vec::new();
     if per_call {
+        remove_stale_pins();
         for prog in ["names_sys_enter", "names_sys_exit"] {
             let p: &mut TracePoint = bpf
                 .program_mut(prog)
@@ -838,7 +868,13 @@ impl Loaded {
                 // our descriptor is closed (the pin still holds the link),
                 // then the pin goes
                 drop(pinned);
-                if let Err(e) = std::fs::remove_file(&pin) {
+                if let Err(e) = std::fs::remove_file(&pin).or_else(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                }) {
                     eprintln!(
                         "kaudit: cannot remove {} ({e}): remove it to detach the name capture",
                         pin.display()
