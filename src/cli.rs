@@ -54,7 +54,9 @@ pub(crate) enum Command {
     /// exec, open, stat, access, readlink and chdir calls, with the result
     /// and the symlinks it walks in the root (kaudit accessed --names); where
     /// the kernel refuses BPF, exec names only, and the run says names are
-    /// partial. Every process COMMAND starts is born in a cgroup v2 group of
+    /// partial. The first 32-bit program of a run is stopped for a moment
+    /// (SIGSTOP, then SIGCONT) while the capture of 32-bit calls is
+    /// attached. Every process COMMAND starts is born in a cgroup v2 group of
     /// the run's own (kaudit-PID, below kaudit's group), which is killed and
     /// removed at the end; what left that group is killed through the
     /// process tree (kaudit is their child subreaper). When
