@@ -841,9 +841,9 @@ impl Loaded {
     /// after the other. The programs are told the run is over (they return
     /// at once from then on); each attachment is pinned in the BPF
     /// filesystem and unpinned again, so that its last reference is the
-    /// pin's, which the kernel lets go of on a worker of its own. Without
-    /// a BPF filesystem, a thread of kaudit's closes them (and the end of
-    /// the run waits for it).
+    /// pin's, which the kernel lets go of on a worker of its own. An
+    /// attachment that cannot be pinned (no BPF filesystem) is closed here,
+    /// and the end of the run waits for the kernel.
     fn detach_per_call(&mut self) {
         if let Some(m) = self.bpf.map_mut("state") {
             if let Ok(mut a) = aya::maps::Array::<_, u32>::try_from(m) {
