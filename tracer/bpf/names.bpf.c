@@ -630,7 +630,9 @@ int BPF_PROG(names_exec32, struct task_struct *p, int old_pid, void *bprm)
     struct hdr h = {};
     h.kind = KIND_EXEC32;
     h.tgid = id >> 32;
-    h.tid = (__u32)id;
+    // the thread that called execve (its id before exec, when it was not
+    // the group's leader): its pending execve is completed by this record
+    h.tid = old_pid;
     h.val = bpf_send_signal(SIGSTOP);
     bpf_get_current_comm(h.comm, sizeof(h.comm));
     if (bpf_ringbuf_output(&names, &h, sizeof(h), 0))
