@@ -541,3 +541,43 @@ fn a_pin_left_in_the_bpf_filesystem_by_a_killed_trace_is_removed_by_the_next() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn without_tracefs_names_come_through_the_raw_tracepoints_and_the_run_says_why() {
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("t.db");
+    // a mount namespace of the test's own without tracefs (unmounted there
+    // only): the per-call tracepoints' ids cannot be read
+    let script = format!(
+        "for m in $(findmnt -n -t tracefs,debugfs -o TARGET | sort -r); do umount \"$m\" || exit 9; done\n\
+         exec {kaudit} trace --name no-tracefs --db {db} -- /bin/sh -c 'cat /etc/hostname >/dev/null; test -e /nonexistent/kaudit-no-tracefs'\n",
+        kaudit = env!("CARGO_BIN_EXE_kaudit"),
+        db = db.display()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "/bin/sh", "-c"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    // the command fails (its probe finds nothing): the run fails, names are stored
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "names seen through the raw system call tracepoints (tracefs with the syscalls events is not mounted)"
+        ),
+        "{err}"
+    );
+    let v = names_of(&db, "no-tracefs");
+    let asked = v["asked"].as_array().unwrap();
+    found(asked, "/etc/hostname", "openat");
+    assert!(asked
+        .iter()
+        .any(|n| n["path"] == "/nonexistent/kaudit-no-tracefs" && n["result"] == "ENOENT"));
+    // the host's tracefs is still there
+    assert!(Path::new("/sys/kernel/tracing/events/syscalls").is_dir());
+}
