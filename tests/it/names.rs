@@ -581,3 +581,36 @@ fn without_tracefs_names_come_through_the_raw_tracepoints_and_the_run_says_why()
     // the host's tracefs is still there
     assert!(Path::new("/sys/kernel/tracing/events/syscalls").is_dir());
 }
+
+#[test]
+fn without_a_bpf_filesystem_the_per_call_tracepoints_are_closed_at_the_end_and_names_are_complete()
+{
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("t.db");
+    // no BPF filesystem in this mount namespace: the attachments cannot be
+    // pinned, so kaudit closes them itself (and waits for the kernel)
+    let script = format!(
+        "for m in $(findmnt -n -t bpf -o TARGET | sort -r); do umount \"$m\" || exit 9; done\n\
+         exec {kaudit} trace --name no-bpffs --db {db} -- /bin/cat /etc/hostname\n",
+        kaudit = env!("CARGO_BIN_EXE_kaudit"),
+        db = db.display()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "/bin/sh", "-c"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("names seen through the per-call system call tracepoints\n"),
+        "{err}"
+    );
+    let v = names_of(&db, "no-bpffs");
+    assert_eq!(v["names"], "complete", "{err}");
+    found(v["asked"].as_array().unwrap(), "/etc/hostname", "openat");
+}
