@@ -393,28 +393,29 @@ impl<'a> Memo<'a> {
     }
 }
 
+/// The answer remembered for `path`, else `ask`'s, remembered.
+fn remembered<T: Clone>(
+    answers: &Mutex<Answers<T>>,
+    path: &[u8],
+    ask: impl FnOnce() -> io::Result<T>,
+) -> io::Result<T> {
+    if let Some(r) = answers.lock().expect("memo").get(path) {
+        return r.clone().map_err(again);
+    }
+    let r = ask();
+    answers
+        .lock()
+        .expect("memo")
+        .insert(path.to_vec(), r.as_ref().map(T::clone).map_err(keep));
+    r
+}
+
 impl FsView for Memo<'_> {
     fn lstat(&self, path: &[u8]) -> io::Result<Meta> {
-        if let Some(r) = self.lstat.lock().expect("lstat memo").get(path) {
-            return r.clone().map_err(again);
-        }
-        let r = self.inner.lstat(path);
-        self.lstat
-            .lock()
-            .expect("lstat memo")
-            .insert(path.to_vec(), r.as_ref().map(Meta::clone).map_err(keep));
-        r
+        remembered(&self.lstat, path, || self.inner.lstat(path))
     }
     fn readlink(&self, path: &[u8]) -> io::Result<Vec<u8>> {
-        if let Some(r) = self.readlink.lock().expect("readlink memo").get(path) {
-            return r.clone().map_err(again);
-        }
-        let r = self.inner.readlink(path);
-        self.readlink
-            .lock()
-            .expect("readlink memo")
-            .insert(path.to_vec(), r.as_ref().map(Vec::clone).map_err(keep));
-        r
+        remembered(&self.readlink, path, || self.inner.readlink(path))
     }
 }
 

@@ -768,23 +768,14 @@ fn load_as(skip_ns: u32, per_call: bool) -> Result<Loaded, String> {
     if per_call {
         remove_stale_pins();
         for prog in ["names_sys_enter", "names_sys_exit"] {
-            let p: &mut TracePoint = bpf
-                .program_mut(prog)
-                .ok_or_else(|| format!("BPF program {prog} missing"))?
-                .try_into()
-                .map_err(|e| format!("BPF program {prog}: {e}"))?;
-            p.load()
+            program::<TracePoint>(&mut bpf, prog)?
+                .load()
                 .map_err(|e| format!("the kernel refused BPF program {prog}: {e}"))?;
         }
         // the 32-bit watch first: a 32-bit program started from now on is held
         attach_btf(&mut bpf, "names_exec32")?;
         for (prog, tp) in per_call_tracepoints() {
-            let p: &mut TracePoint = bpf
-                .program_mut(prog)
-                .ok_or_else(|| format!("BPF program {prog} missing"))?
-                .try_into()
-                .map_err(|e| format!("BPF program {prog}: {e}"))?;
-            let id = p
+            let id = program::<TracePoint>(&mut bpf, prog)?
                 .attach("syscalls", &tp)
                 .map_err(|e| format!("attaching {prog} to syscalls/{tp} failed: {e}"))?;
             links.push((prog, id));
@@ -811,25 +802,29 @@ fn load_as(skip_ns: u32, per_call: bool) -> Result<Loaded, String> {
     Ok(l)
 }
 
+/// Program `prog` of the object, as its kind `T`.
 #[cfg(kaudit_bpf)]
-fn load_btf(bpf: &mut aya::Ebpf, btf: &aya::Btf, prog: &str, tp: &str) -> Result<(), String> {
-    let p: &mut aya::programs::BtfTracePoint = bpf
-        .program_mut(prog)
+fn program<'a, T>(bpf: &'a mut aya::Ebpf, prog: &str) -> Result<&'a mut T, String>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+{
+    bpf.program_mut(prog)
         .ok_or_else(|| format!("BPF program {prog} missing"))?
         .try_into()
-        .map_err(|e| format!("BPF program {prog}: {e}"))?;
-    p.load(tp, btf)
+        .map_err(|e| format!("BPF program {prog}: {e}"))
+}
+
+#[cfg(kaudit_bpf)]
+fn load_btf(bpf: &mut aya::Ebpf, btf: &aya::Btf, prog: &str, tp: &str) -> Result<(), String> {
+    program::<aya::programs::BtfTracePoint>(bpf, prog)?
+        .load(tp, btf)
         .map_err(|e| format!("the kernel refused BPF program {prog}: {e}"))
 }
 
 #[cfg(kaudit_bpf)]
 fn attach_btf(bpf: &mut aya::Ebpf, prog: &str) -> Result<(), String> {
-    let p: &mut aya::programs::BtfTracePoint = bpf
-        .program_mut(prog)
-        .ok_or_else(|| format!("BPF program {prog} missing"))?
-        .try_into()
-        .map_err(|e| format!("BPF program {prog}: {e}"))?;
-    p.attach()
+    program::<aya::programs::BtfTracePoint>(bpf, prog)?
+        .attach()
         .map_err(|e| format!("attaching {prog} failed: {e}"))?;
     Ok(())
 }
@@ -854,9 +849,8 @@ impl Loaded {
             .into_iter()
             .enumerate()
         {
-            let p: Option<&mut aya::programs::TracePoint> =
-                self.bpf.program_mut(prog).and_then(|p| p.try_into().ok());
-            let Some(link) = p.and_then(|p| p.take_link(id).ok()) else {
+            let p = program::<aya::programs::TracePoint>(&mut self.bpf, prog);
+            let Some(link) = p.ok().and_then(|p| p.take_link(id).ok()) else {
                 continue;
             };
             let Ok(fd_link) = aya::programs::links::FdLink::try_from(link) else {
