@@ -169,6 +169,21 @@ where
     run_with_timeout(kaudit_cmd(args), CHILD_TIMEOUT)
 }
 
+/// Runs `kaudit ARGS` (a shell word list) in a mount namespace of its own
+/// from which every filesystem of the types `fstypes` (comma-separated, as
+/// `findmnt -t` takes them) is unmounted — there only, the host keeps them.
+pub(crate) fn kaudit_without_mounts(fstypes: &str, args: &str) -> Output {
+    let script = format!(
+        "for m in $(findmnt -n -t {fstypes} -o TARGET | sort -r); do umount \"$m\" || exit 9; done\n\
+         exec {} {args}\n",
+        env!("CARGO_BIN_EXE_kaudit")
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "/bin/sh", "-c"])
+        .arg(&script);
+    run_with_timeout(cmd, CHILD_TIMEOUT)
+}
+
 /// Exit code of a finished process (`-1` when killed by a signal).
 pub(crate) fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)

@@ -860,20 +860,15 @@ fn without_a_cgroup_v2_hierarchy_the_run_goes_on_and_its_leftovers_are_killed_th
     let _turn = crate::support::tracing_turn();
     let t = tempfile::tempdir().unwrap();
     let db = t.path().join("t.db");
-    // a mount namespace of the test's own without the cgroup v2 hierarchy
-    // (unmounted there only): kaudit finds none, and says so
-    let script = format!(
-        "for m in $(findmnt -n -t cgroup2 -o TARGET); do umount \"$m\" || exit 9; done\n\
-         exec {kaudit} trace --name uncontained --no-names --db {db} -- /bin/sh -c \
-         '(for i in $(seq 1 50); do /bin/sleep 4242.401 & done; wait) & sleep 0.3'\n",
-        kaudit = env!("CARGO_BIN_EXE_kaudit"),
-        db = db.display()
+    // without the cgroup v2 hierarchy kaudit finds none, and says so
+    let out = crate::support::kaudit_without_mounts(
+        "cgroup2",
+        &format!(
+            "trace --name uncontained --no-names --db {} -- /bin/sh -c \
+             '(for i in $(seq 1 50); do /bin/sleep 4242.401 & done; wait) & sleep 0.3'",
+            db.display()
+        ),
     );
-    let out = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "/bin/sh", "-c"])
-        .arg(&script)
-        .output()
-        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
