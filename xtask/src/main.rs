@@ -17,7 +17,9 @@
 //! prints each as a ratio to untraced (median of the rounds), with the event
 //! rate kaudit sustained and whether any event was lost, and the CPU the
 //! name capture's BPF programs took on the workload (the kernel's BPF
-//! statistics, read while they are loaded). It then runs an
+//! statistics, read while they are loaded). The same rounds run again with
+//! the workload on CPU 0 and each tracer on CPU 1, so the tracer's own
+//! work does not compete with the workload for a core. It then runs an
 //! open storm — 1, 2 and 4 threads opening distinct files as fast as they
 //! can, under `kaudit trace` — and reports the highest open rate at which
 //! every open was recorded.
@@ -46,6 +48,8 @@ fn main() -> Result<()> {
         Some("open-storm") => open_storm(&args[1..]),
         // the name capture's programs, read while they are loaded (run by bench-trace)
         Some("bpf-stats") => bpf_stats(&args[1..]),
+        // the workload's own CPU time (run by bench-trace)
+        Some("cpu-of") => cpu_of(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask bench [--root DIR] | cargo xtask bench-trace [--rounds N] | cargo xtask bench-reports [--rounds N]"
@@ -265,34 +269,47 @@ fn workload_dirs() -> Vec<&'static str> {
 }
 
 /// The workload as a shell script: its wall time (ns) goes to `out`, and
-/// the CPU time of its processes (the shell's `times`: tar's and cat's user
-/// and system time, to 10 ms) to `out` + `.cpu`.
+/// the CPU time of its processes (tar's and cat's user and system time, to
+/// the microsecond, from this program's `cpu-of`) to `out` + `.cpu`.
 fn workload_script(out: &Path) -> String {
     let dirs = workload_dirs();
+    let me = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("xtask"));
     format!(
-        "s=$(date +%s%N); for i in 1 2 3; do tar -cf - {} 2>/dev/null | cat >/dev/null; done; e=$(date +%s%N); echo $((e - s)) > {}; times > {}.cpu",
-        dirs.join(" "),
+        "s=$(date +%s%N); {} cpu-of {}.cpu /bin/sh -c 'for i in 1 2 3; do tar -cf - {} 2>/dev/null | cat >/dev/null; done'; e=$(date +%s%N); echo $((e - s)) > {}",
+        me.display(),
         out.display(),
+        dirs.join(" "),
         out.display()
     )
 }
 
-/// The children's user + system time from the shell's `times` output
-/// (second line: `0m0.290000s 0m0.360000s`), in seconds.
+/// `cpu-of OUT COMMAND…`: run COMMAND and write the CPU time (user +
+/// system, seconds) of it and every descendant it waited for to OUT.
+fn cpu_of(args: &[String]) -> Result<()> {
+    let [out, cmd, rest @ ..] = args else {
+        bail!("usage: cpu-of OUT COMMAND...");
+    };
+    let st = Command::new(cmd).args(rest).status()?;
+    let ru = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)?;
+    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    std::fs::write(
+        out,
+        format!("{:.6}\n", secs(ru.user_time()) + secs(ru.system_time())),
+    )?;
+    if !st.success() {
+        bail!("{cmd} failed: {st}");
+    }
+    Ok(())
+}
+
+/// What `cpu-of` wrote next to `out`, in seconds.
 fn read_cpu(out: &Path) -> Result<f64> {
     let mut p = out.as_os_str().to_owned();
     p.push(".cpu");
     let text = std::fs::read_to_string(&p)?;
-    let line = text.lines().nth(1).context("times wrote one line")?;
-    let mut total = 0.0;
-    for f in line.split_whitespace() {
-        let (m, s) = f
-            .trim_end_matches('s')
-            .split_once('m')
-            .with_context(|| format!("times wrote {line:?}"))?;
-        total += m.parse::<f64>()? * 60.0 + s.parse::<f64>()?;
-    }
-    Ok(total)
+    text.trim()
+        .parse()
+        .with_context(|| format!("cpu-of wrote {text:?}"))
 }
 
 fn read_ns(p: &Path) -> Result<f64> {
@@ -442,6 +459,7 @@ fn bench_trace(args: &[String]) -> Result<()> {
         }
     }
     let bpf = bpf_rounds(&kaudit, &tmp, &script, rounds.min(5))?;
+    let pinned = pinned_rounds(&kaudit, &tmp, &script, &t_file, rounds, fatrace_ok)?;
     let _ = std::fs::remove_dir_all(&tmp);
     let storm = storm_rounds(&kaudit)?;
     let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
@@ -527,6 +545,12 @@ fn bench_trace(args: &[String]) -> Result<()> {
             ms * 1e6 / calls as f64
         );
     }
+    match pinned {
+        Some(p) => p.print(rounds),
+        None => println!(
+            "the workload and the tracers on CPUs of their own: not run (needs 2 CPUs and taskset)"
+        ),
+    }
     println!("open storm (distinct files, each opened once, under kaudit trace):");
     let mut best: Option<f64> = None;
     for s in &storm {
@@ -555,6 +579,108 @@ fn bench_trace(args: &[String]) -> Result<()> {
         None => println!("  no storm round was free of loss"),
     }
     Ok(())
+}
+
+/// The same workload with a core of its own: tar and cat on CPU 0, each
+/// tracer on CPU 1 (`taskset`; what a tracer starts is moved to CPU 0
+/// too). Wall time and the workload's CPU time per way of running it.
+#[derive(Default)]
+struct Pinned {
+    untraced: (Vec<f64>, Vec<f64>),
+    nonames: (Vec<f64>, Vec<f64>),
+    names: (Vec<f64>, Vec<f64>),
+    fatrace: (Vec<f64>, Vec<f64>),
+}
+
+impl Pinned {
+    fn print(self, rounds: usize) {
+        println!("the workload on CPU 0, each tracer on CPU 1 (the tracer has a core to spare), median of {rounds} rounds:");
+        let (w0, c0) = (median(self.untraced.0), median(self.untraced.1));
+        println!(
+            "  untraced:                        {w0:7.3} s   1.00x   (workload CPU {c0:.2} s)"
+        );
+        let row = |label: &str, (w, c): (Vec<f64>, Vec<f64>)| {
+            if w.is_empty() {
+                return;
+            }
+            let (w, c) = (median(w), median(c));
+            println!(
+                "  {label:<32} {w:7.3} s   {:.2}x   (workload CPU {:.2}x)",
+                w / w0,
+                c / c0
+            );
+        };
+        row("kaudit trace --no-names:", self.nonames);
+        row("kaudit trace (names on):", self.names);
+        row("fatrace:", self.fatrace);
+    }
+}
+
+/// Rounds of [`Pinned`], interleaved; `None` on a machine with one CPU or
+/// without `taskset`.
+fn pinned_rounds(
+    kaudit: &Path,
+    tmp: &Path,
+    script: &str,
+    t_file: &Path,
+    rounds: usize,
+    fatrace_ok: bool,
+) -> Result<Option<Pinned>> {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    if cpus < 2 || Command::new("taskset").arg("-V").output().is_err() {
+        return Ok(None);
+    }
+    let workload = |cmd: &mut Command| -> Result<(f64, f64)> {
+        let out = cmd
+            .args(["taskset", "-c", "0", "/bin/sh", "-c", script])
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "the pinned workload failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok((read_ns(t_file)?, read_cpu(t_file)?))
+    };
+    let push = |v: &mut (Vec<f64>, Vec<f64>), (w, c): (f64, f64)| {
+        v.0.push(w);
+        v.1.push(c);
+    };
+    let mut p = Pinned::default();
+    for r in 0..rounds {
+        push(&mut p.untraced, workload(&mut Command::new("env"))?);
+        for (names, slot) in [(false, &mut p.nonames), (true, &mut p.names)] {
+            let db = tmp.join(format!("pinned-{r}-{names}.db"));
+            let mut cmd = Command::new("taskset");
+            cmd.args(["-c", "1"]).arg(kaudit).arg("trace");
+            if !names {
+                cmd.arg("--no-names");
+            }
+            cmd.args(["--name", "bench", "--db"]).arg(&db).arg("--");
+            push(slot, workload(&mut cmd)?);
+        }
+        if fatrace_ok {
+            let log = tmp.join(format!("fatrace-pinned-{r}.log"));
+            let mut f = Command::new("taskset")
+                .args(["-c", "1", "fatrace", "-o"])
+                .arg(&log)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()?;
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            if let Some(st) = f.try_wait()? {
+                bail!("fatrace exited before the workload ran: {st}");
+            }
+            let t = workload(&mut Command::new("env"));
+            let _ = Command::new("kill")
+                .arg("-INT")
+                .arg(f.id().to_string())
+                .status();
+            let _ = f.wait();
+            push(&mut p.fatrace, t?);
+        }
+    }
+    Ok(Some(p))
 }
 
 /// Files per storm thread.
