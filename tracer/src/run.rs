@@ -115,6 +115,8 @@ pub struct Tracer {
     sync_req: Arc<std::sync::atomic::AtomicU64>,
     synced: Arc<std::sync::atomic::AtomicU64>,
     step: Arc<Mutex<Option<String>>>,
+    /// written by `sync` and `stop`: the reader, waiting in `poll`, wakes at once
+    wake: Arc<std::os::fd::OwnedFd>,
     handle: JoinHandle<(Recorder, Vec<String>, u64, Option<ExecNames>)>,
     marks: Vec<MarkReport>,
     started: Instant,
@@ -168,6 +170,14 @@ impl Tracer {
         let synced = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (stop2, step2) = (stop.clone(), step.clone());
         let sync = (sync_req.clone(), synced.clone());
+        let wake = Arc::new(
+            rustix::event::eventfd(
+                0,
+                rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+            )
+            .map_err(|e| TraceError::Thread(e.into()))?,
+        );
+        let wake2 = wake.clone();
         // the kernel refused the BPF capture: exec names from /proc instead
         let exec_fallback = opts.names && names.is_err();
         let handle = std::thread::Builder::new()
@@ -183,6 +193,7 @@ impl Tracer {
                     step2,
                     started,
                     sync,
+                    &wake2,
                     flush,
                     exec_fallback,
                 )
@@ -193,6 +204,7 @@ impl Tracer {
             sync_req,
             synced,
             step,
+            wake,
             handle,
             marks,
             started,
@@ -210,6 +222,7 @@ impl Tracer {
     /// events are attributed while `/proc/PID` still exists.
     pub fn sync(&self, timeout: Duration) {
         let want = self.sync_req.fetch_add(1, Ordering::SeqCst) + 1;
+        self.wake_reader();
         let t = Instant::now();
         while self.synced.load(Ordering::SeqCst) < want && t.elapsed() < timeout {
             std::thread::sleep(Duration::from_millis(1));
@@ -224,9 +237,16 @@ impl Tracer {
         *self.step.lock().expect("step") = Some(name.to_string());
     }
 
+    /// Wake the reader if it waits for events (it then sees a new sync
+    /// request or the stop).
+    fn wake_reader(&self) {
+        let _ = rustix::io::write(&*self.wake, &1u64.to_ne_bytes());
+    }
+
     /// Stop, drain the queue, and hand back what was recorded.
     pub fn stop(self) -> TraceResult {
         self.stop.store(true, Ordering::SeqCst);
+        self.wake_reader();
         if let Ok(n) = &self.names {
             n.request_stop();
         }
@@ -389,6 +409,7 @@ fn reader(
         Arc<std::sync::atomic::AtomicU64>,
         Arc<std::sync::atomic::AtomicU64>,
     ),
+    wake: &std::os::fd::OwnedFd,
     mut flush: Flush,
     exec_fallback: bool,
 ) -> (Recorder, Vec<String>, u64, Option<ExecNames>) {
@@ -440,12 +461,18 @@ fn reader(
                 if stopping {
                     break;
                 }
+                // a sync request or the stop writes to `wake`, so a request
+                // made after the checks above still ends the wait at once;
+                // the timeout serves the /proc exec names, read as they come
                 let mut fds: Vec<PollFd<'_>> = group
                     .fds()
                     .into_iter()
+                    .chain([std::os::fd::AsFd::as_fd(wake)])
                     .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
                     .collect();
                 let _ = nix::poll::poll(&mut fds, PollTimeout::from(50u16));
+                let mut b = [0u8; 8];
+                let _ = rustix::io::read(wake, &mut b);
             }
             Ok(_) => {
                 // under a steady load the queue is seldom empty: a read that
