@@ -742,7 +742,12 @@ fn load_as(skip_ns: u32, per_call: bool) -> Result<Loaded, String> {
     let cpus = aya::util::nr_cpus().unwrap_or(2) as u32;
     let seen = (32768 * cpus).clamp(131_072, 524_288);
     let compat_only = u32::from(per_call);
+    // parsed once (about 20 ms here): the loader's relocations and the
+    // BTF-typed programs use the same
+    let btf = aya::Btf::from_sys_fs()
+        .map_err(|e| format!("the kernel has no BTF (/sys/kernel/btf/vmlinux): {e}"))?;
     let mut bpf = aya::EbpfLoader::new()
+        .btf(Some(&btf))
         .set_max_entries("seen", seen)
         .set_global("own_tgid", &own, true)
         .set_global("skip_mnt_ns", &skip_ns, true)
@@ -752,8 +757,6 @@ fn load_as(skip_ns: u32, per_call: bool) -> Result<Loaded, String> {
             "/names.bpf.o"
         )))
         .map_err(|e| format!("the kernel refused the BPF name capture: {e}"))?;
-    let btf = aya::Btf::from_sys_fs()
-        .map_err(|e| format!("the kernel has no BTF (/sys/kernel/btf/vmlinux): {e}"))?;
     // with the per-call tracepoints, the raw ones are loaded (verified:
     // the larger part of loading) only once a 32-bit program needs them
     let btf_progs: &[(&str, &str)] = if per_call {
