@@ -184,8 +184,12 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     let mut batch_db = Db::open(&cli.db, true)?;
     let flush: kaudit_tracer::Flush = Box::new(move |batch: &[kaudit_tracer::Access]| {
         let rows: Vec<AccessRow> = batch.iter().map(access_row).collect();
-        if let Err(e) = batch_db.add_accesses(id, &rows) {
-            eprintln!("kaudit: storing accesses of run {id} failed (kept for the end): {e}");
+        match batch_db.add_accesses(id, &rows) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("kaudit: storing accesses of run {id} failed (tried again with the next batch, and at the end): {e}");
+                false
+            }
         }
     });
     let tracer = match Tracer::start_with_flush(opts.clone(), flush) {
@@ -299,7 +303,17 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     leftovers += reap_leftovers();
     let result = tracer.stop();
     let was_interrupted = interrupted.load(Ordering::SeqCst);
-    let rows: Vec<AccessRow> = result.accesses.iter().map(access_row).collect();
+    // what the reader's batches stored needs only its counts brought up to
+    // date; the rest is stored now
+    let stored = result.stored.len().min(result.accesses.len());
+    let grown: Vec<(&[u8], &str, i64)> = result.accesses[..stored]
+        .iter()
+        .zip(&result.stored)
+        .filter(|(a, &then)| a.count != then)
+        .map(|(a, _)| (a.path.as_slice(), a.kind.as_str(), a.count as i64))
+        .collect();
+    db.set_access_counts(id, &grown)?;
+    let rows: Vec<AccessRow> = result.accesses[stored..].iter().map(access_row).collect();
     for chunk in rows.chunks(20_000) {
         db.add_accesses(id, chunk)?;
     }

@@ -192,6 +192,32 @@ impl Db {
         tx.commit().map_err(|e| crate::store::classify(&path, e))
     }
 
+    /// Set the counts of accesses of run `id` stored already, as
+    /// (path, kind, count), in one transaction.
+    pub fn set_access_counts(
+        &mut self,
+        id: i64,
+        counts: &[(&[u8], &str, i64)],
+    ) -> Result<(), DbError> {
+        let path = self.path().to_path_buf();
+        let tx = self
+            .connection_mut()
+            .transaction()
+            .map_err(|e| crate::store::classify(&path, e))?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "UPDATE access SET count = ?4 WHERE run = ?1 AND path = ?2 AND kind = ?3",
+                )
+                .map_err(|e| crate::store::classify(&path, e))?;
+            for (p, kind, count) in counts {
+                st.execute(params![id, p, kind, count])
+                    .map_err(|e| crate::store::classify(&path, e))?;
+            }
+        }
+        tx.commit().map_err(|e| crate::store::classify(&path, e))
+    }
+
     /// Store the names of run `id` (one transaction), and how complete they
     /// are (`names`: `complete`, or why they are partial).
     pub fn add_names(&mut self, id: i64, names: &[NameRow], status: &str) -> Result<(), DbError> {

@@ -1,5 +1,6 @@
 //! The tracer on the real kernel: a program with known accesses, a daemon
-//! left behind, a forced queue overflow, and SIGINT in the middle of a run.
+//! left behind, a forced queue overflow, SIGINT in the middle of a run, and
+//! accesses stored while a run goes on (final counts; a locked database).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -889,4 +890,117 @@ fn without_a_cgroup_v2_hierarchy_the_run_goes_on_and_its_leftovers_are_killed_th
     assert!(killed >= 50, "{killed} killed: {err}");
     // and the host's hierarchy was not touched
     assert!(cgroup2_mount().join("cgroup.procs").exists());
+}
+
+#[test]
+fn accesses_stored_while_the_run_goes_on_end_with_their_final_counts_and_later_ones_are_stored_too()
+{
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    let t = tempfile::tempdir().unwrap();
+    let db: PathBuf = t.path().join("t.db");
+    let dir = t.path().join("files");
+    std::fs::create_dir(&dir).unwrap();
+    for f in ["early", "late"] {
+        std::fs::write(dir.join(f), f).unwrap();
+    }
+    let d = dir.display();
+    // `early` is opened before the first batch is stored (every 2 s) and
+    // twice after it; `late` only after it. --all-events: exact counts.
+    let script = format!(
+        "cat {d}/early >/dev/null; sleep 2.6; cat {d}/early >/dev/null; cat {d}/early >/dev/null; cat {d}/late >/dev/null"
+    );
+    let out = kaudit(args(
+        &[
+            "trace",
+            "--name",
+            "counts",
+            "--all-events",
+            "--no-names",
+            "--db",
+        ],
+        &[
+            db.as_os_str(),
+            "--".as_ref(),
+            "/bin/sh".as_ref(),
+            "-c".as_ref(),
+            script.as_ref(),
+        ],
+    ));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("storing accesses"), "{err}");
+    let v = accessed(&db, "counts");
+    let opens: Vec<(String, u64)> = v["accesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "open")
+        .filter_map(|a| {
+            let p = a["path"].as_str()?;
+            let rest = p.strip_prefix(&format!("{d}/"))?;
+            Some((rest.to_string(), a["count"].as_u64().unwrap()))
+        })
+        .collect();
+    assert_eq!(
+        opens,
+        vec![("early".to_string(), 3), ("late".to_string(), 1)],
+        "{v:#}"
+    );
+}
+
+#[test]
+fn a_batch_the_locked_database_refused_is_stored_later_and_nothing_is_lost() {
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    let t = tempfile::tempdir().unwrap();
+    let db: PathBuf = t.path().join("t.db");
+    let dir = t.path().join("files");
+    std::fs::create_dir(&dir).unwrap();
+    for f in ["early", "late"] {
+        std::fs::write(dir.join(f), f).unwrap();
+    }
+    let d = dir.display();
+    let script = format!("cat {d}/early >/dev/null; sleep 10; cat {d}/late >/dev/null");
+    let child = Command::new(env!("CARGO_BIN_EXE_kaudit"))
+        .args(["trace", "--name", "locked", "--no-names", "--db"])
+        .arg(&db)
+        .args(["--", "/bin/sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // once the run has started, another writer holds the database longer
+    // than the tracer's busy timeout (5 s): the first batch (at 2 s) fails
+    std::thread::sleep(Duration::from_millis(1000));
+    let mut other = rusqlite::Connection::open(&db).unwrap();
+    let tx = other
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(7000));
+    tx.commit().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("storing accesses of run") && err.contains("tried again with the next batch"),
+        "the first batch was expected to fail while the database was locked: {err}"
+    );
+    let v = accessed(&db, "locked");
+    let stored = |name: &str| {
+        v["accesses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "open" && a["path"].as_str() == Some(&format!("{d}/{name}")))
+    };
+    assert!(stored("early") && stored("late"), "{v:#}");
+    let r = runs(&db);
+    assert_eq!(r[0]["status"], "passed", "{r:?}");
+    assert_eq!(r[0]["complete"], true, "{r:?}");
 }

@@ -18,8 +18,10 @@ use crate::names::{ExecNames, Name, NameCapture, NamesStatus};
 use crate::procinfo::ProcCache;
 use crate::record::{Access, AccessKind, Recorder};
 
-/// Receives batches of new accesses while a trace runs.
-pub type Flush = Box<dyn FnMut(&[Access]) + Send>;
+/// Receives batches of new accesses while a trace runs, and says whether
+/// it stored them. A batch that was not stored is handed again, with what
+/// came since, at the next flush.
+pub type Flush = Box<dyn FnMut(&[Access]) -> bool + Send>;
 
 /// How often new accesses are handed to the flush callback.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
@@ -98,6 +100,10 @@ pub struct TraceResult {
     pub names: Vec<Name>,
     /// Whether names were captured, and what is missing.
     pub names_status: NamesStatus,
+    /// The first `stored.len()` accesses were stored by the flush callback
+    /// while the trace ran, each with the count it had then: only those
+    /// whose count grew since need their count stored again.
+    pub stored: Vec<u64>,
 }
 
 impl TraceResult {
@@ -106,6 +112,11 @@ impl TraceResult {
         self.lost.is_empty()
     }
 }
+
+/// What the event reader hands back: the recorder, why events may be
+/// missing, the unnamed events, the /proc exec names (when BPF could not
+/// run), and the counts of the accesses stored while it ran.
+type ReaderEnd = (Recorder, Vec<String>, u64, Option<ExecNames>, Vec<u64>);
 
 /// A running trace.
 #[derive(Debug)]
@@ -117,7 +128,7 @@ pub struct Tracer {
     step: Arc<Mutex<Option<String>>>,
     /// written by `sync` and `stop`: the reader, waiting in `poll`, wakes at once
     wake: Arc<std::os::fd::OwnedFd>,
-    handle: JoinHandle<(Recorder, Vec<String>, u64, Option<ExecNames>)>,
+    handle: JoinHandle<ReaderEnd>,
     marks: Vec<MarkReport>,
     started: Instant,
     names: Result<NameCapture, String>,
@@ -126,14 +137,15 @@ pub struct Tracer {
 impl Tracer {
     /// Start tracing.
     pub fn start(opts: TraceOptions) -> Result<Tracer, TraceError> {
-        Tracer::start_with_flush(opts, Box::new(|_: &[Access]| {}))
+        Tracer::start_with_flush(opts, Box::new(|_: &[Access]| false))
     }
 
     /// Start tracing; every [`FLUSH_EVERY`] the accesses recorded since the
-    /// last call are handed to `flush` (on the reader's thread), so a tracer
-    /// that is killed leaves what it had recorded until then. Counts of
-    /// accesses already handed over keep growing; [`Tracer::stop`] returns
-    /// every access with its final count.
+    /// last stored batch are handed to `flush` (on the reader's thread), so
+    /// a tracer that is killed leaves what it had recorded until then.
+    /// Counts of accesses already handed over keep growing; [`Tracer::stop`]
+    /// returns every access with its final count, and which were stored
+    /// with what count ([`TraceResult::stored`]).
     pub fn start_with_flush(opts: TraceOptions, flush: Flush) -> Result<Tracer, TraceError> {
         let started = Instant::now();
         let mut group =
@@ -250,13 +262,14 @@ impl Tracer {
         if let Ok(n) = &self.names {
             n.request_stop();
         }
-        let (rec, lost, unnamed, exec_names) = match self.handle.join() {
+        let (rec, lost, unnamed, exec_names, stored) = match self.handle.join() {
             Ok(r) => r,
             Err(_) => (
                 Recorder::default(),
                 vec!["the event reader failed; nothing was recorded".into()],
                 0,
                 None,
+                Vec::new(),
             ),
         };
         let (names, names_status) = match (self.names, exec_names) {
@@ -299,6 +312,7 @@ impl Tracer {
             elapsed: self.started.elapsed(),
             names,
             names_status,
+            stored,
         }
     }
 }
@@ -412,8 +426,9 @@ fn reader(
     wake: &std::os::fd::OwnedFd,
     mut flush: Flush,
     exec_fallback: bool,
-) -> (Recorder, Vec<String>, u64, Option<ExecNames>) {
-    let mut flushed = 0usize;
+) -> ReaderEnd {
+    // the count of each access the flush callback stored, in order
+    let mut stored: Vec<u64> = Vec::new();
     let mut last_flush = Instant::now();
     use std::os::unix::ffi::OsStrExt;
     let root_b = opts.root.as_os_str().as_bytes();
@@ -435,9 +450,8 @@ fn reader(
     loop {
         if last_flush.elapsed() >= FLUSH_EVERY {
             let all = sink.rec.accesses();
-            if all.len() > flushed {
-                flush(&all[flushed..]);
-                flushed = all.len();
+            if all.len() > stored.len() && flush(&all[stored.len()..]) {
+                stored.extend(all[stored.len()..].iter().map(|a| a.count));
             }
             last_flush = Instant::now();
         }
@@ -499,5 +513,5 @@ fn reader(
             format!("the kernel's event queue overflowed {overflows} time(s): events were lost"),
         );
     }
-    (rec, lost, unnamed, exec_names)
+    (rec, lost, unnamed, exec_names, stored)
 }
