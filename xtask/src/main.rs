@@ -19,7 +19,9 @@
 //! name capture's BPF programs took on the workload (the kernel's BPF
 //! statistics, read while they are loaded). The same rounds run again with
 //! the workload on CPU 0 and each tracer on CPU 1, so the tracer's own
-//! work does not compete with the workload for a core. It then runs an
+//! work does not compete with the workload for a core, and a loop opening
+//! one file a million times times what an open costs when kaudit ignores
+//! its events (only the first reaches it). It then runs an
 //! open storm — 1, 2 and 4 threads opening distinct files as fast as they
 //! can, under `kaudit trace` — and reports the highest open rate at which
 //! every open was recorded.
@@ -50,6 +52,8 @@ fn main() -> Result<()> {
         Some("bpf-stats") => bpf_stats(&args[1..]),
         // the workload's own CPU time (run by bench-trace)
         Some("cpu-of") => cpu_of(&args[1..]),
+        // one file opened and closed again and again (run by bench-trace)
+        Some("open-loop") => open_loop(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask bench [--root DIR] | cargo xtask bench-trace [--rounds N] | cargo xtask bench-reports [--rounds N]"
@@ -460,6 +464,10 @@ fn bench_trace(args: &[String]) -> Result<()> {
     }
     let bpf = bpf_rounds(&kaudit, &tmp, &script, rounds.min(5))?;
     let pinned = pinned_rounds(&kaudit, &tmp, &script, &t_file, rounds, fatrace_ok)?;
+    let ignored = match pinned {
+        Some(_) => Some(ignored_open(&kaudit, &tmp.join("ignored-open"))?),
+        None => None,
+    };
     let _ = std::fs::remove_dir_all(&tmp);
     let storm = storm_rounds(&kaudit)?;
     let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
@@ -546,7 +554,16 @@ fn bench_trace(args: &[String]) -> Result<()> {
         );
     }
     match pinned {
-        Some(p) => p.print(rounds),
+        Some(p) => {
+            p.print(rounds);
+            if let Some((untraced, traced)) = ignored {
+                println!(
+                    "  an open whose events kaudit ignores (one file opened and closed {IGNORED_OPENS} times, median of {IGNORED_ROUNDS} rounds): {:.0} ns untraced, {:+.0} ns under kaudit trace --no-names",
+                    untraced * 1e9,
+                    (traced - untraced) * 1e9
+                );
+            }
+        }
         None => println!(
             "the workload and the tracers on CPUs of their own: not run (needs 2 CPUs and taskset)"
         ),
@@ -681,6 +698,65 @@ fn pinned_rounds(
         }
     }
     Ok(Some(p))
+}
+
+/// Opens of the ignored-open loop, and its rounds.
+const IGNORED_OPENS: usize = 1_000_000;
+const IGNORED_ROUNDS: usize = 5;
+
+/// What an open costs when only its first event reaches kaudit: a loop
+/// opening and closing one file, on CPU 0, untraced and under `kaudit trace
+/// --no-names` on CPU 1 (interleaved rounds). Seconds per open, medians.
+fn ignored_open(kaudit: &Path, tmp: &Path) -> Result<(f64, f64)> {
+    std::fs::create_dir_all(tmp)?;
+    let file = tmp.join("opened");
+    std::fs::write(&file, "x")?;
+    let out = tmp.join("per-open");
+    let me = std::env::current_exe()?;
+    let looped = |cmd: &mut Command| -> Result<f64> {
+        let st = cmd
+            .args(["taskset", "-c", "0"])
+            .arg(&me)
+            .arg("open-loop")
+            .arg(&file)
+            .arg(IGNORED_OPENS.to_string())
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()?;
+        if !st.success() {
+            bail!("the open loop failed: {st}");
+        }
+        Ok(read_ns(&out)? / IGNORED_OPENS as f64)
+    };
+    let (mut untraced, mut traced) = (Vec::new(), Vec::new());
+    for r in 0..IGNORED_ROUNDS {
+        untraced.push(looped(&mut Command::new("env"))?);
+        let db = tmp.join(format!("open-loop-{r}.db"));
+        let mut cmd = Command::new("taskset");
+        cmd.args(["-c", "1"])
+            .arg(kaudit)
+            .args(["trace", "--no-names", "--name", "open-loop", "--db"])
+            .arg(&db)
+            .arg("--");
+        traced.push(looped(&mut cmd)?);
+    }
+    Ok((median(untraced), median(traced)))
+}
+
+/// `open-loop FILE N OUT`: open and close FILE N times; the wall time in
+/// nanoseconds goes to OUT.
+fn open_loop(args: &[String]) -> Result<()> {
+    let [file, n, out] = args else {
+        bail!("usage: open-loop FILE N OUT");
+    };
+    let n: usize = n.parse()?;
+    let t = Instant::now();
+    for _ in 0..n {
+        drop(std::fs::File::open(file)?);
+    }
+    std::fs::write(out, t.elapsed().as_nanos().to_string())?;
+    Ok(())
 }
 
 /// Files per storm thread.
