@@ -965,7 +965,14 @@ fn a_batch_the_locked_database_refused_is_stored_later_and_nothing_is_lost() {
         std::fs::write(dir.join(f), f).unwrap();
     }
     let d = dir.display();
-    let script = format!("cat {d}/early >/dev/null; sleep 10; cat {d}/late >/dev/null");
+    let (started, locked) = (t.path().join("started"), t.path().join("locked"));
+    // `early` is opened once the database is locked, so the batch that
+    // holds it comes while the lock is held
+    let script = format!(
+        "touch {}; while [ ! -e {} ]; do sleep 0.05; done; cat {d}/early >/dev/null; sleep 10; cat {d}/late >/dev/null",
+        started.display(),
+        locked.display()
+    );
     let child = Command::new(env!("CARGO_BIN_EXE_kaudit"))
         .args(["trace", "--name", "locked", "--no-names", "--db"])
         .arg(&db)
@@ -975,14 +982,23 @@ fn a_batch_the_locked_database_refused_is_stored_later_and_nothing_is_lost() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // once the run has started, another writer holds the database longer
-    // than the tracer's busy timeout (5 s): the first batch (at 2 s) fails
-    std::thread::sleep(Duration::from_millis(1000));
+    // once the command runs (kaudit's own writes before it are done),
+    // another writer holds the database for 8 s: the next batch is tried
+    // within 2 s and gives up after the tracer's busy timeout (5 s)
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !started.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut other = rusqlite::Connection::open(&db).unwrap();
     let tx = other
         .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
         .unwrap();
-    std::thread::sleep(Duration::from_millis(7000));
+    std::fs::write(&locked, "").unwrap();
+    std::thread::sleep(Duration::from_millis(8000));
     tx.commit().unwrap();
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
