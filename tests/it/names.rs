@@ -82,6 +82,12 @@ fn strace_names(log: &str, start_cwd: &str) -> BTreeSet<(String, String, String)
             }
             unfinished.insert(pid.clone(), head.to_string());
             continue;
+        } else if let Some((head, changed)) = rest.split_once(" <pid changed to ") {
+            // an execve by a thread that is not the leader: it resumes
+            // under the leader's pid
+            let leader = changed.trim_end_matches(" ...>").to_string();
+            unfinished.insert(leader, head.to_string());
+            continue;
         } else if let Some(tail) = rest.strip_prefix("<... ") {
             let Some(head) = unfinished.remove(&pid) else {
                 continue;
@@ -447,6 +453,61 @@ fn a_32_bit_programs_names_are_read_from_the_ia32_registers_strace_is_the_oracle
         }
         ia32_names_are_all_there(&db, name, &out, &want);
     }
+}
+
+#[test]
+fn a_32_bit_program_executed_by_a_thread_that_is_not_the_leader_is_held_and_its_names_read() {
+    if !require_root() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let ia32 = t.path().join("ia32");
+    let mut cc = std::process::Command::new("cc");
+    cc.arg("-m32")
+        .arg("-o")
+        .arg(&ia32)
+        .arg(crate::support::fixture_source("ia32.c"));
+    crate::support::run_ok(cc);
+    let launcher = t.path().join("thread_exec");
+    let mut cc = std::process::Command::new("cc");
+    cc.arg("-pthread")
+        .arg("-o")
+        .arg(&launcher)
+        .arg(crate::support::fixture_source("thread_exec.c"));
+    crate::support::run_ok(cc);
+    let db = t.path().join("thread.db");
+    let log = t.path().join("strace.log");
+    let _turn = crate::support::tracing_turn();
+    let (out, want) = trace_under_strace(
+        &db,
+        "thread-exec",
+        &[],
+        &log,
+        &[launcher.as_os_str(), ia32.as_os_str()],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let strace = std::fs::read_to_string(&log).unwrap();
+    // the execve was called by the second thread: strace shows the leader
+    // superseded by it
+    assert!(strace.contains("superseded by execve"), "{strace}");
+    assert!(strace.contains("--- stopped by SIGSTOP ---"), "{strace}");
+    assert!(
+        stderr.contains(
+            "per-call system call tracepoints; the raw ones for 32-bit programs from the first, ia32["
+        ),
+        "{stderr}"
+    );
+    // the execve by the thread is recorded as succeeded, and every name
+    // strace saw, the 32-bit program's own among them, is recorded
+    assert!(
+        want.contains(&(
+            ia32.to_string_lossy().into_owned(),
+            "execve".to_string(),
+            "ok".to_string()
+        )),
+        "{want:#?}"
+    );
+    ia32_names_are_all_there(&db, "thread-exec", &out, &want);
 }
 
 /// The checks of one traced run of the ia32 fixture.
