@@ -409,6 +409,10 @@ pub(crate) struct TraceArgs {
     /// end, as on kernels without `cgroup.kill`
     #[arg(long, hide = true)]
     pub(crate) test_kill_one_by_one: bool,
+    /// Test mode: the kernel refuses one of the per-call tracepoints'
+    /// attachments (a wrong event name), so names come through the raw ones
+    #[arg(long, hide = true, conflicts_with = "names_raw")]
+    pub(crate) test_refuse_per_call: bool,
     /// Test mode: wait this many milliseconds before reading events
     #[arg(long, hide = true, default_value_t = 0)]
     pub(crate) test_reader_delay_ms: u64,

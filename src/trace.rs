@@ -146,7 +146,13 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         reader_delay: Duration::from_millis(a.test_reader_delay_ms),
         file_handles: !a.fd_events,
         names: !a.no_names,
-        names_raw: a.names_raw,
+        names_via: if a.names_raw {
+            kaudit_tracer::names::NamesVia::Raw
+        } else if a.test_refuse_per_call {
+            kaudit_tracer::names::NamesVia::TestRefusedAttach
+        } else {
+            kaudit_tracer::names::NamesVia::PerCall
+        },
         root: root.clone().unwrap_or_else(|| "/".into()),
         ..TraceOptions::default()
     };

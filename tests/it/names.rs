@@ -639,6 +639,49 @@ fn without_tracefs_names_come_through_the_raw_tracepoints_and_the_run_says_why()
 }
 
 #[test]
+fn when_the_kernel_refuses_a_per_call_attachment_names_come_through_the_raw_tracepoints_strace_is_the_oracle(
+) {
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("t.db");
+    let log = t.path().join("strace.log");
+    // a test mode names the last per-call tracepoint wrongly: the kernel
+    // refuses it after the others were attached, and the capture loads
+    // again on the raw tracepoints
+    let (out, want) = trace_under_strace(
+        &db,
+        "refused",
+        &["--test-refuse-per-call"],
+        &log,
+        &[
+            "/bin/sh".as_ref(),
+            "-c".as_ref(),
+            "cat /etc/hostname >/dev/null; test -e /nonexistent/kaudit-refused || ls /usr/share/zoneinfo/Etc >/dev/null"
+                .as_ref(),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("names seen through the raw system call tracepoints (attaching names_sys_exit to syscalls/sys_exit_kaudit_test_refused failed"),
+        "{err}"
+    );
+    for (path, call, result) in [
+        ("/etc/hostname", "openat", "ok"),
+        ("/nonexistent/kaudit-refused", "newfstatat", "ENOENT"),
+        ("/usr/share/zoneinfo/Etc", "openat", "ok"),
+    ] {
+        assert!(
+            want.contains(&(path.to_string(), call.to_string(), result.to_string())),
+            "strace did not see {path} ({call}): {want:#?}"
+        );
+    }
+    assert_none_missing(&db, "refused", &want);
+}
+
+#[test]
 fn without_a_bpf_filesystem_the_per_call_tracepoints_are_closed_at_the_end_and_names_are_complete()
 {
     if !require_root() {

@@ -505,6 +505,22 @@ fn parse(rec: &[u8]) -> Option<(Hdr, &[u8])> {
     ))
 }
 
+/// Which system call tracepoints the name capture uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum NamesVia {
+    /// The per-call tracepoints, and the raw ones only for 32-bit programs
+    /// (or for everything where the per-call ones cannot be used).
+    #[default]
+    PerCall,
+    /// The raw tracepoints for every call (`--names-raw`).
+    Raw,
+    /// Test mode: the per-call tracepoints, the last of which is named
+    /// wrongly so that the kernel refuses its attachment and the capture
+    /// falls back to the raw ones.
+    TestRefusedAttach,
+}
+
 /// A running name capture.
 #[derive(Debug)]
 pub struct NameCapture {
@@ -519,7 +535,7 @@ impl NameCapture {
     /// names cannot be captured here (the run then records them as partial).
     pub fn start(
         root: &Path,
-        raw: bool,
+        via: NamesVia,
         step: Arc<Mutex<Option<String>>>,
         started: Instant,
     ) -> Result<NameCapture, String> {
@@ -530,7 +546,7 @@ impl NameCapture {
         } else {
             crate::rootns::started_in().unwrap_or_else(|| mnt_ns_inum("/proc/1/ns/mnt"))
         };
-        let loaded = load(skip_ns, raw)?;
+        let loaded = load(skip_ns, via)?;
         let stop = Arc::new(AtomicBool::new(false));
         let sync_req = Arc::new(AtomicU64::new(0));
         let synced = Arc::new(AtomicU64::new(0));
@@ -704,23 +720,23 @@ fn x32_enabled() -> bool {
 }
 
 #[cfg(kaudit_bpf)]
-fn load(skip_ns: u32, raw: bool) -> Result<Loaded, String> {
-    let unusable = if raw {
+fn load(skip_ns: u32, via: NamesVia) -> Result<Loaded, String> {
+    let unusable = if via == NamesVia::Raw {
         Some("asked for with --names-raw".to_string())
     } else {
         per_call_unusable()
     };
     match unusable {
-        None => match load_as(skip_ns, true) {
+        None => match load_as(skip_ns, true, via == NamesVia::TestRefusedAttach) {
             Ok(l) => Ok(l),
             Err(e) => {
-                let mut l = load_as(skip_ns, false)?;
+                let mut l = load_as(skip_ns, false, false)?;
                 l.why_raw = Some(e);
                 Ok(l)
             }
         },
         Some(why) => {
-            let mut l = load_as(skip_ns, false)?;
+            let mut l = load_as(skip_ns, false, false)?;
             l.why_raw = Some(why);
             Ok(l)
         }
@@ -728,7 +744,7 @@ fn load(skip_ns: u32, raw: bool) -> Result<Loaded, String> {
 }
 
 #[cfg(kaudit_bpf)]
-fn load_as(skip_ns: u32, per_call: bool) -> Result<Loaded, String> {
+fn load_as(skip_ns: u32, per_call: bool, refuse_last: bool) -> Result<Loaded, String> {
     use aya::programs::TracePoint;
     let own = std::process::id();
     // not when kaudit itself is still in the host's namespace
@@ -744,8 +760,12 @@ fn load_as(skip_ns: u32, per_call: bool) -> Result<Loaded, String> {
     let compat_only = u32::from(per_call);
     // parsed once (about 20 ms here): the loader's relocations and the
     // BTF-typed programs use the same
-    let btf = aya::Btf::from_sys_fs()
-        .map_err(|e| format!("the kernel has no BTF (/sys/kernel/btf/vmlinux): {e}"))?;
+    let btf = aya::Btf::from_sys_fs().map_err(|e| {
+        format!(
+            "the kernel has no BTF (/sys/kernel/btf/vmlinux): {}",
+            why(&e)
+        )
+    })?;
     let mut bpf = aya::EbpfLoader::new()
         .btf(Some(&btf))
         .set_max_entries("seen", seen)
@@ -756,7 +776,7 @@ fn load_as(skip_ns: u32, per_call: bool) -> Result<Loaded, String> {
             env!("OUT_DIR"),
             "/names.bpf.o"
         )))
-        .map_err(|e| format!("the kernel refused the BPF name capture: {e}"))?;
+        .map_err(|e| format!("the kernel refused the BPF name capture: {}", why(&e)))?;
     // with the per-call tracepoints, the raw ones are loaded (verified:
     // the larger part of loading) only once a 32-bit program needs them
     let btf_progs: &[(&str, &str)] = if per_call {
@@ -773,14 +793,20 @@ fn load_as(skip_ns: u32, per_call: bool) -> Result<Loaded, String> {
         for prog in ["names_sys_enter", "names_sys_exit"] {
             program::<TracePoint>(&mut bpf, prog)?
                 .load()
-                .map_err(|e| format!("the kernel refused BPF program {prog}: {e}"))?;
+                .map_err(|e| format!("the kernel refused BPF program {prog}: {}", why(&e)))?;
         }
         // the 32-bit watch first: a 32-bit program started from now on is held
         attach_btf(&mut bpf, "names_exec32")?;
-        for (prog, tp) in per_call_tracepoints() {
+        let mut tps = per_call_tracepoints();
+        if refuse_last {
+            if let Some(last) = tps.last_mut() {
+                last.1 = "sys_exit_kaudit_test_refused".into();
+            }
+        }
+        for (prog, tp) in tps {
             let id = program::<TracePoint>(&mut bpf, prog)?
                 .attach("syscalls", &tp)
-                .map_err(|e| format!("attaching {prog} to syscalls/{tp} failed: {e}"))?;
+                .map_err(|e| format!("attaching {prog} to syscalls/{tp} failed: {}", why(&e)))?;
             links.push((prog, id));
         }
     }
@@ -790,7 +816,7 @@ fn load_as(skip_ns: u32, per_call: bool) -> Result<Loaded, String> {
             bpf.take_map("names")
                 .ok_or_else(|| "BPF map names missing".to_string())?,
         )
-        .map_err(|e| format!("BPF ring buffer: {e}"))?,
+        .map_err(|e| format!("BPF ring buffer: {}", why(&e)))?,
         bpf,
         per_call,
         raw_attached: false,
@@ -805,6 +831,20 @@ fn load_as(skip_ns: u32, per_call: bool) -> Result<Loaded, String> {
     Ok(l)
 }
 
+/// An error and its causes (aya's errors name a file, their source says
+/// what went wrong with it).
+#[cfg(kaudit_bpf)]
+fn why(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 /// Program `prog` of the object, as its kind `T`.
 #[cfg(kaudit_bpf)]
 fn program<'a, T>(bpf: &'a mut aya::Ebpf, prog: &str) -> Result<&'a mut T, String>
@@ -814,21 +854,21 @@ where
     bpf.program_mut(prog)
         .ok_or_else(|| format!("BPF program {prog} missing"))?
         .try_into()
-        .map_err(|e| format!("BPF program {prog}: {e}"))
+        .map_err(|e| format!("BPF program {prog}: {}", why(&e)))
 }
 
 #[cfg(kaudit_bpf)]
 fn load_btf(bpf: &mut aya::Ebpf, btf: &aya::Btf, prog: &str, tp: &str) -> Result<(), String> {
     program::<aya::programs::BtfTracePoint>(bpf, prog)?
         .load(tp, btf)
-        .map_err(|e| format!("the kernel refused BPF program {prog}: {e}"))
+        .map_err(|e| format!("the kernel refused BPF program {prog}: {}", why(&e)))
 }
 
 #[cfg(kaudit_bpf)]
 fn attach_btf(bpf: &mut aya::Ebpf, prog: &str) -> Result<(), String> {
     program::<aya::programs::BtfTracePoint>(bpf, prog)?
         .attach()
-        .map_err(|e| format!("attaching {prog} failed: {e}"))?;
+        .map_err(|e| format!("attaching {prog} failed: {}", why(&e)))?;
     Ok(())
 }
 
@@ -926,7 +966,7 @@ fn thirty_two_bit_running() -> bool {
 struct Loaded;
 
 #[cfg(not(kaudit_bpf))]
-fn load(_skip_ns: u32, _raw: bool) -> Result<Loaded, String> {
+fn load(_skip_ns: u32, _via: NamesVia) -> Result<Loaded, String> {
     Err("this kaudit was built without the BPF name capture (clang was missing)".into())
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use crate::fan::{EventSink, Group, MarkReport, RawEvent};
-use crate::names::{ExecNames, Name, NameCapture, NamesStatus};
+use crate::names::{ExecNames, Name, NameCapture, NamesStatus, NamesVia};
 use crate::procinfo::ProcCache;
 use crate::record::{Access, AccessKind, Recorder};
 
@@ -45,9 +45,8 @@ pub struct TraceOptions {
     pub file_handles: bool,
     /// Record the names programs ask for (BPF, see [`crate::names`]).
     pub names: bool,
-    /// Capture names through the raw system call tracepoints only (not
-    /// the per-call ones).
-    pub names_raw: bool,
+    /// Which system call tracepoints the name capture uses.
+    pub names_via: NamesVia,
 }
 
 impl Default for TraceOptions {
@@ -60,7 +59,7 @@ impl Default for TraceOptions {
             in_use_at_start: true,
             file_handles: true,
             names: true,
-            names_raw: false,
+            names_via: NamesVia::PerCall,
         }
     }
 }
@@ -174,7 +173,7 @@ impl Tracer {
         let stop = Arc::new(AtomicBool::new(false));
         let step: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
         let names = if opts.names {
-            NameCapture::start(&opts.root, opts.names_raw, step.clone(), started)
+            NameCapture::start(&opts.root, opts.names_via, step.clone(), started)
         } else {
             Err("name capture was turned off (--no-names)".into())
         };
