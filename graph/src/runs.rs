@@ -165,31 +165,23 @@ impl Db {
     }
 
     /// Store a batch of accesses of run `id` (one transaction). An access
-    /// already stored for the run keeps its first process and takes the
-    /// batch's count (batches carry counts so far, the last one final counts).
+    /// already stored for the run (a batch tried again) keeps its first
+    /// process and takes the batch's count.
     pub fn add_accesses(&mut self, id: i64, accesses: &[AccessRow]) -> Result<(), DbError> {
-        let path = self.path().to_path_buf();
-        let tx = self
-            .connection_mut()
-            .transaction()
-            .map_err(|e| crate::store::classify(&path, e))?;
-        {
-            let mut st = tx
-                .prepare_cached(
-                    "INSERT INTO access (run, path, kind, pid, comm, exe, parents, step, count, first_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                     ON CONFLICT (run, path, kind) DO UPDATE SET count = excluded.count",
-                )
-                .map_err(|e| crate::store::classify(&path, e))?;
+        self.write(|tx| {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO access (run, path, kind, pid, comm, exe, parents, step, count, first_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (run, path, kind) DO UPDATE SET count = excluded.count",
+            )?;
             for a in accesses {
                 st.execute(params![
                     id, a.path, a.kind, a.pid, a.comm, a.exe, a.parents, a.step, a.count,
                     a.first_ms
-                ])
-                .map_err(|e| crate::store::classify(&path, e))?;
+                ])?;
             }
-        }
-        tx.commit().map_err(|e| crate::store::classify(&path, e))
+            Ok(())
+        })
     }
 
     /// Set the counts of accesses of run `id` stored already, as
@@ -199,56 +191,40 @@ impl Db {
         id: i64,
         counts: &[(&[u8], &str, i64)],
     ) -> Result<(), DbError> {
-        let path = self.path().to_path_buf();
-        let tx = self
-            .connection_mut()
-            .transaction()
-            .map_err(|e| crate::store::classify(&path, e))?;
-        {
-            let mut st = tx
-                .prepare_cached(
-                    "UPDATE access SET count = ?4 WHERE run = ?1 AND path = ?2 AND kind = ?3",
-                )
-                .map_err(|e| crate::store::classify(&path, e))?;
-            for (p, kind, count) in counts {
-                st.execute(params![id, p, kind, count])
-                    .map_err(|e| crate::store::classify(&path, e))?;
-            }
+        if counts.is_empty() {
+            return Ok(());
         }
-        tx.commit().map_err(|e| crate::store::classify(&path, e))
+        self.write(|tx| {
+            let mut st = tx.prepare_cached(
+                "UPDATE access SET count = ?4 WHERE run = ?1 AND path = ?2 AND kind = ?3",
+            )?;
+            for (p, kind, count) in counts {
+                st.execute(params![id, p, kind, count])?;
+            }
+            Ok(())
+        })
     }
 
     /// Store the names of run `id` (one transaction), and how complete they
     /// are (`names`: `complete`, or why they are partial).
     pub fn add_names(&mut self, id: i64, names: &[NameRow], status: &str) -> Result<(), DbError> {
-        let path = self.path().to_path_buf();
-        let tx = self
-            .connection_mut()
-            .transaction()
-            .map_err(|e| crate::store::classify(&path, e))?;
-        {
+        self.write(|tx| {
             // a plain insert first: a run's names are distinct, and a plain
             // insert needs no statement journal (an upsert copies pages into
             // one); a name stored already is updated instead
-            let mut plain = tx
-                .prepare_cached(
-                    "INSERT INTO name (run, path, call, result, nofollow, evidence, resolved, pid, comm, step, count, first_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                )
-                .map_err(|e| crate::store::classify(&path, e))?;
-            let mut st = tx
-                .prepare_cached(
-                    "INSERT INTO name (run, path, call, result, nofollow, evidence, resolved, pid, comm, step, count, first_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                     ON CONFLICT (run, path, call, result) DO UPDATE SET count = excluded.count
-                     RETURNING id",
-                )
-                .map_err(|e| crate::store::classify(&path, e))?;
-            let mut hop = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO name_hop (name, seq, link, target) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(|e| crate::store::classify(&path, e))?;
+            let mut plain = tx.prepare_cached(
+                "INSERT INTO name (run, path, call, result, nofollow, evidence, resolved, pid, comm, step, count, first_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?;
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO name (run, path, call, result, nofollow, evidence, resolved, pid, comm, step, count, first_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT (run, path, call, result) DO UPDATE SET count = excluded.count
+                 RETURNING id",
+            )?;
+            let mut hop = tx.prepare_cached(
+                "INSERT OR REPLACE INTO name_hop (name, seq, link, target) VALUES (?1, ?2, ?3, ?4)",
+            )?;
             for n in names {
                 let values = params![
                     id, n.path, n.call, n.result, n.nofollow, n.evidence, n.resolved, n.pid,
@@ -259,23 +235,20 @@ impl Db {
                     Err(rusqlite::Error::SqliteFailure(e, _))
                         if e.code == rusqlite::ErrorCode::ConstraintViolation =>
                     {
-                        st.query_row(values, |r| r.get(0))
-                            .map_err(|e| crate::store::classify(&path, e))?
+                        upsert.query_row(values, |r| r.get(0))?
                     }
-                    Err(e) => return Err(crate::store::classify(&path, e)),
+                    Err(e) => return Err(e),
                 };
                 for (i, (link, target)) in n.hops.iter().enumerate() {
-                    hop.execute(params![name_id, i as i64, link, target])
-                        .map_err(|e| crate::store::classify(&path, e))?;
+                    hop.execute(params![name_id, i as i64, link, target])?;
                 }
             }
             tx.execute(
                 "UPDATE run SET names = ?2 WHERE id = ?1",
                 params![id, status],
-            )
-            .map_err(|e| crate::store::classify(&path, e))?;
-        }
-        tx.commit().map_err(|e| crate::store::classify(&path, e))
+            )?;
+            Ok(())
+        })
     }
 
     /// The names of run `id`, by path, call and result; and the run's names

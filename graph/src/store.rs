@@ -105,6 +105,22 @@ impl Db {
         classify(&self.path, e)
     }
 
+    /// Run `f` in one write transaction and commit it. Any SQLite error
+    /// (a locked or corrupt database among them) is classified for this
+    /// file, and nothing `f` wrote is kept when it fails.
+    pub(crate) fn write<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, DbError> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| classify(&self.path, e))?;
+        let out = f(&tx).map_err(|e| classify(&self.path, e))?;
+        tx.commit().map_err(|e| classify(&self.path, e))?;
+        Ok(out)
+    }
+
     /// Open (creating when `create`) and migrate. A missing file without
     /// `create` is an error.
     pub fn open(path: &Path, create: bool) -> Result<Db, DbError> {
