@@ -377,11 +377,7 @@ fn when_the_kernel_refuses_bpf_exec_names_come_from_proc_and_the_run_says_partia
     let db = t.path().join("fallback.db");
     // the real kernel refuses bpf(2) to this process (seccomp)
     let nobpf = t.path().join("nobpf");
-    let mut cc = std::process::Command::new("cc");
-    cc.arg("-o")
-        .arg(&nobpf)
-        .arg(crate::support::fixture_source("nobpf.c"));
-    crate::support::run_ok(cc);
+    crate::support::compile_fixture("nobpf.c", &nobpf, &[]);
     let out = std::process::Command::new(&nobpf)
         .arg(env!("CARGO_BIN_EXE_kaudit"))
         .args(["trace", "--name", "fallback", "--db"])
@@ -422,12 +418,7 @@ fn a_32_bit_programs_names_are_read_from_the_ia32_registers_strace_is_the_oracle
     }
     let t = tempfile::tempdir().unwrap();
     let prog = t.path().join("ia32");
-    let mut cc = std::process::Command::new("cc");
-    cc.arg("-m32")
-        .arg("-o")
-        .arg(&prog)
-        .arg(crate::support::fixture_source("ia32.c"));
-    crate::support::run_ok(cc);
+    crate::support::compile_fixture("ia32.c", &prog, &["-m32"]);
     let db = t.path().join("ia32.db");
     let log = t.path().join("strace.log");
     let _turn = crate::support::tracing_turn();
@@ -439,11 +430,7 @@ fn a_32_bit_programs_names_are_read_from_the_ia32_registers_strace_is_the_oracle
         let stderr = String::from_utf8_lossy(&out.stderr);
         let strace = std::fs::read_to_string(&log).unwrap();
         if options.is_empty() {
-            assert!(
-                stderr.contains("per-call system call tracepoints; the raw ones for 32-bit programs from the first, ia32["),
-                "{stderr}"
-            );
-            assert!(strace.contains("--- stopped by SIGSTOP ---"), "{strace}");
+            assert_held(&stderr, &strace);
         } else {
             assert!(
                 stderr.contains("through the raw system call tracepoints"),
@@ -462,19 +449,9 @@ fn a_32_bit_program_executed_by_a_thread_that_is_not_the_leader_is_held_and_its_
     }
     let t = tempfile::tempdir().unwrap();
     let ia32 = t.path().join("ia32");
-    let mut cc = std::process::Command::new("cc");
-    cc.arg("-m32")
-        .arg("-o")
-        .arg(&ia32)
-        .arg(crate::support::fixture_source("ia32.c"));
-    crate::support::run_ok(cc);
+    crate::support::compile_fixture("ia32.c", &ia32, &["-m32"]);
     let launcher = t.path().join("thread_exec");
-    let mut cc = std::process::Command::new("cc");
-    cc.arg("-pthread")
-        .arg("-o")
-        .arg(&launcher)
-        .arg(crate::support::fixture_source("thread_exec.c"));
-    crate::support::run_ok(cc);
+    crate::support::compile_fixture("thread_exec.c", &launcher, &["-pthread"]);
     let db = t.path().join("thread.db");
     let log = t.path().join("strace.log");
     let _turn = crate::support::tracing_turn();
@@ -490,13 +467,7 @@ fn a_32_bit_program_executed_by_a_thread_that_is_not_the_leader_is_held_and_its_
     // the execve was called by the second thread: strace shows the leader
     // superseded by it
     assert!(strace.contains("superseded by execve"), "{strace}");
-    assert!(strace.contains("--- stopped by SIGSTOP ---"), "{strace}");
-    assert!(
-        stderr.contains(
-            "per-call system call tracepoints; the raw ones for 32-bit programs from the first, ia32["
-        ),
-        "{stderr}"
-    );
+    assert_held(&stderr, &strace);
     // the execve by the thread is recorded as succeeded, and every name
     // strace saw, the 32-bit program's own among them, is recorded
     assert!(
@@ -508,6 +479,18 @@ fn a_32_bit_program_executed_by_a_thread_that_is_not_the_leader_is_held_and_its_
         "{want:#?}"
     );
     ia32_names_are_all_there(&db, "thread-exec", &out, &want);
+}
+
+/// The run held the ia32 fixture, its first 32-bit program, until the raw
+/// tracepoints were attached: strace saw the stop, and the run says so.
+fn assert_held(stderr: &str, strace: &str) {
+    assert!(
+        stderr.contains(
+            "per-call system call tracepoints; the raw ones for 32-bit programs from the first, ia32["
+        ),
+        "{stderr}"
+    );
+    assert!(strace.contains("--- stopped by SIGSTOP ---"), "{strace}");
 }
 
 /// The checks of one traced run of the ia32 fixture.

@@ -89,6 +89,13 @@ pub(crate) fn fixture_source(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Compile `fixtures/SRC` with `cc` into `out`, `extra` flags added.
+pub(crate) fn compile_fixture(src: &str, out: &Path, extra: &[&str]) {
+    let mut cmd = Command::new("cc");
+    cmd.arg("-o").arg(out).arg(fixture_source(src)).args(extra);
+    run_ok(cmd);
+}
+
 /// First existing `dir/name` among the usual system binary directories, so
 /// host tools can be run with an empty environment.
 pub(crate) fn host_tool(name: &str) -> PathBuf {

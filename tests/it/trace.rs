@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{kaudit, require_root, run_ok};
+use crate::support::{compile_fixture, kaudit, require_root};
 
 fn args(list: &[&str], extra: &[&std::ffi::OsStr]) -> Vec<OsString> {
     let mut v: Vec<OsString> = list.iter().map(OsString::from).collect();
@@ -44,15 +44,6 @@ fn runs(db: &Path) -> Vec<Value> {
         .clone()
 }
 
-fn compile(src: &str, out: &Path, extra: &[&str]) {
-    let mut cmd = Command::new("cc");
-    cmd.arg("-o")
-        .arg(out)
-        .arg(crate::support::fixture_source(src))
-        .args(extra);
-    run_ok(cmd);
-}
-
 /// Every access (path, kind) under `dir`, with the process.
 fn under(v: &Value, dir: &Path) -> Vec<(String, String, String)> {
     let d = format!("{}/", dir.display());
@@ -84,8 +75,8 @@ fn trace_records_exactly_what_a_program_opens_maps_dlopens_writes_and_runs() {
     let dir = t.path().join("fx");
     std::fs::create_dir(&dir).unwrap();
     let bin = t.path().join("tracee");
-    compile("tracee.c", &bin, &["-ldl"]);
-    compile("plugin.c", &dir.join("libplugin.so"), &["-shared", "-fPIC"]);
+    compile_fixture("tracee.c", &bin, &["-ldl"]);
+    compile_fixture("plugin.c", &dir.join("libplugin.so"), &["-shared", "-fPIC"]);
     std::fs::write(dir.join("data.txt"), "data").unwrap();
     std::fs::write(dir.join("mapped.bin"), vec![b'M'; 8192]).unwrap();
     std::fs::write(dir.join("untouched.txt"), "never opened").unwrap();
@@ -892,6 +883,31 @@ fn without_a_cgroup_v2_hierarchy_the_run_goes_on_and_its_leftovers_are_killed_th
     assert!(cgroup2_mount().join("cgroup.procs").exists());
 }
 
+/// A directory `files` in `dir` holding the files `early` and `late`.
+fn early_and_late(dir: &Path) -> PathBuf {
+    let files = dir.join("files");
+    std::fs::create_dir(&files).unwrap();
+    for f in ["early", "late"] {
+        std::fs::write(files.join(f), f).unwrap();
+    }
+    files
+}
+
+/// The files of `dir` a run opened, by name, with their counts.
+fn opens_in(v: &Value, dir: &Path) -> Vec<(String, u64)> {
+    let d = format!("{}/", dir.display());
+    v["accesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "open")
+        .filter_map(|a| {
+            let rest = a["path"].as_str()?.strip_prefix(&d)?;
+            Some((rest.to_string(), a["count"].as_u64().unwrap()))
+        })
+        .collect()
+}
+
 #[test]
 fn accesses_stored_while_the_run_goes_on_end_with_their_final_counts_and_later_ones_are_stored_too()
 {
@@ -901,11 +917,7 @@ fn accesses_stored_while_the_run_goes_on_end_with_their_final_counts_and_later_o
     let _turn = crate::support::tracing_turn();
     let t = tempfile::tempdir().unwrap();
     let db: PathBuf = t.path().join("t.db");
-    let dir = t.path().join("files");
-    std::fs::create_dir(&dir).unwrap();
-    for f in ["early", "late"] {
-        std::fs::write(dir.join(f), f).unwrap();
-    }
+    let dir = early_and_late(t.path());
     let d = dir.display();
     // `early` is opened before the first batch is stored (every 2 s) and
     // twice after it; `late` only after it. --all-events: exact counts.
@@ -933,19 +945,8 @@ fn accesses_stored_while_the_run_goes_on_end_with_their_final_counts_and_later_o
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("storing accesses"), "{err}");
     let v = accessed(&db, "counts");
-    let opens: Vec<(String, u64)> = v["accesses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["kind"] == "open")
-        .filter_map(|a| {
-            let p = a["path"].as_str()?;
-            let rest = p.strip_prefix(&format!("{d}/"))?;
-            Some((rest.to_string(), a["count"].as_u64().unwrap()))
-        })
-        .collect();
     assert_eq!(
-        opens,
+        opens_in(&v, &dir),
         vec![("early".to_string(), 3), ("late".to_string(), 1)],
         "{v:#}"
     );
@@ -959,11 +960,7 @@ fn a_batch_the_locked_database_refused_is_stored_later_and_nothing_is_lost() {
     let _turn = crate::support::tracing_turn();
     let t = tempfile::tempdir().unwrap();
     let db: PathBuf = t.path().join("t.db");
-    let dir = t.path().join("files");
-    std::fs::create_dir(&dir).unwrap();
-    for f in ["early", "late"] {
-        std::fs::write(dir.join(f), f).unwrap();
-    }
+    let dir = early_and_late(t.path());
     let d = dir.display();
     let (started, locked) = (t.path().join("started"), t.path().join("locked"));
     // `early` is opened once the database is locked, so the batch that
@@ -1008,14 +1005,8 @@ fn a_batch_the_locked_database_refused_is_stored_later_and_nothing_is_lost() {
         "the first batch was expected to fail while the database was locked: {err}"
     );
     let v = accessed(&db, "locked");
-    let stored = |name: &str| {
-        v["accesses"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["kind"] == "open" && a["path"].as_str() == Some(&format!("{d}/{name}")))
-    };
-    assert!(stored("early") && stored("late"), "{v:#}");
+    let stored: Vec<String> = opens_in(&v, &dir).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(stored, ["early", "late"], "{v:#}");
     let r = runs(&db);
     assert_eq!(r[0]["status"], "passed", "{r:?}");
     assert_eq!(r[0]["complete"], true, "{r:?}");

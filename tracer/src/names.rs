@@ -726,21 +726,18 @@ fn load(skip_ns: u32, via: NamesVia) -> Result<Loaded, String> {
     } else {
         per_call_unusable()
     };
-    match unusable {
+    // the per-call tracepoints where they can serve; else, or when the
+    // kernel refuses them, the raw ones, saying why
+    let why = match unusable {
         None => match load_as(skip_ns, true, via == NamesVia::TestRefusedAttach) {
-            Ok(l) => Ok(l),
-            Err(e) => {
-                let mut l = load_as(skip_ns, false, false)?;
-                l.why_raw = Some(e);
-                Ok(l)
-            }
+            Ok(l) => return Ok(l),
+            Err(e) => e,
         },
-        Some(why) => {
-            let mut l = load_as(skip_ns, false, false)?;
-            l.why_raw = Some(why);
-            Ok(l)
-        }
-    }
+        Some(why) => why,
+    };
+    let mut l = load_as(skip_ns, false, false)?;
+    l.why_raw = Some(why);
+    Ok(l)
 }
 
 #[cfg(kaudit_bpf)]

@@ -427,25 +427,10 @@ fn bench_trace(args: &[String]) -> Result<()> {
 
         if fatrace_ok {
             let log = tmp.join(format!("fatrace-{r}.log"));
-            let mut f = Command::new("fatrace")
-                .arg("-o")
-                .arg(&log)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()?;
-            std::thread::sleep(std::time::Duration::from_millis(500));
-            // fatrace refuses an existing output file and exits at once: a
-            // round must never time the workload without it
-            if let Some(st) = f.try_wait()? {
-                bail!("fatrace exited before the workload ran: {st}");
-            }
-            fat.push(sh(Command::new("/bin/sh").args(["-c", &script]))?);
+            fat.push(under_fatrace(&[], &log, || {
+                sh(Command::new("/bin/sh").args(["-c", &script]))
+            })?);
             cpu.fatrace.push(read_cpu(&t_file)?);
-            let _ = Command::new("kill")
-                .arg("-INT")
-                .arg(f.id().to_string())
-                .status();
-            let _ = f.wait();
         }
         // strace is ~50x: three rounds tell its ratio well enough
         if strace_ok && r < 3 {
@@ -668,36 +653,58 @@ fn pinned_rounds(
         push(&mut p.untraced, workload(&mut Command::new("env"))?);
         for (names, slot) in [(false, &mut p.nonames), (true, &mut p.names)] {
             let db = tmp.join(format!("pinned-{r}-{names}.db"));
-            let mut cmd = Command::new("taskset");
-            cmd.args(["-c", "1"]).arg(kaudit).arg("trace");
-            if !names {
-                cmd.arg("--no-names");
-            }
-            cmd.args(["--name", "bench", "--db"]).arg(&db).arg("--");
-            push(slot, workload(&mut cmd)?);
+            push(slot, workload(&mut kaudit_on_cpu1(kaudit, names, &db))?);
         }
         if fatrace_ok {
             let log = tmp.join(format!("fatrace-pinned-{r}.log"));
-            let mut f = Command::new("taskset")
-                .args(["-c", "1", "fatrace", "-o"])
-                .arg(&log)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()?;
-            std::thread::sleep(std::time::Duration::from_millis(500));
-            if let Some(st) = f.try_wait()? {
-                bail!("fatrace exited before the workload ran: {st}");
-            }
-            let t = workload(&mut Command::new("env"));
-            let _ = Command::new("kill")
-                .arg("-INT")
-                .arg(f.id().to_string())
-                .status();
-            let _ = f.wait();
-            push(&mut p.fatrace, t?);
+            let t = under_fatrace(&["taskset", "-c", "1"], &log, || {
+                workload(&mut Command::new("env"))
+            })?;
+            push(&mut p.fatrace, t);
         }
     }
     Ok(Some(p))
+}
+
+/// `kaudit trace` (names on or not) into `db` on CPU 1, the command to
+/// trace still to be appended.
+fn kaudit_on_cpu1(kaudit: &Path, names: bool, db: &Path) -> Command {
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", "1"]).arg(kaudit).arg("trace");
+    if !names {
+        cmd.arg("--no-names");
+    }
+    cmd.args(["--name", "bench", "--db"]).arg(db).arg("--");
+    cmd
+}
+
+/// Run `work` while fatrace (started through `prefix`, e.g. `taskset -c
+/// 1`) writes to `log`; fatrace is stopped afterwards, also when `work`
+/// fails.
+fn under_fatrace<T>(prefix: &[&str], log: &Path, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    let mut cmd = Command::new(prefix.first().copied().unwrap_or("fatrace"));
+    if !prefix.is_empty() {
+        cmd.args(&prefix[1..]).arg("fatrace");
+    }
+    let mut f = cmd
+        .arg("-o")
+        .arg(log)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // fatrace refuses an existing output file and exits at once: a round
+    // must never time the workload without it
+    if let Some(st) = f.try_wait()? {
+        bail!("fatrace exited before the workload ran: {st}");
+    }
+    let out = work();
+    let _ = Command::new("kill")
+        .arg("-INT")
+        .arg(f.id().to_string())
+        .status();
+    let _ = f.wait();
+    out
 }
 
 /// Opens of the ignored-open loop, and its rounds.
@@ -733,13 +740,7 @@ fn ignored_open(kaudit: &Path, tmp: &Path) -> Result<(f64, f64)> {
     for r in 0..IGNORED_ROUNDS {
         untraced.push(looped(&mut Command::new("env"))?);
         let db = tmp.join(format!("open-loop-{r}.db"));
-        let mut cmd = Command::new("taskset");
-        cmd.args(["-c", "1"])
-            .arg(kaudit)
-            .args(["trace", "--no-names", "--name", "open-loop", "--db"])
-            .arg(&db)
-            .arg("--");
-        traced.push(looped(&mut cmd)?);
+        traced.push(looped(&mut kaudit_on_cpu1(kaudit, false, &db))?);
     }
     Ok((median(untraced), median(traced)))
 }
