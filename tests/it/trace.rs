@@ -953,7 +953,7 @@ fn accesses_stored_while_the_run_goes_on_end_with_their_final_counts_and_later_o
 }
 
 #[test]
-fn a_batch_the_locked_database_refused_is_stored_later_and_nothing_is_lost() {
+fn a_batch_the_locked_database_refused_is_stored_with_the_next_while_the_run_goes_on() {
     if !require_root() {
         return;
     }
@@ -966,7 +966,7 @@ fn a_batch_the_locked_database_refused_is_stored_later_and_nothing_is_lost() {
     // `early` is opened once the database is locked, so the batch that
     // holds it comes while the lock is held
     let script = format!(
-        "touch {}; while [ ! -e {} ]; do sleep 0.05; done; cat {d}/early >/dev/null; sleep 10; cat {d}/late >/dev/null",
+        "touch {}; while [ ! -e {} ]; do sleep 0.05; done; cat {d}/early >/dev/null; sleep 14; cat {d}/late >/dev/null",
         started.display(),
         locked.display()
     );
@@ -981,7 +981,8 @@ fn a_batch_the_locked_database_refused_is_stored_later_and_nothing_is_lost() {
         .unwrap();
     // once the command runs (kaudit's own writes before it are done),
     // another writer holds the database for 8 s: the next batch is tried
-    // within 2 s and gives up after the tracer's busy timeout (5 s)
+    // within 2 s and gives up after the tracer's busy timeout (5 s), and
+    // the one after it (2 s later) stores it
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !started.exists() {
         assert!(
@@ -997,6 +998,12 @@ fn a_batch_the_locked_database_refused_is_stored_later_and_nothing_is_lost() {
     std::fs::write(&locked, "").unwrap();
     std::thread::sleep(Duration::from_millis(8000));
     tx.commit().unwrap();
+    // the refused batch is tried again within 2 s of the last try, while
+    // the command still sleeps: `early` is stored before the run ends
+    std::thread::sleep(Duration::from_millis(3000));
+    let mid = accessed(&db, "locked");
+    let stored: Vec<String> = opens_in(&mid, &dir).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(stored, ["early"], "{mid:#}");
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
