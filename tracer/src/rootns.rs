@@ -136,13 +136,28 @@ fn cover(root: &Path) -> Result<(), RootError> {
             scratch.join("upper").display(),
             scratch.join("work").display()
         );
+        // with an inode index and NFS export, the overlay's file handles
+        // can be decoded: the file-handle group then watches it and names
+        // every file through the overlay's own mount, also a file opened in
+        // a container's mount namespace (an fd's link would name it from
+        // that namespace's root, e.g. /bin/sh for /opt/busybox/bin/sh)
+        let exported = format!("{opts},index=on,nfs_export=on");
         mount(
             Some("overlay"),
             root,
             Some("overlay"),
             MsFlags::empty(),
-            Some(opts.as_str()),
+            Some(exported.as_str()),
         )
+        .or_else(|_| {
+            mount(
+                Some("overlay"),
+                root,
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(opts.as_str()),
+            )
+        })
         .map_err(|e| err("the overlay over the root", e))?;
         Ok(())
     })();
