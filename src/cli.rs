@@ -261,6 +261,9 @@ pub(crate) struct VerifyArgs {
     /// A scenario to replay (repeatable; default: the profile's)
     #[arg(long, value_name = "NAME")]
     pub(crate) scenario: Vec<String>,
+    /// A directory of scenario files, searched first
+    #[arg(long, value_name = "DIR")]
+    pub(crate) scenarios: Option<PathBuf>,
     /// Static checks only
     #[arg(long)]
     pub(crate) no_replay: bool,
@@ -363,18 +366,23 @@ pub(crate) struct WritableArgs {
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["scenario", "name"])))]
 pub(crate) struct TraceArgs {
-    /// A scenario: a file, or NAME for NAME.toml in $KAUDIT_SCENARIOS, ./scenarios or
-    /// /usr/share/kaudit/scenarios
+    /// A scenario: a file, or NAME for NAME.toml in --scenarios DIR,
+    /// $KAUDIT_SCENARIOS, /etc/kaudit/scenarios or /usr/share/kaudit/scenarios,
+    /// else one of the scenarios built into kaudit
     #[arg(long, value_name = "NAME|FILE", conflicts_with = "command")]
     pub(crate) scenario: Option<String>,
-    /// Run inside DIR: a private mount namespace, DIR bind-mounted on itself,
-    /// /proc /sys /dev bind-mounted into it, tmpfs on /run and /tmp, chroot;
+    /// A directory of scenario files, searched first
+    #[arg(long, value_name = "DIR")]
+    pub(crate) scenarios: Option<PathBuf>,
+    /// Run inside DIR: a private mount namespace, DIR covered by an overlay
+    /// whose writable layer is a tmpfs (DIR itself is never written: what
+    /// the run creates is recorded as created and vanishes with it), /proc
+    /// /sys /dev bind-mounted into it, tmpfs on /run and /tmp, chroot;
     /// accesses are recorded as paths inside DIR
     #[arg(long, value_name = "DIR")]
     pub(crate) root: Option<std::path::PathBuf>,
-    /// With --root: run on an overlay whose writable layer is a tmpfs, so
-    /// that DIR itself is never written (an image is replayed unchanged)
-    #[arg(long, requires = "root")]
+    /// Accepted for compatibility: --root always runs on an overlay
+    #[arg(long, requires = "root", hide = true)]
     pub(crate) overlay: bool,
     /// A scenario parameter (repeatable)
     #[arg(long = "param", value_name = "NAME=VALUE", requires = "scenario")]
@@ -423,6 +431,9 @@ pub(crate) struct TraceArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ScenariosArgs {
+    /// A directory of scenario files, searched first
+    #[arg(long, value_name = "DIR", global = true)]
+    pub(crate) scenarios: Option<PathBuf>,
     #[command(subcommand)]
     pub(crate) what: ScenariosCommand,
 }

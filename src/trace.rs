@@ -80,15 +80,39 @@ fn reap_leftovers() -> usize {
     killed
 }
 
-/// The scenario directories, in search order.
-fn scenario_dirs() -> Vec<std::path::PathBuf> {
+/// The scenarios shipped with kaudit, built into the binary: (name, text).
+pub(crate) static BUILTIN_SCENARIOS: &[(&str, &str)] =
+    include!(concat!(env!("OUT_DIR"), "/scenarios.rs"));
+
+/// The scenario directories, in search order: `--scenarios DIR`, then
+/// `$KAUDIT_SCENARIOS`, then the installed ones; the built-in scenarios come
+/// after all of them.
+pub(crate) fn scenario_dirs(given: Option<&std::path::Path>) -> Vec<std::path::PathBuf> {
     let mut v = Vec::new();
-    if let Some(d) = std::env::var_os("KAUDIT_SCENARIOS") {
+    if let Some(d) = given {
+        v.push(d.to_path_buf());
+    }
+    if let Some(d) = std::env::var_os("KAUDIT_SCENARIOS").filter(|d| !d.is_empty()) {
         v.push(std::path::PathBuf::from(d));
     }
-    v.push("scenarios".into());
+    v.push("/etc/kaudit/scenarios".into());
     v.push("/usr/share/kaudit/scenarios".into());
     v
+}
+
+/// Load a scenario by file or name from the directories and the built-in ones.
+pub(crate) fn load_scenario(
+    name_or_path: &str,
+    given: Option<&std::path::Path>,
+) -> Result<
+    (
+        String,
+        std::path::PathBuf,
+        kaudit_tracer::scenario::Scenario,
+    ),
+    kaudit_tracer::scenario::ScenarioError,
+> {
+    kaudit_tracer::scenario::Scenario::load(name_or_path, &scenario_dirs(given), BUILTIN_SCENARIOS)
 }
 
 fn parse_params(given: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
@@ -106,7 +130,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     // everything that can be refused is refused before anything runs
     let scenario = match &a.scenario {
         Some(sc) => {
-            let (name, path, s) = kaudit_tracer::scenario::Scenario::load(sc, &scenario_dirs())?;
+            let (name, path, s) = load_scenario(sc, a.scenarios.as_deref())?;
             let params = s.resolve_params(&name, &parse_params(&a.params)?)?;
             Some((name, path, s, params))
         }
@@ -115,7 +139,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     let mut db = Db::open(&cli.db, true)?;
     // before any thread exists: the mount namespace is per thread
     let root = match &a.root {
-        Some(r) => Some(kaudit_tracer::rootns::enter(r, a.overlay)?),
+        Some(r) => Some(kaudit_tracer::rootns::enter(r, true)?),
         None => None,
     };
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -607,34 +631,50 @@ pub(crate) fn scenarios(a: &crate::cli::ScenariosArgs) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     match &a.what {
         crate::cli::ScenariosCommand::List => {
-            let mut seen = std::collections::BTreeSet::new();
-            for d in scenario_dirs() {
+            // (name, description, where): the first of each name wins, as
+            // in a lookup
+            let mut found: std::collections::BTreeMap<String, (String, String)> =
+                std::collections::BTreeMap::new();
+            for d in scenario_dirs(a.scenarios.as_deref()) {
                 let Ok(rd) = std::fs::read_dir(&d) else {
                     continue;
                 };
-                let mut files: Vec<_> = rd.flatten().map(|e| e.path()).collect();
-                files.sort();
-                for f in files {
-                    if f.extension().is_some_and(|e| e == "toml") {
-                        let name = f
-                            .file_stem()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default();
-                        if !seen.insert(name.clone()) {
-                            continue;
-                        }
-                        let desc = std::fs::read_to_string(&f)
-                            .ok()
-                            .and_then(|t| Scenario::parse(&f, &t).ok())
-                            .and_then(|s| s.description)
-                            .unwrap_or_default();
-                        writeln!(out, "{name}\t{desc}\t{}", f.display())?;
+                for f in rd.flatten().map(|e| e.path()) {
+                    if f.extension().is_none_or(|e| e != "toml") {
+                        continue;
                     }
+                    let name = f
+                        .file_stem()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    if found.contains_key(&name) {
+                        continue;
+                    }
+                    let desc = std::fs::read_to_string(&f)
+                        .ok()
+                        .and_then(|t| Scenario::parse(&f, &t).ok())
+                        .and_then(|s| s.description)
+                        .unwrap_or_default();
+                    found.insert(name, (desc, f.display().to_string()));
                 }
+            }
+            for (name, text) in BUILTIN_SCENARIOS {
+                if found.contains_key(*name) {
+                    continue;
+                }
+                let place = format!("builtin:{name}");
+                let desc = Scenario::parse(std::path::Path::new(&place), text)
+                    .ok()
+                    .and_then(|s| s.description)
+                    .unwrap_or_default();
+                found.insert(name.to_string(), (desc, place));
+            }
+            for (name, (desc, place)) in &found {
+                writeln!(out, "{name}\t{desc}\t{place}")?;
             }
         }
         crate::cli::ScenariosCommand::Show { scenario } => {
-            let (name, path, s) = Scenario::load(scenario, &scenario_dirs())?;
+            let (name, path, s) = load_scenario(scenario, a.scenarios.as_deref())?;
             writeln!(out, "{name} ({})", path.display())?;
             if let Some(d) = &s.description {
                 writeln!(out, "  {d}")?;

@@ -6,8 +6,8 @@
 //!    program that is run (or a library that is loaded) resolves, every
 //!    interpreter and shebang exists, every symlink resolves (targets under
 //!    /proc, /sys, /dev, /run and /tmp are mounted at run time).
-//! 3. Each scenario is replayed inside the image (`kaudit trace --root IMAGE
-//!    --overlay`, so the image is never written) with its expectations. A
+//! 3. Each scenario is replayed inside the image (`kaudit trace --root
+//!    IMAGE`, on an overlay: the image is never written) with its expectations. A
 //!    failed replay lists the paths its processes looked for in vain that the
 //!    source root has, each with why it was not kept.
 
@@ -164,6 +164,10 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
             .unwrap_or_default()
     };
     if !a.no_replay {
+        // a scenario that cannot be found is a setup error, not the image's fault
+        for s in &scenarios {
+            crate::trace::load_scenario(s, a.scenarios.as_deref())?;
+        }
         let exe = std::env::current_exe().context("finding kaudit itself")?;
         let scratch = tempfile::tempdir().context("a scratch directory for the replays")?;
         for s in &scenarios {
@@ -172,9 +176,14 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
             let r = Command::new(&exe)
                 .arg("--db")
                 .arg(&rdb)
-                .args(["trace", "--overlay", "--root"])
+                .args(["trace", "--root"])
                 .arg(&a.root)
                 .args(["--scenario", s])
+                .args(
+                    a.scenarios
+                        .iter()
+                        .flat_map(|d| [std::ffi::OsStr::new("--scenarios"), d.as_os_str()]),
+                )
                 .output()
                 .context("running the replay")?;
             let secs = t.elapsed().as_secs_f64();

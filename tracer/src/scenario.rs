@@ -114,7 +114,7 @@ pub struct Scenario {
 #[non_exhaustive]
 pub enum ScenarioError {
     /// Not found.
-    #[error("no scenario {0}: not a file, and not in any scenario directory ({1})")]
+    #[error("no scenario {0}: looked in {1} (set $KAUDIT_SCENARIOS or --scenarios DIR for more)")]
     NotFound(String, String),
     /// Unreadable.
     #[error("cannot read {0}: {1}")]
@@ -187,35 +187,55 @@ impl Scenario {
         Ok(s)
     }
 
-    /// Load a scenario by file path, or by name from the scenario directories.
+    /// Load a scenario by file path, or by name from the scenario
+    /// directories, then from `builtin` (name, text) — the scenarios shipped
+    /// inside the program. A built-in scenario's path is `builtin:NAME`.
     pub fn load(
         name_or_path: &str,
         dirs: &[PathBuf],
+        builtin: &[(&str, &str)],
     ) -> Result<(String, PathBuf, Scenario), ScenarioError> {
         let p = Path::new(name_or_path);
-        let path = if p.is_file() {
-            p.to_path_buf()
+        let found = if p.is_file() {
+            Some(p.to_path_buf())
+        } else if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
+            // a path, not a name: never looked up elsewhere
+            return Err(ScenarioError::Io(
+                p.to_path_buf(),
+                std::io::Error::from_raw_os_error(2),
+            ));
         } else {
             dirs.iter()
                 .map(|d| d.join(format!("{name_or_path}.toml")))
                 .find(|c| c.is_file())
-                .ok_or_else(|| {
-                    ScenarioError::NotFound(
-                        name_or_path.to_string(),
-                        dirs.iter()
-                            .map(|d| d.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    )
-                })?
         };
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| ScenarioError::Io(path.clone(), e))?;
+        let (path, text) = match found {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| ScenarioError::Io(path.clone(), e))?;
+                (path, text)
+            }
+            None => match builtin.iter().find(|(n, _)| *n == name_or_path) {
+                Some((n, t)) => (PathBuf::from(format!("builtin:{n}")), t.to_string()),
+                None => {
+                    let mut looked: Vec<String> =
+                        dirs.iter().map(|d| d.display().to_string()).collect();
+                    looked.push(format!("the {} scenarios built into kaudit", builtin.len()));
+                    return Err(ScenarioError::NotFound(
+                        name_or_path.to_string(),
+                        looked.join(", "),
+                    ));
+                }
+            },
+        };
         let s = Scenario::parse(&path, &text)?;
-        let name = path
-            .file_stem()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| name_or_path.to_string());
+        let name = match path.to_str().and_then(|p| p.strip_prefix("builtin:")) {
+            Some(n) => n.to_string(),
+            None => path
+                .file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| name_or_path.to_string()),
+        };
         Ok((name, path, s))
     }
 
