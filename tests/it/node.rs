@@ -22,17 +22,22 @@ fn node_root() -> PathBuf {
     root
 }
 
+/// Runs the shipped scenario `name` (by name, from a directory that holds
+/// no scenarios: the ones built into kaudit) inside `root`, and returns what
+/// it accessed.
 fn trace_scenario(root: &Path, db: &Path, name: &str) -> Value {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
-    let out = kaudit([
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut cmd = crate::support::kaudit_cmd([
         "trace".as_ref(),
         "--root".as_ref(),
         root.as_os_str(),
         "--scenario".as_ref(),
-        file.as_os_str(),
+        std::ffi::OsStr::new(name),
         "--db".as_ref(),
         db.as_os_str(),
     ]);
+    cmd.current_dir(elsewhere.path());
+    let out = crate::support::run_with_timeout(cmd, std::time::Duration::from_secs(300));
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "{name}: {err}");
     let out = kaudit([
@@ -45,6 +50,33 @@ fn trace_scenario(root: &Path, db: &Path, name: &str) -> Value {
         db.as_os_str(),
     ]);
     serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// Every entry below `dir` with its size and modification time (what a
+/// trace or a replay must never change).
+fn listing(dir: &Path) -> Vec<(std::path::PathBuf, u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            (e.path().to_path_buf(), m.size(), m.mtime(), m.mtime_nsec())
+        })
+        .collect()
+}
+
+/// The first difference between two listings, for a message.
+fn first_change(
+    a: &[(std::path::PathBuf, u64, i64, i64)],
+    b: &[(std::path::PathBuf, u64, i64, i64)],
+) -> String {
+    let sa: std::collections::BTreeSet<_> = a.iter().collect();
+    let sb: std::collections::BTreeSet<_> = b.iter().collect();
+    let gone: Vec<_> = sa.difference(&sb).take(5).collect();
+    let new: Vec<_> = sb.difference(&sa).take(5).collect();
+    format!("before only: {gone:?}; after only: {new:?}")
 }
 
 /// The symlinks (link, target) walked by a successful `call` of `path`.
@@ -102,6 +134,9 @@ fn containerd_run_and_runc_run_pass_inside_a_real_node_root() {
     let root = node_root();
     let t = tempfile::tempdir().unwrap();
     let db = t.path().join("node.db");
+    // the analysed root is never written: a listing of it (path, size,
+    // mtime) is the same after every trace
+    let before = listing(&root);
 
     let v = trace_scenario(&root, &db, "containerd-run");
     assert_recorded(
@@ -149,7 +184,12 @@ fn containerd_run_and_runc_run_pass_inside_a_real_node_root() {
     let v = trace_scenario(&root, &db, "runc-run");
     assert!(has(&v, |p, k| p == "/usr/sbin/runc" && k == "exec"));
     assert!(has(&v, |p, k| p.contains("/libseccomp.so") && k == "open"));
+    // the container's files as the node's paths, not as the container sees them
     assert!(has(&v, |p, k| p == "/opt/busybox/bin/busybox" && k == "exec"));
+    assert!(
+        !has(&v, |p, _| p == "/bin/busybox"),
+        "a container path was recorded as the node's"
+    );
 
     let v = trace_scenario(&root, &db, "crun-run");
     assert!(has(&v, |p, k| p == "/usr/bin/crun" && k == "exec"));
@@ -182,6 +222,12 @@ fn containerd_run_and_runc_run_pass_inside_a_real_node_root() {
     assert!(
         !String::from_utf8_lossy(&netns.stdout).contains("kaudit-cni"),
         "the scenario's network namespaces outlived it"
+    );
+    let after = listing(&root);
+    assert!(
+        before == after,
+        "a trace wrote into the analysed root: {}",
+        first_change(&before, &after)
     );
 
     allowlist_of_the_containerd_node(&root, &db);
@@ -368,22 +414,18 @@ fn allowlist_of_the_containerd_node(root: &Path, db: &Path) {
         image.as_os_str(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", crate::support::show(&out));
+    // from a directory without scenarios: verify finds the built-in ones
+    let elsewhere = tempfile::tempdir().unwrap();
     let verify = |extra: &[&str]| {
         let mut a = vec!["verify", "--root", image.to_str().unwrap()];
         a.extend_from_slice(extra);
-        k(&a)
+        a.extend(["--profile", profile.to_str().unwrap()]);
+        a.extend(["--db", db.to_str().unwrap()]);
+        let mut cmd = crate::support::kaudit_cmd(a);
+        cmd.current_dir(elsewhere.path());
+        crate::support::run_with_timeout(cmd, std::time::Duration::from_secs(300))
     };
-    let tree = || -> Vec<(std::path::PathBuf, u64, i64)> {
-        walkdir::WalkDir::new(&image)
-            .into_iter()
-            .map(|e| {
-                let e = e.unwrap();
-                let m = e.metadata().unwrap();
-                use std::os::unix::fs::MetadataExt;
-                (e.path().to_path_buf(), m.size(), m.mtime())
-            })
-            .collect()
-    };
+    let tree = || listing(&image);
     let before = tree();
     let out = verify(&[]);
     let s = String::from_utf8_lossy(&out.stdout);
