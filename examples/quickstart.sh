@@ -7,10 +7,12 @@
 # inside it. Prints the figures: node bytes, image bytes, ratio, squashfs size, and the
 # wall time of the whole loop.
 # Run as root on Debian 12 (mmdebstrap builds the root with the machine's own apt
-# sources). Everything is written below target/.
+# sources); what is missing is installed first (examples/prerequisites.sh). Everything is
+# written below target/; the node root is never written (traces run on an overlay of it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+bash examples/prerequisites.sh quickstart
 root=target/node-root
 bash examples/build-node-root.sh "$root"
 

@@ -8,6 +8,7 @@ mod bad_input;
 mod boot;
 mod confinement;
 mod deps_fixtures;
+mod examples;
 mod hwcaps;
 mod musl;
 mod names;
