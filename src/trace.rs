@@ -115,6 +115,31 @@ pub(crate) fn load_scenario(
     kaudit_tracer::scenario::Scenario::load(name_or_path, &scenario_dirs(given), BUILTIN_SCENARIOS)
 }
 
+/// This process's mount namespace (its inode number).
+fn own_mnt_ns() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/mnt").ok().map(|m| m.ino())
+}
+
+/// The run's network and a node booted on it.
+fn boot_node(
+    root: &std::path::Path,
+    a: &TraceArgs,
+) -> Result<(kaudit_tracer::boot::Network, kaudit_tracer::boot::Node), kaudit_tracer::boot::BootError>
+{
+    use kaudit_tracer::boot::{Network, Node, NodeOptions, Subnet};
+    let mut net = Network::new(Subnet::parse(&a.subnet)?)?;
+    let node = Node::boot(
+        root,
+        &mut net,
+        &NodeOptions {
+            hostname: a.hostname.clone(),
+            nspawn_args: a.nspawn_arg.clone(),
+        },
+    )?;
+    Ok((net, node))
+}
+
 fn parse_params(given: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
     given
         .iter()
@@ -139,6 +164,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     let mut db = Db::open(&cli.db, true)?;
     // before any thread exists: the mount namespace is per thread
     let root = match &a.root {
+        Some(r) if a.boot => Some(kaudit_tracer::rootns::enter_boot(r)?),
         Some(r) => Some(kaudit_tracer::rootns::enter(r, true)?),
         None => None,
     };
@@ -148,6 +174,9 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             .context("installing signal handlers")?;
     }
     nix::sys::prctl::set_child_subreaper(true).context("becoming a child subreaper")?;
+    // the control groups before the run: those the workload makes elsewhere
+    // (containerd's for its containers) are removed at the end
+    let cgroups_before = kaudit_tracer::contain::CgroupSnapshot::take();
     // every process started from now on is born in a group of the run's own
     let contained = match kaudit_tracer::contain::Containment::enter() {
         Ok(mut c) => {
@@ -178,6 +207,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             kaudit_tracer::names::NamesVia::PerCall
         },
         root: root.clone().unwrap_or_else(|| "/".into()),
+        harness_mnt_ns: a.boot.then(own_mnt_ns).flatten(),
         ..TraceOptions::default()
     };
     let command_text = a
@@ -250,15 +280,41 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     notify_ready();
     let started = Instant::now();
     let mut report: Vec<String> = Vec::new();
+    // a booted node: the machine's kernel settings are saved first, then the
+    // network and the node start under the tracer
+    let sysctls = a.boot.then(kaudit_tracer::sysctl::Sysctls::take);
+    let mut booted: Option<(kaudit_tracer::boot::Network, kaudit_tracer::boot::Node)> = None;
+    let mut boot_failed = None;
+    if a.boot {
+        let r = root.as_deref().expect("--boot requires --root");
+        match boot_node(r, a) {
+            Ok((net, node)) => {
+                report.push(format!(
+                    "  node {} booted on {} (init is process {} here)",
+                    node.name(),
+                    net.subnet(),
+                    node.leader()
+                ));
+                booted = Some((net, node));
+            }
+            Err(e) => boot_failed = Some(e.to_string()),
+        }
+    }
+    let place = match (&booted, root.as_deref()) {
+        (Some((_, node)), _) => kaudit_tracer::runner::Place::Node(node.leader()),
+        (None, Some(r)) => kaudit_tracer::runner::Place::Chroot(r),
+        (None, None) => kaudit_tracer::runner::Place::Host,
+    };
     let exit_ok = match &scenario {
+        _ if boot_failed.is_some() => {
+            report.push(format!(
+                "  FAIL boot: {}",
+                boot_failed.as_deref().unwrap_or_default()
+            ));
+            false
+        }
         Some((_, _, s, params)) => {
-            let o = kaudit_tracer::runner::run_scenario(
-                s,
-                params,
-                &tracer,
-                &interrupted,
-                root.as_deref(),
-            );
+            let o = kaudit_tracer::runner::run_scenario(s, params, &tracer, &interrupted, place);
             for st in o.steps.iter().chain(&o.cleanup) {
                 report.push(format!(
                     "  {} {}: {}",
@@ -270,13 +326,21 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             o.passed
         }
         None => {
-            let mut cmd = match &root {
-                Some(r) => {
+            let mut cmd = match place {
+                kaudit_tracer::runner::Place::Node(leader) => {
+                    let mut c = Command::new("nsenter");
+                    c.arg("-t")
+                        .arg(leader.to_string())
+                        .args(["-m", "-u", "-i", "-n", "-p", "-r", "-w"])
+                        .args(&a.command);
+                    c
+                }
+                kaudit_tracer::runner::Place::Chroot(r) => {
                     let mut c = Command::new("/usr/sbin/chroot");
                     c.arg(r).args(&a.command);
                     c
                 }
-                None => {
+                kaudit_tracer::runner::Place::Host => {
                     let mut c = Command::new(&a.command[0]);
                     c.args(&a.command[1..]);
                     c
@@ -319,6 +383,17 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             }
         }
     };
+    // a booted node powers off (its init stops its services), then its
+    // network goes
+    if let Some((net, node)) = booted.take() {
+        report.push(format!("  {}", node.stop(Duration::from_secs(60))));
+        let log = net.stop();
+        if a.verbose_boot {
+            for l in log.lines() {
+                report.push(format!("  dhcp: {l}"));
+            }
+        }
+    }
     let mut leftovers = 0;
     if let Some(c) = contained {
         let k = c.kill_rest();
@@ -331,6 +406,17 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         }
     }
     leftovers += reap_leftovers();
+    let groups_removed = cgroups_before.sweep();
+    let groups_left = cgroups_before.new_since();
+    if let Some(before) = &sysctls {
+        let (restored, failed) = before.restore();
+        for (name, value) in restored {
+            report.push(format!("  kernel setting {name} put back to {value}"));
+        }
+        for f in failed {
+            report.push(format!("  FAIL putting back kernel setting {f}"));
+        }
+    }
     let result = tracer.stop();
     let was_interrupted = interrupted.load(Ordering::SeqCst);
     // what the reader's batches stored needs only its counts brought up to
@@ -443,6 +529,19 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             err,
             "kaudit: {} event(s) in directories deleted before they could be named (temporary files; not part of an image)",
             result.unnamed
+        )?;
+    }
+    if groups_removed > 0 {
+        writeln!(
+            err,
+            "kaudit: {groups_removed} control group(s) the workload made removed"
+        )?;
+    }
+    for g in &groups_left {
+        writeln!(
+            err,
+            "kaudit: control group {} made during the run still holds processes: left as it is",
+            g.display()
         )?;
     }
     for line in &report {

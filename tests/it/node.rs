@@ -54,7 +54,7 @@ fn trace_scenario(root: &Path, db: &Path, name: &str) -> Value {
 
 /// Every entry below `dir` with its size and modification time (what a
 /// trace or a replay must never change).
-fn listing(dir: &Path) -> Vec<(std::path::PathBuf, u64, i64, i64)> {
+pub(crate) fn listing(dir: &Path) -> Vec<(std::path::PathBuf, u64, i64, i64)> {
     use std::os::unix::fs::MetadataExt;
     walkdir::WalkDir::new(dir)
         .sort_by_file_name()
@@ -64,6 +64,16 @@ fn listing(dir: &Path) -> Vec<(std::path::PathBuf, u64, i64, i64)> {
             let m = e.metadata().unwrap();
             (e.path().to_path_buf(), m.size(), m.mtime(), m.mtime_nsec())
         })
+        .collect()
+}
+
+/// Every directory of every cgroup hierarchy.
+pub(crate) fn cgroup_dirs() -> std::collections::BTreeSet<std::path::PathBuf> {
+    walkdir::WalkDir::new("/sys/fs/cgroup")
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_dir())
+        .map(|e| e.into_path())
         .collect()
 }
 
@@ -137,6 +147,7 @@ fn containerd_run_and_runc_run_pass_inside_a_real_node_root() {
     // the analysed root is never written: a listing of it (path, size,
     // mtime) is the same after every trace
     let before = listing(&root);
+    let cgroups_before = cgroup_dirs();
 
     let v = trace_scenario(&root, &db, "containerd-run");
     assert_recorded(
@@ -223,6 +234,14 @@ fn containerd_run_and_runc_run_pass_inside_a_real_node_root() {
         !String::from_utf8_lossy(&netns.stdout).contains("kaudit-cni"),
         "the scenario's network namespaces outlived it"
     );
+    // no control group is left behind (containerd makes `default` in every
+    // hierarchy for its containers)
+    let made: Vec<_> = cgroup_dirs()
+        .difference(&cgroups_before)
+        .filter(|d| d.to_string_lossy().contains("kaudit-containerd-run") || d.ends_with("default"))
+        .cloned()
+        .collect();
+    assert!(made.is_empty(), "control groups left behind: {made:?}");
     let after = listing(&root);
     assert!(
         before == after,

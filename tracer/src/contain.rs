@@ -13,6 +13,13 @@
 //! also kills what is left of its own descendants (kaudit is their child
 //! subreaper).
 //!
+//! Groups the workload made elsewhere — containerd's `default` group for
+//! its containers in every hierarchy, systemd-nspawn's `payload` and
+//! `supervisor`, the groups of a booted node's services — are removed at
+//! the end too: the directories of every cgroup hierarchy are listed when
+//! the trace starts, and every one that appeared since and is empty by the
+//! end is removed, deepest first.
+//!
 //! Where no cgroup v2 hierarchy is mounted or it cannot be written, the
 //! trace goes on without one and says so.
 
@@ -141,9 +148,13 @@ impl Containment {
                 "{} still holds processes 10 s after they were killed",
                 self.dir.display()
             ));
-        } else if let Err(e) = std::fs::remove_dir(&self.dir) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                out.problem = Some(format!("removing {}: {e}", self.dir.display()));
+        } else {
+            // groups made below the run's own (a booted node's) first
+            remove_below(&self.dir);
+            if let Err(e) = std::fs::remove_dir(&self.dir) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    out.problem = Some(format!("removing {}: {e}", self.dir.display()));
+                }
             }
         }
         out
@@ -208,6 +219,99 @@ fn clear_stale(home: &Path) -> Vec<(String, usize)> {
         }
     }
     out
+}
+
+/// The mount points of every cgroup hierarchy (v1 and v2).
+fn hierarchies() -> Vec<PathBuf> {
+    crate::fan::mounts()
+        .into_iter()
+        .filter(|(_, fstype)| fstype == "cgroup" || fstype == "cgroup2")
+        .map(|(mp, _)| mp)
+        .collect()
+}
+
+/// Every directory of every cgroup hierarchy.
+fn cgroup_dirs() -> std::collections::BTreeSet<PathBuf> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut todo = hierarchies();
+    while let Some(d) = todo.pop() {
+        if let Ok(rd) = std::fs::read_dir(&d) {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    todo.push(e.path());
+                }
+            }
+        }
+        out.insert(d);
+    }
+    out
+}
+
+/// Remove every group below `dir`, deepest first (those still holding a
+/// process stay).
+fn remove_below(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_below(&e.path());
+            let _ = std::fs::remove_dir(e.path());
+        }
+    }
+}
+
+/// The directories of every cgroup hierarchy at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct CgroupSnapshot(std::collections::BTreeSet<PathBuf>);
+
+impl CgroupSnapshot {
+    /// List them now.
+    pub fn take() -> CgroupSnapshot {
+        CgroupSnapshot(cgroup_dirs())
+    }
+
+    /// The directories made since, deepest first.
+    pub fn new_since(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = cgroup_dirs()
+            .into_iter()
+            .filter(|d| !self.0.contains(d))
+            .collect();
+        v.reverse();
+        v
+    }
+
+    /// Remove the directories made since, deepest first, retrying for a
+    /// moment while killed processes leave them; returns how many were
+    /// removed. One still holding a process stays (it is not the run's: the
+    /// run's processes were killed before).
+    pub fn sweep(&self) -> usize {
+        sweep(&self.0)
+    }
+}
+
+fn sweep(before: &std::collections::BTreeSet<PathBuf>) -> usize {
+    let mut removed = 0;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let new: Vec<PathBuf> = cgroup_dirs()
+            .into_iter()
+            .filter(|d| !before.contains(d))
+            .collect();
+        // deepest first: longer paths after sorting in reverse
+        let mut left = 0;
+        for d in new.iter().rev() {
+            match std::fs::remove_dir(d) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => left += 1,
+            }
+        }
+        if left == 0 || Instant::now() >= deadline {
+            return removed;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Reap every exited child, without waiting for the others.
