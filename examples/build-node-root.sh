@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Build a Debian 12 Kubernetes node root (containerd, runc, crun, podman, CNI
-# plugins, iptables, ...)
-# with mmdebstrap into DIR (default target/node-root), with a busybox root
-# filesystem at DIR/opt/busybox for containers. Uses the machine's own apt
-# sources. Kept when it already exists.
+# Build a Debian 12 Kubernetes node root that boots: systemd as init (with D-Bus),
+# systemd-networkd as its DHCP client, containerd enabled as a service, runc, crun,
+# podman, CNI plugins, iptables, ... with mmdebstrap into DIR (default target/node-root),
+# with a busybox root filesystem at DIR/opt/busybox for containers. Uses the machine's own
+# apt sources. Kept when it already exists.
+#
+# The DHCP client is systemd-networkd: it is part of systemd, which the node runs anyway
+# (no second package), it is what Flatcar runs, and its container default
+# (80-container-host0.network) configures host0, the interface a booted node gets
+# (kaudit trace --boot), by DHCP.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="${1:-target/node-root}"
@@ -12,7 +17,8 @@ mkdir -p "$(dirname "$root")"
 exec 9>"$root.lock"
 flock 9
 if [ -e "$root/usr/bin/containerd" ] && [ -e "$root/usr/bin/podman" ] &&
-    [ -e "$root/usr/lib/cni/bridge" ] && [ -e "$root/opt/busybox/bin/sh" ]; then
+    [ -e "$root/usr/lib/cni/bridge" ] && [ -e "$root/opt/busybox/bin/sh" ] &&
+    [ -e "$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service" ]; then
     exit 0
 fi
 if ! command -v mmdebstrap >/dev/null; then
@@ -22,8 +28,17 @@ fi
 rm -rf "$root"
 mkdir -p "$(dirname "$root")"
 mmdebstrap --quiet --variant=minbase \
-    --include=containerd,runc,crun,iptables,kmod,iproute2,util-linux,mount,conntrack,socat,ethtool,ebtables,busybox-static,containernetworking-plugins,podman \
+    --include=systemd,systemd-sysv,dbus,containerd,runc,crun,iptables,kmod,iproute2,util-linux,mount,conntrack,socat,ethtool,ebtables,busybox-static,containernetworking-plugins,podman \
     bookworm "$root"
 mkdir -p "$root/opt/busybox/bin"
 cp "$root/bin/busybox" "$root/opt/busybox/bin/busybox"
 ln -sf busybox "$root/opt/busybox/bin/sh"
+# the node's name (mmdebstrap copies the machine's); the machine id stays empty: each boot
+# gets one of its own
+echo node >"$root/etc/hostname"
+# DHCP on host0 at boot
+systemctl --root="$root" --quiet enable systemd-networkd.service
+# podman's units for containers with a restart policy: a node without podman containers
+# has nothing for them to do, and they fail when started at boot
+systemctl --root="$root" --quiet mask podman-auto-update.service podman-auto-update.timer \
+    podman-restart.service

@@ -384,6 +384,37 @@ pub(crate) struct TraceArgs {
     /// Accepted for compatibility: --root always runs on an overlay
     #[arg(long, requires = "root", hide = true)]
     pub(crate) overlay: bool,
+    /// With --root: boot DIR's own init (/sbin/init) as PID 1 of a container
+    /// of its own (systemd-nspawn: PID, mount, UTS, IPC and network
+    /// namespaces, pivot_root into the overlay of DIR), on a network of the
+    /// run's own (a bridge and a DHCP server, dnsmasq, in a namespace of
+    /// their own); the whole boot is recorded, the steps run inside the node
+    /// (nsenter), and the node is powered off at the end. The machine's
+    /// kernel settings are put back afterwards
+    #[arg(long, requires = "root")]
+    pub(crate) boot: bool,
+    /// With --boot: the node's hostname
+    #[arg(long, value_name = "NAME", default_value = "node", requires = "boot")]
+    pub(crate) hostname: String,
+    /// With --boot: the run's network, a /24 (the bridge is .1, DHCP hands out .10-.250)
+    #[arg(
+        long,
+        value_name = "CIDR",
+        default_value = "10.77.0.0/24",
+        requires = "boot"
+    )]
+    pub(crate) subnet: String,
+    /// With --boot: one more systemd-nspawn argument (repeatable)
+    #[arg(
+        long,
+        value_name = "ARG",
+        requires = "boot",
+        allow_hyphen_values = true
+    )]
+    pub(crate) nspawn_arg: Vec<String>,
+    /// With --boot: show what the DHCP server logged
+    #[arg(long, requires = "boot", hide = true)]
+    pub(crate) verbose_boot: bool,
     /// A scenario parameter (repeatable)
     #[arg(long = "param", value_name = "NAME=VALUE", requires = "scenario")]
     pub(crate) params: Vec<String>,

@@ -6,6 +6,7 @@
 mod assemble;
 mod bad_input;
 mod boot;
+mod booted;
 mod confinement;
 mod deps_fixtures;
 mod examples;

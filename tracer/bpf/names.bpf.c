@@ -77,11 +77,17 @@ struct nsproxy {
 struct thread_info {
     __u32 status;
 } __attribute__((preserve_access_index));
+// a process id: how deep its PID namespace is (0: the host's)
+struct pid {
+    unsigned int level;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
     struct thread_info thread_info;
     struct fs_struct *fs;
     struct files_struct *files;
     struct nsproxy *nsproxy;
+    struct pid *thread_pid;
 } __attribute__((preserve_access_index));
 
 // the registers saved at system call entry (arch/x86/include/asm/ptrace.h)
@@ -210,6 +216,13 @@ const volatile __u32 own_tgid = 0;
 // namespace, whose processes are left out in the kernel (the workload runs
 // in a private namespace and its containers in namespaces of their own)
 const volatile __u32 skip_mnt_ns = 0;
+// and, for a booted node, kaudit's own private namespace: the harness (the
+// container manager, the DHCP server) runs there, the node in its own
+const volatile __u32 skip_mnt_ns2 = 0;
+// set for a booted node: only processes in a PID namespace below the
+// host's are the node's (its init and everything under it; a command
+// entering it with nsenter runs there too)
+const volatile __u32 nested_pid_ns_only = 0;
 
 // set by the loader when the calls of 64-bit programs come through the
 // per-call tracepoints: the raw tracepoints then only serve calls made in
@@ -236,10 +249,13 @@ static __always_inline int run_over(void)
 
 static __always_inline int skipped(void)
 {
-    if (!skip_mnt_ns)
+    if (!skip_mnt_ns && !skip_mnt_ns2 && !nested_pid_ns_only)
         return 0;
     struct task_struct *task = bpf_get_current_task_btf();
-    return task->nsproxy->mnt_ns->ns.inum == skip_mnt_ns;
+    if (nested_pid_ns_only && task->thread_pid->level == 0)
+        return 1;
+    __u32 ns = task->nsproxy->mnt_ns->ns.inum;
+    return ns == skip_mnt_ns || (skip_mnt_ns2 && ns == skip_mnt_ns2);
 }
 
 static __always_inline int wanted(__u64 nr)

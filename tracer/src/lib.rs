@@ -14,11 +14,16 @@
 //! - [`names`]: the paths programs ask for and the results (BPF);
 //! - [`run`]: starting, stepping and stopping a trace;
 //! - [`contain`]: the control group every started process is born in, killed
-//!   at the end.
+//!   at the end;
+//! - [`rootns`], [`boot`]: running a workload inside a node root — chrooted
+//!   into an overlay of it, or booted with its own init as a container on a
+//!   network of the run's own;
+//! - [`sysctl`]: the machine's kernel settings, saved and put back.
 //!
 //! The tracer knows nothing about SQLite or ELF: it hands back records.
 #![warn(missing_docs)]
 
+pub mod boot;
 pub mod contain;
 pub mod fan;
 pub mod fid;
@@ -30,6 +35,7 @@ pub mod rootns;
 pub mod run;
 pub mod runner;
 pub mod scenario;
+pub mod sysctl;
 
 pub use record::{Access, AccessKind};
 pub use run::{Flush, TraceError, TraceOptions, TraceResult, Tracer};

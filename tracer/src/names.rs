@@ -179,7 +179,7 @@ impl Joiner {
         let r = if same_ns {
             read_link(format!("/proc/{pid}/root"))
         } else {
-            foreign_root(pid)
+            foreign_root(pid, &self.root)
         }
         // gone already: a directory known by another role (a container's
         // init changes into its root directory, then makes it its root)
@@ -249,11 +249,10 @@ impl Joiner {
     fn enter(&mut self, h: &Hdr, path: &[u8]) {
         // named now, while the process most likely still exists
         let relative = !path.is_empty() && !path.starts_with(b"/");
-        let root = if path.starts_with(b"/") {
-            self.root_of(h.tgid, h.root)
-        } else {
-            None
-        };
+        // the process's root, also for a relative name: a process whose
+        // root is outside the traced root is not the workload (a booted
+        // node's container manager before it enters the node)
+        let root = self.root_of(h.tgid, h.root);
         let cwd = if relative && h.val == AT_FDCWD {
             self.cwd_of(h.tgid, h.pwd)
         } else {
@@ -315,6 +314,12 @@ impl Joiner {
         }
         // an empty name (AT_EMPTY_PATH: fstat on a descriptor) names nothing
         if p.path.is_empty() {
+            return;
+        }
+        if p.root
+            .as_ref()
+            .is_some_and(|r| place(&self.root, r).is_none())
+        {
             return;
         }
         // an absolute name is the process's own: under its root. A working
@@ -423,7 +428,7 @@ fn normalize(p: &[u8]) -> Vec<u8> {
 /// The root of a process in another mount namespace, as a path here: the
 /// mount of its `/` is a directory `R` of a filesystem (same device) that is
 /// mounted here at `M` with root `Q`: the path is `M + (R - Q)`.
-fn foreign_root(pid: u32) -> Option<Vec<u8>> {
+fn foreign_root(pid: u32, traced: &[u8]) -> Option<Vec<u8>> {
     let theirs = std::fs::read(format!("/proc/{pid}/mountinfo")).ok()?;
     let (dev, root) = theirs.split(|&b| b == b'\n').find_map(|l| {
         let f: Vec<&[u8]> = l.split(|&b| b == b' ').collect();
@@ -446,7 +451,19 @@ fn foreign_root(pid: u32) -> Option<Vec<u8>> {
         };
         if let Some(rest) = rest {
             let cand = normalize(&join(&m, rest));
-            if best.as_ref().is_none_or(|b| cand.len() < b.len()) {
+            // the same filesystem mounted here more than once (a booted
+            // node's root is bound where its container manager wants it):
+            // a place inside the traced root first, then the shortest
+            let inside_traced = |p: &[u8]| place(traced, p).is_some();
+            let better = match &best {
+                None => true,
+                Some(b) => match (inside_traced(&cand), inside_traced(b)) {
+                    (true, false) => true,
+                    (false, true) => false,
+                    _ => cand.len() < b.len(),
+                },
+            };
+            if better {
                 best = Some(cand);
             }
         }
@@ -536,6 +553,7 @@ impl NameCapture {
     pub fn start(
         root: &Path,
         via: NamesVia,
+        harness_mnt_ns: Option<u64>,
         step: Arc<Mutex<Option<String>>>,
         started: Instant,
     ) -> Result<NameCapture, String> {
@@ -546,7 +564,7 @@ impl NameCapture {
         } else {
             crate::rootns::started_in().unwrap_or_else(|| mnt_ns_inum("/proc/1/ns/mnt"))
         };
-        let loaded = load(skip_ns, via)?;
+        let loaded = load(skip_ns, harness_mnt_ns.unwrap_or(0) as u32, via)?;
         let stop = Arc::new(AtomicBool::new(false));
         let sync_req = Arc::new(AtomicU64::new(0));
         let synced = Arc::new(AtomicU64::new(0));
@@ -720,7 +738,7 @@ fn x32_enabled() -> bool {
 }
 
 #[cfg(kaudit_bpf)]
-fn load(skip_ns: u32, via: NamesVia) -> Result<Loaded, String> {
+fn load(skip_ns: u32, skip_ns2: u32, via: NamesVia) -> Result<Loaded, String> {
     let unusable = if via == NamesVia::Raw {
         Some("asked for with --names-raw".to_string())
     } else {
@@ -729,19 +747,24 @@ fn load(skip_ns: u32, via: NamesVia) -> Result<Loaded, String> {
     // the per-call tracepoints where they can serve; else, or when the
     // kernel refuses them, the raw ones, saying why
     let why = match unusable {
-        None => match load_as(skip_ns, true, via == NamesVia::TestRefusedAttach) {
+        None => match load_as(skip_ns, skip_ns2, true, via == NamesVia::TestRefusedAttach) {
             Ok(l) => return Ok(l),
             Err(e) => e,
         },
         Some(why) => why,
     };
-    let mut l = load_as(skip_ns, false, false)?;
+    let mut l = load_as(skip_ns, skip_ns2, false, false)?;
     l.why_raw = Some(why);
     Ok(l)
 }
 
 #[cfg(kaudit_bpf)]
-fn load_as(skip_ns: u32, per_call: bool, refuse_last: bool) -> Result<Loaded, String> {
+fn load_as(
+    skip_ns: u32,
+    skip_ns2: u32,
+    per_call: bool,
+    refuse_last: bool,
+) -> Result<Loaded, String> {
     use aya::programs::TracePoint;
     let own = std::process::id();
     // not when kaudit itself is still in the host's namespace
@@ -768,6 +791,8 @@ fn load_as(skip_ns: u32, per_call: bool, refuse_last: bool) -> Result<Loaded, St
         .set_max_entries("seen", seen)
         .set_global("own_tgid", &own, true)
         .set_global("skip_mnt_ns", &skip_ns, true)
+        .set_global("skip_mnt_ns2", &skip_ns2, true)
+        .set_global("nested_pid_ns_only", &u32::from(skip_ns2 != 0), true)
         .set_global("raw_compat_only", &compat_only, true)
         .load(aya::include_bytes_aligned!(concat!(
             env!("OUT_DIR"),
@@ -963,7 +988,7 @@ fn thirty_two_bit_running() -> bool {
 struct Loaded;
 
 #[cfg(not(kaudit_bpf))]
-fn load(_skip_ns: u32, _via: NamesVia) -> Result<Loaded, String> {
+fn load(_skip_ns: u32, _skip_ns2: u32, _via: NamesVia) -> Result<Loaded, String> {
     Err("this kaudit was built without the BPF name capture (clang was missing)".into())
 }
 

@@ -93,6 +93,55 @@ pub fn enter(root: &Path, overlay: bool) -> Result<PathBuf, RootError> {
     Ok(root)
 }
 
+/// Enter a private mount namespace for booting `root` as a node (see
+/// [`crate::boot`]): `root` is covered by an overlay whose writable layer is
+/// a tmpfs, as for [`enter`], and bind-mounted on itself; `/proc`, `/sys`,
+/// `/dev`, `/run` and `/tmp` of the node are the container's own, made by
+/// `systemd-nspawn`. The host's `/run` is covered by a tmpfs in this
+/// namespace, so that what the container manager keeps there for a running
+/// container never reaches the host. Call before any other thread exists.
+pub fn enter_boot(root: &Path) -> Result<PathBuf, RootError> {
+    let root =
+        std::fs::canonicalize(root).map_err(|_| RootError::NotADirectory(root.to_path_buf()))?;
+    if !root.is_dir() {
+        return Err(RootError::NotADirectory(root));
+    }
+    let err = |what: &str, e| RootError::Mount(root.clone(), what.to_string(), e);
+    if let Ok(st) = std::fs::metadata("/proc/self/ns/mnt") {
+        use std::os::unix::fs::MetadataExt;
+        let _ = STARTED_IN.set(st.ino() as u32);
+    }
+    unshare(CloneFlags::CLONE_NEWNS).map_err(|e| err("unshare(CLONE_NEWNS)", e))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| err("making mounts private", e))?;
+    cover(&root)?;
+    mount(
+        Some(&root),
+        &root,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| err("bind-mounting the root on itself", e))?;
+    if !root.starts_with("/run") {
+        mount(
+            Some("tmpfs"),
+            "/run",
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some("mode=0755"),
+        )
+        .map_err(|e| err("tmpfs on the host's /run in kaudit's namespace", e))?;
+    }
+    Ok(root)
+}
+
 /// Cover `root` with an overlay: `root` the read-only lower layer, a fresh
 /// tmpfs the upper one. The tmpfs is mounted on a scratch directory that is
 /// detached and removed again at once (the overlay keeps its layer alive),

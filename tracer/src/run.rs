@@ -47,6 +47,12 @@ pub struct TraceOptions {
     pub names: bool,
     /// Which system call tracepoints the name capture uses.
     pub names_via: NamesVia,
+    /// A booted node: the processes of this mount namespace (its inode
+    /// number), and every process of the host's PID namespace, are not the
+    /// workload: the harness (the container manager, the DHCP server, the
+    /// commands entering the node) runs there, while the node runs in
+    /// namespaces of its own.
+    pub harness_mnt_ns: Option<u64>,
 }
 
 impl Default for TraceOptions {
@@ -60,6 +66,7 @@ impl Default for TraceOptions {
             file_handles: true,
             names: true,
             names_via: NamesVia::PerCall,
+            harness_mnt_ns: None,
         }
     }
 }
@@ -173,7 +180,13 @@ impl Tracer {
         let stop = Arc::new(AtomicBool::new(false));
         let step: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
         let names = if opts.names {
-            NameCapture::start(&opts.root, opts.names_via, step.clone(), started)
+            NameCapture::start(
+                &opts.root,
+                opts.names_via,
+                opts.harness_mnt_ns,
+                step.clone(),
+                started,
+            )
         } else {
             Err("name capture was turned off (--no-names)".into())
         };
@@ -329,6 +342,29 @@ struct Sink<'a> {
     suppress: bool,
     /// exec names from /proc, when the BPF name capture cannot run
     exec_names: Option<ExecNames>,
+    /// the harness's mount namespace, whose processes are not recorded
+    harness_mnt_ns: Option<u64>,
+}
+
+/// Whether a process lives in the host's PID namespace only (not in a
+/// booted node's: its `NSpid` has one number).
+fn in_host_pid_ns(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .map(|l| l.split_whitespace().count() == 1)
+        })
+        .unwrap_or(false)
+}
+
+/// The mount namespace (inode number) of a process, if it is still there.
+fn mnt_ns_of(pid: i32) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/ns/mnt"))
+        .ok()
+        .map(|m| m.ino())
 }
 
 impl EventSink for Sink<'_> {
@@ -367,6 +403,14 @@ impl EventSink for Sink<'_> {
                         None => return self.suppress,
                     },
                 };
+                // the harness's own accesses (a booted node's container
+                // manager reading the root's os-release) are not the node's;
+                // never suppressed, so that the node's own are still seen
+                if let Some(h) = self.harness_mnt_ns {
+                    if mnt_ns_of(pid) == Some(h) || in_host_pid_ns(pid) {
+                        return false;
+                    }
+                }
                 let mut proc_info = None;
                 for &kind in &kinds {
                     if self.rec.bump(&path, kind) {
@@ -442,6 +486,7 @@ fn reader(
         started,
         suppress: !opts.all_events,
         exec_names: exec_fallback.then(|| ExecNames::new(&opts.root)),
+        harness_mnt_ns: opts.harness_mnt_ns,
     };
     if !opts.reader_delay.is_zero() {
         std::thread::sleep(opts.reader_delay);

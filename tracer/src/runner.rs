@@ -52,15 +52,45 @@ pub fn step_name(st: &Step, i: usize) -> String {
     st.name.clone().unwrap_or_else(|| format!("step-{}", i + 1))
 }
 
-/// `/bin/sh -c TEXT`, inside `root` (with the host's `chroot`) when given.
-fn command(text: &str, env: &BTreeMap<String, String>, root: Option<&Path>) -> Command {
-    let mut c = match root {
-        Some(r) => {
+/// Where a scenario's commands run.
+#[derive(Debug, Clone, Copy)]
+pub enum Place<'a> {
+    /// On this machine.
+    Host,
+    /// Inside a root, with the host's `chroot` (see [`crate::rootns`]).
+    Chroot(&'a Path),
+    /// Inside a booted node: the host's `nsenter` into the namespaces and
+    /// root of its init (see [`crate::boot`]).
+    Node(i32),
+}
+
+impl Place<'_> {
+    /// The root directory of the place, as a path here.
+    fn root(&self) -> Option<PathBuf> {
+        match self {
+            Place::Host => None,
+            Place::Chroot(r) => Some(r.to_path_buf()),
+            Place::Node(pid) => Some(PathBuf::from(format!("/proc/{pid}/root"))),
+        }
+    }
+}
+
+/// `/bin/sh -c TEXT` at `place`.
+fn command(text: &str, env: &BTreeMap<String, String>, place: Place<'_>) -> Command {
+    let mut c = match place {
+        Place::Chroot(r) => {
             let mut c = Command::new("/usr/sbin/chroot");
             c.arg(r).arg("/bin/sh");
             c
         }
-        None => Command::new("/bin/sh"),
+        Place::Node(pid) => {
+            let mut c = Command::new("nsenter");
+            c.arg("-t")
+                .arg(pid.to_string())
+                .args(["-m", "-u", "-i", "-n", "-p", "-r", "-w", "/bin/sh"]);
+            c
+        }
+        Place::Host => Command::new("/bin/sh"),
     };
     c.arg("-c")
         .arg(text)
@@ -155,11 +185,14 @@ fn kill_group(child: &mut Child) {
     }
     let _ = killpg(pg, Signal::SIGKILL);
     let _ = child.wait();
+    // a step inside a booted node leaves its shell to this process when
+    // nsenter is killed first
+    crate::boot::reap_node_orphans();
 }
 
 /// A path of the scenario (inside the root) as seen from here.
-fn host_path(root: Option<&Path>, p: &str) -> PathBuf {
-    match root {
+fn host_path(place: Place<'_>, p: &str) -> PathBuf {
+    match place.root() {
         Some(r) => r.join(p.trim_start_matches('/')),
         None => PathBuf::from(p),
     }
@@ -173,7 +206,7 @@ fn run_step(
     params: &BTreeMap<String, String>,
     tracer: &Tracer,
     stop: &AtomicBool,
-    root: Option<&Path>,
+    place: Place<'_>,
 ) -> StepOutcome {
     let text = substitute(st.run.as_deref().unwrap_or_default(), params);
     let timeout = st
@@ -181,7 +214,7 @@ fn run_step(
         .as_deref()
         .and_then(|t| parse_duration(&substitute(t, params)))
         .unwrap_or(DEFAULT_TIMEOUT);
-    let mut c = command(&text, env, root);
+    let mut c = command(&text, env, place);
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = match c.spawn() {
         Ok(ch) => ch,
@@ -276,21 +309,21 @@ fn is_ready(
     r: &Ready,
     env: &BTreeMap<String, String>,
     params: &BTreeMap<String, String>,
-    root: Option<&Path>,
+    place: Place<'_>,
 ) -> bool {
     if let Some(p) = &r.socket {
-        let p = host_path(root, &substitute(p, params));
+        let p = host_path(place, &substitute(p, params));
         if !std::fs::metadata(p).is_ok_and(|m| m.file_type().is_socket()) {
             return false;
         }
     }
     if let Some(p) = &r.path {
-        if std::fs::symlink_metadata(host_path(root, &substitute(p, params))).is_err() {
+        if std::fs::symlink_metadata(host_path(place, &substitute(p, params))).is_err() {
             return false;
         }
     }
     if let Some(c) = &r.command {
-        let mut cmd = command(&substitute(c, params), env, root);
+        let mut cmd = command(&substitute(c, params), env, place);
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let ok = cmd.spawn().ok().and_then(|mut ch| {
             let deadline = Instant::now() + Duration::from_secs(10);
@@ -318,7 +351,7 @@ fn start_daemon(
     env: &BTreeMap<String, String>,
     params: &BTreeMap<String, String>,
     stop: &AtomicBool,
-    root: Option<&Path>,
+    place: Place<'_>,
 ) -> (StepOutcome, Option<Child>) {
     let text = substitute(st.daemon.as_deref().unwrap_or_default(), params);
     let timeout = st
@@ -326,7 +359,7 @@ fn start_daemon(
         .as_deref()
         .and_then(|t| parse_duration(&substitute(t, params)))
         .unwrap_or(DEFAULT_TIMEOUT);
-    let mut c = command(&format!("exec {text}"), env, root);
+    let mut c = command(&format!("exec {text}"), env, place);
     c.stdout(Stdio::null()).stderr(Stdio::null());
     let mut child = match c.spawn() {
         Ok(ch) => ch,
@@ -356,7 +389,7 @@ fn start_daemon(
         if st
             .ready
             .as_ref()
-            .is_none_or(|r| is_ready(r, env, params, root))
+            .is_none_or(|r| is_ready(r, env, params, place))
         {
             return (
                 StepOutcome {
@@ -382,16 +415,16 @@ fn start_daemon(
     }
 }
 
-/// Run `s` with `params` under `tracer`; `stop` interrupts it. With `root`,
-/// every command runs inside it (`chroot`; see [`crate::rootns`] for the
-/// mounts it needs). Daemons are stopped (SIGTERM, then SIGKILL after 5 s)
+/// Run `s` with `params` under `tracer`; `stop` interrupts it. Every
+/// command runs at `place`: here, inside a root (`chroot`; see
+/// [`crate::rootns`] for the mounts it needs) or inside a booted node. Daemons are stopped (SIGTERM, then SIGKILL after 5 s)
 /// when the scenario ends.
 pub fn run_scenario(
     s: &Scenario,
     params: &BTreeMap<String, String>,
     tracer: &Tracer,
     stop: &AtomicBool,
-    root: Option<&Path>,
+    place: Place<'_>,
 ) -> ScenarioOutcome {
     let mut env: BTreeMap<String, String> = std::env::vars().collect();
     for (k, v) in &s.env {
@@ -415,11 +448,11 @@ pub fn run_scenario(
             step_env.insert(k.clone(), substitute(v, params));
         }
         let outcome = if st.daemon.is_some() {
-            let (o, d) = start_daemon(st, &name, &step_env, params, stop, root);
+            let (o, d) = start_daemon(st, &name, &step_env, params, stop, place);
             daemons.extend(d);
             o
         } else {
-            run_step(st, &name, &step_env, params, tracer, stop, root)
+            run_step(st, &name, &step_env, params, tracer, stop, place)
         };
         // what the step did before it ended is its own: read it before the
         // next step begins (a daemon's start-up goes on in the background)
@@ -440,7 +473,7 @@ pub fn run_scenario(
         tracer.set_step(&name);
         let never = AtomicBool::new(false);
         out.cleanup
-            .push(run_step(st, &name, &env, params, tracer, &never, root));
+            .push(run_step(st, &name, &env, params, tracer, &never, place));
         tracer.sync(Duration::from_secs(5));
     }
     tracer.set_step("stop-daemons");

@@ -1,0 +1,336 @@
+//! Booted nodes (`kaudit trace --root DIR --boot`): the example node root's
+//! own systemd runs as PID 1 of a container (systemd-nspawn) on a network of
+//! the run's own, with a DHCP server (dnsmasq) that its DHCP client
+//! (systemd-networkd) gets an address from. The whole boot is recorded; the
+//! root is never written; and after a passed, a failed, a timed-out and an
+//! interrupted run nothing is left on the machine: no process, mount,
+//! network link, control group or changed kernel setting.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{kaudit, kaudit_cmd, require_root, run_with_timeout, show};
+
+fn node_root() -> PathBuf {
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = ws.join("target/node-root");
+    let st = Command::new("bash")
+        .arg(ws.join("examples/build-node-root.sh"))
+        .arg(&root)
+        .status()
+        .expect("run build-node-root.sh");
+    assert!(st.success(), "building the node root failed");
+    root
+}
+
+/// What a run could leave on the machine: processes, mounts, network links,
+/// control groups, kernel settings.
+#[derive(Debug, PartialEq, Eq)]
+struct Machine {
+    mounts: BTreeSet<String>,
+    links: BTreeSet<String>,
+    cgroups: BTreeSet<PathBuf>,
+    sysctls: Vec<(String, String, String)>,
+}
+
+fn machine(sysctls: &kaudit_tracer::sysctl::Sysctls) -> Machine {
+    // mount points and sources of the machine's mount namespace (this
+    // test's: the same as the machine's)
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            format!("{} {}", f[4], l.split(" - ").nth(1).unwrap_or(""))
+        })
+        .collect();
+    let out = Command::new("ip").args(["-o", "link"]).output().unwrap();
+    let links = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        .collect();
+    // other traces on the machine (kaudit-PID of another run) come and go
+    let cgroups = crate::node::cgroup_dirs()
+        .into_iter()
+        .filter(|d| !d.to_string_lossy().contains("/kaudit-"))
+        .collect();
+    Machine {
+        mounts,
+        links,
+        cgroups,
+        sysctls: sysctls.changed(),
+    }
+}
+
+/// Processes of a run booted as `hostname` that are still there.
+fn leftover_processes(hostname: &str, kaudit_pid: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        let ppid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .and_then(|(_, r)| r.split_whitespace().nth(1).map(str::to_string))
+            })
+            .unwrap_or_default();
+        if cmd.contains(&format!("--hostname={hostname}"))
+            || (kaudit_pid != 0 && ppid == kaudit_pid.to_string())
+        {
+            out.push(format!("{pid} {cmd}"));
+        }
+        // the node's own processes: their UTS namespace (not the machine's)
+        // has the node's name
+        let uts_of = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/uts")).ok();
+        if uts_of(&pid.to_string()) == uts_of("self") {
+            continue;
+        }
+        if let Ok(uts) = Command::new("nsenter")
+            .args(["-t", &pid.to_string(), "-u", "hostname"])
+            .output()
+        {
+            if String::from_utf8_lossy(&uts.stdout).trim() == hostname {
+                out.push(format!("{pid} {cmd} (in the node)"));
+            }
+        }
+    }
+    out
+}
+
+fn boot_args<'a>(
+    root: &'a Path,
+    db: &'a Path,
+    hostname: &'a str,
+    subnet: &'a str,
+) -> Vec<std::ffi::OsString> {
+    vec![
+        "trace".into(),
+        "--root".into(),
+        root.as_os_str().to_owned(),
+        "--boot".into(),
+        "--hostname".into(),
+        hostname.into(),
+        "--subnet".into(),
+        subnet.into(),
+        "--db".into(),
+        db.as_os_str().to_owned(),
+    ]
+}
+
+fn has(v: &Value, path: &str, kind: &str) -> bool {
+    v["accesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["path"] == path && a["kind"] == kind)
+}
+
+#[test]
+fn a_booted_node_is_traced_from_pid_1_and_leaves_nothing_behind() {
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    let root = node_root();
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("boot.db");
+    let settings = kaudit_tracer::sysctl::Sysctls::take();
+    let listing_before = crate::node::listing(&root);
+    let before = machine(&settings);
+    let hostname = format!("kt{}", std::process::id());
+
+    // passed: systemd reaches `running`, the DHCP client got an address
+    // from the run's dnsmasq, containerd runs as a service
+    let mut args = boot_args(&root, &db, &hostname, "10.78.0.0/24");
+    args.extend([
+        "--scenario".into(),
+        "boot".into(),
+        "--param".into(),
+        "SETTLE=1".into(),
+        "--param".into(),
+        "TIMEOUT=120s".into(),
+        "--param".into(),
+        "READY=systemctl is-system-running --quiet && ip -4 -o addr show host0 | grep -q 'inet 10.78.0.' && systemctl is-active --quiet containerd".into(),
+    ]);
+    let out = run_with_timeout(kaudit_cmd(&args), Duration::from_secs(300));
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("node {hostname} powered off")),
+        "{err}"
+    );
+    assert!(!err.contains("names are partial"), "{err}");
+    let acc = kaudit([
+        "accessed",
+        "--format",
+        "json",
+        "--scenario",
+        "boot",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    let v: Value = serde_json::from_slice(&acc.stdout).unwrap();
+    for (path, kind) in [
+        ("/usr/lib/systemd/systemd", "exec"),
+        ("/usr/lib/systemd/systemd-journald", "exec"),
+        ("/usr/lib/systemd/systemd-networkd", "exec"),
+        ("/usr/bin/containerd", "exec"),
+        ("/usr/lib/systemd/system/containerd.service", "open"),
+    ] {
+        assert!(has(&v, path, kind), "{path} ({kind}) not recorded");
+    }
+    // nothing of the harness: the container manager and the DHCP server run
+    // on the machine, not in the node
+    // (nspawn's last act, in the node, is to execute init)
+    for a in v["accesses"].as_array().unwrap() {
+        assert!(
+            a["comm"] != "dnsmasq"
+                && (a["comm"] != "systemd-nspawn" || a["path"] == "/usr/lib/systemd/systemd"),
+            "the harness was recorded: {a}"
+        );
+    }
+    let names = crate::support::names_of(&db, "boot");
+    assert!(
+        names["asked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["path"] == "/usr/lib/systemd/systemd" && n["call"] == "execve"),
+        "init's execve was not seen"
+    );
+    let left = leftover_processes(&hostname, 0);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    assert_eq!(
+        before,
+        machine(&settings),
+        "a passed boot run left something behind"
+    );
+
+    // failed: a command that fails inside the node
+    let mut args = boot_args(&root, &db, &hostname, "10.78.0.0/24");
+    args.extend([
+        "--name".into(),
+        "fails".into(),
+        "--".into(),
+        "/bin/sh".into(),
+        "-c".into(),
+        "test \"$(hostname)\" = nothing".into(),
+    ]);
+    let out = run_with_timeout(kaudit_cmd(&args), Duration::from_secs(300));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let left = leftover_processes(&hostname, 0);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    assert_eq!(
+        before,
+        machine(&settings),
+        "a failed boot run left something behind"
+    );
+
+    // timed out: readiness never comes
+    let mut args = boot_args(&root, &db, &hostname, "10.78.0.0/24");
+    args.extend([
+        "--scenario".into(),
+        "boot".into(),
+        "--param".into(),
+        "READY=false".into(),
+        "--param".into(),
+        "TIMEOUT=3s".into(),
+    ]);
+    let out = run_with_timeout(kaudit_cmd(&args), Duration::from_secs(300));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("FAIL until-ready"),
+        "{}",
+        show(&out)
+    );
+    let left = leftover_processes(&hostname, 0);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    assert_eq!(
+        before,
+        machine(&settings),
+        "a timed-out boot run left something behind"
+    );
+
+    // interrupted: SIGINT once the node runs
+    let mut args = boot_args(&root, &db, &hostname, "10.78.0.0/24");
+    args.extend([
+        "--scenario".into(),
+        "boot".into(),
+        "--param".into(),
+        "READY=false".into(),
+        "--param".into(),
+        "TIMEOUT=150s".into(),
+    ]);
+    let mut child = kaudit_cmd(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while leftover_processes(&hostname, pid)
+        .iter()
+        .all(|p| !p.contains("(in the node)"))
+    {
+        assert!(Instant::now() < deadline, "the node did not come up");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "an interrupted boot run did not end"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let left = leftover_processes(&hostname, pid);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    assert_eq!(
+        before,
+        machine(&settings),
+        "an interrupted boot run left something behind"
+    );
+    let runs = kaudit(["runs", "--db", db.to_str().unwrap()]);
+    let runs = String::from_utf8_lossy(&runs.stdout);
+    assert_eq!(
+        runs.lines()
+            .filter(|l| l.contains("\tboot\tinterrupted\t"))
+            .count(),
+        1,
+        "{runs}"
+    );
+
+    // none of the four wrote into the root
+    let listing_after = crate::node::listing(&root);
+    assert!(
+        listing_before == listing_after,
+        "a boot run wrote into the root"
+    );
+}
