@@ -13,6 +13,14 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "KAUDIT_DB", default_value = "kaudit.db")]
     pub(crate) db: PathBuf,
 
+    /// Say nothing on stderr but errors and warnings: no progress, no summaries
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+
+    /// Say more on stderr: each step, the marks set, timing (repeatable)
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -185,6 +193,32 @@ pub(crate) enum Command {
     /// Exit status 0 pass, 1 fail, 2 error. --update-baseline writes the
     /// baseline instead, deliberately.
     Check(CheckArgs),
+    /// Print the completion script for a shell
+    ///
+    /// For bash: `kaudit completions bash > /etc/bash_completion.d/kaudit`;
+    /// zsh: into a directory of $fpath as _kaudit; fish:
+    /// ~/.config/fish/completions/kaudit.fish.
+    Completions(CompletionsArgs),
+    /// Print the manual page kaudit(1), or write every page into a directory
+    ///
+    /// Without --out, kaudit.1 goes to stdout (`kaudit man | man -l -`). With
+    /// --out DIR, kaudit.1 and one page per subcommand (kaudit-scan.1,
+    /// kaudit-scenarios-list.1, ...) are written into DIR.
+    Man(ManArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum, value_name = "SHELL")]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ManArgs {
+    /// Write kaudit.1 and one page per subcommand into DIR (created if missing)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -559,6 +593,7 @@ pub(crate) fn run() -> i32 {
             return code;
         }
     };
+    crate::say::set(cli.quiet, cli.verbose);
     let result = match &cli.command {
         Command::Scan(a) => crate::scan::run(&cli, a),
         Command::Deps(a) => crate::deps::run(&cli, a),
@@ -577,6 +612,8 @@ pub(crate) fn run() -> i32 {
         Command::Packages(a) => crate::packages::packages(&cli, a),
         Command::InstallMask(a) => crate::packages::install_mask(&cli, a),
         Command::Check(a) => crate::check::run(&cli, a),
+        Command::Completions(a) => crate::manual::completions(a),
+        Command::Man(a) => crate::manual::man(a),
     };
     match result {
         Ok(code) => code,
