@@ -122,12 +122,14 @@ pub(crate) enum Command {
     ///
     /// Writes into DIR: index.md (totals against the whole root and the
     /// budget, each scenario's share, a per-package table by size, a size
-    /// picture, the dependency graph of the kept programs, the writable
-    /// directories, what was left out), a page per package under packages/
-    /// (its kept files, each with the reason that keeps it, and its dropped
-    /// files and bytes), writable.md, size.svg, graph.svg and SUMMARY.md for
-    /// mdBook. The same graph and profile give byte-identical pages. Only
-    /// the files kaudit writes are replaced in DIR; nothing else is touched.
+    /// picture, what each kept program and library needs directly, the
+    /// writable directories, what was left out), a page per package under
+    /// packages/ (its kept files, each with the reason that keeps it, and its
+    /// dropped files and bytes), writable.md, size.svg, graph.svg, and
+    /// SUMMARY.md and book.toml for mdBook (`mdbook build DIR`; a book.toml
+    /// kaudit did not write is left as it is). The same graph and profile
+    /// give byte-identical pages. Only the files kaudit writes are replaced
+    /// in DIR; nothing else is touched.
     Docs(DocsArgs),
     /// Build the image: copy exactly the allowlisted entries of a root
     ///

@@ -7,6 +7,7 @@ mod assemble;
 mod bad_input;
 mod boot;
 mod confinement;
+mod conventions;
 mod deps_fixtures;
 mod hwcaps;
 mod musl;
