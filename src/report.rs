@@ -489,24 +489,27 @@ pub(crate) fn docs(cli: &Cli, a: &DocsArgs) -> Result<i32> {
     let needs = crate::say::timed("direct needs for graph.svg", || {
         pages::needs(&mut graph, &c)
     })?;
-    let mut packages = Vec::new();
-    for p in db.packages()? {
-        let mut files = Vec::new();
-        for f in db.package_files(p.id)? {
-            let dir_link = f.kind == "symlink" && graph.is_dir_link(&f.path)?;
-            files.push(PkgFile {
-                path: f.path,
-                kind: f.kind,
-                size: f.size,
-                dir_link,
+    let packages = crate::say::timed("packages and their files", || -> Result<_> {
+        let mut packages = Vec::new();
+        for p in db.packages()? {
+            let mut files = Vec::new();
+            for f in db.package_files(p.id)? {
+                let dir_link = f.kind == "symlink" && graph.is_dir_link(&f.path)?;
+                files.push(PkgFile {
+                    path: f.path,
+                    kind: f.kind,
+                    size: f.size,
+                    dir_link,
+                });
+            }
+            packages.push(PackageFiles {
+                name: p.name,
+                version: p.version,
+                files,
             });
         }
-        packages.push(PackageFiles {
-            name: p.name,
-            version: p.version,
-            files,
-        });
-    }
+        Ok(packages)
+    })?;
     let site = Site {
         profile: &profile,
         root: &scan.root,
