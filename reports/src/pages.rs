@@ -944,7 +944,9 @@ fn size_svg(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
         "Kept bytes per package, profile {}",
         visible(&site.profile.name)
     );
-    let labels: Vec<&str> = bars.iter().map(|b| b.0.as_str()).collect();
+    // measured as drawn: control characters become visible escapes
+    let labels: Vec<String> = bars.iter().map(|b| visible(&b.0)).collect();
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
     let values: Vec<String> = bars.iter().map(|b| human(b.2)).collect();
     let values: Vec<&str> = values.iter().map(String::as_str).collect();
     let SizeLayout {
