@@ -70,5 +70,6 @@ awk -v n="$node_bytes" -v ne="$node_entries" -v i="$image_bytes" -v ie="$image_e
     printf "  the whole loop (scan, 4 traces, allowlist, docs, 2 images, verify with 4 replays): %.1f s\n", t
 }'
 echo
-echo "the allowlist is target/containerd-node.list, the pages target/containerd-node-docs/index.md,"
+echo "the allowlist is target/containerd-node.list, the pages target/containerd-node-docs/index.md"
+echo "(a book with: mdbook build target/containerd-node-docs),"
 echo "the image $image (and $image.squashfs), the graph $db (see docs/graph.md for queries)"

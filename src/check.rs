@@ -42,11 +42,11 @@ pub(crate) fn run(cli: &Cli, a: &CheckArgs) -> Result<i32> {
     if a.update_baseline {
         std::fs::write(&a.baseline, now.render(&profile.name))
             .with_context(|| format!("writing {}", a.baseline.display()))?;
-        eprintln!(
-            "kaudit: baseline {} written: {} entries",
+        crate::say::note(format_args!(
+            "baseline {} written: {} entries",
             a.baseline.display(),
             now.items.len()
-        );
+        ));
         return Ok(0);
     }
     let text = std::fs::read_to_string(&a.baseline).with_context(|| {

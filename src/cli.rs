@@ -13,6 +13,14 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "KAUDIT_DB", default_value = "kaudit.db")]
     pub(crate) db: PathBuf,
 
+    /// Say nothing on stderr but errors and warnings: no progress, no summaries
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+
+    /// Say more on stderr: each step, the marks set, timing (repeatable)
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -114,12 +122,14 @@ pub(crate) enum Command {
     ///
     /// Writes into DIR: index.md (totals against the whole root and the
     /// budget, each scenario's share, a per-package table by size, a size
-    /// picture, the dependency graph of the kept programs, the writable
-    /// directories, what was left out), a page per package under packages/
-    /// (its kept files, each with the reason that keeps it, and its dropped
-    /// files and bytes), writable.md, size.svg, graph.svg and SUMMARY.md for
-    /// mdBook. The same graph and profile give byte-identical pages. Only
-    /// the files kaudit writes are replaced in DIR; nothing else is touched.
+    /// picture, what each kept program and library needs directly, the
+    /// writable directories, what was left out), a page per package under
+    /// packages/ (its kept files, each with the reason that keeps it, and its
+    /// dropped files and bytes), writable.md, size.svg, graph.svg, and
+    /// SUMMARY.md and book.toml for mdBook (`mdbook build DIR`; a book.toml
+    /// kaudit did not write is left as it is). The same graph and profile
+    /// give byte-identical pages. Only the files kaudit writes are replaced
+    /// in DIR; nothing else is touched.
     Docs(DocsArgs),
     /// Build the image: copy exactly the allowlisted entries of a root
     ///
@@ -185,6 +195,32 @@ pub(crate) enum Command {
     /// Exit status 0 pass, 1 fail, 2 error. --update-baseline writes the
     /// baseline instead, deliberately.
     Check(CheckArgs),
+    /// Print the completion script for a shell
+    ///
+    /// For bash: `kaudit completions bash > /etc/bash_completion.d/kaudit`;
+    /// zsh: into a directory of $fpath as _kaudit; fish:
+    /// ~/.config/fish/completions/kaudit.fish.
+    Completions(CompletionsArgs),
+    /// Print the manual page kaudit(1), or write every page into a directory
+    ///
+    /// Without --out, kaudit.1 goes to stdout (`kaudit man | man -l -`). With
+    /// --out DIR, kaudit.1 and one page per subcommand (kaudit-scan.1,
+    /// kaudit-scenarios-list.1, ...) are written into DIR.
+    Man(ManArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum, value_name = "SHELL")]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ManArgs {
+    /// Write kaudit.1 and one page per subcommand into DIR (created if missing)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -601,6 +637,7 @@ pub(crate) fn run() -> i32 {
             return code;
         }
     };
+    crate::say::set(cli.quiet, cli.verbose);
     let result = match &cli.command {
         Command::Scan(a) => crate::scan::run(&cli, a),
         Command::Deps(a) => crate::deps::run(&cli, a),
@@ -619,6 +656,8 @@ pub(crate) fn run() -> i32 {
         Command::Packages(a) => crate::packages::packages(&cli, a),
         Command::InstallMask(a) => crate::packages::install_mask(&cli, a),
         Command::Check(a) => crate::check::run(&cli, a),
+        Command::Completions(a) => crate::manual::completions(a),
+        Command::Man(a) => crate::manual::man(a),
     };
     match result {
         Ok(code) => code,

@@ -63,30 +63,32 @@ impl Row {
 /// Every package of the graph with what the image keeps of it.
 fn package_masks(db: &Db, c: &Closure) -> Result<Vec<Row>> {
     let mut out = Vec::new();
+    let mut graph = Graph::new(db);
     for p in db.packages()? {
-        let entries: Vec<Installed> = db
-            .package_files(p.id)?
-            .into_iter()
-            .map(|f| {
-                let kind = if f.listed_kind.is_empty() {
-                    match f.kind.as_str() {
-                        "dir" => "dir",
-                        "symlink" => "sym",
-                        "fifo" => "fif",
-                        "char-device" | "block-device" => "dev",
-                        _ => "obj",
-                    }
-                    .to_string()
-                } else {
-                    f.listed_kind
-                };
-                Installed {
-                    path: f.path,
-                    kind,
-                    size: if f.kind == "file" { f.size } else { 0 },
+        let mut entries: Vec<Installed> = Vec::new();
+        for f in db.package_files(p.id)? {
+            // a symlink to a directory (/bin -> usr/bin) is shared like a
+            // directory: counted as one, for no package
+            let kind = if f.kind == "symlink" && graph.is_dir_link(&f.path)? {
+                "dir".to_string()
+            } else if f.listed_kind.is_empty() {
+                match f.kind.as_str() {
+                    "dir" => "dir",
+                    "symlink" => "sym",
+                    "fifo" => "fif",
+                    "char-device" | "block-device" => "dev",
+                    _ => "obj",
                 }
-            })
-            .collect();
+                .to_string()
+            } else {
+                f.listed_kind
+            };
+            entries.push(Installed {
+                path: f.path,
+                kind,
+                size: if f.kind == "file" { f.size } else { 0 },
+            });
+        }
         let kept = |path: &[u8]| c.entries.contains_key(path);
         out.push(Row {
             mask: mask::masks(&p.name, p.version.as_deref(), &entries, &kept),
@@ -267,14 +269,14 @@ pub(crate) fn install_mask(cli: &Cli, a: &InstallMaskArgs) -> Result<i32> {
             let mut w = world.join("\n");
             w.push('\n');
             std::fs::write(dir.join("world"), w)?;
-            eprintln!(
-                "kaudit: {} package(s) masked, {} needed; {}/package.env, {}/env/kaudit/, {}/world",
+            crate::say::note(format_args!(
+                "{} package(s) masked, {} needed; {}/package.env, {}/env/kaudit/, {}/world",
                 by_atom.iter().filter(|(_, m)| !m.masks.is_empty()).count(),
                 world.len(),
                 dir.display(),
                 dir.display(),
                 dir.display()
-            );
+            ));
         }
     }
     Ok(0)

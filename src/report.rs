@@ -40,6 +40,15 @@ pub(crate) fn select(db: &Db, profile: Option<&Profile>) -> Result<Selection> {
     for n in &sel.notes {
         eprintln!("kaudit: {n}");
     }
+    for r in &sel.runs {
+        crate::say::detail(format_args!(
+            "reading run {} {:?} ({}{})",
+            r.id,
+            r.name,
+            r.status,
+            if r.complete { "" } else { ", incomplete" }
+        ));
+    }
     Ok(sel)
 }
 
@@ -107,7 +116,9 @@ pub(crate) fn allowlist(cli: &Cli, a: &AllowlistArgs) -> Result<i32> {
     let profile = Profile::load(&a.profile)?;
     let sel = select(&db, Some(&profile))?;
     let mut graph = Graph::new(&db);
-    let c = closure::compute(&mut graph, &sel.runs, Some(&profile))?;
+    let c = crate::say::timed("closure", || {
+        closure::compute(&mut graph, &sel.runs, Some(&profile))
+    })?;
     remember(&db, &sel, &profile, &c);
     let body = match a.format {
         ReportFormat::Text => {
@@ -146,7 +157,9 @@ pub(crate) fn allowlist(cli: &Cli, a: &AllowlistArgs) -> Result<i32> {
             lock.flush()?;
         }
     }
-    eprint!("{}", summary(&profile, &scan, &c));
+    if !crate::say::quiet() {
+        eprint!("{}", summary(&profile, &scan, &c));
+    }
     Ok(0)
 }
 
@@ -468,26 +481,35 @@ pub(crate) fn docs(cli: &Cli, a: &DocsArgs) -> Result<i32> {
     let profile = Profile::load(&a.profile)?;
     let sel = select(&db, Some(&profile))?;
     let mut graph = Graph::new(&db);
-    let c = closure::compute(&mut graph, &sel.runs, Some(&profile))?;
+    let c = crate::say::timed("closure", || {
+        closure::compute(&mut graph, &sel.runs, Some(&profile))
+    })?;
     let w = writable::writable(&mut graph, &sel.runs)?;
     remember(&db, &sel, &profile, &c);
-    let mut packages = Vec::new();
-    for p in db.packages()? {
-        let files = db
-            .package_files(p.id)?
-            .into_iter()
-            .map(|f| PkgFile {
-                path: f.path,
-                kind: f.kind,
-                size: f.size,
-            })
-            .collect();
-        packages.push(PackageFiles {
-            name: p.name,
-            version: p.version,
-            files,
-        });
-    }
+    let needs = crate::say::timed("direct needs for graph.svg", || {
+        pages::needs(&mut graph, &c)
+    })?;
+    let packages = crate::say::timed("packages and their files", || -> Result<_> {
+        let mut packages = Vec::new();
+        for p in db.packages()? {
+            let mut files = Vec::new();
+            for f in db.package_files(p.id)? {
+                let dir_link = f.kind == "symlink" && graph.is_dir_link(&f.path)?;
+                files.push(PkgFile {
+                    path: f.path,
+                    kind: f.kind,
+                    size: f.size,
+                    dir_link,
+                });
+            }
+            packages.push(PackageFiles {
+                name: p.name,
+                version: p.version,
+                files,
+            });
+        }
+        Ok(packages)
+    })?;
     let site = Site {
         profile: &profile,
         root: &scan.root,
@@ -496,15 +518,30 @@ pub(crate) fn docs(cli: &Cli, a: &DocsArgs) -> Result<i32> {
         closure: &c,
         writable: &w,
         packages: &packages,
+        needs: &needs,
     };
     let written = pages::write(&site, &a.out)
         .with_context(|| format!("writing the pages into {}", a.out.display()))?;
-    eprintln!(
-        "kaudit: {} page(s) and pictures written to {} ({} kept entries, {})",
+    crate::say::note(format_args!(
+        "{} page(s) and pictures written to {} ({} kept entries, {})",
         written.len(),
         a.out.display(),
         c.entries.len(),
         human(c.bytes())
-    );
+    ));
+    if !written.iter().any(|p| p == Path::new("book.toml")) {
+        crate::say::note(format_args!(
+            "{} is not the one kaudit writes: left as it is",
+            a.out.join("book.toml").display()
+        ));
+    }
+    crate::say::detail(format_args!(
+        "{} runs read, {} arrows in graph.svg",
+        sel.runs.len(),
+        needs.len()
+    ));
+    for p in &written {
+        crate::say::detail(format_args!("wrote {}", a.out.join(p).display()));
+    }
     Ok(0)
 }

@@ -30,7 +30,7 @@ pub(crate) fn run(cli: &Cli, a: &ScanArgs) -> anyhow::Result<i32> {
         loader: a.loader.options()?,
         path_env: a.path_env.as_bytes().to_vec(),
     };
-    let bar = if std::io::stderr().is_terminal() {
+    let bar = if std::io::stderr().is_terminal() && !crate::say::quiet() {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_style(
             indicatif::ProgressStyle::with_template("{spinner} {msg} {wide_bar} {pos}/{len}")
@@ -60,16 +60,17 @@ pub(crate) fn run(cli: &Cli, a: &ScanArgs) -> anyhow::Result<i32> {
             }
         }
     };
-    let walk = scan::walk_root(&root, &opts, &progress)
+    let walk = crate::say::timed("walk", || scan::walk_root(&root, &opts, &progress))
         .with_context(|| format!("scanning {}", a.root.display()))?;
     if let Some(b) = &bar {
         b.set_message("resolving loads, writing the graph");
     }
     // the entries are stored while the loads are resolved
-    let result =
+    let result = crate::say::timed("loads resolved and the graph written", || {
         db.replace_scan_with(root.host_path(), walk.index.entries(), started_at, || {
             scan::analyze(&root, &walk, &opts, &progress)
-        })?;
+        })
+    })?;
     // the installed packages and what each owns (dpkg), read inside the root
     let packages = kaudit_analyzer::packages::read(&root, &walk.index);
     let package_findings = {

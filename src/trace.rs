@@ -265,6 +265,9 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         .map(|m| format!("{} ({}): {}", m.mount_point.display(), m.fstype, m.how))
         .collect();
     db.set_run_marks(id, &marks.join("\n"))?;
+    for m in &marks {
+        crate::say::detail(format_args!("marked {m}"));
+    }
     // what happens from now on belongs to the first step (a service started
     // as soon as kaudit reports ready, too)
     match &scenario {
@@ -495,7 +498,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     )?;
     let files: std::collections::BTreeSet<&[u8]> =
         result.accesses.iter().map(|x| x.path.as_slice()).collect();
-    let mut err = std::io::stderr().lock();
+    let mut err = crate::say::summaries();
     writeln!(
         err,
         "kaudit: run {id} {:?} {run_status}: {} files, {} accesses, {} events in {:.2} s{}",
@@ -544,8 +547,13 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             g.display()
         )?;
     }
+    drop(err);
+    let mut err = std::io::stderr().lock();
     for line in &report {
-        writeln!(err, "{line}")?;
+        // a failed step is said even with -q
+        if !crate::say::quiet() || line.contains("FAIL") {
+            writeln!(err, "{line}")?;
+        }
     }
     for l in &result.lost {
         writeln!(

@@ -187,6 +187,9 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
                 .output()
                 .context("running the replay")?;
             let secs = t.elapsed().as_secs_f64();
+            for l in String::from_utf8_lossy(&r.stderr).lines() {
+                crate::say::detail(format_args!("replay {s}: {l}"));
+            }
             if r.status.success() {
                 writeln!(out, "replay {s}: passed in {secs:.1} s")?;
                 continue;

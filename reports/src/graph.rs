@@ -240,6 +240,31 @@ impl<'a> Graph<'a> {
         Ok(Some(cur))
     }
 
+    /// `path` is a symlink that leads, through any further symlinks, to a
+    /// directory of the root (`/bin -> usr/bin` on a usrmerged root): shared
+    /// like a directory by the packages that list it.
+    pub fn is_dir_link(&mut self, path: &[u8]) -> Result<bool, DbError> {
+        let mut cur = path.to_vec();
+        for _ in 0..40 {
+            let Some(f) = self.file(&cur)? else {
+                return Ok(false);
+            };
+            let (Some(t), "symlink") = (&f.link_target, f.kind.as_str()) else {
+                return Ok(f.kind == "dir" && cur != path);
+            };
+            let target = if t.starts_with(b"/") {
+                t.clone()
+            } else {
+                kaudit_analyzer::bytes::join(crate::parent(&cur).unwrap_or(b"/"), t)
+            };
+            match self.canonical(&target)? {
+                Some(next) => cur = next,
+                None => return Ok(false),
+            }
+        }
+        Ok(false)
+    }
+
     /// Every path of the scanned root (for includes).
     pub fn all_paths(&mut self) -> Result<Vec<Vec<u8>>, DbError> {
         self.queries += 1;

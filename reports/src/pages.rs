@@ -9,7 +9,10 @@ use std::io::{self, Write as _};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::closure::{Closure, Entry, Reason};
+use kaudit_graph::DbError;
+
+use crate::closure::{Closure, Entry};
+use crate::graph::Graph;
 use crate::profile::{human, Profile};
 use crate::writable::Writable;
 use crate::{show, why};
@@ -23,6 +26,9 @@ pub struct PkgFile {
     pub kind: String,
     /// `st_size` (0 for directories).
     pub size: u64,
+    /// A symlink to a directory (`/bin -> usr/bin`): shared like a
+    /// directory, so not counted as a file of the package.
+    pub dir_link: bool,
 }
 
 /// A package of the root and every file it owns.
@@ -54,14 +60,14 @@ pub struct Site<'a> {
     /// Every package of the root with all its files (empty when the root
     /// has no package database).
     pub packages: &'a [PackageFiles],
+    /// What each kept object needs directly ([`needs`]), for `graph.svg`.
+    pub needs: &'a [Need],
 }
 
 /// At most this many rows per table of a package page.
 const MAX_ROWS: usize = 2000;
 /// Packages drawn as their own bar in `size.svg`.
 const TOP_BARS: usize = 15;
-/// At most this many objects in `graph.svg`.
-const MAX_NODES: usize = 200;
 /// The pseudo-package of kept entries no package owns.
 const NO_PACKAGE: &str = "(no package)";
 /// Its page.
@@ -73,10 +79,20 @@ const NO_PACKAGE_SLUG: &str = "no-package";
 ///
 /// Each file is written to a temporary file in its directory and renamed
 /// into place. Pages of packages from an earlier write that no longer keep
-/// anything are left as they are.
+/// anything are left as they are. `book.toml` (so that `mdbook build DIR`
+/// works) is written when DIR has none or has the one kaudit wrote (its
+/// first line is [`BOOK_MARK`]); another is left as it is, and not listed.
 pub fn write(site: &Site<'_>, out: &Path) -> io::Result<Vec<PathBuf>> {
-    let pages = render(site);
+    let mut pages = render(site);
     fs::create_dir_all(out)?;
+    let ours = match fs::read(out.join("book.toml")) {
+        Ok(b) => b.starts_with(BOOK_MARK.as_bytes()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+        Err(e) => return Err(e),
+    };
+    if ours {
+        pages.insert(PathBuf::from("book.toml"), book_toml(site));
+    }
     for (rel, text) in &pages {
         let dest = out.join(rel);
         let mut dir = out.to_path_buf();
@@ -109,6 +125,20 @@ fn render(site: &Site<'_>) -> BTreeMap<PathBuf, String> {
         }
     }
     pages
+}
+
+/// The first line of the `book.toml` kaudit writes: one without it is
+/// someone else's, and never replaced.
+pub const BOOK_MARK: &str =
+    "# Written by `kaudit docs`, and replaced by it: remove this line to keep your changes.";
+
+/// mdBook's configuration for the pages: the title, and the pages in the
+/// directory itself (`SUMMARY.md` is there).
+fn book_toml(site: &Site<'_>) -> String {
+    let title = toml::Value::String(format!("Image of profile {}", visible(&site.profile.name)));
+    format!(
+        "{BOOK_MARK}\n[book]\ntitle = {title}\nsrc = \".\"\n\n[build]\n# a page SUMMARY.md names but kaudit did not write is an error\ncreate-missing = false\n"
+    )
 }
 
 /// `dir` is a directory (not a symlink to one), created if missing.
@@ -228,16 +258,6 @@ fn xml(s: &str) -> String {
     out
 }
 
-/// At most `n` characters, the last one `…` when cut.
-fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
 /// The page name of a package: `/` becomes `-`, anything else outside
 /// `[A-Za-z0-9._+-]` becomes `_`.
 fn slug(name: &str) -> String {
@@ -342,8 +362,9 @@ fn packages<'a>(site: &Site<'a>) -> Vec<Pkg<'a>> {
         let (mut kept, mut dropped) = (Vec::new(), Vec::new());
         for f in files {
             owned.insert(&f.path);
-            // directories are shared by many packages: not counted
-            if f.kind == "dir" {
+            // directories, and symlinks to them, are shared by many
+            // packages: not counted
+            if f.kind == "dir" || f.dir_link {
                 continue;
             }
             let entry = site.closure.entries.get(&f.path);
@@ -506,7 +527,7 @@ fn index_md(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
     s.push_str("## Packages\n\n");
     s.push_str("![Kept bytes per package](size.svg)\n\n");
     s.push_str(
-        "A package's kept files are those the image keeps; its dropped files are the rest. Kept entries that no package owns are listed as (no package). Directories are not counted: most are shared by many packages.\n\n",
+        "A package's kept files are those the image keeps; its dropped files are the rest. Kept entries that no package owns are listed as (no package). Directories are not counted, nor symlinks to directories (`/bin -> usr/bin` on a usrmerged root): most are shared by many packages.\n\n",
     );
     s.push_str(
         "| Package | Version | Kept files | Kept bytes | Dropped files | Dropped bytes |\n|---|---|---:|---:|---:|---:|\n",
@@ -544,9 +565,9 @@ fn index_md(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
     // graph
     s.push_str("## Dependency graph\n\n");
     s.push_str(
-        "The kept ELF objects: an arrow from each object to the libraries it needs and to its interpreter, symlinks followed to the file they lead to. Programs (needed by none) are in the left column.\n\n",
+        "What each kept object needs directly: one block per program (first) and per library that needs others, with an arrow to each library it needs (`DT_NEEDED`) and, dashed, to its interpreter or `#!` line; symlinks are followed to the file they lead to. A name is the file's name; the legend under the picture, and the tooltip of each box and arrow, give the full path.\n\n",
     );
-    s.push_str("![Dependency graph of the kept ELF objects](graph.svg)\n\n");
+    s.push_str("![What each kept object needs directly](graph.svg)\n\n");
 
     // writable
     s.push_str("## Writable paths\n\n");
@@ -806,19 +827,63 @@ fn summary_md(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
 }
 
 // ---------------------------------------------------------------------------
+// Text widths
+
+/// Advance widths of the printable ASCII characters (space to `~`) in
+/// thousandths of the font size, as Helvetica and Arial have them.
+const ADVANCE: [u16; 95] = [
+    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278, // space-/
+    556, 556, 556, 556, 556, 556, 556, 556, 556, 556, // 0-9
+    278, 278, 584, 584, 584, 556, 1015, // :-@
+    667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778, 667, 778, 722, 667,
+    611, 722, 667, 944, 667, 667, 611, // A-Z
+    278, 278, 278, 469, 556, 333, // [-`
+    556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556, 556, 556, 333, 500,
+    278, 556, 500, 722, 500, 500, 500, // a-z
+    334, 260, 334, 584, // {-~
+];
+
+/// How wide `s` is drawn at `size` pixels in a sans-serif font, with room
+/// to spare: the widths of Helvetica plus 15% (DejaVu Sans, a common
+/// fallback, is wider), a whole em for anything outside ASCII. Every box
+/// and column of the pictures is made at least this wide for its text.
+pub(crate) fn text_width(s: &str, size: f64) -> f64 {
+    let em: u32 = s
+        .chars()
+        .map(|c| match c {
+            ' '..='~' => u32::from(ADVANCE[c as usize - 32]),
+            _ => 1000,
+        })
+        .sum();
+    f64::from(em) / 1000.0 * size * 1.15
+}
+
+/// A width in whole pixels, rounded up.
+fn px(w: f64) -> u32 {
+    w.ceil() as u32
+}
+
+// ---------------------------------------------------------------------------
 // size.svg
 
 const SVG_OPEN: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\"";
 
-fn size_svg(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
-    const WIDTH: u32 = 760;
-    const LABEL_X: u32 = 230;
-    const BAR_X: u32 = 240;
-    const BAR_MAX: f64 = 400.0;
-    const ROW: u32 = 24;
-    const TOP: u32 = 40;
-    // (label, tooltip, bytes, colour)
-    let mut bars: Vec<(String, String, u64, &str)> = Vec::new();
+/// Font sizes of the pictures: text, and titles (drawn bold: 10% wider).
+const FONT: f64 = 12.0;
+const TITLE_FONT: f64 = 14.0;
+
+/// Where `size.svg` puts things: labels end at `label_end` (anchored at
+/// their end), bars start at `bar_x`, the whole picture is `width` wide.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct SizeLayout {
+    label_end: u32,
+    bar_x: u32,
+    width: u32,
+}
+
+/// The bars of `size.svg`: (label, tooltip, bytes, colour).
+fn size_bars(pkgs: &[Pkg<'_>]) -> (Vec<(String, String, u64, &'static str)>, usize) {
+    let mut bars: Vec<(String, String, u64, &'static str)> = Vec::new();
     for p in pkgs.iter().filter(|p| p.kept_bytes > 0).take(TOP_BARS) {
         let t = title_of(p);
         bars.push((
@@ -850,27 +915,62 @@ fn size_svg(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
         dropped,
         "#bab0ac",
     ));
+    (bars, n_kept)
+}
+
+/// The longest bar of `size.svg`.
+const BAR_MAX: f64 = 400.0;
+
+/// Columns wide enough for every label, value and the title, whole.
+fn size_layout(title: &str, labels: &[&str], values: &[&str]) -> SizeLayout {
+    let widest = |v: &[&str]| v.iter().map(|l| text_width(l, FONT)).fold(0.0, f64::max);
+    let label_end = 10 + px(widest(labels));
+    let bar_x = label_end + 10;
+    let width = (bar_x + px(BAR_MAX) + 6 + px(widest(values)) + 10)
+        .max(20 + px(text_width(title, TITLE_FONT) * 1.1))
+        .max(600);
+    SizeLayout {
+        label_end,
+        bar_x,
+        width,
+    }
+}
+
+fn size_svg(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
+    const ROW: u32 = 24;
+    const TOP: u32 = 40;
+    let (bars, n_kept) = size_bars(pkgs);
+    let title = format!(
+        "Kept bytes per package, profile {}",
+        visible(&site.profile.name)
+    );
+    // measured as drawn: control characters become visible escapes
+    let labels: Vec<String> = bars.iter().map(|b| visible(&b.0)).collect();
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let values: Vec<String> = bars.iter().map(|b| human(b.2)).collect();
+    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+    let SizeLayout {
+        label_end,
+        bar_x,
+        width,
+    } = size_layout(&title, &labels, &values);
     let max = bars.iter().map(|b| b.2).max().unwrap_or(0);
     let gap = 10;
     let height = TOP + bars.len() as u32 * ROW + gap + 20;
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{SVG_OPEN} width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" font-family=\"sans-serif\" font-size=\"12\">"
+        "{SVG_OPEN} width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">"
+    );
+    let _ = writeln!(s, "<title>{}</title>", xml(&title));
+    let _ = writeln!(
+        s,
+        "<rect x=\"0\" y=\"0\" width=\"{width}\" height=\"{height}\" fill=\"#ffffff\"/>"
     );
     let _ = writeln!(
         s,
-        "<title>Kept bytes per package, profile {}</title>",
-        xml(&site.profile.name)
-    );
-    let _ = writeln!(
-        s,
-        "<rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{height}\" fill=\"#ffffff\"/>"
-    );
-    let _ = writeln!(
-        s,
-        "<text x=\"10\" y=\"22\" font-size=\"14\" font-weight=\"bold\">Kept bytes per package, profile {}</text>",
-        xml(&clip(&site.profile.name, 60))
+        "<text x=\"10\" y=\"22\" font-size=\"14\" font-weight=\"bold\">{}</text>",
+        xml(&title)
     );
     for (i, (label, tip, bytes, colour)) in bars.iter().enumerate() {
         let y = TOP + i as u32 * ROW + if i >= n_kept { gap } else { 0 };
@@ -882,19 +982,19 @@ fn size_svg(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
         let _ = writeln!(s, "<g><title>{}</title>", xml(tip));
         let _ = writeln!(
             s,
-            "<text x=\"{LABEL_X}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            "<text x=\"{label_end}\" y=\"{}\" text-anchor=\"end\">{}</text>",
             y + 15,
-            xml(&clip(label, 34))
+            xml(label)
         );
         let _ = writeln!(
             s,
-            "<rect x=\"{BAR_X}\" y=\"{}\" width=\"{w:.1}\" height=\"18\" fill=\"{colour}\"/>",
+            "<rect x=\"{bar_x}\" y=\"{}\" width=\"{w:.1}\" height=\"18\" fill=\"{colour}\"/>",
             y + 3
         );
         let _ = writeln!(
             s,
             "<text x=\"{:.1}\" y=\"{}\">{}</text>",
-            f64::from(BAR_X) + w + 6.0,
+            f64::from(bar_x) + w + 6.0,
             y + 15,
             xml(&human(*bytes))
         );
@@ -907,226 +1007,248 @@ fn size_svg(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
 // ---------------------------------------------------------------------------
 // graph.svg
 
-/// The dependency graph of the kept ELF objects.
-struct Deps<'a> {
-    /// Objects, by path.
-    nodes: Vec<&'a [u8]>,
-    /// Edges between them (indices into `nodes`).
-    edges: BTreeSet<(usize, usize)>,
-    /// Objects before the cap.
-    total: usize,
-    /// Some entries on the way had more reasons than recorded.
-    partial: bool,
+/// One arrow of `graph.svg`: a kept object and one it needs directly.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Need {
+    /// The object that needs (a program, a library, a script).
+    pub from: Vec<u8>,
+    /// The kept file it needs, symlinks followed.
+    pub to: Vec<u8>,
+    /// `needed` (DT_NEEDED), `interp` (PT_INTERP) or `shebang`.
+    pub kind: String,
 }
 
-/// The kept file a kept entry is, or leads to through `symlink` hops.
-fn resolve<'a>(c: &'a Closure, links: &BTreeMap<&'a [u8], &'a [u8]>, p: &[u8]) -> Option<&'a [u8]> {
-    let mut cur: &'a [u8] = c.entries.get_key_value(p)?.0;
+/// The file `path` leads to through symlinks, if the closure keeps it.
+fn kept_file(graph: &mut Graph<'_>, c: &Closure, path: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
+    let mut cur = path.to_vec();
     for _ in 0..40 {
-        match c.entries.get(cur)?.file.kind.as_str() {
-            "file" => return Some(cur),
-            "symlink" => {
-                let next: &[u8] = links.get(cur)?;
-                cur = c.entries.get_key_value(next)?.0;
-            }
-            _ => return None,
-        }
-    }
-    None
-}
-
-/// The edges `needed` and `interp` between kept files, symlinks followed.
-fn deps(c: &Closure) -> Deps<'_> {
-    // link -> the entry its `symlink` hop leads to
-    let mut links: BTreeMap<&[u8], &[u8]> = BTreeMap::new();
-    for (t, e) in &c.entries {
-        for r in &e.reasons {
-            if let Reason::Edge { kind, from, .. } = r {
-                if kind == "symlink" {
-                    links.entry(from.as_slice()).or_insert(t.as_slice());
-                }
-            }
-        }
-    }
-    let mut pairs: BTreeSet<(&[u8], &[u8])> = BTreeSet::new();
-    let mut partial = false;
-    for (x, e) in &c.entries {
-        let mut any = false;
-        for r in &e.reasons {
-            if let Reason::Edge { kind, from, .. } = r {
-                if kind == "needed" || kind == "interp" {
-                    any = true;
-                    if let (Some(a), Some(b)) = (resolve(c, &links, from), resolve(c, &links, x)) {
-                        if a != b {
-                            pairs.insert((a, b));
-                        }
-                    }
-                }
-            }
-        }
-        partial |= any && e.more > 0;
-    }
-    let mut all: BTreeSet<&[u8]> = BTreeSet::new();
-    for (a, b) in &pairs {
-        all.insert(a);
-        all.insert(b);
-    }
-    let total = all.len();
-    if total > MAX_NODES {
-        // keep the objects with the most edges
-        let mut degree: BTreeMap<&[u8], usize> = BTreeMap::new();
-        for (a, b) in &pairs {
-            *degree.entry(a).or_insert(0) += 1;
-            *degree.entry(b).or_insert(0) += 1;
-        }
-        let mut ranked: Vec<(&[u8], usize)> = degree.into_iter().collect();
-        ranked.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(y.0)));
-        all = ranked.into_iter().take(MAX_NODES).map(|(p, _)| p).collect();
-    }
-    let nodes: Vec<&[u8]> = all.into_iter().collect();
-    let index: BTreeMap<&[u8], usize> = nodes.iter().enumerate().map(|(i, p)| (*p, i)).collect();
-    let edges = pairs
-        .iter()
-        .filter_map(|(a, b)| Some((*index.get(a)?, *index.get(b)?)))
-        .collect();
-    Deps {
-        nodes,
-        edges,
-        total,
-        partial,
-    }
-}
-
-/// Layers of a graph: edges that close a cycle are set aside (depth-first
-/// from the nodes without incoming edges, then the rest, in index order);
-/// a node without incoming edge is in layer 0, any other one layer below
-/// its lowest predecessor. Returns each node's layer and the edges set aside.
-fn layers(n: usize, edges: &BTreeSet<(usize, usize)>) -> (Vec<usize>, BTreeSet<(usize, usize)>) {
-    let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut indeg = vec![0usize; n];
-    for &(a, b) in edges {
-        out[a].push(b);
-        indeg[b] += 1;
-    }
-    // 0: not seen, 1: on the stack, 2: done
-    let mut state = vec![0u8; n];
-    let mut back = BTreeSet::new();
-    let starts: Vec<usize> = (0..n).filter(|&v| indeg[v] == 0).chain(0..n).collect();
-    for s in starts {
-        if state[s] != 0 {
-            continue;
-        }
-        state[s] = 1;
-        let mut stack = vec![(s, 0usize)];
-        while let Some(top) = stack.last_mut() {
-            let (v, i) = *top;
-            if i < out[v].len() {
-                top.1 += 1;
-                let w = out[v][i];
-                match state[w] {
-                    0 => {
-                        state[w] = 1;
-                        stack.push((w, 0));
-                    }
-                    1 => {
-                        back.insert((v, w));
-                    }
-                    _ => {}
-                }
-            } else {
-                state[v] = 2;
-                stack.pop();
-            }
-        }
-    }
-    // longest path from the sources, in topological order
-    let mut indeg = vec![0usize; n];
-    for e in edges.iter().filter(|e| !back.contains(e)) {
-        indeg[e.1] += 1;
-    }
-    let mut ready: BTreeSet<usize> = (0..n).filter(|&v| indeg[v] == 0).collect();
-    let mut layer = vec![0usize; n];
-    while let Some(v) = ready.pop_first() {
-        for &w in &out[v] {
-            if back.contains(&(v, w)) {
-                continue;
-            }
-            layer[w] = layer[w].max(layer[v] + 1);
-            indeg[w] -= 1;
-            if indeg[w] == 0 {
-                ready.insert(w);
-            }
-        }
-    }
-    (layer, back)
-}
-
-fn graph_svg(site: &Site<'_>) -> String {
-    const BOX_W: usize = 180;
-    const BOX_H: usize = 18;
-    const COL: usize = 250;
-    const ROW: usize = 24;
-    const LEFT: usize = 10;
-    const TOP: usize = 56;
-    let d = deps(site.closure);
-    let n = d.nodes.len();
-    let (layer, back) = layers(n, &d.edges);
-    let cols = layer.iter().max().map_or(0, |m| m + 1);
-    // order within a column: by the mean row of the predecessors, then path
-    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for &(a, b) in d.edges.iter().filter(|e| !back.contains(e)) {
-        preds[b].push(a);
-    }
-    let mut row = vec![0usize; n];
-    let mut column: Vec<Vec<usize>> = vec![Vec::new(); cols];
-    for (v, &l) in layer.iter().enumerate() {
-        column[l].push(v);
-    }
-    for col in column.iter_mut() {
-        let key = |v: usize| -> f64 {
-            if preds[v].is_empty() {
-                0.0
-            } else {
-                preds[v].iter().map(|&u| row[u] as f64).sum::<f64>() / preds[v].len() as f64
-            }
+        let Some(e) = c.entries.get(&cur) else {
+            return Ok(None);
         };
-        let mut keyed: Vec<(f64, usize)> = col.iter().map(|&v| (key(v), v)).collect();
-        keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-        *col = keyed.into_iter().map(|(_, v)| v).collect();
-        for (i, &v) in col.iter().enumerate() {
-            row[v] = i;
+        match (e.file.kind.as_str(), &e.file.link_target) {
+            ("file", _) => return Ok(Some(cur)),
+            ("symlink", Some(t)) => {
+                let target = if t.starts_with(b"/") {
+                    t.clone()
+                } else {
+                    kaudit_analyzer::bytes::join(crate::parent(&cur).unwrap_or(b"/"), t)
+                };
+                match graph.canonical(&target)? {
+                    Some(next) => cur = next,
+                    None => return Ok(None),
+                }
+            }
+            _ => return Ok(None),
         }
     }
-    let rows = column.iter().map(Vec::len).max().unwrap_or(0);
+    Ok(None)
+}
+
+/// What each kept object needs directly, as the graph records it: for
+/// every kept ELF object that is run or loaded, the `needed` edges of its
+/// load (from it and from the libraries it brings in) and its `interp`;
+/// for every kept script, its `shebang`. Symlinks are followed to the kept
+/// file they lead to. Sorted, each pair once.
+pub fn needs(graph: &mut Graph<'_>, c: &Closure) -> Result<Vec<Need>, DbError> {
+    let mut out: BTreeMap<(Vec<u8>, Vec<u8>), String> = BTreeMap::new();
+    let objects: Vec<(Vec<u8>, std::rc::Rc<crate::graph::FileRow>)> = c
+        .entries
+        .iter()
+        .filter(|(_, e)| {
+            e.file.kind == "file" && (e.file.elf || e.file.script) && (e.run || e.loaded)
+        })
+        .map(|(p, e)| (p.clone(), e.file.clone()))
+        .collect();
+    for (path, file) in objects {
+        // a program's PT_INTERP and a script's #! line hold with no load
+        let mut edges: Vec<crate::graph::EdgeRow> = graph
+            .free_edges(file.id)?
+            .iter()
+            .filter(|e| e.src == path && matches!(e.kind.as_str(), "interp" | "shebang"))
+            .cloned()
+            .collect();
+        if file.elf {
+            edges.extend(
+                graph
+                    .load_edges(file.id)?
+                    .iter()
+                    .filter(|e| e.kind == "needed")
+                    .cloned(),
+            );
+        }
+        for e in edges {
+            let (Some(a), Some(b)) = (kept_file(graph, c, &e.src)?, kept_file(graph, c, &e.dst)?)
+            else {
+                continue;
+            };
+            if a != b {
+                out.entry((a, b)).or_insert(e.kind);
+            }
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|((from, to), kind)| Need { from, to, kind })
+        .collect())
+}
+
+/// The heading of the legend of `graph.svg`.
+const LEGEND: &str = "Legend: each name and its path (dashed arrow: interpreter or #! line)";
+
+/// At most this many arrows in `graph.svg`.
+const MAX_ARROWS: usize = 1500;
+
+/// The short name of each object in `graph.svg`: its file name, numbered
+/// (`libc.so.6 [2]`) when two objects share one. The legend gives the path.
+fn labels<'a>(paths: &BTreeSet<&'a [u8]>) -> BTreeMap<&'a [u8], String> {
+    let mut by_base: BTreeMap<String, Vec<&'a [u8]>> = BTreeMap::new();
+    for p in paths {
+        by_base.entry(basename(p)).or_default().push(p);
+    }
+    let mut out = BTreeMap::new();
+    for (base, ps) in by_base {
+        let many = ps.len() > 1;
+        for (i, p) in ps.into_iter().enumerate() {
+            let label = if many {
+                format!("{base} [{}]", i + 1)
+            } else {
+                base.clone()
+            };
+            out.insert(p, visible(&label));
+        }
+    }
+    out
+}
+
+/// A block of `graph.svg`: an object and what it needs, one row each.
+struct Block<'a> {
+    from: &'a [u8],
+    to: Vec<(&'a [u8], &'a str)>,
+}
+
+/// The dependency picture: one block per kept object that needs others,
+/// programs first, each with an arrow to everything it needs directly (so
+/// every edge is drawn, short, inside its block, and no line crosses the
+/// picture to a shared library); blocks flow in columns; the full path of
+/// every object is in its tooltip and in the legend below.
+fn graph_svg(site: &Site<'_>) -> String {
+    const F: f64 = 11.0;
+    const BOX_H: u32 = 18;
+    const ROW: u32 = 22;
+    const GAP_X: u32 = 50;
+    const LANE_GAP: u32 = 40;
+    const BLOCK_GAP: u32 = 14;
+    const LEFT: u32 = 10;
+    const TOP: u32 = 40;
+    const LEGEND_ROW: u32 = 16;
+    let c = site.closure;
+    let total = site.needs.len();
+    let shown = &site.needs[..total.min(MAX_ARROWS)];
+    let program = |p: &[u8]| {
+        c.entries
+            .get(p)
+            .is_some_and(|e| e.run && (e.file.program || e.file.script))
+    };
+    let mut blocks: Vec<Block<'_>> = Vec::new();
+    for n in shown {
+        match blocks.last_mut() {
+            Some(b) if b.from == n.from.as_slice() => b.to.push((&n.to, &n.kind)),
+            _ => blocks.push(Block {
+                from: &n.from,
+                to: vec![(&n.to, &n.kind)],
+            }),
+        }
+    }
+    // programs first, then the libraries, each by path
+    blocks.sort_by(|a, b| {
+        program(b.from)
+            .cmp(&program(a.from))
+            .then_with(|| a.from.cmp(b.from))
+    });
+    let mut objects: BTreeSet<&[u8]> = BTreeSet::new();
+    for n in shown {
+        objects.insert(&n.from);
+        objects.insert(&n.to);
+    }
+    let label = labels(&objects);
+    let box_w = |p: &[u8]| px(text_width(&label[p], F)) + 10;
+    // lanes: blocks in reading order, a lane full at its share of the rows
+    let rows: u32 = blocks.iter().map(|b| b.to.len() as u32).sum();
+    let lanes = rows.div_ceil(60).clamp(1, 4);
+    let per_lane = rows.div_ceil(lanes);
+    let mut lane_of: Vec<usize> = Vec::with_capacity(blocks.len());
+    let (mut lane, mut filled) = (0usize, 0u32);
+    for b in &blocks {
+        if filled >= per_lane && lane + 1 < lanes as usize {
+            lane += 1;
+            filled = 0;
+        }
+        lane_of.push(lane);
+        filled += b.to.len() as u32;
+    }
+    let n_lanes = lane_of.last().map_or(0, |l| l + 1);
+    // each lane: the widest source box, then the widest target box
+    let mut src_w = vec![0u32; n_lanes];
+    let mut dst_w = vec![0u32; n_lanes];
+    for (b, &l) in blocks.iter().zip(&lane_of) {
+        src_w[l] = src_w[l].max(box_w(b.from));
+        for (t, _) in &b.to {
+            dst_w[l] = dst_w[l].max(box_w(t));
+        }
+    }
+    let mut lane_x = Vec::with_capacity(n_lanes);
+    let mut x = LEFT;
+    for l in 0..n_lanes {
+        lane_x.push(x);
+        x += src_w[l] + GAP_X + dst_w[l] + LANE_GAP;
+    }
+    let blocks_w = x.saturating_sub(LANE_GAP) + LEFT;
+    let mut lane_y = vec![TOP; n_lanes];
+    let mut placed: Vec<(u32, u32)> = Vec::with_capacity(blocks.len());
+    for (b, &l) in blocks.iter().zip(&lane_of) {
+        placed.push((lane_x[l], lane_y[l]));
+        lane_y[l] += b.to.len() as u32 * ROW + BLOCK_GAP;
+    }
+    let blocks_h = lane_y.iter().copied().max().unwrap_or(TOP).max(TOP + ROW);
     let mut notes: Vec<String> = Vec::new();
-    if d.total > n {
+    if total > shown.len() {
         notes.push(format!(
-            "Showing the {n} objects with the most edges, of {}.",
-            d.total
+            "Showing the first {} of {total} edges.",
+            shown.len()
         ));
     }
-    if d.partial {
-        notes.push(
-            "Some objects are needed by more objects than their evidence records: only the recorded edges are drawn.".to_string(),
-        );
-    }
-    if !back.is_empty() {
-        notes.push("Dashed: an edge that closes a cycle.".to_string());
-    }
-    let width = (LEFT * 2 + cols * COL).saturating_sub(COL - BOX_W).max(600);
-    let height = TOP + rows.max(1) * ROW + 10 + notes.len() * 18;
-    let x = |v: usize| LEFT + layer[v] * COL;
-    let y = |v: usize| TOP + row[v] * ROW;
+    let legend: Vec<String> = label
+        .iter()
+        .map(|(p, l)| (l, p))
+        .collect::<BTreeMap<_, _>>()
+        .into_iter()
+        .map(|(l, p)| format!("{l}: {}", visible(&show(p))))
+        .collect();
+    let title = format!(
+        "What each kept object needs directly, profile {}",
+        visible(&site.profile.name)
+    );
+    let legend_top = blocks_h + 10 + notes.len() as u32 * LEGEND_ROW;
+    let text_w = legend
+        .iter()
+        .chain(&notes)
+        .map(|t| px(text_width(t, F)))
+        .chain([px(text_width(LEGEND, F) * 1.1)])
+        .chain([px(text_width(&title, TITLE_FONT) * 1.1)])
+        .max()
+        .unwrap_or(0);
+    let width = blocks_w.max(LEFT * 2 + text_w).max(600);
+    let height = if legend.is_empty() {
+        legend_top + 10
+    } else {
+        legend_top + 20 + legend.len() as u32 * LEGEND_ROW + 10
+    };
     let mut s = String::new();
     let _ = writeln!(
         s,
         "{SVG_OPEN} width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"11\">"
     );
-    let _ = writeln!(
-        s,
-        "<title>Dependencies of the kept ELF objects, profile {}</title>",
-        xml(&site.profile.name)
-    );
+    let _ = writeln!(s, "<title>{}</title>", xml(&title));
     s.push_str("<defs><marker id=\"arrow\" markerWidth=\"8\" markerHeight=\"6\" refX=\"8\" refY=\"3\" orient=\"auto\" markerUnits=\"userSpaceOnUse\"><path d=\"M0,0 L8,3 L0,6 z\" fill=\"#888888\"/></marker></defs>\n");
     let _ = writeln!(
         s,
@@ -1134,87 +1256,84 @@ fn graph_svg(site: &Site<'_>) -> String {
     );
     let _ = writeln!(
         s,
-        "<text x=\"{LEFT}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">Dependencies of the kept ELF objects, profile {}</text>",
-        xml(&clip(&site.profile.name, 50))
+        "<text x=\"{LEFT}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>",
+        xml(&title)
     );
-    if n == 0 {
+    if blocks.is_empty() {
         let _ = writeln!(
             s,
-            "<text x=\"{LEFT}\" y=\"{}\">No kept ELF object needs another.</text>",
+            "<text x=\"{LEFT}\" y=\"{}\">No kept object needs another.</text>",
             TOP + 12
         );
     }
-    for c in 0..cols {
+    let node = |s: &mut String, p: &[u8], x: u32, y: u32, w: u32, fill: &str| {
         let _ = writeln!(
             s,
-            "<text x=\"{}\" y=\"44\" fill=\"#555555\">layer {c}</text>",
-            LEFT + c * COL
-        );
-    }
-    s.push_str("<g fill=\"none\" stroke=\"#888888\" stroke-width=\"1\">\n");
-    for &(a, b) in &d.edges {
-        let title = format!("{} → {}", show(d.nodes[a]), show(d.nodes[b]));
-        let (ya, yb) = (y(a) + BOX_H / 2, y(b) + BOX_H / 2);
-        // the gap above the source's row: it runs clear of every box
-        let lane = y(a) - (ROW - BOX_H) / 2;
-        let path = if layer[b] == layer[a] + 1 {
-            let (xa, xb) = (x(a) + BOX_W, x(b));
-            format!("M{xa} {ya} C{} {ya} {} {yb} {xb} {yb}", xa + 35, xb - 35)
-        } else if layer[b] > layer[a] {
-            let (xa, xb) = (x(a) + BOX_W, x(b));
-            format!(
-                "M{xa} {ya} C{} {ya} {} {lane} {} {lane} L{} {lane} C{} {lane} {} {yb} {xb} {yb}",
-                xa + 10,
-                xa + 10,
-                xa + 20,
-                xb - 20,
-                xb - 10,
-                xb - 10
-            )
-        } else {
-            // back to an earlier column: leave on the left, enter on the right
-            let (xa, xb) = (x(a), x(b) + BOX_W);
-            format!(
-                "M{xa} {ya} C{} {ya} {} {lane} {} {lane} L{} {lane} C{} {lane} {} {yb} {xb} {yb}",
-                xa - 10,
-                xa - 10,
-                xa - 20,
-                xb + 20,
-                xb + 10,
-                xb + 10
-            )
-        };
-        let dash = if back.contains(&(a, b)) {
-            " stroke-dasharray=\"4 3\""
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            s,
-            "<path d=\"{path}\" marker-end=\"url(#arrow)\"{dash}><title>{}</title></path>",
-            xml(&title)
-        );
-    }
-    s.push_str("</g>\n");
-    for (v, p) in d.nodes.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "<g><title>{}</title><rect x=\"{}\" y=\"{}\" width=\"{BOX_W}\" height=\"{BOX_H}\" rx=\"3\" fill=\"#eef3f8\" stroke=\"#4e79a7\"/><text x=\"{}\" y=\"{}\">{}</text></g>",
+            "<g><title>{}</title><rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{BOX_H}\" rx=\"3\" fill=\"{fill}\" stroke=\"#4e79a7\"/><text x=\"{}\" y=\"{}\">{}</text></g>",
             xml(&show(p)),
-            x(v),
-            y(v),
-            x(v) + 5,
-            y(v) + 13,
-            xml(&clip(&basename(p), 30))
+            x + 5,
+            y + 13,
+            xml(&label[p])
         );
+    };
+    for ((b, &l), &(x, y)) in blocks.iter().zip(&lane_of).zip(&placed) {
+        let n = b.to.len() as u32;
+        let sy = y + (n - 1) * ROW / 2;
+        let sw = box_w(b.from);
+        let tx = x + src_w[l] + GAP_X;
+        let _ = writeln!(
+            s,
+            "<g class=\"block\"><title>{}</title>",
+            xml(&show(b.from))
+        );
+        for (i, (t, kind)) in b.to.iter().enumerate() {
+            let ty = y + i as u32 * ROW;
+            let (x1, y1) = (x + sw, sy + BOX_H / 2);
+            let (x2, y2) = (tx, ty + BOX_H / 2);
+            let mid = (x1 + x2) / 2;
+            let dash = if *kind == "needed" {
+                ""
+            } else {
+                " stroke-dasharray=\"4 3\""
+            };
+            let _ = writeln!(
+                s,
+                "<path d=\"M{x1} {y1} C{mid} {y1} {mid} {y2} {x2} {y2}\" fill=\"none\" stroke=\"#888888\" marker-end=\"url(#arrow)\"{dash}><title>{} → {} ({kind})</title></path>",
+                xml(&show(b.from)),
+                xml(&show(t))
+            );
+            node(&mut s, t, tx, ty, box_w(t), "#f4f4f4");
+        }
+        let fill = if program(b.from) {
+            "#dce8f4"
+        } else {
+            "#eef3f8"
+        };
+        node(&mut s, b.from, x, sy, sw, fill);
+        s.push_str("</g>\n");
     }
     for (i, note) in notes.iter().enumerate() {
         let _ = writeln!(
             s,
             "<text x=\"{LEFT}\" y=\"{}\" fill=\"#555555\">{}</text>",
-            TOP + rows.max(1) * ROW + 10 + i * 18,
+            blocks_h + 10 + i as u32 * LEGEND_ROW,
             xml(note)
         );
+    }
+    if !legend.is_empty() {
+        let _ = writeln!(
+            s,
+            "<text x=\"{LEFT}\" y=\"{}\" font-weight=\"bold\">{LEGEND}</text>",
+            legend_top + 12
+        );
+        for (i, line) in legend.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "<text class=\"legend\" x=\"{LEFT}\" y=\"{}\">{}</text>",
+                legend_top + 12 + (i as u32 + 1) * LEGEND_ROW,
+                xml(line)
+            );
+        }
     }
     s.push_str("</svg>\n");
     s
@@ -1228,7 +1347,7 @@ mod tests {
     use kaudit_graph::RunRow;
 
     use super::*;
-    use crate::closure::Dropped;
+    use crate::closure::{Dropped, Reason};
     use crate::graph::FileRow;
 
     fn accessed(kind: &str) -> Reason {
@@ -1270,8 +1389,10 @@ mod tests {
                 .iter()
                 .map(|(p, k, s)| PkgFile {
                     path: p.as_bytes().to_vec(),
-                    kind: (*k).into(),
+                    // "dir-symlink": a symlink to a directory
+                    kind: k.replace("dir-symlink", "symlink"),
                     size: *s,
+                    dir_link: *k == "dir-symlink",
                 })
                 .collect(),
         }
@@ -1283,6 +1404,7 @@ mod tests {
         closure: Closure,
         writable: Vec<Writable>,
         packages: Vec<PackageFiles>,
+        needs: Vec<Need>,
     }
 
     impl Fixture {
@@ -1295,6 +1417,7 @@ mod tests {
                 closure: &self.closure,
                 writable: &self.writable,
                 packages: &self.packages,
+                needs: &self.needs,
             }
         }
     }
@@ -1312,6 +1435,7 @@ mod tests {
         };
         let table: Vec<(&str, &str, u64, Vec<Reason>)> = vec![
             ("/", "dir", 0, vec![parent_of("/etc")]),
+            ("/bin", "symlink", 7, vec![accessed("open")]),
             ("/etc", "dir", 0, vec![parent_of("/etc/a|b")]),
             ("/etc/a|b", "file", 10, vec![include]),
             ("/lib64", "dir", 0, vec![parent_of("/lib64/ld.so")]),
@@ -1384,14 +1508,14 @@ mod tests {
                         dev: 1,
                         ino: i as u64 + 1,
                         link_target: None,
-                        elf: false,
+                        elf: path == "/usr/bin/prog",
                         script: false,
-                        program: false,
+                        program: path == "/usr/bin/prog",
                     }),
                     reasons,
                     more: 0,
                     depth,
-                    run: false,
+                    run: path == "/usr/bin/prog",
                     loaded: false,
                 },
             );
@@ -1451,12 +1575,31 @@ mod tests {
                 ],
             ),
             pkg("unused", Some("2"), &[("/opt/unused", "file", 100)]),
+            // lists /bin, a symlink to /usr/bin on a usrmerged root
+            pkg(
+                "sharer",
+                Some("3"),
+                &[("/bin", "dir-symlink", 7), ("/opt/sharer", "file", 9)],
+            ),
+        ];
+        let need = |from: &str, to: &str, kind: &str| Need {
+            from: from.as_bytes().to_vec(),
+            to: to.as_bytes().to_vec(),
+            kind: kind.into(),
+        };
+        let needs = vec![
+            need("/usr/bin/prog", "/lib64/ld.so", "interp"),
+            need("/usr/bin/prog", "/usr/lib/a<b&c", "needed"),
+            need("/usr/bin/prog", "/usr/lib/libc.so.6", "needed"),
+            need("/usr/bin/prog", "/usr/lib/libz.so.1.3", "needed"),
+            need("/usr/lib/libz.so.1.3", "/usr/lib/libc.so.6", "needed"),
         ];
         Fixture {
             profile,
             closure,
             writable,
             packages,
+            needs,
         }
     }
 
@@ -1529,6 +1672,7 @@ mod tests {
             names,
             [
                 "SUMMARY.md",
+                "book.toml",
                 "graph.svg",
                 "index.md",
                 "packages/libz-ng.md",
@@ -1544,9 +1688,9 @@ mod tests {
             "| [(no package)](packages/no-package.md) | — | 4 | 6.9 KiB | 0 | 0 B |",
             "| [libz/ng](packages/libz-ng.md) | — | 2 | 2.0 KiB | 1 | 6.8 KiB |",
             "| [prog](packages/prog.md) | 1.0 | 1 | 1000 B | 1 | 500 B |",
-            "1 package(s) keep nothing (1 files, 100 B dropped): unused.",
+            "2 package(s) keep nothing (2 files, 109 B dropped): sharer, unused.",
             "| boot | 1 | 4 | 1000 B |",
-            "| Kept entries | 16 of 40 in the root |",
+            "| Kept entries | 17 of 40 in the root |",
             "| persistent | `/var/lib/x` | files written there outlive the run | in the image | create 2 |",
         ] {
             assert!(index.contains(row), "{row} not in\n{index}");
@@ -1584,7 +1728,7 @@ mod tests {
         write(&f.site(), a.path()).unwrap();
         write(&f.site(), b.path()).unwrap();
         let (ta, tb) = (tree(a.path()), tree(b.path()));
-        assert_eq!(ta.len(), 8);
+        assert_eq!(ta.len(), 9);
         assert_eq!(ta, tb);
     }
 
@@ -1625,14 +1769,212 @@ mod tests {
         assert_well_formed(&graph);
         assert!(graph.contains("<title>/usr/lib/a&lt;b&amp;c</title>"));
         assert!(graph.contains(">a&lt;b&amp;c</text>"));
-        // the symlink is followed to the file it leads to
-        assert!(!graph.contains("<title>/usr/lib/libz.so.1</title>"));
-        assert!(graph.contains("<title>/usr/bin/prog → /usr/lib/libz.so.1.3</title>"));
-        assert!(graph.contains("<title>/usr/lib/libz.so.1.3 → /usr/lib/libc.so.6</title>"));
-        assert!(graph.contains("<title>/usr/bin/prog → /lib64/ld.so</title>"));
-        // prog in layer 0, libz in 1, libc (needed by prog and libz) in 2
-        assert!(graph.contains(">layer 2</text>"));
-        assert!(!graph.contains(">layer 3</text>"));
+        // the legend gives every name's path
+        assert!(graph.contains(">a&lt;b&amp;c: /usr/lib/a&lt;b&amp;c</text>"));
+        assert!(graph.contains(">libz.so.1.3: /usr/lib/libz.so.1.3</text>"));
+    }
+
+    /// The arrows of `graph.svg`, by their tooltips.
+    fn arrows(svg: &str) -> Vec<&str> {
+        svg.lines()
+            .filter(|l| l.starts_with("<path d=\"M") && l.contains("marker-end"))
+            .map(|l| {
+                let t = l.find("<title>").unwrap() + "<title>".len();
+                &l[t..l.find("</title>").unwrap()]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_direct_need_is_an_arrow_of_its_own() {
+        let f = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        write(&f.site(), dir.path()).unwrap();
+        let graph = read(dir.path(), "graph.svg");
+        // libc is drawn once for each object that needs it, each arrow in
+        // the block of the object that needs it
+        assert_eq!(
+            arrows(&graph),
+            [
+                "/usr/bin/prog → /lib64/ld.so (interp)",
+                "/usr/bin/prog → /usr/lib/a&lt;b&amp;c (needed)",
+                "/usr/bin/prog → /usr/lib/libc.so.6 (needed)",
+                "/usr/bin/prog → /usr/lib/libz.so.1.3 (needed)",
+                "/usr/lib/libz.so.1.3 → /usr/lib/libc.so.6 (needed)",
+            ]
+        );
+        assert_eq!(
+            graph.matches("<title>/usr/lib/libc.so.6</title>").count(),
+            2
+        );
+        // the program's block comes first; the interpreter's arrow is dashed
+        assert!(
+            graph.find("<g class=\"block\"><title>/usr/bin/prog</title>")
+                < graph.find("<g class=\"block\"><title>/usr/lib/libz.so.1.3</title>")
+        );
+        assert!(
+            graph.contains("stroke-dasharray=\"4 3\"><title>/usr/bin/prog → /lib64/ld.so (interp)")
+        );
+        assert!(!graph.contains("stroke-dasharray=\"4 3\"><title>/usr/bin/prog → /usr/lib/libc"));
+    }
+
+    /// `(x, width, label)` of every box of `graph.svg`.
+    fn boxes(svg: &str) -> Vec<(u32, u32, String)> {
+        let attr = |l: &str, name: &str| -> u32 {
+            let at = l.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            l[at..].split('"').next().unwrap().parse().unwrap()
+        };
+        svg.lines()
+            .filter(|l| l.starts_with("<g><title>") && l.contains("<rect "))
+            .map(|l| {
+                let rect = &l[l.find("<rect ").unwrap()..];
+                let text = &l[l.find("<text ").unwrap()..];
+                let label = &text[text.find('>').unwrap() + 1..text.find("</text>").unwrap()];
+                (
+                    attr(rect, "x"),
+                    attr(rect, "width"),
+                    label
+                        .replace("&lt;", "<")
+                        .replace("&gt;", ">")
+                        .replace("&quot;", "\"")
+                        .replace("&apos;", "'")
+                        .replace("&amp;", "&"),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn names_in_the_pictures_are_whole() {
+        let mut f = fixture();
+        let long_pkg = "libkubernetes-container-runtime-interface-plugins-extra-long-name";
+        let long_lib = "/usr/lib/libkubernetes-container-runtime-interface.so.1.2.3.4.5.6";
+        f.packages.push(pkg(
+            long_pkg,
+            Some("1:2.3.4-5+deb12u6"),
+            &[("/etc/a|b", "file", 10)],
+        ));
+        f.needs.push(Need {
+            from: b"/usr/bin/prog".to_vec(),
+            to: long_lib.as_bytes().to_vec(),
+            kind: "needed".into(),
+        });
+        f.needs.sort();
+        let dir = tempfile::tempdir().unwrap();
+        write(&f.site(), dir.path()).unwrap();
+        // size.svg: each label ends at the label column, which is wider
+        // than the label; the picture is wider than each value after its bar
+        let size = read(dir.path(), "size.svg");
+        let label = format!("{long_pkg} 1:2.3.4-5+deb12u6");
+        let line = size
+            .lines()
+            .find(|l| l.contains(&format!(">{label}</text>")))
+            .unwrap_or_else(|| panic!("{label} cut in\n{size}"));
+        let x: f64 = line["<text x=\"".len()..]
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(x - text_width(&label, FONT) >= 5.0, "{line}");
+        let width: f64 = size
+            .split("width=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        for l in size
+            .lines()
+            .filter(|l| l.starts_with("<text x=") && !l.contains("text-anchor"))
+        {
+            let x: f64 = l["<text x=\"".len()..]
+                .split('"')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let text = &l[l.find('>').unwrap() + 1..l.find("</text>").unwrap()];
+            let size_px = if l.contains("font-size=\"14\"") {
+                TITLE_FONT * 1.1
+            } else {
+                FONT
+            };
+            assert!(
+                x + text_width(text, size_px) <= width,
+                "{l} runs past {width}"
+            );
+        }
+        // graph.svg: every box is wider than its name
+        let graph = read(dir.path(), "graph.svg");
+        let all = boxes(&graph);
+        assert!(
+            all.iter().any(|b| b.2 == basename(long_lib.as_bytes())),
+            "{graph}"
+        );
+        for (_, w, label) in &all {
+            assert!(
+                f64::from(*w) >= text_width(label, 11.0) + 8.0,
+                "{label} in a box {w} wide"
+            );
+        }
+    }
+
+    #[test]
+    fn text_widths_grow_with_the_glyphs() {
+        assert_eq!(text_width("", 12.0), 0.0);
+        assert!(text_width("mmmm", 12.0) > text_width("iiii", 12.0) * 3.0);
+        // a whole em for characters outside ASCII
+        assert!((text_width("é", 10.0) - 11.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn book_toml_is_written_unless_someone_elses() {
+        let f = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        let written = write(&f.site(), dir.path()).unwrap();
+        assert!(written.contains(&PathBuf::from("book.toml")));
+        let book = read(dir.path(), "book.toml");
+        assert!(book.starts_with(BOOK_MARK), "{book}");
+        assert!(
+            book.contains("\ntitle = \"Image of profile p\"\nsrc = \".\"\n"),
+            "{book}"
+        );
+        let parsed: toml::Table = book.parse().unwrap();
+        assert_eq!(parsed["book"]["src"].as_str(), Some("."));
+        // kaudit's own is replaced
+        fs::write(
+            dir.path().join("book.toml"),
+            format!("{BOOK_MARK}\n[book]\ntitle = \"old\"\n"),
+        )
+        .unwrap();
+        write(&f.site(), dir.path()).unwrap();
+        assert_eq!(read(dir.path(), "book.toml"), book);
+        // someone else's is left as it is, and not listed as written
+        let theirs = "[book]\ntitle = \"Our node\"\nsrc = \".\"\n";
+        fs::write(dir.path().join("book.toml"), theirs).unwrap();
+        let written = write(&f.site(), dir.path()).unwrap();
+        assert!(!written.contains(&PathBuf::from("book.toml")));
+        assert_eq!(read(dir.path(), "book.toml"), theirs);
+    }
+
+    #[test]
+    fn a_symlink_to_a_directory_is_no_packages_file() {
+        let f = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        let written = write(&f.site(), dir.path()).unwrap();
+        // sharer lists /bin (kept) and a dropped file: it keeps nothing
+        assert!(!written.contains(&PathBuf::from("packages/sharer.md")));
+        let index = read(dir.path(), "index.md");
+        assert!(!index.contains("[sharer]"), "{index}");
+        assert!(
+            index.contains("keep nothing (2 files, 109 B dropped): sharer, unused."),
+            "{index}"
+        );
+        // nor is it a kept entry of no package
+        assert!(!read(dir.path(), "packages/no-package.md").contains("`/bin`"));
     }
 
     #[test]
@@ -1671,15 +2013,6 @@ mod tests {
     }
 
     #[test]
-    fn layers_follow_the_longest_path_and_break_cycles() {
-        // 0 -> 1 -> 2, 0 -> 2, and a cycle 3 -> 4 -> 3
-        let edges: BTreeSet<(usize, usize)> = [(0, 1), (1, 2), (0, 2), (3, 4), (4, 3)].into();
-        let (layer, back) = layers(5, &edges);
-        assert_eq!(layer, [0, 1, 2, 0, 1]);
-        assert_eq!(back, [(4, 3)].into());
-    }
-
-    #[test]
     fn slugs_and_escapes() {
         assert_eq!(slug("sys-libs/libseccomp"), "sys-libs-libseccomp");
         assert_eq!(slug("libc6:amd64 x"), "libc6_amd64_x");
@@ -1696,7 +2029,6 @@ mod tests {
         assert_eq!(md_para("- 1. x"), "\\- 1. x");
         assert_eq!(md_para("1. x\n\ny"), "1\\. x y");
         assert_eq!(xml("a<b&'\"\u{1}"), "a&lt;b&amp;&apos;&quot;\\x01");
-        assert_eq!(clip("abcdef", 4), "abc…");
         assert_eq!(basename(b"/usr/lib/libc.so.6"), "libc.so.6");
     }
 

@@ -8,6 +8,7 @@ mod bad_input;
 mod boot;
 mod booted;
 mod confinement;
+mod conventions;
 mod deps_fixtures;
 mod examples;
 mod hwcaps;

@@ -416,6 +416,44 @@ fn allowlist_of_the_containerd_node(root: &Path, db: &Path) {
         page.contains("`/usr/lib/x86_64-linux-gnu/libseccomp.so.2.5.4`"),
         "{page}"
     );
+    // the dependency picture draws each program's own needs: runc -> libc,
+    // not one line from somewhere converging on libc
+    let graph = std::fs::read_to_string(pages.join("graph.svg")).unwrap();
+    for arrow in [
+        "<title>/usr/sbin/runc → /usr/lib/x86_64-linux-gnu/libc.so.6 (needed)</title>",
+        "<title>/usr/sbin/runc → /usr/lib/x86_64-linux-gnu/libseccomp.so.2.5.4 (needed)</title>",
+        "<title>/usr/bin/crun → /usr/lib/x86_64-linux-gnu/libc.so.6 (needed)</title>",
+        "<title>/usr/sbin/runc → /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 (interp)</title>",
+    ] {
+        assert!(graph.contains(arrow), "{arrow} not in graph.svg");
+    }
+    assert!(graph.contains(">runc: /usr/sbin/runc</text>"), "no legend");
+    // the usrmerge links (/bin, /lib, /sbin, listed by many packages as
+    // directories) are no package's kept file: bash, tar, libtinfo6... keep
+    // nothing, rather than "1 kept file, 0 B"
+    assert!(!index.contains(" | 1 | 0 B | "), "{index}");
+    for nothing in ["bash", "tar", "libtinfo6", "dpkg"] {
+        assert!(
+            !pages.join(format!("packages/{nothing}.md")).exists(),
+            "{nothing} has a page"
+        );
+    }
+    let out = k(&["packages", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::support::show(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["package"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"runc"), "{names:?}");
+    for nothing in ["bash", "tar", "libtinfo6", "dpkg"] {
+        assert!(
+            !names.contains(&nothing),
+            "{nothing} keeps files: {names:?}"
+        );
+    }
 
     // the image: assembled from the allowlist, it holds it, every load and
     // link resolves, and every scenario replays inside it

@@ -419,6 +419,71 @@ fn the_allowlist_holds_exactly_what_a_chain_of_evidence_reaches_and_why_explains
             "{node} not in the graph"
         );
     }
+    // an arrow for each direct need, symlinks followed, full paths in the tooltips
+    for arrow in [
+        format!("<title>/usr/bin/app → {LIBDIR}/liba.so.1.0 (needed)</title>"),
+        format!("<title>{LIBDIR}/liba.so.1.0 → {LIBDIR}/libb.so.1 (needed)</title>"),
+    ] {
+        assert!(graph.contains(&arrow), "{arrow} not in\n{graph}");
+    }
+    assert!(
+        graph.contains(&format!(">liba.so.1.0: {LIBDIR}/liba.so.1.0</text>")),
+        "no legend in\n{graph}"
+    );
+    // book.toml: mdbook build DIR works as it is
+    let book = std::fs::read_to_string(pages.join("book.toml")).unwrap();
+    assert!(book.starts_with("# Written by `kaudit docs`"), "{book}");
+    assert!(
+        book.contains("title = \"Image of profile fixture-node\""),
+        "{book}"
+    );
+    if let Some(mdbook) = crate::support::mdbook() {
+        let html = t.db.with_file_name("book");
+        let mut build = Command::new(mdbook);
+        build.arg("build").arg(&pages).arg("--dest-dir").arg(&html);
+        run_ok(build);
+        for f in [
+            "index.html",
+            "writable.html",
+            "packages/no-package.html",
+            "graph.svg",
+            "size.svg",
+        ] {
+            assert!(html.join(f).is_file(), "mdbook wrote no {f}");
+        }
+        let index = std::fs::read_to_string(html.join("index.html")).unwrap();
+        assert!(index.contains("<img src=\"graph.svg\""), "{index}");
+    }
+    // -q: nothing on stderr; -v: the runs read, timing, the files written
+    let dir = pages.to_str().unwrap();
+    let out = t.run(["-q", "docs", "--profile", p, "--out", dir]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(out.stderr.is_empty(), "{}", show(&out));
+    let out = t.run(["docs", "--profile", p, "--out", dir]);
+    let normal = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        normal.contains("page(s) and pictures written to"),
+        "{normal}"
+    );
+    let out = t.run(["docs", "--profile", p, "--out", dir, "-v"]);
+    let verbose = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "page(s) and pictures written to",
+        "kaudit: reading run ",
+        "\"fixture-run\" (passed)",
+        "kaudit: closure: ",
+        "/book.toml\n",
+    ] {
+        assert!(verbose.contains(want), "{want} not in\n{verbose}");
+        assert!(
+            !normal.contains(want) || want.starts_with("page"),
+            "{want} in\n{normal}"
+        );
+    }
+    let out = t.run(["-q", "allowlist", "--profile", p]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(out.stderr.is_empty(), "{}", show(&out));
+    assert!(!out.stdout.is_empty());
     let page = std::fs::read_to_string(pages.join("packages/no-package.md")).unwrap();
     assert!(page.contains("libhelper.so.1"), "{page}");
     let writable_md = std::fs::read_to_string(pages.join("writable.md")).unwrap();

@@ -82,6 +82,25 @@ pub(crate) fn require_root() -> bool {
     false
 }
 
+/// mdBook, when it is on `PATH` (`.ci/run` installs it there). Without it
+/// this fails the test when `CI=true`, and otherwise prints a note and
+/// returns `None`.
+pub(crate) fn mdbook() -> Option<PathBuf> {
+    let found = env::var_os("PATH").and_then(|path| {
+        env::split_paths(&path)
+            .map(|d| d.join("mdbook"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let test = thread::current().name().unwrap_or("this test").to_owned();
+        if env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{test} builds the pages with mdbook, which is not on PATH, and CI=true");
+        }
+        eprintln!("note: {test} did not build the pages with mdBook: mdbook is not on PATH");
+    }
+    found
+}
+
 /// Path of a file in `fixtures/`.
 pub(crate) fn fixture_source(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
