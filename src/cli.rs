@@ -149,6 +149,15 @@ pub(crate) enum Command {
     /// vain that the source root has, each with why it was not kept. Exit
     /// status 1 when anything fails. Needs root for the replays.
     Verify(VerifyArgs),
+    /// The findings of the graph: per-path problems the scan recorded
+    ///
+    /// Each finding once: its severity, its stable code (docs/findings.md),
+    /// the path it is about and what is wrong; with how many loads met it
+    /// when more than one did. Errors first, then warnings, then info, each
+    /// by code and path. Filters narrow the list and combine; a repeated
+    /// --code or --severity takes any of the values given. Exit status 0,
+    /// whatever is found.
+    Findings(FindingsArgs),
     /// The package that owns each PATH (like dpkg -S and qfile)
     ///
     /// From the package databases the scan read (dpkg, Portage). A path is
@@ -218,6 +227,30 @@ pub(crate) struct CheckArgs {
     /// Write the current image as the new baseline (and pass)
     #[arg(long)]
     pub(crate) update_baseline: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub(crate) enum SeverityArg {
+    Error,
+    Warning,
+    Info,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct FindingsArgs {
+    /// Only findings with this code (repeatable; e.g. unresolved-needed)
+    #[arg(long, value_name = "CODE")]
+    pub(crate) code: Vec<String>,
+    /// Only findings of this severity (repeatable)
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub(crate) severity: Vec<SeverityArg>,
+    /// Only findings about PREFIX or a path below it (/usr/lib holds
+    /// /usr/lib/x, not /usr/lib64)
+    #[arg(long, value_name = "PREFIX")]
+    pub(crate) path: Option<PathBuf>,
+    /// text: one finding a line; json: an array of objects
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub(crate) format: ReportFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -573,6 +606,7 @@ pub(crate) fn run() -> i32 {
         Command::Docs(a) => crate::report::docs(&cli, a),
         Command::Assemble(a) => crate::assemble::run(&cli, a),
         Command::Verify(a) => crate::verify::run(&cli, a),
+        Command::Findings(a) => crate::findings::run(&cli, a),
         Command::Owner(a) => crate::packages::owner(&cli, a),
         Command::Packages(a) => crate::packages::packages(&cli, a),
         Command::InstallMask(a) => crate::packages::install_mask(&cli, a),
@@ -584,7 +618,7 @@ pub(crate) fn run() -> i32 {
             if crate::printer::is_broken_pipe(&e) {
                 return 0;
             }
-            eprintln!("kaudit: error: {e:#}");
+            eprintln!("kaudit: error: {}", crate::printer::error_message(&e));
             2
         }
     }

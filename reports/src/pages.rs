@@ -441,14 +441,14 @@ fn index_md(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
     // totals
     let kept_bytes = c.bytes();
     let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
-    for e in c.entries.values() {
+    for (_, e) in c.listed() {
         *kinds.entry(e.file.kind.as_str()).or_insert(0) += 1;
     }
     s.push_str("## Totals\n\n| What | Value |\n|---|---:|\n");
     let _ = writeln!(
         s,
         "| Kept entries | {} of {} in the root |",
-        c.entries.len(),
+        c.listed().count(),
         site.root_entries
     );
     for (k, n) in &kinds {
@@ -490,7 +490,10 @@ fn index_md(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
         let mut runs: Vec<_> = c.runs.iter().collect();
         runs.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.name.cmp(&b.name)));
         for r in runs {
-            let n = c.per_run.get(&r.id).map_or(0, |set| set.len());
+            let n = c
+                .per_run
+                .get(&r.id)
+                .map_or(0, |set| set.iter().filter(|p| p.as_slice() != b"/").count());
             let _ = writeln!(
                 s,
                 "| {} | {} | {n} | {} |",
