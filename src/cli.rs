@@ -34,7 +34,9 @@ pub(crate) enum Command {
     /// The walk stays on DIR's filesystem (other mounts are reported, not
     /// entered; see --cross-filesystems) and does not enter DIR/proc, DIR/sys
     /// or DIR/dev (see --special-dirs). Scanning again replaces the previous
-    /// scan atomically.
+    /// scan atomically. The summary (counts, findings by severity) goes to
+    /// stderr; with --format json it is data, on stdout. `kaudit findings`
+    /// lists the findings.
     Scan(ScanArgs),
     /// What PATH needs at load time, and through which rule each was found
     ///
@@ -98,7 +100,8 @@ pub(crate) enum Command {
     /// exit status 1 and the nearest facts known (present in the root or not,
     /// excluded by which rule, probed-absent by whom, symlinks leading to it).
     /// Roots: the profile's, or without --profile every name's latest passed,
-    /// complete run.
+    /// complete run. --format json: the chain, every reason recorded and how
+    /// many more the text counts.
     Why(WhyArgs),
     /// What breaks if PATH is removed: what needs it directly, the scenarios
     /// that need it, and the entries kept only through it
@@ -134,6 +137,8 @@ pub(crate) enum Command {
     /// directory. A path with `..`, or through a symlink, is refused: nothing
     /// outside ROOT is read and no symlink is followed. An output inside
     /// ROOT is refused; an existing output is replaced only with --force.
+    /// A summary (entries, counted as the allowlist's lines, and bytes) goes
+    /// to stderr.
     Assemble(AssembleArgs),
     /// Check an image: whole, every load and link resolving, every scenario replayed
     ///
@@ -146,8 +151,10 @@ pub(crate) enum Command {
     /// profile's, or --scenario) is replayed inside the image with its
     /// expectations (kaudit trace --root IMAGE --overlay: the image is never
     /// written); a failed replay lists the paths its processes looked for in
-    /// vain that the source root has, each with why it was not kept. Exit
-    /// status 1 when anything fails. Needs root for the replays.
+    /// vain that the source root has, each with why it was not kept. The
+    /// problems go to stdout, progress and the verdict to stderr. Exit
+    /// status 1 when anything fails, whether or not stdout is read. Needs
+    /// root for the replays.
     Verify(VerifyArgs),
     /// The findings of the graph: per-path problems the scan recorded
     ///
@@ -191,8 +198,9 @@ pub(crate) enum Command {
     /// mode-changed, target-changed, evidence-lost (kept by the runs in the
     /// baseline, now only by an include); then each package's change in
     /// bytes. The profile's [check] table says which fail, warn or are off.
-    /// Exit status 0 pass, 1 fail, 2 error. --update-baseline writes the
-    /// baseline instead, deliberately.
+    /// The report goes to stdout (or --out FILE). Exit status 0 pass, 1
+    /// fail, 2 error, whether or not the report is read. --update-baseline
+    /// writes the baseline instead, deliberately.
     Check(CheckArgs),
 }
 

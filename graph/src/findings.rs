@@ -99,3 +99,90 @@ impl Db {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Db {
+        let db = Db::open_in_memory().unwrap();
+        let rows: &[(&str, &str, &[u8], Option<&[u8]>, &str)] = &[
+            (
+                "unresolved-needed",
+                "error",
+                b"/usr/lib/a_b.so",
+                Some(b"/usr/bin/x"),
+                "scan",
+            ),
+            (
+                "unresolved-needed",
+                "error",
+                b"/usr/lib/a_b.so",
+                Some(b"/usr/bin/y"),
+                "scan",
+            ),
+            ("dangling-symlink", "info", b"/usr/lib64/l", None, "scan"),
+            ("dangling-symlink", "info", b"/usr/libx/l", None, "scan"),
+            ("unowned-file", "info", b"/usr/lib", None, "packages"),
+            ("symlink-loop", "warning", b"/opt/\xff", None, "scan"),
+        ];
+        for (code, sev, path, context, origin) in rows {
+            db.connection()
+                .execute(
+                    "INSERT INTO finding (code, severity, path, context, message, origin) VALUES (?1, ?2, ?3, ?4, 'm', ?5)",
+                    rusqlite::params![code, sev, path, context, origin],
+                )
+                .unwrap();
+        }
+        db
+    }
+
+    fn paths(rows: &[FindingRow]) -> Vec<&[u8]> {
+        rows.iter().map(|r| r.path.as_slice()).collect()
+    }
+
+    #[test]
+    fn each_finding_once_with_its_loads_errors_first() {
+        let rows = db().findings(&FindingFilter::default()).unwrap();
+        assert_eq!(rows.len(), 5);
+        assert_eq!(rows[0].code, "unresolved-needed");
+        assert_eq!(rows[0].loads, 2);
+        assert_eq!(rows[1].severity, "warning");
+        assert_eq!(rows[1].path, b"/opt/\xff");
+        assert!(rows[2..].iter().all(|r| r.severity == "info"));
+    }
+
+    #[test]
+    fn a_path_prefix_is_a_directory_and_no_pattern() {
+        let db = db();
+        let under = |p: &[u8]| {
+            let f = FindingFilter {
+                under: Some(p.to_vec()),
+                ..FindingFilter::default()
+            };
+            db.findings(&f).unwrap()
+        };
+        // /usr/lib holds itself and what is below, not /usr/lib64 or /usr/libx
+        assert_eq!(
+            paths(&under(b"/usr/lib/")),
+            vec![b"/usr/lib/a_b.so".as_slice(), b"/usr/lib".as_slice()]
+        );
+        // `_` is a byte, not a LIKE wildcard
+        assert!(under(b"/usr/lib/aXb.so").is_empty());
+        assert_eq!(under(b"/").len(), 5);
+    }
+
+    #[test]
+    fn codes_and_severities_take_any_of_their_values() {
+        let db = db();
+        let f = FindingFilter {
+            codes: vec!["dangling-symlink".into(), "symlink-loop".into()],
+            severities: vec!["info".into()],
+            under: None,
+        };
+        assert_eq!(
+            paths(&db.findings(&f).unwrap()),
+            vec![b"/usr/lib64/l".as_slice(), b"/usr/libx/l".as_slice()]
+        );
+    }
+}
