@@ -71,6 +71,9 @@ fn every_command_keeps_its_exit_status_when_stdout_is_closed() {
         return;
     }
     let t = fixture();
+    // a trace watches the whole node, and what these commands read in this
+    // root (a scan lists every directory) would be another test's run
+    let _turn = crate::support::tracing_turn();
     let p = t.profile.to_str().unwrap();
     let root = t.root.path().to_str().unwrap();
     // a finding to list: a symlink to nothing
@@ -273,7 +276,6 @@ fn every_command_keeps_its_exit_status_when_stdout_is_closed() {
     let out = closed(&t, &["scan", "--root", root]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     assert!(stderr(&out).contains("kaudit: scanned "), "{}", show(&out));
-    let _turn = crate::support::tracing_turn();
     let out = closed(
         &t,
         &[
@@ -299,6 +301,9 @@ fn summaries_go_to_stderr_and_data_to_stdout() {
         return;
     }
     let t = fixture();
+    // a trace watches the whole node, and what these commands read in this
+    // root (a scan lists every directory) would be another test's run
+    let _turn = crate::support::tracing_turn();
     let p = t.profile.to_str().unwrap();
     let root = t.root.path().to_str().unwrap();
 
@@ -391,6 +396,9 @@ fn every_command_counts_the_same_entries() {
         return;
     }
     let t = fixture();
+    // a trace watches the whole node, and what these commands read in this
+    // root (a scan lists every directory) would be another test's run
+    let _turn = crate::support::tracing_turn();
     let p = t.profile.to_str().unwrap();
     let root = t.root.path().to_str().unwrap();
     let list = t.db.with_file_name("list");
@@ -505,6 +513,9 @@ fn json_carries_what_the_text_says() {
         return;
     }
     let t = fixture();
+    // a trace watches the whole node, and what these commands read in this
+    // root (a scan lists every directory) would be another test's run
+    let _turn = crate::support::tracing_turn();
     let p = t.profile.to_str().unwrap();
     // libc: needed by every program the script ran
     let libc = format!("{LIBDIR}/libc.so.6");
@@ -585,6 +596,8 @@ fn findings_are_listed_with_filters() {
     root.symlink("/nowhere", "/srv/dangling");
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("g.db");
+    // (a scan lists every directory: not while another test traces)
+    let _turn = crate::support::tracing_turn();
     let out = root.scan(&db);
     assert_eq!(code(&out), 0, "{}", show(&out));
     let summary = stderr(&out);
@@ -709,6 +722,7 @@ fn an_error_says_its_cause_once() {
     assert!(err.contains(&*from.to_string_lossy()), "{err}");
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
     // a profile that cannot be read, after a graph that holds a scan
+    let _turn = crate::support::tracing_turn();
     let root = dir.path().join("root");
     std::fs::create_dir_all(root.join("etc")).unwrap();
     let out = kaudit([
