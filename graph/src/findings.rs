@@ -104,9 +104,12 @@ impl Db {
 mod tests {
     use super::*;
 
+    /// code, severity, path, context, origin
+    type Row<'a> = (&'a str, &'a str, &'a [u8], Option<&'a [u8]>, &'a str);
+
     fn db() -> Db {
         let db = Db::open_in_memory().unwrap();
-        let rows: &[(&str, &str, &[u8], Option<&[u8]>, &str)] = &[
+        let rows: &[Row<'_>] = &[
             (
                 "unresolved-needed",
                 "error",

@@ -117,7 +117,7 @@ pub(crate) fn run_with_timeout(cmd: Command, timeout: Duration) -> Output {
 /// has read enough): every write to it fails with `EPIPE`. The output's
 /// `stdout` is empty.
 pub(crate) fn run_with_closed_stdout(cmd: Command) -> Output {
-    let (reader, writer) = std::io::pipe().expect("a pipe");
+    let (reader, writer) = nix::unistd::pipe().expect("a pipe");
     drop(reader);
     run_with(cmd, CHILD_TIMEOUT, Some(writer.into()))
 }
