@@ -162,8 +162,9 @@ pub(crate) enum Command {
     /// the path it is about and what is wrong; with how many loads met it
     /// when more than one did. Errors first, then warnings, then info, each
     /// by code and path. Filters narrow the list and combine; a repeated
-    /// --code or --severity takes any of the values given. Exit status 0,
-    /// whatever is found.
+    /// --code or --severity takes any of the values given. The list goes to
+    /// stdout, the count by severity to stderr. Exit status 0, whatever is
+    /// found.
     Findings(FindingsArgs),
     /// The package that owns each PATH (like dpkg -S and qfile)
     ///

@@ -132,6 +132,9 @@ fn every_command_keeps_its_exit_status_when_stdout_is_closed() {
             true,
         ),
         (vec!["runs"], 0, true),
+        (vec!["runs", "--format", "json"], 0, true),
+        (vec!["accessed", "--format", "json"], 0, true),
+        (vec!["accessed", "--names", "--format", "json"], 0, true),
         (vec!["accessed", "--scenario", "fixture-run"], 0, true),
         (
             vec!["accessed", "--scenario", "fixture-run", "--names"],
@@ -154,6 +157,23 @@ fn every_command_keeps_its_exit_status_when_stdout_is_closed() {
             true,
         ),
         (vec!["why", "/etc/unused", "--profile", p], 1, true),
+        (
+            vec!["why", "/etc/unused", "--profile", p, "--format", "json"],
+            1,
+            true,
+        ),
+        (
+            vec![
+                "rdeps",
+                "/opt/tools/bin/helper",
+                "--profile",
+                p,
+                "--format",
+                "json",
+            ],
+            0,
+            true,
+        ),
         (
             vec!["rdeps", "/opt/tools/bin/helper", "--profile", p],
             0,
