@@ -407,6 +407,14 @@ fn summaries_go_to_stderr_and_data_to_stdout() {
     assert!(json.stderr.is_empty(), "{}", show(&json));
     let list = deps("list");
     assert_eq!(code(&list), 1, "{}", show(&list));
+    // the answer is the same when nobody reads it
+    for format in ["tree", "list", "json"] {
+        let out = closed(
+            &t,
+            &["deps", "--root", root, "--format", format, "/usr/bin/app"],
+        );
+        assert_eq!(code(&out), 1, "deps --format {format}: {}", show(&out));
+    }
     // (named as the loader opens it: /lib is /usr/lib on this root)
     let err = stderr(&list);
     assert!(
