@@ -22,8 +22,9 @@ pub(crate) fn run(_cli: &Cli, a: &AssembleArgs) -> Result<i32> {
         ),
         None => format!(", {} of content", human(r.bytes)),
     };
-    println!(
-        "assembled {}: {} entries ({} files, {} hard links, {} directories ({} implied), {} symlinks, {} special, {} extended attributes){image} in {:.2} s",
+    // the summary of a run: standard error (the image is the output)
+    eprintln!(
+        "kaudit: assembled {}: {} entries ({} files, {} hard links, {} directories ({} implied), {} symlinks, {} special, {} extended attributes){image} in {:.2} s",
         a.out.display(),
         r.entries,
         r.files,

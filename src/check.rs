@@ -70,7 +70,7 @@ pub(crate) fn run(cli: &Cli, a: &CheckArgs) -> Result<i32> {
     };
     match &a.out {
         Some(f) => std::fs::write(f, body).with_context(|| format!("writing {}", f.display()))?,
-        None => std::io::stdout().lock().write_all(body.as_bytes())?,
+        None => crate::printer::stdout().write_all(body.as_bytes())?,
     }
     Ok(if outcome.passed() { 0 } else { 1 })
 }

@@ -42,7 +42,9 @@ pub(crate) enum Command {
     /// The walk stays on DIR's filesystem (other mounts are reported, not
     /// entered; see --cross-filesystems) and does not enter DIR/proc, DIR/sys
     /// or DIR/dev (see --special-dirs). Scanning again replaces the previous
-    /// scan atomically.
+    /// scan atomically. The summary (counts, findings by severity) goes to
+    /// stderr; with --format json it is data, on stdout. `kaudit findings`
+    /// lists the findings.
     Scan(ScanArgs),
     /// What PATH needs at load time, and through which rule each was found
     ///
@@ -106,7 +108,8 @@ pub(crate) enum Command {
     /// exit status 1 and the nearest facts known (present in the root or not,
     /// excluded by which rule, probed-absent by whom, symlinks leading to it).
     /// Roots: the profile's, or without --profile every name's latest passed,
-    /// complete run.
+    /// complete run. --format json: the chain, every reason recorded and how
+    /// many more the text counts.
     Why(WhyArgs),
     /// What breaks if PATH is removed: what needs it directly, the scenarios
     /// that need it, and the entries kept only through it
@@ -144,6 +147,8 @@ pub(crate) enum Command {
     /// directory. A path with `..`, or through a symlink, is refused: nothing
     /// outside ROOT is read and no symlink is followed. An output inside
     /// ROOT is refused; an existing output is replaced only with --force.
+    /// A summary (entries, counted as the allowlist's lines, and bytes) goes
+    /// to stderr.
     Assemble(AssembleArgs),
     /// Check an image: whole, every load and link resolving, every scenario replayed
     ///
@@ -156,9 +161,21 @@ pub(crate) enum Command {
     /// profile's, or --scenario) is replayed inside the image with its
     /// expectations (kaudit trace --root IMAGE --overlay: the image is never
     /// written); a failed replay lists the paths its processes looked for in
-    /// vain that the source root has, each with why it was not kept. Exit
-    /// status 1 when anything fails. Needs root for the replays.
+    /// vain that the source root has, each with why it was not kept. The
+    /// problems go to stdout, progress and the verdict to stderr. Exit
+    /// status 1 when anything fails, whether or not stdout is read. Needs
+    /// root for the replays.
     Verify(VerifyArgs),
+    /// The findings of the graph: per-path problems the scan recorded
+    ///
+    /// Each finding once: its severity, its stable code (docs/findings.md),
+    /// the path it is about and what is wrong; with how many loads met it
+    /// when more than one did. Errors first, then warnings, then info, each
+    /// by code and path. Filters narrow the list and combine; a repeated
+    /// --code or --severity takes any of the values given. The list goes to
+    /// stdout, the count by severity to stderr. Exit status 0, whatever is
+    /// found.
+    Findings(FindingsArgs),
     /// The package that owns each PATH (like dpkg -S and qfile)
     ///
     /// From the package databases the scan read (dpkg, Portage). A path is
@@ -192,8 +209,9 @@ pub(crate) enum Command {
     /// mode-changed, target-changed, evidence-lost (kept by the runs in the
     /// baseline, now only by an include); then each package's change in
     /// bytes. The profile's [check] table says which fail, warn or are off.
-    /// Exit status 0 pass, 1 fail, 2 error. --update-baseline writes the
-    /// baseline instead, deliberately.
+    /// The report goes to stdout (or --out FILE). Exit status 0 pass, 1
+    /// fail, 2 error, whether or not the report is read. --update-baseline
+    /// writes the baseline instead, deliberately.
     Check(CheckArgs),
     /// Print the completion script for a shell
     ///
@@ -254,6 +272,30 @@ pub(crate) struct CheckArgs {
     /// Write the current image as the new baseline (and pass)
     #[arg(long)]
     pub(crate) update_baseline: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub(crate) enum SeverityArg {
+    Error,
+    Warning,
+    Info,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct FindingsArgs {
+    /// Only findings with this code (repeatable; e.g. unresolved-needed)
+    #[arg(long, value_name = "CODE")]
+    pub(crate) code: Vec<String>,
+    /// Only findings of this severity (repeatable)
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub(crate) severity: Vec<SeverityArg>,
+    /// Only findings about PREFIX or a path below it (/usr/lib holds
+    /// /usr/lib/x, not /usr/lib64)
+    #[arg(long, value_name = "PREFIX")]
+    pub(crate) path: Option<PathBuf>,
+    /// text: one finding a line; json: an array of objects
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub(crate) format: ReportFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -652,6 +694,7 @@ pub(crate) fn run() -> i32 {
         Command::Docs(a) => crate::report::docs(&cli, a),
         Command::Assemble(a) => crate::assemble::run(&cli, a),
         Command::Verify(a) => crate::verify::run(&cli, a),
+        Command::Findings(a) => crate::findings::run(&cli, a),
         Command::Owner(a) => crate::packages::owner(&cli, a),
         Command::Packages(a) => crate::packages::packages(&cli, a),
         Command::InstallMask(a) => crate::packages::install_mask(&cli, a),
@@ -665,7 +708,7 @@ pub(crate) fn run() -> i32 {
             if crate::printer::is_broken_pipe(&e) {
                 return 0;
             }
-            eprintln!("kaudit: error: {e:#}");
+            eprintln!("kaudit: error: {}", crate::printer::error_message(&e));
             2
         }
     }

@@ -50,7 +50,7 @@ pub(crate) fn run(cli: &Cli, a: &DepsArgs) -> anyhow::Result<i32> {
             out
         }
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::printer::stdout();
     match a.format {
         DepsFormat::List => {
             for r in &reports {
@@ -75,17 +75,22 @@ pub(crate) fn run(cli: &Cli, a: &DepsArgs) -> anyhow::Result<i32> {
     let mut code = 0;
     for r in &reports {
         if r.linkage == "not-elf" && r.fatal.is_some() {
-            eprintln!(
-                "kaudit: {}: {}",
-                String::from_utf8_lossy(&r.path),
-                r.fatal.as_deref().unwrap_or("")
-            );
+            let path = String::from_utf8_lossy(&r.path);
+            let fatal = r.fatal.as_deref().unwrap_or("");
+            // the message names the path already, most often
+            if fatal.contains(&*path) {
+                eprintln!("kaudit: error: {fatal}");
+            } else {
+                eprintln!("kaudit: error: {path}: {fatal}");
+            }
             return Ok(2);
         }
-        if a.format != DepsFormat::Tree {
+        // the tree and JSON hold the finding; a list holds paths only, so
+        // the finding is said beside it
+        if a.format == DepsFormat::List {
             for e in r.unresolved() {
                 eprintln!(
-                    "unresolved-needed: {} needs {}",
+                    "kaudit: unresolved-needed: {} needs {}",
                     String::from_utf8_lossy(&e.from),
                     String::from_utf8_lossy(&e.name)
                 );

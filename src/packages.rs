@@ -18,8 +18,7 @@ use crate::cli::{Cli, InstallMaskArgs, OwnerArgs, PackagesArgs, ReportFormat};
 pub(crate) fn owner(cli: &Cli, a: &OwnerArgs) -> Result<i32> {
     let db = Db::open(&cli.db, false)?;
     let mut graph = Graph::new(&db);
-    let out = std::io::stdout();
-    let mut out = out.lock();
+    let mut out = crate::printer::stdout();
     let mut code = 0;
     for p in &a.paths {
         let given = p.as_os_str().as_bytes();
@@ -123,8 +122,7 @@ pub(crate) fn packages(cli: &Cli, a: &PackagesArgs) -> Result<i32> {
     let profile = Profile::load(&a.profile)?;
     let c = closure_of(&db, &profile)?;
     let rows = package_masks(&db, &c)?;
-    let out = std::io::stdout();
-    let mut out = out.lock();
+    let mut out = crate::printer::stdout();
     match a.format {
         ReportFormat::Text => {
             writeln!(
@@ -232,8 +230,7 @@ pub(crate) fn install_mask(cli: &Cli, a: &InstallMaskArgs) -> Result<i32> {
     };
     match &a.out {
         None => {
-            let out = std::io::stdout();
-            let mut out = out.lock();
+            let mut out = crate::printer::stdout();
             for (atom, m) in by_atom
                 .iter()
                 .filter(|(_, m)| !m.masks.is_empty() || !m.unmaskable.is_empty())

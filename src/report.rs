@@ -99,7 +99,7 @@ fn entry_path(graph: &mut Graph<'_>, scan: &StoredScan, p: &Path) -> Result<Vec<
 
 fn kind_counts(c: &Closure) -> (usize, usize, usize, usize) {
     let (mut f, mut d, mut l, mut o) = (0, 0, 0, 0);
-    for e in c.entries.values() {
+    for (_, e) in c.listed() {
         match e.file.kind.as_str() {
             "file" => f += 1,
             "dir" => d += 1,
@@ -126,7 +126,7 @@ pub(crate) fn allowlist(cli: &Cli, a: &AllowlistArgs) -> Result<i32> {
             let mut out = Vec::with_capacity(c.entries.len() * 48);
             // the root directory itself is the image, not an entry of it
             // (rsync would list its contents, `.` or `/` alike)
-            for p in c.entries.keys().filter(|p| p.as_slice() != b"/") {
+            for (p, _) in c.listed() {
                 if !a.null && p.contains(&b'\n') {
                     bail!(
                         "{} contains a newline, which a line-per-path list cannot hold; use --null",
@@ -151,10 +151,9 @@ pub(crate) fn allowlist(cli: &Cli, a: &AllowlistArgs) -> Result<i32> {
     match &a.out {
         Some(path) => write_atomically(path, &body)?,
         None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            lock.write_all(&body)?;
-            lock.flush()?;
+            let mut out = crate::printer::stdout();
+            out.write_all(&body)?;
+            out.flush()?;
         }
     }
     if !crate::say::quiet() {
@@ -185,7 +184,7 @@ fn summary(profile: &Profile, scan: &StoredScan, c: &Closure) -> String {
     let mut s = format!(
         "kaudit: profile {}: {} entries ({f} files, {d} directories, {l} symlinks{}), {} of {} in the root ({:.1}%)\n",
         profile.name,
-        c.entries.len(),
+        c.listed().count(),
         if o > 0 { format!(", {o} other") } else { String::new() },
         human(bytes),
         human(scan.bytes),
@@ -200,7 +199,7 @@ fn summary(profile: &Profile, scan: &StoredScan, c: &Closure) -> String {
         s.push_str(&format!("kaudit:   budget {}: {verdict}\n", human(b)));
     }
     for r in &c.runs {
-        let n = c.per_run.get(&r.id).map_or(0, |x| x.len());
+        let n = run_entries(c, r.id);
         s.push_str(&format!(
             "kaudit:   {} (run {}): {n} entries, {}\n",
             r.name,
@@ -216,18 +215,25 @@ fn summary(profile: &Profile, scan: &StoredScan, c: &Closure) -> String {
     if includes > 0 {
         s.push_str(&format!("kaudit:   includes: {includes} entries\n"));
     }
-    let excluded = c.dropped.iter().filter(|d| d.excluded_by.is_some()).count();
-    let absent = c.dropped.len() - excluded;
+    let left = c.left_out();
     s.push_str(&format!(
-        "kaudit:   left out: {excluded} reached but excluded, {absent} reached but not in the root (pseudo files, files the runs created)\n"
+        "kaudit:   left out: {} reached but excluded, {} reached but not in the root (pseudo files, files the runs created)\n",
+        left.excluded, left.absent
     ));
     s
 }
 
+/// The entries kept from run `id`'s roots alone, counted as the allowlist
+/// counts (the root directory is not an entry).
+fn run_entries(c: &Closure, id: i64) -> usize {
+    c.per_run
+        .get(&id)
+        .map_or(0, |x| x.iter().filter(|p| p.as_slice() != b"/").count())
+}
+
 fn json(db: &Db, profile: &Profile, scan: &StoredScan, c: &Closure) -> serde_json::Value {
     let entries: Vec<serde_json::Value> = c
-        .entries
-        .iter()
+        .listed()
         .map(|(p, e)| {
             let mut codes: Vec<&str> = e.reasons.iter().map(|r| r.code()).collect();
             codes.sort_unstable();
@@ -248,7 +254,7 @@ fn json(db: &Db, profile: &Profile, scan: &StoredScan, c: &Closure) -> serde_jso
         "profile": profile.name,
         "root": show(&scan.root),
         "summary": {
-            "entries": c.entries.len(),
+            "entries": c.listed().count(),
             "files": f,
             "directories": d,
             "symlinks": l,
@@ -259,11 +265,11 @@ fn json(db: &Db, profile: &Profile, scan: &StoredScan, c: &Closure) -> serde_jso
             "runs": c.runs.iter().map(|r| serde_json::json!({
                 "scenario": r.name,
                 "run": r.id,
-                "entries": c.per_run.get(&r.id).map_or(0, |x| x.len()),
+                "entries": run_entries(c, r.id),
                 "bytes": c.run_bytes(r.id),
             })).collect::<Vec<_>>(),
-            "excluded": c.dropped.iter().filter(|d| d.excluded_by.is_some()).count(),
-            "absent": c.dropped.iter().filter(|d| d.excluded_by.is_none()).count(),
+            "excluded": c.left_out().excluded,
+            "absent": c.left_out().absent,
         },
         "entries": entries,
     })
@@ -327,8 +333,7 @@ fn answer(
     profile: Option<&Profile>,
     path: &[u8],
 ) -> Result<i32> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = crate::printer::stdout();
     let Some(hops) = why::chain(k, path)? else {
         let f = why::facts(graph, k, dropped, &sel.runs, profile, path)?;
         match a.format {
@@ -342,6 +347,9 @@ fn answer(
         return Ok(1);
     };
     let (reasons, more) = k.reasons(path)?.unwrap_or_default();
+    // the reasons besides the one the chain starts with (the text says
+    // how many; JSON says how many and lists those recorded)
+    let others = reasons.len().saturating_sub(1) + more;
     match a.format {
         ReportFormat::Text => {
             if a.all {
@@ -353,7 +361,6 @@ fn answer(
                     writeln!(out, "explained through the graph:")?;
                     out.write_all(why::render_chain(&ex, &pkg).as_bytes())?;
                 }
-                let others = reasons.len().saturating_sub(1) + more;
                 if others > 0 {
                     writeln!(out, "({others} more reason(s): --all shows every chain)")?;
                 }
@@ -364,8 +371,9 @@ fn answer(
                 "path": show(path),
                 "kept": true,
                 "chain": hops,
-                "reasons": if a.all { serde_json::to_value(&reasons)? } else { serde_json::Value::Null },
-                "more_reasons": more,
+                "reasons": reasons,
+                "reasons_total": reasons.len() + more,
+                "more_reasons": others,
             });
             serde_json::to_writer_pretty(&mut out, &v)?;
             out.write_all(b"\n")?;
@@ -382,6 +390,7 @@ pub(crate) fn rdeps(cli: &Cli, a: &RdepsArgs) -> Result<i32> {
     let mut graph = Graph::new(&db);
     let path = entry_path(&mut graph, &scan, &a.path)?;
     let c = closure::compute(&mut graph, &sel.runs, profile.as_ref())?;
+    let mut out = crate::printer::stdout();
     let Some(e) = c.entries.get(&path) else {
         let f = why::facts(
             &mut graph,
@@ -391,7 +400,7 @@ pub(crate) fn rdeps(cli: &Cli, a: &RdepsArgs) -> Result<i32> {
             profile.as_ref(),
             &path,
         )?;
-        print!("{}", why::render_facts(&path, &f));
+        out.write_all(why::render_facts(&path, &f).as_bytes())?;
         return Ok(1);
     };
     let lost = closure::kept_only_through(&mut graph, &c, profile.as_ref(), &path)?;
@@ -431,7 +440,7 @@ pub(crate) fn rdeps(cli: &Cli, a: &RdepsArgs) -> Result<i32> {
             for p in &lost {
                 s.push_str(&format!("    {}\n", show(p)));
             }
-            print!("{s}");
+            out.write_all(s.as_bytes())?;
         }
         ReportFormat::Json => {
             let v = serde_json::json!({
@@ -442,7 +451,7 @@ pub(crate) fn rdeps(cli: &Cli, a: &RdepsArgs) -> Result<i32> {
                 "kept_only_through": lost.iter().map(|p| show(p)).collect::<Vec<_>>(),
                 "bytes_kept_only_through": lost_bytes,
             });
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
     }
     Ok(0)
@@ -455,22 +464,24 @@ pub(crate) fn writable(cli: &Cli, a: &WritableArgs) -> Result<i32> {
     let sel = select(&db, profile.as_ref())?;
     let mut graph = Graph::new(&db);
     let w = writable::writable(&mut graph, &sel.runs)?;
+    let mut out = crate::printer::stdout();
     match a.format {
         ReportFormat::Text => {
             for x in &w {
                 let kinds: Vec<String> = x.writes.iter().map(|(k, n)| format!("{k} {n}")).collect();
-                println!("{:<10} {}", x.class, x.path);
-                println!("           {}; writes: {}", x.why, kinds.join(", "));
+                writeln!(out, "{:<10} {}", x.class, x.path)?;
+                writeln!(out, "           {}; writes: {}", x.why, kinds.join(", "))?;
                 if !x.in_root {
-                    println!(
+                    writeln!(
+                        out,
                         "           not in the image: created at run time under {}",
                         x.base
-                    );
+                    )?;
                 }
-                println!("           e.g. {}", x.example);
+                writeln!(out, "           e.g. {}", x.example)?;
             }
         }
-        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&w)?),
+        ReportFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&w)?)?,
     }
     Ok(0)
 }
@@ -526,7 +537,7 @@ pub(crate) fn docs(cli: &Cli, a: &DocsArgs) -> Result<i32> {
         "{} page(s) and pictures written to {} ({} kept entries, {})",
         written.len(),
         a.out.display(),
-        c.entries.len(),
+        c.listed().count(),
         human(c.bytes())
     ));
     if !written.iter().any(|p| p == Path::new("book.toml")) {

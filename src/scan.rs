@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use kaudit_analyzer::findings::Code;
+use kaudit_analyzer::findings::{Code, Severity};
 use kaudit_analyzer::rootfs::Root;
 use kaudit_analyzer::scan::{self, Progress, ScanOptions};
 use kaudit_graph::Db;
@@ -85,20 +85,39 @@ pub(crate) fn run(cli: &Cli, a: &ScanArgs) -> anyhow::Result<i32> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let mut distinct: Vec<_> = result.findings.iter().map(|f| &f.finding).collect();
+    let mut distinct: Vec<_> = result
+        .findings
+        .iter()
+        .map(|f| &f.finding)
+        .chain(&package_findings)
+        .collect();
     distinct.sort();
     distinct.dedup();
     let unresolved = distinct
         .iter()
         .filter(|f| f.code == Code::UnresolvedNeeded)
         .count();
+    let mut by_severity = std::collections::BTreeMap::new();
+    for f in &distinct {
+        *by_severity.entry(f.code.severity()).or_insert(0usize) += 1;
+    }
+    let severities = [Severity::Error, Severity::Warning, Severity::Info]
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {}",
+                by_severity.get(s).copied().unwrap_or(0),
+                s.as_str()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let secs = started.elapsed().as_secs_f64();
     let s = &result.stats;
-    let mut out = std::io::stdout().lock();
     match a.format {
-        SummaryFormat::Text => writeln!(
-            out,
-            "scanned {}: {} entries ({:.1} MiB), {} ELF files, {} loads resolved, {} scripts, {} edges, {} findings ({} unresolved-needed) in {:.2} s -> {}",
+        // the summary of a run: standard error, like every command's
+        SummaryFormat::Text => eprintln!(
+            "kaudit: scanned {}: {} entries ({:.1} MiB), {} ELF files, {} loads resolved, {} scripts, {} edges, {} findings ({severities}; {} unresolved-needed; `kaudit findings` lists them) in {:.2} s -> {}",
             root.host_path().display(),
             s.entries,
             s.bytes as f64 / 1048576.0,
@@ -110,19 +129,24 @@ pub(crate) fn run(cli: &Cli, a: &ScanArgs) -> anyhow::Result<i32> {
             unresolved,
             secs,
             cli.db.display()
-        )?,
+        ),
+        // asked for as data: standard output
         SummaryFormat::Json => {
             let mut by_code = std::collections::BTreeMap::new();
             for f in &distinct {
                 *by_code.entry(f.code.as_str()).or_insert(0usize) += 1;
             }
+            let by_severity: std::collections::BTreeMap<&str, usize> =
+                by_severity.iter().map(|(s, n)| (s.as_str(), *n)).collect();
             let v = serde_json::json!({
                 "root": root.host_path().to_string_lossy(),
                 "db": cli.db.to_string_lossy(),
                 "entries": s.entries, "bytes": s.bytes, "elf": s.elf, "loads": s.loads,
                 "scripts": s.scripts, "edges": s.edges, "findings": by_code,
+                "findings_by_severity": by_severity,
                 "cpu": result.cpu, "seconds": secs,
             });
+            let mut out = crate::printer::stdout();
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
     }

@@ -44,8 +44,6 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
         None => None,
     };
     let mut problems: Vec<Problem> = Vec::new();
-    let out = std::io::stdout();
-    let mut out = out.lock();
 
     // the graph of the source root, when the profile's closure is asked
     let db = if profile.is_some() || cli.db.exists() {
@@ -59,7 +57,7 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
         let mut graph = Graph::new(db);
         let c = closure::compute_with(&mut graph, &sel.runs, Some(p), false)?;
         let mut missing = 0;
-        for (path, _) in c.entries.iter().filter(|(p, _)| p.as_slice() != b"/") {
+        for (path, _) in c.listed() {
             if image.lstat(path).is_ok() {
                 continue;
             }
@@ -81,12 +79,11 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
                 ),
             });
         }
-        writeln!(
-            out,
-            "allowlist: {} of {} entries present",
-            c.entries.len() - 1 - missing,
-            c.entries.len() - 1
-        )?;
+        let listed = c.listed().count();
+        eprintln!(
+            "kaudit: allowlist: {} of {listed} entries present",
+            listed - missing,
+        );
         closure = Some(c);
     }
 
@@ -143,16 +140,15 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
             text: format!("{}{context}: {}", show(&f.finding.path), f.finding.message),
         });
     }
-    writeln!(
-        out,
-        "static: {} ELF objects, {} scripts; {} problem(s) found",
+    eprintln!(
+        "kaudit: static: {} ELF objects, {} scripts; {} problem(s) found",
         analysis.stats.elf,
         analysis.stats.scripts,
         problems
             .iter()
             .filter(|p| p.code != "missing-entry")
             .count()
-    )?;
+    );
 
     // replays
     let scenarios: Vec<String> = if !a.scenario.is_empty() {
@@ -191,10 +187,10 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
                 crate::say::detail(format_args!("replay {s}: {l}"));
             }
             if r.status.success() {
-                writeln!(out, "replay {s}: passed in {secs:.1} s")?;
+                eprintln!("kaudit: replay {s}: passed in {secs:.1} s");
                 continue;
             }
-            writeln!(out, "replay {s}: FAILED ({}) in {secs:.1} s", r.status)?;
+            eprintln!("kaudit: replay {s}: FAILED ({}) in {secs:.1} s", r.status);
             let err = String::from_utf8_lossy(&r.stderr);
             let tail: Vec<&str> = err.lines().rev().take(12).collect();
             let mut text = format!("scenario {s} failed inside the image:\n");
@@ -249,9 +245,8 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
     }
 
     if problems.is_empty() {
-        writeln!(
-            out,
-            "verified {}: {}every load and link resolves{}",
+        eprintln!(
+            "kaudit: verified {}: {}every load and link resolves{}",
             a.root.display(),
             if closure.is_some() {
                 "the image holds its allowlist, "
@@ -263,13 +258,17 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
             } else {
                 format!(", and {} replay(s) passed", scenarios.len())
             }
-        )?;
+        );
         return Ok(0);
     }
+    // the problems are the answer: standard output; a closed one changes
+    // nothing of the exit status
+    let mut out = crate::printer::stdout();
     for p in &problems {
         writeln!(out, "{}: {}", p.code, p.text.trim_end())?;
     }
-    writeln!(out, "verify failed: {} problem(s)", problems.len())?;
+    out.flush()?;
+    eprintln!("kaudit: verify failed: {} problem(s)", problems.len());
     Ok(1)
 }
 

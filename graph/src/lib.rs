@@ -6,11 +6,13 @@
 //! found (`edge`); per-item problems are `finding`s with stable codes.
 #![warn(missing_docs)]
 
+pub mod findings;
 pub mod packages;
 pub mod runs;
 pub mod schema;
 mod store;
 
+pub use findings::{FindingFilter, FindingRow};
 pub use packages::{OwnedRow, PackageRow};
 pub use runs::{AccessRow, NameRow, NewRun, RunRow};
 pub use store::{Db, DbError, DbView, StoredScan};

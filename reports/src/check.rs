@@ -90,7 +90,7 @@ impl Manifest {
     /// The manifest of a closure; `package` names an entry's package(s).
     pub fn of(c: &Closure, package: &dyn Fn(&[u8]) -> Option<String>) -> Manifest {
         let mut items = BTreeMap::new();
-        for (path, e) in c.entries.iter().filter(|(p, _)| p.as_slice() != b"/") {
+        for (path, e) in c.listed() {
             let mut reasons: Vec<String> = e.reasons.iter().map(|r| r.code().to_string()).collect();
             reasons.sort();
             reasons.dedup();
@@ -210,8 +210,10 @@ impl Level {
     }
 }
 
-/// How much the image may grow against its baseline.
+/// How much the image may grow against its baseline. In JSON,
+/// `{"percent": 5.0}` or `{"bytes": 2097152}`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Growth {
     /// A share of the baseline's bytes.
     Percent(f64),

@@ -242,7 +242,42 @@ pub struct Closure {
     roots: Vec<Root>,
 }
 
+/// What a closure reached but does not keep, each path counted once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeftOut {
+    /// Paths the profile excludes.
+    pub excluded: usize,
+    /// Paths the scanned root does not have (pseudo files, files a run
+    /// created and removed).
+    pub absent: usize,
+}
+
 impl Closure {
+    /// The entries an allowlist lists: every kept entry but the root
+    /// directory itself, which is the image and not a line of it. Every
+    /// count of entries (allowlist, pages, assemble, verify, check) is the
+    /// count of these.
+    pub fn listed(&self) -> impl Iterator<Item = (&Vec<u8>, &Entry)> {
+        self.entries.iter().filter(|(p, _)| p.as_slice() != b"/")
+    }
+
+    /// The paths reached but left out, each counted once however many
+    /// chains reached it.
+    pub fn left_out(&self) -> LeftOut {
+        let mut excluded = HashSet::new();
+        let mut absent = HashSet::new();
+        for d in &self.dropped {
+            match d.excluded_by {
+                Some(_) => excluded.insert(d.path.as_slice()),
+                None => absent.insert(d.path.as_slice()),
+            };
+        }
+        LeftOut {
+            excluded: excluded.len(),
+            absent: absent.len(),
+        }
+    }
+
     /// Bytes of the regular files kept (hard links counted once).
     pub fn bytes(&self) -> u64 {
         bytes_of(self.entries.values().map(|e| &*e.file))

@@ -462,14 +462,14 @@ fn index_md(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
     // totals
     let kept_bytes = c.bytes();
     let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
-    for e in c.entries.values() {
+    for (_, e) in c.listed() {
         *kinds.entry(e.file.kind.as_str()).or_insert(0) += 1;
     }
     s.push_str("## Totals\n\n| What | Value |\n|---|---:|\n");
     let _ = writeln!(
         s,
         "| Kept entries | {} of {} in the root |",
-        c.entries.len(),
+        c.listed().count(),
         site.root_entries
     );
     for (k, n) in &kinds {
@@ -511,7 +511,10 @@ fn index_md(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
         let mut runs: Vec<_> = c.runs.iter().collect();
         runs.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.name.cmp(&b.name)));
         for r in runs {
-            let n = c.per_run.get(&r.id).map_or(0, |set| set.len());
+            let n = c
+                .per_run
+                .get(&r.id)
+                .map_or(0, |set| set.iter().filter(|p| p.as_slice() != b"/").count());
             let _ = writeln!(
                 s,
                 "| {} | {} | {n} | {} |",
@@ -1689,8 +1692,9 @@ mod tests {
             "| [libz/ng](packages/libz-ng.md) | — | 2 | 2.0 KiB | 1 | 6.8 KiB |",
             "| [prog](packages/prog.md) | 1.0 | 1 | 1000 B | 1 | 500 B |",
             "2 package(s) keep nothing (2 files, 109 B dropped): sharer, unused.",
-            "| boot | 1 | 4 | 1000 B |",
-            "| Kept entries | 17 of 40 in the root |",
+            // the root directory is the image, not an entry of it
+            "| boot | 1 | 3 | 1000 B |",
+            "| Kept entries | 16 of 40 in the root |",
             "| persistent | `/var/lib/x` | files written there outlive the run | in the image | create 2 |",
         ] {
             assert!(index.contains(row), "{row} not in\n{index}");

@@ -229,7 +229,9 @@ fn assemble_keeps_every_kind_of_entry_in_a_directory_tar_squashfs_and_erofs() {
     let dir = t.path().join("image");
     let out = assemble(&list_file, &root, &dir, &["--null"]);
     assert_eq!(code(&out), 0, "{}", show(&out));
-    let s = String::from_utf8_lossy(&out.stdout);
+    // the summary of the run, on stderr: the image is the output
+    assert!(out.stdout.is_empty(), "{}", show(&out));
+    let s = String::from_utf8_lossy(&out.stderr);
     assert!(
         s.contains("16 entries (4 files, 1 hard links, 8 directories (2 implied), 1 symlinks, 2 special, 2 extended attributes)"),
         "{s}"
@@ -253,7 +255,7 @@ fn assemble_keeps_every_kind_of_entry_in_a_directory_tar_squashfs_and_erofs() {
     let sq = t.path().join("image.squashfs");
     let out = assemble(&list_file, &root, &sq, &["--null"]);
     assert_eq!(code(&out), 0, "{}", show(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("squashfs "));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("squashfs "));
     {
         let m = Mount::new(&sq, "squashfs", &t.path().join("mnt-squashfs"));
         check(&m.0, "squashfs", true);

@@ -16,6 +16,7 @@ mod musl;
 mod names;
 mod node;
 mod oracle_usr;
+mod output;
 mod packages;
 mod reports;
 mod scan_graph;

@@ -127,11 +127,28 @@ pub(crate) fn host_tool(name: &str) -> PathBuf {
 
 /// Runs `cmd` with stdin closed, collecting its output; fails the test if it
 /// runs longer than `timeout` (the child is killed first).
-pub(crate) fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
+pub(crate) fn run_with_timeout(cmd: Command, timeout: Duration) -> Output {
+    run_with(cmd, timeout, None)
+}
+
+/// Runs `cmd` as [`run_with_timeout`] does, with its standard output a pipe
+/// whose read end is closed before it starts (as `| head` leaves it once it
+/// has read enough): every write to it fails with `EPIPE`. The output's
+/// `stdout` is empty.
+pub(crate) fn run_with_closed_stdout(cmd: Command) -> Output {
+    let (reader, writer) = nix::unistd::pipe().expect("a pipe");
+    drop(reader);
+    run_with(cmd, CHILD_TIMEOUT, Some(writer.into()))
+}
+
+fn run_with(mut cmd: Command, timeout: Duration, stdout: Option<Stdio>) -> Output {
     let mut out = tempfile::tempfile().expect("temp file for stdout");
     let mut err = tempfile::tempfile().expect("temp file for stderr");
     cmd.stdin(Stdio::null())
-        .stdout(out.try_clone().expect("dup stdout file"))
+        .stdout(match stdout {
+            Some(s) => s,
+            None => out.try_clone().expect("dup stdout file").into(),
+        })
         .stderr(err.try_clone().expect("dup stderr file"));
     let mut child = cmd
         .spawn()

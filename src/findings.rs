@@ -1,0 +1,110 @@
+//! `kaudit findings`: the findings of the graph, filtered.
+
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+
+use anyhow::{bail, Result};
+use kaudit_analyzer::findings::Code;
+use kaudit_analyzer::report::json_path;
+use kaudit_graph::{Db, DbError, FindingFilter};
+
+use crate::cli::{Cli, FindingsArgs, ReportFormat, SeverityArg};
+
+pub(crate) fn run(cli: &Cli, a: &FindingsArgs) -> Result<i32> {
+    for c in &a.code {
+        if Code::from_name(c).is_none() {
+            let known: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+            bail!(
+                "unknown finding code {c}: expected one of {}",
+                known.join(", ")
+            );
+        }
+    }
+    let db = Db::open(&cli.db, false)?;
+    if db.scan_info()?.is_none() {
+        return Err(DbError::NoScan {
+            path: cli.db.clone(),
+        }
+        .into());
+    }
+    let under = match &a.path {
+        Some(p) => {
+            let b = p.as_os_str().as_bytes();
+            if !b.starts_with(b"/") {
+                bail!(
+                    "--path {}: give the path as it is inside the root, starting with /",
+                    p.display()
+                );
+            }
+            Some(b.to_vec())
+        }
+        None => None,
+    };
+    let filter = FindingFilter {
+        codes: a.code.clone(),
+        severities: a
+            .severity
+            .iter()
+            .map(|s| {
+                match s {
+                    SeverityArg::Error => "error",
+                    SeverityArg::Warning => "warning",
+                    SeverityArg::Info => "info",
+                }
+                .to_string()
+            })
+            .collect(),
+        under,
+    };
+    let rows = db.findings(&filter)?;
+    let mut out = crate::printer::stdout();
+    match a.format {
+        ReportFormat::Text => {
+            for f in &rows {
+                write!(out, "{:<7} {} ", f.severity, f.code)?;
+                out.write_all(&f.path)?;
+                write!(out, ": {}", f.message)?;
+                if f.loads > 1 {
+                    write!(out, " (in {} loads)", f.loads)?;
+                }
+                writeln!(out)?;
+            }
+        }
+        ReportFormat::Json => {
+            let v: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "code": f.code,
+                        "severity": f.severity,
+                        "path": json_path(&f.path),
+                        "message": f.message,
+                        "origin": f.origin,
+                        "loads": f.loads,
+                    })
+                })
+                .collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+    }
+    out.flush()?;
+    // how many, said beside the list (a closed output still ends here)
+    let mut by_severity = std::collections::BTreeMap::new();
+    for f in &rows {
+        *by_severity.entry(f.severity.as_str()).or_insert(0usize) += 1;
+    }
+    let counts: Vec<String> = ["error", "warning", "info"]
+        .iter()
+        .filter_map(|s| by_severity.get(s).map(|n| format!("{n} {s}")))
+        .collect();
+    eprintln!(
+        "kaudit: {} finding(s){}",
+        rows.len(),
+        if counts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", counts.join(", "))
+        }
+    );
+    Ok(0)
+}
