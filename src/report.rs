@@ -334,12 +334,17 @@ fn answer(
     path: &[u8],
 ) -> Result<i32> {
     let mut out = crate::printer::stdout();
+    // what the init system's configuration says of it (evidence, never a need)
+    let init = why::init_facts(db, path)?;
     let Some(hops) = why::chain(k, path)? else {
         let f = why::facts(graph, k, dropped, &sel.runs, profile, path)?;
         match a.format {
-            ReportFormat::Text => out.write_all(why::render_facts(path, &f).as_bytes())?,
+            ReportFormat::Text => {
+                out.write_all(why::render_facts(path, &f).as_bytes())?;
+                out.write_all(why::render_init(&init).as_bytes())?;
+            }
             ReportFormat::Json => {
-                let v = serde_json::json!({"path": show(path), "kept": false, "facts": f});
+                let v = serde_json::json!({"path": show(path), "kept": false, "facts": f, "init": init});
                 serde_json::to_writer_pretty(&mut out, &v)?;
                 out.write_all(b"\n")?;
             }
@@ -365,6 +370,7 @@ fn answer(
                     writeln!(out, "({others} more reason(s): --all shows every chain)")?;
                 }
             }
+            out.write_all(why::render_init(&init).as_bytes())?;
         }
         ReportFormat::Json => {
             let v = serde_json::json!({
@@ -374,6 +380,7 @@ fn answer(
                 "reasons": reasons,
                 "reasons_total": reasons.len() + more,
                 "more_reasons": others,
+                "init": init,
             });
             serde_json::to_writer_pretty(&mut out, &v)?;
             out.write_all(b"\n")?;
@@ -439,6 +446,14 @@ pub(crate) fn rdeps(cli: &Cli, a: &RdepsArgs) -> Result<i32> {
             ));
             for p in &lost {
                 s.push_str(&format!("    {}\n", show(p)));
+            }
+            // the units (and what enables them) that start it
+            let init = why::init_facts(&db, &path)?;
+            if !init.is_empty() {
+                s.push_str("  the init system starts it:\n");
+                for l in why::render_init(&init).lines() {
+                    s.push_str(&format!("    {}\n", l.trim_start_matches("init system: ")));
+                }
             }
             out.write_all(s.as_bytes())?;
         }

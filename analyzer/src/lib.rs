@@ -18,6 +18,7 @@ pub mod bytes;
 pub mod cpu;
 pub mod elf;
 pub mod findings;
+pub mod initsys;
 pub mod ldcache;
 pub mod ldconf;
 pub mod loader;

@@ -63,6 +63,10 @@ pub enum EdgeKind {
     Walks,
     /// A library another CPU would load instead (glibc-hwcaps).
     CpuAlternative,
+    /// What the init system is configured to run or start (`rule` says
+    /// how: `ExecStart`, `Wants`, `drop-in`, `wants-dir`, `command`, `need`,
+    /// `runlevel`, …): evidence, not followed by the closure.
+    Init,
 }
 
 impl EdgeKind {
@@ -75,6 +79,7 @@ impl EdgeKind {
             EdgeKind::Symlink => "symlink",
             EdgeKind::Walks => "walks",
             EdgeKind::CpuAlternative => "cpu-alternative",
+            EdgeKind::Init => "init",
         }
     }
 }
@@ -477,6 +482,8 @@ pub fn analyze(
         });
     }
     drop(resolver);
+    // what the init system is configured to start, and what enables it
+    edges.extend(crate::initsys::edges(root, index));
     let entries = index.entries();
     edges.sort();
     edges.dedup();

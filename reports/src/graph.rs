@@ -137,7 +137,8 @@ impl<'a> Graph<'a> {
     }
 
     /// Edges that hold whenever `id` is needed: `symlink`, a program's
-    /// `interp`, `shebang`, and their `walks`.
+    /// `interp`, `shebang`, and their `walks` (never `init` edges: the init
+    /// system's configuration is evidence, not a need).
     pub fn free_edges(&mut self, id: i64) -> Result<Rc<Vec<EdgeRow>>, DbError> {
         if let Some(e) = self.free.get(&id) {
             return Ok(e.clone());
@@ -146,7 +147,7 @@ impl<'a> Graph<'a> {
         let rows = self.edges(
             "SELECT e.kind, s.path, d.path, e.name, e.path, e.rule, e.via
              FROM edge e JOIN file s ON s.id = e.src JOIN file d ON d.id = e.dst
-             WHERE e.src = ?1 AND e.context IS NULL
+             WHERE e.src = ?1 AND e.context IS NULL AND e.kind <> 'init'
              ORDER BY e.id",
             id,
         )?;

@@ -462,3 +462,157 @@ pub fn render_facts(path: &[u8], f: &Facts) -> String {
     }
     out
 }
+
+/// What the init system's configuration says about an entry (edges of kind
+/// `init`, which the closure does not follow): each unit or service script
+/// that starts it, by which directive, and what enables that unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InitFact {
+    /// The directive (`ExecStart`, `command`, …).
+    pub rule: String,
+    /// The unit file, drop-in or init script that names the entry.
+    #[serde(with = "crate::pathser::bytes")]
+    pub unit: Vec<u8>,
+    /// The unit a drop-in belongs to (the drop-in is `unit` then).
+    #[serde(with = "crate::pathser::opt_bytes")]
+    pub dropin_of: Option<Vec<u8>>,
+    /// What enables it: (the enabling entry, its rule, the unit or
+    /// directory it belongs to).
+    pub enabled_by: Vec<Enabler>,
+}
+
+/// An entry that enables a unit: a `.wants/` link, a runlevel link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Enabler {
+    /// The link.
+    #[serde(with = "crate::pathser::bytes")]
+    pub link: Vec<u8>,
+    /// `wants-dir`, `requires-dir` or `runlevel`.
+    pub rule: String,
+    /// The unit whose directory holds the link (or the runlevel directory).
+    #[serde(with = "crate::pathser::bytes")]
+    pub of: Vec<u8>,
+}
+
+/// The init facts about `path`.
+pub fn init_facts(db: &kaudit_graph::Db, path: &[u8]) -> Result<Vec<InitFact>, DbError> {
+    let c = db.connection();
+    let err = |e: rusqlite::Error| DbError::Sqlite {
+        path: db.path().to_path_buf(),
+        source: e,
+    };
+    // names of the entry: itself and the symlinks one hop away that lead to it
+    let mut names: Vec<Vec<u8>> = vec![path.to_vec()];
+    {
+        let mut st = c
+            .prepare_cached(
+                "SELECT s.path FROM edge e JOIN file s ON s.id = e.src JOIN file d ON d.id = e.dst
+                 WHERE e.kind = 'symlink' AND d.path = ?1",
+            )
+            .map_err(err)?;
+        let rows = st
+            .query_map([path], |r| r.get::<_, Vec<u8>>(0))
+            .map_err(err)?;
+        for r in rows {
+            names.push(r.map_err(err)?);
+        }
+    }
+    let into = |c: &rusqlite::Connection,
+                dst: &[u8],
+                rules: &str|
+     -> Result<Vec<(Vec<u8>, String)>, DbError> {
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT s.path, e.rule FROM edge e JOIN file s ON s.id = e.src JOIN file d ON d.id = e.dst
+                 WHERE e.kind = 'init' AND d.path = ?1 AND e.rule IN ({rules}) ORDER BY s.path"
+            ))
+            .map_err(err)?;
+        let rows = st
+            .query_map([dst], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    };
+    let starts = "'ExecStart','ExecStartPre','ExecStartPost','ExecReload','ExecStop','ExecStopPost','ExecCondition','command'";
+    let mut out = Vec::new();
+    for n in &names {
+        for (unit, rule) in into(c, n, starts)? {
+            // a drop-in's directive: the unit it belongs to
+            let dropin_of = into(c, &unit, "'drop-in'")?
+                .into_iter()
+                .next()
+                .map(|(u, _)| u);
+            let owner = dropin_of.clone().unwrap_or_else(|| unit.clone());
+            let mut enabled_by = Vec::new();
+            // the links that lead to the unit file, and the unit file itself
+            let mut links: Vec<Vec<u8>> = vec![owner.clone()];
+            let mut st = c
+                .prepare_cached(
+                    "SELECT s.path FROM edge e JOIN file s ON s.id = e.src JOIN file d ON d.id = e.dst
+                     WHERE e.kind = 'symlink' AND d.path = ?1",
+                )
+                .map_err(err)?;
+            let rows = st
+                .query_map([&owner], |r| r.get::<_, Vec<u8>>(0))
+                .map_err(err)?;
+            for r in rows {
+                links.push(r.map_err(err)?);
+            }
+            for l in &links {
+                for (of, rule) in into(c, l, "'wants-dir','requires-dir','runlevel'")? {
+                    enabled_by.push(Enabler {
+                        link: l.clone(),
+                        rule,
+                        of,
+                    });
+                }
+            }
+            let fact = InitFact {
+                rule,
+                unit,
+                dropin_of,
+                enabled_by,
+            };
+            if !out.contains(&fact) {
+                out.push(fact);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The init facts as lines of text.
+pub fn render_init(facts: &[InitFact]) -> String {
+    let mut s = String::new();
+    for f in facts {
+        let _ = write!(s, "init system: {} of {}", f.rule, show(&f.unit));
+        if let Some(u) = &f.dropin_of {
+            let _ = write!(s, " (a drop-in of {})", show(u));
+        }
+        if f.enabled_by.is_empty() {
+            let _ = write!(s, "; enabled by no unit or runlevel");
+        }
+        for (i, e) in f.enabled_by.iter().enumerate() {
+            let what = match e.rule.as_str() {
+                "runlevel" => format!(
+                    "runlevel {}",
+                    show(kaudit_analyzer::bytes::file_name(&e.of))
+                ),
+                "requires-dir" => format!(
+                    "{}.requires",
+                    show(kaudit_analyzer::bytes::file_name(&e.of))
+                ),
+                _ => format!("{}.wants", show(kaudit_analyzer::bytes::file_name(&e.of))),
+            };
+            let _ = write!(
+                s,
+                "{} enabled by {what} ({})",
+                if i == 0 { "," } else { ";" },
+                show(&e.link)
+            );
+        }
+        s.push('\n');
+    }
+    s
+}

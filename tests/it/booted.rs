@@ -213,6 +213,34 @@ fn a_booted_node_is_traced_from_pid_1_and_leaves_nothing_behind() {
         machine(&settings),
         "a passed boot run left something behind"
     );
+    // why names the unit of the DHCP client and of containerd, and what
+    // enables each, beside what the boot trace saw
+    let out = kaudit([
+        "scan",
+        "--root",
+        root.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    for (prog, unit) in [
+        (
+            "/usr/lib/systemd/systemd-networkd",
+            "systemd-networkd.service",
+        ),
+        ("/usr/bin/containerd", "containerd.service"),
+    ] {
+        let out = kaudit(["why", prog, "--db", db.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(s.contains("executed by "), "{s}");
+        assert!(
+            s.contains(&format!(
+                "init system: ExecStart of /usr/lib/systemd/system/{unit}, enabled by multi-user.target.wants (/etc/systemd/system/multi-user.target.wants/{unit})"
+            )),
+            "{s}"
+        );
+    }
 
     // failed: a command that fails inside the node
     let mut args = boot_args(&root, &db, &hostname, "10.78.0.0/24");

@@ -12,6 +12,7 @@ mod conventions;
 mod deps_fixtures;
 mod examples;
 mod hwcaps;
+mod initsys;
 mod musl;
 mod names;
 mod node;
