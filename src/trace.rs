@@ -161,10 +161,12 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         }
         None => None,
     };
+    // a scenario that runs on a booted node boots the root it is given
+    let boot = a.boot || (a.root.is_some() && scenario.as_ref().is_some_and(|(_, _, s, _)| s.boot));
     let mut db = Db::open(&cli.db, true)?;
     // before any thread exists: the mount namespace is per thread
     let root = match &a.root {
-        Some(r) if a.boot => Some(kaudit_tracer::rootns::enter_boot(r)?),
+        Some(r) if boot => Some(kaudit_tracer::rootns::enter_boot(r)?),
         Some(r) => Some(kaudit_tracer::rootns::enter(r, true)?),
         None => None,
     };
@@ -207,7 +209,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             kaudit_tracer::names::NamesVia::PerCall
         },
         root: root.clone().unwrap_or_else(|| "/".into()),
-        harness_mnt_ns: a.boot.then(own_mnt_ns).flatten(),
+        harness_mnt_ns: boot.then(own_mnt_ns).flatten(),
         ..TraceOptions::default()
     };
     let command_text = a
@@ -285,11 +287,11 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     let mut report: Vec<String> = Vec::new();
     // a booted node: the machine's kernel settings are saved first, then the
     // network and the node start under the tracer
-    let sysctls = a.boot.then(kaudit_tracer::sysctl::Sysctls::take);
+    let sysctls = boot.then(kaudit_tracer::sysctl::Sysctls::take);
     let mut booted: Option<(kaudit_tracer::boot::Network, kaudit_tracer::boot::Node)> = None;
     let mut boot_failed = None;
-    if a.boot {
-        let r = root.as_deref().expect("--boot requires --root");
+    if boot {
+        let r = root.as_deref().expect("booting needs --root");
         match boot_node(r, a) {
             Ok((net, node)) => {
                 report.push(format!(

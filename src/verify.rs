@@ -169,12 +169,15 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
         for s in &scenarios {
             let rdb = scratch.path().join(format!("{s}.db"));
             let t = std::time::Instant::now();
+            // as it was traced: with the parameters of the profile's run
+            let params = traced_params(&db, closure.as_ref(), s);
             let r = Command::new(&exe)
                 .arg("--db")
                 .arg(&rdb)
                 .args(["trace", "--root"])
                 .arg(&a.root)
                 .args(["--scenario", s])
+                .args(params.iter().flat_map(|p| ["--param", p.as_str()]))
                 .args(
                     a.scenarios
                         .iter()
@@ -310,4 +313,30 @@ fn indent(text: &str, n: usize) -> String {
     text.lines()
         .map(|l| format!("{pad}{l}\n"))
         .collect::<String>()
+}
+
+/// The `NAME=VALUE` parameters of the run of `scenario` the profile's
+/// closure was computed from (none without a profile, or for a run without
+/// stored parameters).
+fn traced_params(db: &Option<Db>, closure: Option<&Closure>, scenario: &str) -> Vec<String> {
+    let (Some(db), Some(c)) = (db, closure) else {
+        return Vec::new();
+    };
+    let Some(run) = c.runs.iter().find(|r| r.name == scenario) else {
+        return Vec::new();
+    };
+    let Ok(Some(text)) = db.run_params(run.id) else {
+        return Vec::new();
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    v["params"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -141,6 +141,14 @@ const RUN_COLS: &str =
     "id, name, kind, command, root, host, kernel, started_at, finished_at, status, complete, events, lost, names";
 
 impl Db {
+    /// The parameters a scenario run was given, as stored (`{"file": …,
+    /// "params": {NAME: VALUE}}`); `None` for an ad-hoc run.
+    pub fn run_params(&self, id: i64) -> Result<Option<String>, DbError> {
+        let c = self.connection();
+        c.query_row("SELECT params FROM run WHERE id = ?1", [id], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
     /// Record that a run starts (status `running`, incomplete): a run killed
     /// before it finishes stays visible as such.
     pub fn begin_run(&mut self, run: &NewRun<'_>) -> Result<i64, DbError> {

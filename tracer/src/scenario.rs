@@ -95,6 +95,10 @@ pub struct Step {
 pub struct Scenario {
     /// What it exercises.
     pub description: Option<String>,
+    /// It runs on a booted node: inside a root (`--root`), the root's own
+    /// init is booted first and the steps run inside the node.
+    #[serde(default)]
+    pub boot: bool,
     /// Parameters.
     #[serde(default)]
     pub params: BTreeMap<String, Param>,
