@@ -22,6 +22,9 @@ pub(crate) fn run(cli: &Cli, a: &DepsArgs) -> anyhow::Result<i32> {
             let root = Root::open(dir)?;
             let objects = LiveObjects::new(&root);
             let resolver = Resolver::new(&root, &root, &objects, options);
+            resolver
+                .check_configuration()
+                .with_context(|| format!("the loader configuration of {}", dir.display()))?;
             let mut out = Vec::new();
             for p in &a.paths {
                 let c = resolver.closure(p.as_os_str().as_bytes());

@@ -8,6 +8,7 @@ mod bad_input;
 mod boot;
 mod confinement;
 mod deps_fixtures;
+mod hostile;
 mod hwcaps;
 mod musl;
 mod names;

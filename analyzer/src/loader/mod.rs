@@ -373,6 +373,10 @@ pub enum CacheSource {
     Conf(Vec<(Vec<u8>, Vec<u8>, Option<i32>)>),
 }
 
+/// The cache (or its ld.so.conf replacement), the findings about it, and an
+/// include cycle that makes ld.so.conf unusable.
+type LoadedCache = (Arc<CacheSource>, Vec<Finding>, Option<ldconf::IncludeCycle>);
+
 /// Resolves closures inside one root. Cheap to share between threads.
 pub struct Resolver<'a> {
     view: &'a dyn FsView,
@@ -381,7 +385,7 @@ pub struct Resolver<'a> {
     options: Options,
     glibc: Mutex<HashMap<Vec<u8>, Arc<GlibcConfig>>>,
     musl: Mutex<HashMap<Vec<u8>, Arc<MuslConfig>>>,
-    cache: OnceLock<(Arc<CacheSource>, Vec<Finding>)>,
+    cache: OnceLock<LoadedCache>,
     setup_findings: Mutex<Vec<Finding>>,
 }
 
@@ -498,6 +502,12 @@ impl ldconf::ConfFs for ConfFsAdapter<'_> {
             )),
         }
     }
+    fn identity(&self, path: &[u8]) -> Vec<u8> {
+        match rootfs::resolve(self.0, path, b"/").target {
+            Ok((p, _)) => p,
+            Err(_) => bytes::normalize(path),
+        }
+    }
 }
 
 impl<'a> Resolver<'a> {
@@ -530,7 +540,7 @@ impl<'a> Resolver<'a> {
     /// directories), each reported once.
     pub fn setup_findings(&self) -> Vec<Finding> {
         let mut out = self.setup_findings.lock().expect("findings").clone();
-        if let Some((_, f)) = self.cache.get() {
+        if let Some((_, f, _)) = self.cache.get() {
             out.extend(f.iter().cloned());
         }
         out.sort();
@@ -565,14 +575,24 @@ impl<'a> Resolver<'a> {
         self.cache.get_or_init(|| self.load_cache()).0.clone()
     }
 
-    fn load_cache(&self) -> (Arc<CacheSource>, Vec<Finding>) {
+    /// Whether the root's loader configuration can be used at all: with no
+    /// usable ld.so.cache, an include cycle in ld.so.conf is an error (no
+    /// `ldconfig` could build a cache from it), not a finding.
+    pub fn check_configuration(&self) -> Result<(), ldconf::IncludeCycle> {
+        match &self.cache.get_or_init(|| self.load_cache()).2 {
+            Some(cycle) => Err(cycle.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn load_cache(&self) -> LoadedCache {
         let mut findings = Vec::new();
         let res = rootfs::resolve(self.view, b"/etc/ld.so.cache", b"/");
         if let Ok((p, meta)) = &res.target {
             if meta.kind == Kind::File {
                 match self.root.read_file(p, 256 << 20) {
                     Ok(bytes) => match LdCache::parse(&bytes) {
-                        Ok(c) => return (Arc::new(CacheSource::Cache(c)), findings),
+                        Ok(c) => return (Arc::new(CacheSource::Cache(c)), findings, None),
                         Err(e) => findings.push(Finding::new(
                             Code::CorruptLdSoCache,
                             p.clone(),
@@ -594,7 +614,18 @@ impl<'a> Resolver<'a> {
                 "no ld.so.cache in the root; libraries are looked up in the ld.so.conf directories as ldconfig would record them",
             ));
         }
-        let conf = ldconf::read_ld_so_conf(&ConfFsAdapter(self.root), b"/etc/ld.so.conf");
+        let conf = match ldconf::read_ld_so_conf(&ConfFsAdapter(self.root), b"/etc/ld.so.conf") {
+            Ok(conf) => conf,
+            Err(cycle) => {
+                findings.push(Finding::new(
+                    Code::LdSoConf,
+                    cycle.back_to.clone(),
+                    cycle.to_string(),
+                ));
+                let empty = self.recompute_cache(&[]);
+                return (Arc::new(empty), findings, Some(cycle));
+            }
+        };
         for p in &conf.problems {
             findings.push(Finding::new(
                 Code::LdSoConf,
@@ -602,7 +633,7 @@ impl<'a> Resolver<'a> {
                 format!("line {}: {}", p.line, p.message),
             ));
         }
-        (Arc::new(self.recompute_cache(&conf.dirs)), findings)
+        (Arc::new(self.recompute_cache(&conf.dirs)), findings, None)
     }
 
     /// What ldconfig would put in the cache for these directories (plus the

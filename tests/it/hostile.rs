@@ -1,0 +1,140 @@
+//! Hostile input and faults: configurations that would make a naive reader
+//! loop, files the kernel or the loader would refuse, foreign databases and
+//! malformed arguments. Each test builds its hostile input itself; each is
+//! an error or a finding, never a hang, a crash or a clean answer.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::support::{
+    code, kaudit_cmd, require_root, run_with_timeout, show, Build, FixtureRoot, Layout, APP,
+};
+
+/// Generous bound for commands that must not hang: a hang fails the test.
+const NO_HANG: Duration = Duration::from_secs(120);
+
+/// `kaudit ARGS` bounded by [`NO_HANG`].
+fn kaudit_bounded<I, S>(args: I) -> std::process::Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run_with_timeout(kaudit_cmd(args), NO_HANG)
+}
+
+/// A glibc root (no ld.so.cache) whose /usr/bin/app needs liba.so.1 from
+/// `libdir`.
+fn root_with_app_in(libdir: &str) -> FixtureRoot {
+    let root = FixtureRoot::glibc(Layout::Split);
+    let liba = root.build_into(Build::lib("liba.so.1"), format!("{libdir}/liba.so.1"));
+    root.build_into(Build::exe().calls("liba.so.1").link(&liba), APP);
+    root
+}
+
+fn deps_json_bounded(root: &FixtureRoot, path: &str) -> std::process::Output {
+    kaudit_bounded([
+        OsStr::new("deps"),
+        OsStr::new("--root"),
+        root.path().as_os_str(),
+        OsStr::new("--format"),
+        OsStr::new("json"),
+        OsStr::new(path),
+    ])
+}
+
+fn scan_bounded(root: &FixtureRoot, db: &Path) -> std::process::Output {
+    kaudit_bounded([
+        OsStr::new("scan"),
+        OsStr::new("--root"),
+        root.path().as_os_str(),
+        OsStr::new("--db"),
+        db.as_os_str(),
+    ])
+}
+
+/// `include ./ld.so.conf` and `include ../etc/ld.so.conf` name the file
+/// being read under other names: a cycle no `ldconfig` finishes. With no
+/// ld.so.cache to use instead, `deps` and `scan` stop at once with exit 2
+/// naming the cycle (they used to recurse, doubling the work at every
+/// level, until memory ran out), and `scan` leaves no graph behind.
+#[test]
+fn ld_so_conf_include_cycle_is_an_error_naming_it() {
+    if !require_root() {
+        return;
+    }
+    let root = root_with_app_in("/opt/lib");
+    root.ld_so_conf("/opt/lib\ninclude ./ld.so.conf\ninclude ../etc/ld.so.conf\n");
+
+    let out = deps_json_bounded(&root, APP);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("include cycle in ld.so.conf: /etc/ld.so.conf:2 includes /etc/./ld.so.conf"),
+        "{}",
+        show(&out)
+    );
+
+    let db = root.scratch("cycle.db");
+    let out = scan_bounded(&root, &db);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("include cycle in ld.so.conf"),
+        "{}",
+        show(&out)
+    );
+    assert!(!db.exists(), "scan wrote a graph for an unusable root");
+
+    // a cycle through a symlink is the same file under another name
+    root.ld_so_conf("/opt/lib\ninclude ld.so.conf.d/*.conf\n");
+    root.symlink("../ld.so.conf", "/etc/ld.so.conf.d/loop.conf");
+    let out = deps_json_bounded(&root, APP);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "include cycle in ld.so.conf: /etc/ld.so.conf:2 includes /etc/ld.so.conf.d/loop.conf"
+        ),
+        "{}",
+        show(&out)
+    );
+}
+
+/// 30 files each including the next twice (no cycle): re-reading every
+/// include would read the last file 2^29 times. Each file is read once, so
+/// `deps` answers (bounded in time), and the library is found through the
+/// directory the last file lists.
+#[test]
+fn ld_so_conf_doubling_include_chain_is_read_once_per_file() {
+    if !require_root() {
+        return;
+    }
+    const N: usize = 30;
+    let root = root_with_app_in(&format!("/opt/lib{}", N - 1));
+    root.ld_so_conf("include conf/c0.conf\n");
+    for i in 0..N {
+        let text = if i + 1 < N {
+            format!(
+                "/opt/lib{i}\ninclude c{n}.conf\ninclude ../conf/c{n}.conf\n",
+                n = i + 1
+            )
+        } else {
+            format!("/opt/lib{i}\n")
+        };
+        root.write(format!("/etc/conf/c{i}.conf"), text);
+    }
+    let out = deps_json_bounded(&root, APP);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let deps: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let edge = deps["edges"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["name"] == "liba.so.1"))
+        .unwrap_or_else(|| panic!("no edge to liba.so.1: {deps:#}"));
+    assert_eq!(
+        edge["to"],
+        format!("/opt/lib{}/liba.so.1", N - 1),
+        "{edge:#}"
+    );
+    assert_eq!(edge["rule"], "ld-so-conf", "{edge:#}");
+    let _ = fs::metadata(root.host("/etc/conf/c0.conf")).expect("chain written");
+}
