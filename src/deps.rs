@@ -86,6 +86,9 @@ pub(crate) fn run(cli: &Cli, a: &DepsArgs) -> anyhow::Result<i32> {
             return Ok(2);
         }
         if a.format != DepsFormat::Tree {
+            if let Some(fatal) = &r.fatal {
+                eprintln!("load aborts: {}: {fatal}", String::from_utf8_lossy(&r.path));
+            }
             for e in r.unresolved() {
                 eprintln!(
                     "unresolved-needed: {} needs {}",

@@ -529,7 +529,13 @@ impl Db {
         for f in fs {
             let (code, p, msg) = f.map_err(|e| self.err(e))?;
             if let Some(code) = Code::from_name(&code) {
-                if code == Code::LoadError && report.fatal.is_none() {
+                // a load error aborts the load; a program whose interpreter
+                // is missing cannot even be started
+                let aborts = code == Code::LoadError
+                    || (code == Code::MissingInterpreter
+                        && is_program
+                        && report.linkage == "dynamic");
+                if aborts && report.fatal.is_none() {
                     report.fatal = Some(msg.clone());
                 }
                 report.findings.push(Finding::new(code, p, msg));

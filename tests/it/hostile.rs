@@ -8,8 +8,11 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
+use std::process::Command;
+
 use crate::support::{
-    code, kaudit_cmd, require_root, run_with_timeout, show, Build, FixtureRoot, Layout, APP,
+    code, host_tool, kaudit_cmd, require_root, run_with_timeout, show, Build, FixtureRoot, Layout,
+    Toolchain, APP, MUSL_INTERP,
 };
 
 /// Generous bound for commands that must not hang: a hang fails the test.
@@ -137,4 +140,123 @@ fn ld_so_conf_doubling_include_chain_is_read_once_per_file() {
     );
     assert_eq!(edge["rule"], "ld-so-conf", "{edge:#}");
     let _ = fs::metadata(root.host("/etc/conf/c0.conf")).expect("chain written");
+}
+
+/// What the kernel says when asked to start `path` inside `root`: `None`
+/// when `execve` succeeded (whatever the program then did), else the error
+/// `chroot` reports for it ("No such file or directory", "Exec format
+/// error"). The program runs with an empty environment.
+fn kernel_refuses(root: &FixtureRoot, path: &str) -> Option<String> {
+    let mut cmd = Command::new(host_tool("chroot"));
+    cmd.env_clear().arg(root.path()).arg(path);
+    let out = run_with_timeout(cmd, NO_HANG);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let refused = err
+        .lines()
+        .find_map(|l| {
+            l.split_once("chroot: failed to run command ")
+                .map(|(_, rest)| rest)
+        })
+        .map(|rest| rest.rsplit(": ").next().unwrap_or(rest).to_owned());
+    if refused.is_some() {
+        assert!(
+            matches!(code(&out), 126 | 127),
+            "chroot reported an exec failure with status {}",
+            show(&out)
+        );
+    }
+    refused
+}
+
+/// `deps --format list`, `--format json` and the default tree of `path` in
+/// `root`: the exit status must be 1 with the interpreter listed, a
+/// `missing-interpreter` finding and `fatal` saying the program cannot start.
+fn assert_missing_interpreter_is_fatal(root: &FixtureRoot, path: &str, interp: &str) {
+    let out = root.deps_list(path);
+    assert_eq!(code(&out), 1, "deps --format list\n{}", show(&out));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.lines().any(|l| l == interp),
+        "the interpreter is not listed\n{}",
+        show(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the kernel cannot start the program"),
+        "{}",
+        show(&out)
+    );
+
+    let out = deps_json_bounded(root, path);
+    assert_eq!(code(&out), 1, "deps --format json\n{}", show(&out));
+    let deps: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let fatal = deps["fatal"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no fatal: {deps:#}"));
+    assert!(fatal.contains(interp), "{fatal}");
+    assert!(
+        deps["findings"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["code"] == "missing-interpreter")),
+        "{deps:#}"
+    );
+    assert!(
+        deps["objects"].as_array().is_some_and(|o| o
+            .iter()
+            .any(|o| o["path"] == interp && o["rule"] == "interpreter")),
+        "{deps:#}"
+    );
+
+    let db = root.scratch("missing-interp.db");
+    let _ = fs::remove_file(&db);
+    let out = scan_bounded(root, &db);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let out = kaudit_bounded([
+        OsStr::new("deps"),
+        OsStr::new("--db"),
+        db.as_os_str(),
+        OsStr::new("--format"),
+        OsStr::new("list"),
+        OsStr::new(path),
+    ]);
+    assert_eq!(code(&out), 1, "deps --db\n{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l == interp),
+        "deps --db does not list the interpreter\n{}",
+        show(&out)
+    );
+}
+
+/// A musl program in a root without the musl loader, and a glibc program
+/// whose PT_INTERP names a loader that does not exist: the kernel refuses
+/// to start either (`execve` fails with ENOENT, the shell's 127). `deps`
+/// lists the interpreter, reports `missing-interpreter`, and exits 1 with
+/// `fatal` set (it used to exit 0 with nothing wrong but a finding).
+#[test]
+fn missing_interpreter_is_fatal() {
+    if !require_root() {
+        return;
+    }
+    let root = FixtureRoot::musl();
+    root.build_into(Build::exe().toolchain(Toolchain::Musl), APP);
+    fs::remove_file(root.host(MUSL_INTERP)).expect("remove the musl loader");
+    assert_eq!(
+        kernel_refuses(&root, APP).as_deref(),
+        Some("No such file or directory"),
+        "fixture check: the kernel should refuse the musl program"
+    );
+    assert_missing_interpreter_is_fatal(&root, APP, MUSL_INTERP);
+
+    let root = FixtureRoot::glibc(Layout::Split);
+    root.build_into(
+        Build::exe().ldflag("-Wl,--dynamic-linker=/lib/ld-missing.so.2"),
+        APP,
+    );
+    assert_eq!(
+        kernel_refuses(&root, APP).as_deref(),
+        Some("No such file or directory"),
+        "fixture check: the kernel should refuse the program"
+    );
+    assert_missing_interpreter_is_fatal(&root, APP, "/lib/ld-missing.so.2");
 }

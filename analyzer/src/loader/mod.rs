@@ -189,8 +189,33 @@ impl Closure {
             .iter()
             .skip(1)
             .map(|&i| &self.objects[i])
-            .filter(|o| o.visible && !o.faked)
+            .filter(|o| o.visible && (!o.faked || o.rule == Rule::Interpreter))
     }
+}
+
+/// A program whose `PT_INTERP` names nothing loadable: the kernel refuses to
+/// start it (`execve` fails), so the load is fatal, with a
+/// `missing-interpreter` finding. The caller lists the interpreter all the
+/// same, as a placeholder object that matches no request.
+pub(crate) fn missing_interpreter(c: &mut Closure, interp: &[u8], o: &Opened) {
+    let why = match &o.probe {
+        Probe::Missing(_) => "does not exist in the root".to_string(),
+        Probe::Dir => "is a directory".to_string(),
+        Probe::NotElf { .. } => "is not an ELF file".to_string(),
+        Probe::Malformed(m) => format!("is malformed: {m}"),
+        Probe::Unreadable(m) => format!("cannot be read: {m}"),
+        Probe::Special(k) => format!("is a {}", k.as_str()),
+        Probe::Elf(_) => "is not loadable".to_string(),
+    };
+    let message = format!("program interpreter {} {why}", bytes::display(interp));
+    if c.fatal.is_none() {
+        c.fatal = Some(format!("{message}: the kernel cannot start the program"));
+    }
+    c.findings.push(Finding::new(
+        Code::MissingInterpreter,
+        c.path.clone(),
+        message,
+    ));
 }
 
 /// What is at a path, for the loader's purposes.
