@@ -532,6 +532,7 @@ impl Db {
                 // a load error aborts the load; a program whose interpreter
                 // is missing cannot even be started
                 let aborts = code == Code::LoadError
+                    || code == Code::ExecFormatError
                     || (code == Code::MissingInterpreter
                         && is_program
                         && report.linkage == "dynamic");

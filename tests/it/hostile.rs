@@ -11,8 +11,8 @@ use std::time::Duration;
 use std::process::Command;
 
 use crate::support::{
-    code, host_tool, kaudit_cmd, require_root, run_with_timeout, show, Build, FixtureRoot, Layout,
-    Toolchain, APP, MUSL_INTERP,
+    code, compile_fixture, host_tool, kaudit_cmd, require_root, run_with_timeout, show, Build,
+    FixtureRoot, Layout, Toolchain, APP, MUSL_INTERP,
 };
 
 /// Generous bound for commands that must not hang: a hang fails the test.
@@ -259,4 +259,202 @@ fn missing_interpreter_is_fatal() {
         "fixture check: the kernel should refuse the program"
     );
     assert_missing_interpreter_is_fatal(&root, APP, "/lib/ld-missing.so.2");
+}
+
+/// Deterministic pseudo-random numbers (xorshift64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Header fields of a 64-bit ELF file: name, offset, width in bytes.
+const HEADER_FIELDS: &[(&str, usize, usize)] = &[
+    ("EI_CLASS", 4, 1),
+    ("EI_DATA", 5, 1),
+    ("EI_VERSION", 6, 1),
+    ("EI_OSABI", 7, 1),
+    ("EI_ABIVERSION", 8, 1),
+    ("e_type", 16, 2),
+    ("e_machine", 18, 2),
+    ("e_version", 20, 4),
+    ("e_phoff", 32, 8),
+    ("e_shoff", 40, 8),
+    ("e_flags", 48, 4),
+    ("e_ehsize", 52, 2),
+    ("e_phentsize", 54, 2),
+    ("e_phnum", 56, 2),
+    ("e_shnum", 60, 2),
+];
+
+fn set_field(bytes: &mut [u8], offset: usize, width: usize, value: u64) {
+    bytes[offset..offset + width].copy_from_slice(&value.to_le_bytes()[..width]);
+}
+
+/// The kernel is the oracle: copies of a real dynamic program with header
+/// fields mutated (every field through its boundary values, then random
+/// values and random pairs of fields) are executed in a chroot, and kaudit's
+/// verdict must agree with the kernel's. `execve` failing with ENOEXEC
+/// ("Exec format error") must be an `exec-format-error` finding with the load
+/// fatal, and kaudit must not claim it for any file the kernel executes.
+/// (Such files used to be `[static]` or `[not-loadable]` with exit 0.)
+#[test]
+fn corrupt_elf_headers_agree_with_the_kernel() {
+    if !require_root() {
+        return;
+    }
+    let root = FixtureRoot::glibc(Layout::Split);
+    root.build_into(Build::exe(), APP);
+    let good = fs::read(root.host(APP)).expect("read the program");
+    let helper = root.scratch("exec_errno");
+    compile_fixture("exec_errno.c", &helper, &[]);
+
+    let mut mutants: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut rng = Rng(0x6b61_7564_6974);
+    for &(name, offset, width) in HEADER_FIELDS {
+        let max = if width == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * width)) - 1
+        };
+        let original = {
+            let mut b = [0u8; 8];
+            b[..width].copy_from_slice(&good[offset..offset + width]);
+            u64::from_le_bytes(b)
+        };
+        let mut values = vec![
+            0,
+            1,
+            2,
+            3,
+            original.wrapping_add(1),
+            original.wrapping_sub(1),
+            max,
+        ];
+        values.extend([32, 52, 55, 56, 57, 64, 1170, 1171, 4096, 65535].map(|v| v & max));
+        values.extend((0..6).map(|_| rng.next() & max));
+        values.sort_unstable();
+        values.dedup();
+        for v in values.into_iter().filter(|&v| v != original) {
+            let mut bytes = good.clone();
+            set_field(&mut bytes, offset, width, v);
+            mutants.push((format!("{name}={v:#x}"), bytes));
+        }
+    }
+    for _ in 0..60 {
+        let mut bytes = good.clone();
+        let mut what = Vec::new();
+        for _ in 0..2 {
+            let (name, offset, width) = HEADER_FIELDS[rng.next() as usize % HEADER_FIELDS.len()];
+            let max = if width == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * width)) - 1
+            };
+            // small values hit the checks more often than uniform ones
+            let v = if rng.next() % 2 == 0 {
+                rng.next() % 128
+            } else {
+                rng.next()
+            } & max;
+            set_field(&mut bytes, offset, width, v);
+            what.push(format!("{name}={v:#x}"));
+        }
+        if bytes != good {
+            mutants.push((what.join(","), bytes));
+        }
+    }
+    let paths: Vec<String> = (0..mutants.len())
+        .map(|i| format!("/usr/bin/m{i}"))
+        .collect();
+    for (path, (_, bytes)) in paths.iter().zip(&mutants) {
+        root.write_exec(path, bytes);
+    }
+
+    // the kernel's verdicts
+    let mut cmd = Command::new(&helper);
+    cmd.env_clear().arg(root.path()).args(&paths);
+    let out = run_with_timeout(cmd, NO_HANG * 4);
+    assert_eq!(code(&out), 0, "exec_errno failed\n{}", show(&out));
+    let kernel: std::collections::HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(p, v)| (p.to_owned(), v.to_owned()))
+        .collect();
+
+    // kaudit's, all in one call
+    let mut args: Vec<&OsStr> = vec![
+        OsStr::new("deps"),
+        OsStr::new("--root"),
+        root.path().as_os_str(),
+        OsStr::new("--format"),
+        OsStr::new("json"),
+    ];
+    args.extend(paths.iter().map(OsStr::new));
+    let out = kaudit_bounded(&args);
+    assert!(matches!(code(&out), 0 | 1), "deps failed\n{}", show(&out));
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let reports = reports.as_array().expect("one report per path");
+
+    let mut disagreements = Vec::new();
+    let (mut refused, mut other_errors, mut ran) = (0, 0, 0);
+    for ((path, (what, _)), report) in paths.iter().zip(&mutants).zip(reports) {
+        let verdict = kernel.get(path).map(String::as_str).unwrap_or("missing");
+        let claims = report["findings"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["code"] == "exec-format-error"));
+        let fatal = !report["fatal"].is_null();
+        match verdict {
+            "8" => refused += 1,
+            "ok" => ran += 1,
+            _ => other_errors += 1,
+        }
+        let agrees = match verdict {
+            "8" => claims && fatal,
+            _ => !claims,
+        };
+        if !agrees {
+            disagreements.push(format!(
+                "{what}: kernel {verdict}, kaudit linkage {} fatal {}",
+                report["linkage"], report["fatal"]
+            ));
+        }
+    }
+    println!(
+        "{} mutants: the kernel refused {refused} (ENOEXEC), failed {other_errors} otherwise, \
+         executed {ran}",
+        mutants.len()
+    );
+    assert!(
+        refused > 20 && ran > 20,
+        "the mutants should exercise both verdicts"
+    );
+    assert!(
+        disagreements.is_empty(),
+        "kaudit disagrees with the kernel on {} of {} mutants:\n{}",
+        disagreements.len(),
+        mutants.len(),
+        disagreements.join("\n")
+    );
+
+    // one refused file alone: exit 1, the finding and the reason
+    let index = mutants
+        .iter()
+        .position(|(what, _)| what == "e_phentsize=0x0")
+        .expect("the e_phentsize=0 mutant");
+    let out = deps_json_bounded(&root, &paths[index]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["linkage"], "not-loadable", "{report:#}");
+    assert!(
+        report["fatal"]
+            .as_str()
+            .is_some_and(|f| f.contains("Exec format error") && f.contains("e_phentsize 0")),
+        "{report:#}"
+    );
 }

@@ -488,6 +488,18 @@ pub fn system_dirs_from_binary(data: &[u8]) -> Option<Vec<Vec<u8>>> {
     best
 }
 
+/// Why the kernel would refuse to execute the ELF file `file` (a canonical
+/// path inside the root), from its first bytes read again: for a file too
+/// malformed to keep as an [`ElfInfo`].
+pub fn exec_refusal_of(root: &Root, file: &[u8]) -> Option<elf::ExecRefusal> {
+    let f = root.open_file(file).ok()?;
+    let size = f.metadata().ok()?.len();
+    let mut head = [0u8; 64];
+    let n = (size as usize).min(head.len());
+    elf::ReadAt::read_exact_at(&f, &mut head[..n], 0).ok()?;
+    elf::is_elf(&head[..n]).then(|| elf::exec_refusal(&head[..n], size))?
+}
+
 /// The glibc version a loader binary declares (`… release version 2.36`).
 pub fn glibc_version_from_binary(data: &[u8]) -> Option<(u32, u32)> {
     let needle = b"release version ";
@@ -948,6 +960,40 @@ impl<'a> Resolver<'a> {
         let file = opened.file().map(<[u8]>::to_vec);
         let info = match &opened.probe {
             Probe::Elf(i) => i.clone(),
+            Probe::Malformed(m) if opened.meta.as_ref().is_some_and(|m| m.mode & 0o111 != 0) => {
+                // an executable the kernel refuses is an answer, not an error
+                if let Some(r) = file.as_deref().and_then(|f| exec_refusal_of(self.root, f)) {
+                    let message =
+                        format!("the kernel refuses to execute it (Exec format error): {r}");
+                    c.linkage = Linkage::NotLoadable;
+                    c.fatal = Some(message.clone());
+                    c.findings
+                        .push(Finding::new(Code::ExecFormatError, path.to_vec(), message));
+                    c.findings
+                        .push(Finding::new(Code::MalformedElf, path.to_vec(), m.clone()));
+                    c.objects.push(Object {
+                        name: path.to_vec(),
+                        path: path.to_vec(),
+                        named: opened.named(),
+                        file: file.clone().unwrap_or_default(),
+                        needed_by: None,
+                        rule: Rule::Direct,
+                        via: None,
+                        hops: opened.res.prefix().to_vec(),
+                        alternatives: Vec::new(),
+                        info: None,
+                        dev_ino: opened.meta.as_ref().map_or((0, 0), |m| (m.dev, m.ino)),
+                        names: vec![path.to_vec()],
+                        soname_added: false,
+                        origin: None,
+                        faked: false,
+                        visible: true,
+                    });
+                    return c;
+                }
+                c.fatal = Some(m.clone());
+                return c;
+            }
             other => {
                 c.fatal = Some(match other {
                     Probe::Missing(e) => e.to_string(),
@@ -962,6 +1008,27 @@ impl<'a> Resolver<'a> {
             }
         };
         c.linkage = info.linkage();
+        let executable = opened.meta.as_ref().is_some_and(|m| m.mode & 0o111 != 0);
+        let refusal = match (executable, info.exec_refusal) {
+            // the kernel refuses to execute it: nothing is loaded
+            (true, Some(r)) => Some((
+                Code::ExecFormatError,
+                format!("the kernel refuses to execute it (Exec format error): {r}"),
+            )),
+            // loaded as a library (dlopen): glibc's checks of the file
+            (false, Some(_)) => match elf::verify_glibc(&info, Expect::of(&info)) {
+                elf::Verdict::Fatal(m) => {
+                    Some((Code::LoadError, format!("{}: {m}", bytes::display(path))))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some((code, message)) = refusal {
+            c.linkage = Linkage::NotLoadable;
+            c.fatal = Some(message.clone());
+            c.findings.push(Finding::new(code, path.to_vec(), message));
+        }
         let main = Object {
             name: path.to_vec(),
             path: path.to_vec(),
@@ -982,7 +1049,7 @@ impl<'a> Resolver<'a> {
             visible: true,
         };
         c.objects.push(main);
-        if c.linkage != Linkage::Dynamic {
+        if c.linkage != Linkage::Dynamic || c.fatal.is_some() {
             return c;
         }
         let Some((flavor, interp)) = self.loader_for(&info) else {
