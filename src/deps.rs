@@ -39,7 +39,7 @@ pub(crate) fn run(cli: &Cli, a: &DepsArgs) -> anyhow::Result<i32> {
             out
         }
         None => {
-            let db = Db::open(&cli.db, false)?;
+            let db = Db::open_read(&cli.db)?;
             let index = db.index()?;
             let mut out = Vec::new();
             for p in &a.paths {

@@ -442,7 +442,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
 }
 
 pub(crate) fn runs(cli: &Cli, a: &RunsArgs) -> anyhow::Result<i32> {
-    let db = Db::open(&cli.db, false)?;
+    let db = Db::open_read(&cli.db)?;
     let runs = db.runs()?;
     let mut out = std::io::stdout().lock();
     match a.format {
@@ -485,7 +485,7 @@ pub(crate) fn runs(cli: &Cli, a: &RunsArgs) -> anyhow::Result<i32> {
 }
 
 pub(crate) fn accessed(cli: &Cli, a: &AccessedArgs) -> anyhow::Result<i32> {
-    let db = Db::open(&cli.db, false)?;
+    let db = Db::open_read(&cli.db)?;
     let Some(run) = db.find_run(a.run, a.scenario.as_deref())? else {
         anyhow::bail!("no such run in {}", cli.db.display());
     };

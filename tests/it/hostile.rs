@@ -458,3 +458,135 @@ fn corrupt_elf_headers_agree_with_the_kernel() {
         "{report:#}"
     );
 }
+
+/// The bytes of a file and of its `-wal` and `-shm` companions (`None` when
+/// absent), to show a command left them alone.
+fn file_state(path: &Path) -> Vec<Option<Vec<u8>>> {
+    ["", "-wal", "-shm", "-journal"]
+        .iter()
+        .map(|suffix| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            fs::read(Path::new(&p)).ok()
+        })
+        .collect()
+}
+
+/// Another program's SQLite file given as `--db`: read commands, `scan` and
+/// `trace` refuse it with exit 2 naming it, and it is left byte for byte as
+/// it was (it used to gain kaudit's tables and WAL mode). A kaudit graph is
+/// not modified by a read command either.
+#[test]
+fn foreign_database_is_refused_and_left_untouched() {
+    if !require_root() {
+        return;
+    }
+    let root = root_with_app_in("/usr/lib/x86_64-linux-gnu");
+    let foreign = root.scratch("some-other-app.db");
+    crate::support::sqlite(
+        &foreign,
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('mine');",
+    );
+    let tagged = root.scratch("tagged.db");
+    crate::support::sqlite(&tagged, "PRAGMA application_id = 42;");
+    for db in [&foreign, &tagged] {
+        let before = file_state(db);
+        for args in [
+            vec![OsStr::new("runs")],
+            vec![OsStr::new("accessed")],
+            vec![OsStr::new("deps"), OsStr::new(APP)],
+            vec![OsStr::new("owner"), OsStr::new(APP)],
+            vec![
+                OsStr::new("scan"),
+                OsStr::new("--root"),
+                root.path().as_os_str(),
+            ],
+            vec![
+                OsStr::new("trace"),
+                OsStr::new("--name"),
+                OsStr::new("t"),
+                OsStr::new("--"),
+                OsStr::new("/bin/true"),
+            ],
+        ] {
+            let mut full = args.clone();
+            full.splice(1..1, [OsStr::new("--db"), db.as_os_str()]);
+            let out = kaudit_bounded(&full);
+            assert_eq!(code(&out), 2, "{full:?}\n{}", show(&out));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(&*db.to_string_lossy()) && err.contains("is not a kaudit graph"),
+                "{full:?}\n{}",
+                show(&out)
+            );
+            assert!(
+                file_state(db) == before,
+                "{full:?} changed {}",
+                db.display()
+            );
+        }
+    }
+
+    // a graph is not modified by reading it
+    let graph = root.scratch("graph.db");
+    let out = scan_bounded(&root, &graph);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    // (in WAL mode a reader may leave SQLite's empty -wal and -shm beside it)
+    let before = fs::read(&graph).expect("read the graph");
+    // (`owner` answers "no package": exit 1)
+    for (args, status) in [
+        (vec!["runs"], 0),
+        (vec!["deps", APP], 0),
+        (vec!["owner", APP], 1),
+    ] {
+        let mut full: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        full.extend([OsStr::new("--db"), graph.as_os_str()]);
+        let out = kaudit_bounded(&full);
+        assert_eq!(code(&out), status, "{full:?}\n{}", show(&out));
+        assert!(
+            fs::read(&graph).expect("read the graph") == before,
+            "{full:?} changed the graph"
+        );
+    }
+    // a graph written before kaudit marked its files is still kaudit's
+    crate::support::sqlite(&graph, "PRAGMA application_id = 0;");
+    let out = kaudit_bounded([OsStr::new("runs"), OsStr::new("--db"), graph.as_os_str()]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+}
+
+/// A graph on a read-only mount can be read: `runs`, `deps` and the reports
+/// (which then only skip storing their closure). It used to fail: the open
+/// wanted to write (WAL mode, migration).
+#[test]
+fn graph_on_a_read_only_mount_can_be_read() {
+    if !require_root() {
+        return;
+    }
+    let root = root_with_app_in("/usr/lib/x86_64-linux-gnu");
+    let dir = root.scratch("ro");
+    fs::create_dir_all(&dir).expect("mkdir");
+    let graph = dir.join("graph.db");
+    let out = scan_bounded(&root, &graph);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let kaudit = env!("CARGO_BIN_EXE_kaudit");
+    let script = format!(
+        "set -e; mount --bind \"$1\" \"$1\"; mount -o remount,bind,ro \"$1\"; \
+         if touch \"$1/probe\" 2>/dev/null; then echo 'not read-only' >&2; exit 9; fi; \
+         {kaudit} runs --db \"$1/graph.db\"; \
+         {kaudit} deps --format list --db \"$1/graph.db\" {APP}; \
+         {kaudit} writable --db \"$1/graph.db\""
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "/bin/sh", "-c"])
+        .arg(&script)
+        .arg("sh")
+        .arg(&dir)
+        .env_remove("KAUDIT_DB");
+    let out = run_with_timeout(cmd, NO_HANG);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("liba.so.1"),
+        "{}",
+        show(&out)
+    );
+}
