@@ -189,10 +189,12 @@ pub fn parse_size(s: &str) -> Option<u64> {
         "t" | "tb" | "tib" => 1 << 40,
         _ => return None,
     };
-    if !n.is_finite() || n < 0.0 {
+    let bytes = (n * mult as f64).round();
+    // 2^64 and beyond do not fit (`as` would saturate silently)
+    if !bytes.is_finite() || bytes < 0.0 || bytes >= 18_446_744_073_709_551_616.0 {
         return None;
     }
-    Some((n * mult as f64).round() as u64)
+    Some(bytes as u64)
 }
 
 /// Bytes for humans (`12.3 MiB`).
@@ -447,6 +449,10 @@ reason = "docs"
         assert_eq!(parse_size("4096"), Some(4096));
         assert_eq!(parse_size("2G"), Some(2 << 30));
         assert_eq!(parse_size("3 parsecs"), None);
+        assert_eq!(parse_size("99999999999999999999 GiB"), None);
+        assert_eq!(parse_size("16 EiB"), None);
+        assert_eq!(parse_size("16777216 TiB"), None);
+        assert_eq!(parse_size("16777215 TiB"), Some(16_777_215 << 40));
         assert_eq!(human(1536), "1.5 KiB");
         assert_eq!(human(12), "12 B");
     }

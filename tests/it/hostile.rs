@@ -590,3 +590,110 @@ fn graph_on_a_read_only_mount_can_be_read() {
         show(&out)
     );
 }
+
+/// Arguments and files that used to be taken as given: a misspelt
+/// `--param`, an empty run name or one with a tab or a newline (which
+/// forged a row in `kaudit runs`), a budget past 2^64 bytes, an allowlist
+/// line with an empty last component. Each is refused with exit 2 naming
+/// what is wrong, before anything runs.
+#[test]
+fn malformed_arguments_are_refused_before_anything_runs() {
+    if !require_root() {
+        return;
+    }
+    // a refusal comes before any tracing; without it these would trace
+    let _turn = crate::support::tracing_turn();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("g.db");
+    let scenario = dir.path().join("greet.toml");
+    fs::write(
+        &scenario,
+        "description = \"greets\"\n\n[params]\nWHO = { default = \"world\" }\n\n\
+         [[step]]\nname = \"greet\"\nrun = \"echo ${WHO}\"\n",
+    )
+    .expect("write the scenario");
+    let refused = |args: &[&OsStr], needle: &str| {
+        let mut full: Vec<&OsStr> = vec![OsStr::new("--db"), db.as_os_str()];
+        full.extend_from_slice(args);
+        let out = kaudit_bounded(&full);
+        assert_eq!(code(&out), 2, "{args:?}\n{}", show(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(needle),
+            "{args:?}: no `{needle}` in\n{}",
+            show(&out)
+        );
+    };
+    refused(
+        &[
+            OsStr::new("trace"),
+            OsStr::new("--scenario"),
+            scenario.as_os_str(),
+            OsStr::new("--param"),
+            OsStr::new("WHOO=me"),
+        ],
+        "has no parameter WHOO; its parameters: WHO",
+    );
+    for name in ["", "a\tb", "a\nb", "a\rb"] {
+        refused(
+            &[
+                OsStr::new("trace"),
+                OsStr::new("--name"),
+                OsStr::new(name),
+                OsStr::new("--"),
+                OsStr::new("/bin/true"),
+            ],
+            "a run name cannot",
+        );
+    }
+    assert!(!db.exists(), "a refused trace wrote a graph");
+
+    let profile = dir.path().join("p.toml");
+    let baseline = dir.path().join("baseline.txt");
+    fs::write(&profile, "scenarios = [\"greet\"]\nbudget = \"64 MiB\"\n").expect("profile");
+    refused(
+        &[
+            OsStr::new("check"),
+            OsStr::new("--profile"),
+            profile.as_os_str(),
+            OsStr::new("--baseline"),
+            baseline.as_os_str(),
+            OsStr::new("--budget"),
+            OsStr::new("99999999999999999999 GiB"),
+        ],
+        "--budget 99999999999999999999 GiB",
+    );
+    fs::write(
+        &profile,
+        "scenarios = [\"greet\"]\nbudget = \"99999999999999999999 GiB\"\n",
+    )
+    .expect("profile");
+    refused(
+        &[
+            OsStr::new("check"),
+            OsStr::new("--profile"),
+            profile.as_os_str(),
+            OsStr::new("--baseline"),
+            baseline.as_os_str(),
+        ],
+        "budget: expected bytes or a size",
+    );
+
+    let root = FixtureRoot::empty();
+    root.write("/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+    let list = dir.path().join("allowlist.txt");
+    fs::write(&list, "/etc\n/etc/passwd/\n").expect("allowlist");
+    let out_dir = dir.path().join("image");
+    refused(
+        &[
+            OsStr::new("assemble"),
+            OsStr::new("--allowlist"),
+            list.as_os_str(),
+            OsStr::new("--from"),
+            root.path().as_os_str(),
+            OsStr::new("--out"),
+            out_dir.as_os_str(),
+        ],
+        "/etc/passwd/",
+    );
+    assert!(!out_dir.exists(), "a refused allowlist was assembled");
+}
