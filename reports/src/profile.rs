@@ -191,7 +191,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
     };
     let bytes = (n * mult as f64).round();
     // 2^64 and beyond do not fit (`as` would saturate silently)
-    if !bytes.is_finite() || bytes < 0.0 || bytes >= 18_446_744_073_709_551_616.0 {
+    if !(0.0..18_446_744_073_709_551_616.0).contains(&bytes) {
         return None;
     }
     Some(bytes as u64)
