@@ -697,3 +697,59 @@ fn malformed_arguments_are_refused_before_anything_runs() {
     );
     assert!(!out_dir.exists(), "a refused allowlist was assembled");
 }
+
+/// A bind mount of the same filesystem inside the root shares its device
+/// number: without `--cross-filesystems` the scan must still stop there
+/// (an `other-filesystem` finding), as it does at any other mount point. It
+/// used to walk into it, comparing only `st_dev`; mount ids tell them apart.
+#[test]
+fn same_filesystem_bind_mount_is_not_walked() {
+    if !require_root() {
+        return;
+    }
+    let root = FixtureRoot::empty();
+    root.write("/srv/data/secret.txt", "not part of the root's own tree\n");
+    root.mkdir("/mnt/bound");
+    let kaudit = env!("CARGO_BIN_EXE_kaudit");
+    let scan_with_bind = |db: &Path, extra: &str| {
+        let script = format!(
+            "set -e; mount --bind \"$1/srv/data\" \"$1/mnt/bound\"; \
+             exec {kaudit} scan --root \"$1\" --db \"$2\" {extra}"
+        );
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--mount", "--propagation", "private", "/bin/sh", "-c"])
+            .arg(&script)
+            .arg("sh")
+            .arg(root.path())
+            .arg(db)
+            .env_remove("KAUDIT_DB");
+        let out = run_with_timeout(cmd, NO_HANG);
+        assert_eq!(code(&out), 0, "{}", show(&out));
+    };
+    let files = |db: &Path| {
+        crate::support::sqlite(db, "SELECT CAST(path AS TEXT) FROM file ORDER BY path;")
+    };
+
+    let db = root.scratch("bind.db");
+    scan_with_bind(&db, "");
+    let walked = files(&db);
+    assert!(walked.lines().any(|l| l == "/mnt/bound"), "{walked}");
+    assert!(
+        !walked.lines().any(|l| l == "/mnt/bound/secret.txt"),
+        "the bind mount was walked:\n{walked}"
+    );
+    let findings = crate::support::sqlite(
+        &db,
+        "SELECT code FROM finding WHERE path = CAST('/mnt/bound' AS BLOB);",
+    );
+    assert_eq!(findings.trim(), "other-filesystem", "{findings}");
+
+    // the same mount is walked when asked to
+    let db = root.scratch("cross.db");
+    scan_with_bind(&db, "--cross-filesystems");
+    let walked = files(&db);
+    assert!(
+        walked.lines().any(|l| l == "/mnt/bound/secret.txt"),
+        "{walked}"
+    );
+}
