@@ -626,9 +626,8 @@ impl Db {
                 });
             }
         }
-        if report.linkage == "not-elf" {
-            report.fatal = Some("not an ELF file".into());
-        }
+        // an entry that is not an ELF file needs nothing: an empty closure
+        // with linkage not-elf (status 0), as documented
         let musl = interp
             .as_deref()
             .is_some_and(|i| bytes::file_name(i).starts_with(b"ld-musl-"));
@@ -678,6 +677,10 @@ impl Db {
                         && report.linkage == "dynamic");
                 if aborts && report.fatal.is_none() {
                     report.fatal = Some(msg.clone());
+                    if code == Code::ExecFormatError && report.linkage == "not-elf" {
+                        // too malformed to keep as ELF, but refused as one
+                        report.linkage = "not-loadable".into();
+                    }
                 }
                 report.findings.push(Finding::new(code, p, msg));
             }
