@@ -185,6 +185,11 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         started_at: now(),
         marks: "",
     })?;
+    for (old, name) in
+        db.settle_abandoned_runs(&read_trimmed("/proc/sys/kernel/hostname"), now())?
+    {
+        eprintln!("kaudit: run {old} {name:?} was left running by a trace that was killed: settled as interrupted and incomplete");
+    }
     // accesses are stored in batches while the workload runs (a second
     // connection, used on the tracer's reader thread)
     let mut batch_db = Db::open(&cli.db, true)?;

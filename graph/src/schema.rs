@@ -211,6 +211,11 @@ ALTER TABLE package ADD COLUMN slot TEXT;
     r#"
 PRAGMA application_id = 1801549156;
 "#,
+    // 10: the process that traces a run, so that a run whose tracer was
+    // killed can be told from one still being traced
+    r#"
+ALTER TABLE run ADD COLUMN pid INTEGER;
+"#,
 ];
 
 /// `PRAGMA application_id` of a kaudit graph: `kaud` in ASCII. A database

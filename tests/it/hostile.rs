@@ -846,3 +846,72 @@ fn profile_with_many_includes_is_linear() {
         "{why}"
     );
 }
+
+/// The cgroup v2 directory of this test process's own group (where a
+/// kaudit it starts makes `kaudit-PID`), when there is one.
+fn own_cgroup_dir() -> Option<std::path::PathBuf> {
+    let own = fs::read_to_string("/proc/self/cgroup").ok()?;
+    let group = own.lines().find_map(|l| l.strip_prefix("0::"))?.to_owned();
+    let mounts = fs::read_to_string("/proc/self/mounts").ok()?;
+    let mnt = mounts
+        .lines()
+        .find(|l| l.split(' ').nth(2) == Some("cgroup2"))?
+        .split(' ')
+        .nth(1)?
+        .to_owned();
+    Some(Path::new(&mnt).join(group.trim_start_matches('/')))
+}
+
+/// A trace whose command cannot start (no such file; a file that is not
+/// executable) fails with exit 2 naming it, records the run as failed, and
+/// leaves no `kaudit-PID` control group behind (it used to).
+#[test]
+fn a_command_that_cannot_start_leaves_no_control_group() {
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    let home = own_cgroup_dir().expect("a cgroup v2 group (the tests need one)");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("g.db");
+    let not_executable = dir.path().join("prog");
+    fs::write(&not_executable, "#!/bin/sh\necho never\n").expect("write");
+    for (name, prog) in [
+        ("missing", Path::new("/nonexistent/prog")),
+        ("not-executable", not_executable.as_path()),
+    ] {
+        let mut cmd = kaudit_cmd([
+            OsStr::new("trace"),
+            OsStr::new("--no-names"),
+            OsStr::new("--name"),
+            OsStr::new(name),
+            OsStr::new("--db"),
+            db.as_os_str(),
+            OsStr::new("--"),
+            prog.as_os_str(),
+        ]);
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let child = cmd.spawn().expect("start kaudit");
+        let pid = child.id();
+        let out = child.wait_with_output().expect("wait for kaudit");
+        assert_eq!(code(&out), 2, "{name}\n{}", show(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&*prog.to_string_lossy()),
+            "{}",
+            show(&out)
+        );
+        let group = home.join(format!("kaudit-{pid}"));
+        assert!(
+            !group.exists(),
+            "{name}: {} was left behind",
+            group.display()
+        );
+        let status = crate::support::sqlite(
+            &db,
+            &format!("SELECT status FROM run WHERE name = '{name}';"),
+        );
+        assert_eq!(status.trim(), "failed", "{name}");
+    }
+}
