@@ -411,6 +411,8 @@ pub struct Resolver<'a> {
     glibc: Mutex<HashMap<Vec<u8>, Arc<GlibcConfig>>>,
     musl: Mutex<HashMap<Vec<u8>, Arc<MuslConfig>>>,
     cache: OnceLock<LoadedCache>,
+    /// Whether a load used the cache (its findings are reported then only).
+    cache_used: std::sync::atomic::AtomicBool,
     setup_findings: Mutex<Vec<Finding>>,
 }
 
@@ -564,6 +566,7 @@ impl<'a> Resolver<'a> {
             glibc: Mutex::new(HashMap::new()),
             musl: Mutex::new(HashMap::new()),
             cache: OnceLock::new(),
+            cache_used: std::sync::atomic::AtomicBool::new(false),
             setup_findings: Mutex::new(Vec::new()),
         }
     }
@@ -578,7 +581,9 @@ impl<'a> Resolver<'a> {
     pub fn setup_findings(&self) -> Vec<Finding> {
         let mut out = self.setup_findings.lock().expect("findings").clone();
         if let Some((_, f, _)) = self.cache.get() {
-            out.extend(f.iter().cloned());
+            if self.cache_used.load(std::sync::atomic::Ordering::Relaxed) {
+                out.extend(f.iter().cloned());
+            }
         }
         out.sort();
         out.dedup();
@@ -609,6 +614,8 @@ impl<'a> Resolver<'a> {
 
     /// The ld.so.cache (or its ld.so.conf replacement) of the root.
     pub(crate) fn cache(&self) -> Arc<CacheSource> {
+        self.cache_used
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.cache.get_or_init(|| self.load_cache()).0.clone()
     }
 
