@@ -13,7 +13,7 @@ use kaudit_reports::why;
 use crate::cli::{CheckArgs, CheckFormat, Cli};
 
 pub(crate) fn run(cli: &Cli, a: &CheckArgs) -> Result<i32> {
-    let db = Db::open(&cli.db, false)?;
+    // the arguments and the profile are checked before the graph is read
     let profile = Profile::load(&a.profile)?;
     let budget = match (&a.budget, profile.budget) {
         (Some(b), _) => parse_size(b)
@@ -34,6 +34,7 @@ pub(crate) fn run(cli: &Cli, a: &CheckArgs) -> Result<i32> {
         rules.max_growth = Growth::parse(g)
             .with_context(|| format!("--max-growth {g}: expected a share (5%) or a size (2MiB)"))?;
     }
+    let db = Db::open(&cli.db, false)?;
     let sel = crate::report::select(&db, Some(&profile))?;
     let mut graph = Graph::new(&db);
     let c = closure::compute_with(&mut graph, &sel.runs, Some(&profile), false)?;

@@ -497,7 +497,7 @@ pub(crate) struct TraceArgs {
     #[arg(long = "param", value_name = "NAME=VALUE", requires = "scenario")]
     pub(crate) params: Vec<String>,
     /// The name an ad-hoc run (-- COMMAND...) is recorded under
-    #[arg(long, value_name = "NAME", requires = "command")]
+    #[arg(long, value_name = "NAME", requires = "command", value_parser = run_name)]
     pub(crate) name: Option<String>,
     /// Count every event (no kernel-side suppression of files already recorded)
     #[arg(long)]
@@ -712,4 +712,19 @@ pub(crate) fn run() -> i32 {
             2
         }
     }
+}
+
+/// A run name: not empty, and no control characters (a tab or a newline
+/// would forge columns or rows in `kaudit runs`).
+fn run_name(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("a run name cannot be empty".into());
+    }
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "a run name cannot hold control characters ({:?} found)",
+            c
+        ));
+    }
+    Ok(s.to_string())
 }

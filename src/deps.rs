@@ -22,6 +22,9 @@ pub(crate) fn run(cli: &Cli, a: &DepsArgs) -> anyhow::Result<i32> {
             let root = Root::open(dir)?;
             let objects = LiveObjects::new(&root);
             let resolver = Resolver::new(&root, &root, &objects, options);
+            resolver
+                .check_configuration()
+                .with_context(|| format!("the loader configuration of {}", dir.display()))?;
             let mut out = Vec::new();
             for p in &a.paths {
                 let c = resolver.closure(p.as_os_str().as_bytes());
@@ -36,7 +39,7 @@ pub(crate) fn run(cli: &Cli, a: &DepsArgs) -> anyhow::Result<i32> {
             out
         }
         None => {
-            let db = Db::open(&cli.db, false)?;
+            let db = Db::open_read(&cli.db)?;
             let index = db.index()?;
             let mut out = Vec::new();
             for p in &a.paths {
@@ -88,6 +91,12 @@ pub(crate) fn run(cli: &Cli, a: &DepsArgs) -> anyhow::Result<i32> {
         // the tree and JSON hold the finding; a list holds paths only, so
         // the finding is said beside it
         if a.format == DepsFormat::List {
+            if let Some(fatal) = &r.fatal {
+                eprintln!(
+                    "kaudit: load aborts: {}: {fatal}",
+                    String::from_utf8_lossy(&r.path)
+                );
+            }
             for e in r.unresolved() {
                 eprintln!(
                     "kaudit: unresolved-needed: {} needs {}",

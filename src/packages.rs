@@ -16,7 +16,7 @@ use crate::cli::{Cli, InstallMaskArgs, OwnerArgs, PackagesArgs, ReportFormat};
 
 /// `kaudit owner PATH…`: like `dpkg -S` and `qfile`.
 pub(crate) fn owner(cli: &Cli, a: &OwnerArgs) -> Result<i32> {
-    let db = Db::open(&cli.db, false)?;
+    let db = Db::open_read(&cli.db)?;
     let mut graph = Graph::new(&db);
     let mut out = crate::printer::stdout();
     let mut code = 0;
@@ -118,7 +118,7 @@ fn closure_of(db: &Db, profile: &Profile) -> Result<Closure> {
 
 /// `kaudit packages --profile FILE`.
 pub(crate) fn packages(cli: &Cli, a: &PackagesArgs) -> Result<i32> {
-    let db = Db::open(&cli.db, false)?;
+    let db = Db::open_read(&cli.db)?;
     let profile = Profile::load(&a.profile)?;
     let c = closure_of(&db, &profile)?;
     let rows = package_masks(&db, &c)?;
@@ -181,7 +181,7 @@ fn env_name(atom: &str) -> String {
 
 /// `kaudit install-mask --profile FILE [--out DIR]`.
 pub(crate) fn install_mask(cli: &Cli, a: &InstallMaskArgs) -> Result<i32> {
-    let db = Db::open(&cli.db, false)?;
+    let db = Db::open_read(&cli.db)?;
     let profile = Profile::load(&a.profile)?;
     let c = closure_of(&db, &profile)?;
     let rows = package_masks(&db, &c)?;

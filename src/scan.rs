@@ -5,6 +5,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use kaudit_analyzer::findings::{Code, Severity};
+use kaudit_analyzer::loader::{LiveObjects, Resolver};
 use kaudit_analyzer::rootfs::Root;
 use kaudit_analyzer::scan::{self, Progress, ScanOptions};
 use kaudit_graph::Db;
@@ -22,14 +23,22 @@ pub(crate) fn run(cli: &Cli, a: &ScanArgs) -> anyhow::Result<i32> {
     let started = Instant::now();
     let started_at = now();
     let root = Root::open(&a.root)?;
-    // open the database first: a bad database fails before the work is done
-    let mut db = Db::open(&cli.db, true)?;
     let opts = ScanOptions {
         cross_filesystems: a.cross_filesystems,
         special_dirs: a.special_dirs,
         loader: a.loader.options()?,
         path_env: a.path_env.as_bytes().to_vec(),
     };
+    // a loader configuration no ldconfig could read stops the scan before
+    // the graph is touched
+    {
+        let objects = LiveObjects::new(&root);
+        Resolver::new(&root, &root, &objects, opts.loader.clone())
+            .check_configuration()
+            .with_context(|| format!("the loader configuration of {}", a.root.display()))?;
+    }
+    // then the database: a bad database fails before the work is done
+    let mut db = Db::open(&cli.db, true)?;
     let bar = if std::io::stderr().is_terminal() && !crate::say::quiet() {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_style(

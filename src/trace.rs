@@ -241,6 +241,11 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         started_at: now(),
         marks: "",
     })?;
+    for (old, name) in
+        db.settle_abandoned_runs(&read_trimmed("/proc/sys/kernel/hostname"), now())?
+    {
+        eprintln!("kaudit: run {old} {name:?} was left running by a trace that was killed: settled as interrupted and incomplete");
+    }
     // accesses are stored in batches while the workload runs (a second
     // connection, used on the tracer's reader thread)
     let mut batch_db = Db::open(&cli.db, true)?;
@@ -575,7 +580,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
 }
 
 pub(crate) fn runs(cli: &Cli, a: &RunsArgs) -> anyhow::Result<i32> {
-    let db = Db::open(&cli.db, false)?;
+    let db = Db::open_read(&cli.db)?;
     let runs = db.runs()?;
     let mut out = std::io::stdout().lock();
     match a.format {
@@ -618,7 +623,7 @@ pub(crate) fn runs(cli: &Cli, a: &RunsArgs) -> anyhow::Result<i32> {
 }
 
 pub(crate) fn accessed(cli: &Cli, a: &AccessedArgs) -> anyhow::Result<i32> {
-    let db = Db::open(&cli.db, false)?;
+    let db = Db::open_read(&cli.db)?;
     let Some(run) = db.find_run(a.run, a.scenario.as_deref())? else {
         anyhow::bail!("no such run in {}", cli.db.display());
     };

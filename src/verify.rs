@@ -47,7 +47,7 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
 
     // the graph of the source root, when the profile's closure is asked
     let db = if profile.is_some() || cli.db.exists() {
-        Some(Db::open(&cli.db, false)?)
+        Some(Db::open_read(&cli.db)?)
     } else {
         None
     };
@@ -201,7 +201,7 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
                 text.push_str(&format!("    {l}\n"));
             }
             // what its processes looked for in vain that the source has
-            if let (Some(db), Ok(rd)) = (&db, Db::open(&rdb, false)) {
+            if let (Some(db), Ok(rd)) = (&db, Db::open_read(&rdb)) {
                 if let Some(run) = rd.find_run(None, Some(s))? {
                     let (names, _) = rd.names(run.id)?;
                     let mut graph = Graph::new(db);

@@ -84,6 +84,202 @@ pub struct ElfInfo {
     pub runpath: Option<Vec<u8>>,
     /// `DT_FLAGS_1`.
     pub flags_1: u64,
+    /// Why the kernel would refuse to execute the file, if it would.
+    pub exec_refusal: Option<ExecRefusal>,
+    /// Whether the program headers were read (not when there are none, or
+    /// when they cannot be read as the header describes them).
+    pub program_headers_read: bool,
+}
+
+/// Why Linux's ELF loader (`fs/binfmt_elf.c`, `load_elf_binary` and
+/// `load_elf_phdrs`) refuses to execute a file that starts with the ELF
+/// magic: `execve` fails with `ENOEXEC` ("Exec format error").
+///
+/// The kernel reads the header in its own class and byte order, whatever
+/// `EI_CLASS` and `EI_DATA` say (an x86-64 kernel runs a 64-bit program whose
+/// `EI_CLASS` says 32-bit); a file is refused when no ELF loader of any Linux
+/// architecture whose `e_machine` it carries would take it. An x86-64 kernel
+/// has two: the native one (64-bit layout) and the compat one (32-bit
+/// layout: i386, and x32 for `EM_X86_64`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ExecRefusal {
+    /// `e_machine` is no Linux architecture.
+    Machine(u16),
+    /// `e_type` is neither `ET_EXEC` nor `ET_DYN`.
+    Type(u16),
+    /// `e_phentsize` is not the size of a program header.
+    PhEntSize(u16),
+    /// No program headers.
+    NoProgramHeaders,
+    /// More than 64 KiB of program headers.
+    TooManyProgramHeaders(u16),
+    /// The program headers lie (partly) beyond the end of the file.
+    ProgramHeadersBeyondEnd,
+}
+
+impl std::fmt::Display for ExecRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExecRefusal::Machine(m) => write!(f, "e_machine {m} is no Linux architecture"),
+            ExecRefusal::Type(t) => write!(f, "e_type {t} is neither ET_EXEC nor ET_DYN"),
+            ExecRefusal::PhEntSize(s) => {
+                write!(f, "e_phentsize {s} is not the size of a program header")
+            }
+            ExecRefusal::NoProgramHeaders => f.write_str("e_phnum is 0: no program headers"),
+            ExecRefusal::TooManyProgramHeaders(n) => {
+                write!(f, "e_phnum {n}: more than 64 KiB of program headers")
+            }
+            ExecRefusal::ProgramHeadersBeyondEnd => {
+                f.write_str("the program headers lie beyond the end of the file")
+            }
+        }
+    }
+}
+
+/// `e_machine` values of the Linux architectures, with the byte order their
+/// kernels read, and whether the class is fixed by the machine (`Some(true)`
+/// 64-bit only, `Some(false)` 32-bit only, `None` either).
+const LINUX_MACHINES: &[(u16, Order, Option<bool>)] = &[
+    (62, Order::Little, None),            // x86-64 (and x32)
+    (3, Order::Little, Some(false)),      // i386
+    (6, Order::Little, Some(false)),      // i486
+    (183, Order::Little, None),           // AArch64
+    (40, Order::Either, Some(false)),     // ARM
+    (243, Order::Little, None),           // RISC-V
+    (258, Order::Little, Some(true)),     // LoongArch
+    (20, Order::Big, Some(false)),        // PowerPC
+    (21, Order::Either, None),            // PowerPC64
+    (22, Order::Big, None),               // s390
+    (8, Order::Either, None),             // MIPS
+    (10, Order::Little, None),            // MIPS RS3000 LE
+    (2, Order::Big, Some(false)),         // SPARC
+    (18, Order::Big, Some(false)),        // SPARC32PLUS
+    (43, Order::Big, Some(true)),         // SPARC V9
+    (15, Order::Big, None),               // PA-RISC
+    (0x9026, Order::Little, Some(true)),  // Alpha
+    (50, Order::Little, Some(true)),      // IA-64
+    (4, Order::Big, Some(false)),         // m68k
+    (42, Order::Either, Some(false)),     // SuperH
+    (189, Order::Either, Some(false)),    // MicroBlaze
+    (0xbaab, Order::Either, Some(false)), // MicroBlaze (old)
+    (94, Order::Either, Some(false)),     // Xtensa
+    (92, Order::Big, Some(false)),        // OpenRISC
+    (93, Order::Little, Some(false)),     // ARC
+    (195, Order::Little, Some(false)),    // ARCv2
+    (252, Order::Little, Some(false)),    // C-SKY
+    (164, Order::Little, Some(false)),    // Hexagon
+    (113, Order::Little, Some(false)),    // Nios II
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Order {
+    Little,
+    Big,
+    Either,
+}
+
+/// The largest size of all program headers the kernel reads.
+const MAX_PHDRS_BYTES: u64 = 65536;
+
+/// Whether the kernel of any Linux architecture would execute a file of
+/// `size` bytes whose first bytes are `head` (the ELF magic checked by the
+/// caller): `None` when it would get past the header checks, else the first
+/// reason the closest candidate fails.
+pub fn exec_refusal(head: &[u8], size: u64) -> Option<ExecRefusal> {
+    kernel_layout(head, size).err()
+}
+
+/// The class (64-bit?) and byte order (little?) in which a kernel that
+/// executes the file reads it — the declared ones when they work — or why
+/// none would.
+fn kernel_layout(head: &[u8], size: u64) -> Result<(bool, bool), ExecRefusal> {
+    let u16_at = |off: usize, little: bool| -> u16 {
+        let b = [
+            head.get(off).copied().unwrap_or(0),
+            head.get(off + 1).copied().unwrap_or(0),
+        ];
+        if little {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        }
+    };
+    let int_at = |off: usize, len: usize, little: bool| -> u64 {
+        let mut v = 0u64;
+        for i in 0..len {
+            let b = head.get(off + i).copied().unwrap_or(0) as u64;
+            v |= if little {
+                b << (8 * i)
+            } else {
+                b << (8 * (len - 1 - i))
+            };
+        }
+        v
+    };
+    let mut best: Option<ExecRefusal> = None;
+    let declared_little = head.get(5) != Some(&2);
+    let declared_64 = head.get(4) != Some(&1);
+    for little in [declared_little, !declared_little] {
+        let machine = u16_at(18, little);
+        let Some(&(_, order, class)) = LINUX_MACHINES.iter().find(|(m, _, _)| *m == machine) else {
+            continue;
+        };
+        if order == if little { Order::Big } else { Order::Little } {
+            continue;
+        }
+        let both = [declared_64, !declared_64];
+        let classes: &[bool] = match class {
+            Some(true) => &[true],
+            Some(false) => &[false],
+            None => &both,
+        };
+        for &class64 in classes {
+            let refusal = (|| {
+                let etype = u16_at(16, little);
+                if etype != ET_EXEC && etype != ET_DYN {
+                    return Some(ExecRefusal::Type(etype));
+                }
+                let (phoff, phentsize, phnum) = if class64 {
+                    (
+                        int_at(32, 8, little),
+                        u16_at(54, little),
+                        u16_at(56, little),
+                    )
+                } else {
+                    (
+                        int_at(28, 4, little),
+                        u16_at(42, little),
+                        u16_at(44, little),
+                    )
+                };
+                let want = if class64 { 56 } else { 32 };
+                if phentsize != want {
+                    return Some(ExecRefusal::PhEntSize(phentsize));
+                }
+                let bytes = u64::from(phnum) * u64::from(want);
+                if bytes == 0 {
+                    return Some(ExecRefusal::NoProgramHeaders);
+                }
+                if bytes > MAX_PHDRS_BYTES {
+                    return Some(ExecRefusal::TooManyProgramHeaders(phnum));
+                }
+                if phoff.checked_add(bytes).is_none_or(|end| end > size) {
+                    return Some(ExecRefusal::ProgramHeadersBeyondEnd);
+                }
+                None
+            })();
+            match refusal {
+                None => return Ok((class64, little)),
+                // the candidate whose e_type matched explains best
+                Some(r) if best.is_none() || matches!(best, Some(ExecRefusal::Type(_))) => {
+                    best = Some(r)
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Err(best.unwrap_or(ExecRefusal::Machine(u16_at(18, declared_little))))
 }
 
 impl ElfInfo {
@@ -95,6 +291,9 @@ impl ElfInfo {
     /// How it is linked.
     pub fn linkage(&self) -> Linkage {
         if self.etype != ET_EXEC && self.etype != ET_DYN {
+            return Linkage::NotLoadable;
+        }
+        if self.unreadable_headers() {
             return Linkage::NotLoadable;
         }
         if self.interp.is_some() {
@@ -111,7 +310,14 @@ impl ElfInfo {
 
     /// An executable or shared object ld.so could load.
     pub fn is_loadable(&self) -> bool {
-        self.etype == ET_EXEC || self.etype == ET_DYN
+        (self.etype == ET_EXEC || self.etype == ET_DYN) && !self.unreadable_headers()
+    }
+
+    /// Whether the program headers could not be read as the header
+    /// describes them (wrong entry size, none, or beyond the end of the
+    /// file): nothing after the header was read, and no loader takes it.
+    fn unreadable_headers(&self) -> bool {
+        self.exec_refusal.is_some() && !self.program_headers_read
     }
 }
 
@@ -191,7 +397,15 @@ pub fn parse(src: &(impl ReadAt + ?Sized), size: u64) -> Result<Option<ElfInfo>,
     if n < 52 {
         return Err(malformed(format!("file too short ({size} bytes)")));
     }
-    let header = goblin::elf::Elf::parse_header(&head[..n])
+    // read the header as the kernel would: an x86-64 kernel reads a 64-bit
+    // little-endian header whatever EI_CLASS and EI_DATA say
+    let layout = kernel_layout(&head[..n], size);
+    let mut as_read = head;
+    if let Ok((class64, little)) = layout {
+        as_read[4] = if class64 { 2 } else { 1 };
+        as_read[5] = if little { 1 } else { 2 };
+    }
+    let header = goblin::elf::Elf::parse_header(&as_read[..n])
         .map_err(|e| malformed(format!("bad ELF header: {e}")))?;
     let container = header
         .container()
@@ -219,20 +433,62 @@ pub fn parse(src: &(impl ReadAt + ?Sized), size: u64) -> Result<Option<ElfInfo>,
         rpath: None,
         runpath: None,
         flags_1: 0,
+        exec_refusal: layout.err(),
+        program_headers_read: false,
     };
+    match read_program_headers(src, size, &header, ctx, &mut info) {
+        Ok(()) => Ok(Some(info)),
+        // a file the kernel refuses for its program headers, which cannot be
+        // read (ld.so: "cannot read file data"): what the header says is all
+        // there is
+        Err(ElfError::Malformed(_))
+            if matches!(
+                info.exec_refusal,
+                Some(
+                    ExecRefusal::PhEntSize(_)
+                        | ExecRefusal::NoProgramHeaders
+                        | ExecRefusal::TooManyProgramHeaders(_)
+                        | ExecRefusal::ProgramHeadersBeyondEnd
+                )
+            ) =>
+        {
+            info.interp = None;
+            info.has_dynamic = false;
+            info.needed.clear();
+            info.soname = None;
+            info.rpath = None;
+            info.runpath = None;
+            info.flags_1 = 0;
+            info.program_headers_read = false;
+            Ok(Some(info))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The program headers, `PT_INTERP` and the dynamic section, into `info`.
+fn read_program_headers(
+    src: &(impl ReadAt + ?Sized),
+    size: u64,
+    header: &goblin::elf::Header,
+    ctx: Ctx,
+    info: &mut ElfInfo,
+) -> Result<(), ElfError> {
+    let class64 = info.class64;
     let phnum = header.e_phnum as usize;
     if phnum == 0 {
-        return Ok(Some(info));
+        return Ok(());
     }
     let want = ProgramHeader::size(ctx);
     if header.e_phentsize as usize != want {
         // ld.so refuses such a file; nothing more can be read reliably
-        return Ok(Some(info));
+        return Ok(());
     }
     if phnum > MAX_PHNUM {
         return Err(malformed(format!("{phnum} program headers")));
     }
     let phbytes = read_range(src, header.e_phoff, (phnum * want) as u64, size)?;
+    info.program_headers_read = true;
     let phdrs = ProgramHeader::parse(&phbytes, 0, phnum, ctx)
         .map_err(|e| malformed(format!("bad program headers: {e}")))?;
     let loads: Vec<&ProgramHeader> = phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
@@ -247,11 +503,11 @@ pub fn parse(src: &(impl ReadAt + ?Sized), size: u64) -> Result<Option<ElfInfo>,
         }
     }
     let Some(dynph) = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC) else {
-        return Ok(Some(info));
+        return Ok(());
     };
     if dynph.p_filesz == 0 {
         // a separate debug-info file: the segment has no bytes; ld.so refuses it
-        return Ok(Some(info));
+        return Ok(());
     }
     info.has_dynamic = true;
     if dynph.p_filesz > MAX_DYNAMIC {
@@ -284,7 +540,7 @@ pub fn parse(src: &(impl ReadAt + ?Sized), size: u64) -> Result<Option<ElfInfo>,
         .iter()
         .any(|(t, _)| matches!(*t, DT_NEEDED | DT_SONAME | DT_RPATH | DT_RUNPATH));
     if !wants_strings {
-        return Ok(Some(info));
+        return Ok(());
     }
     let (Some(straddr), Some(strsz)) = (get(DT_STRTAB), get(DT_STRSZ)) else {
         return Err(malformed("dynamic section without DT_STRTAB/DT_STRSZ"));
@@ -320,7 +576,7 @@ pub fn parse(src: &(impl ReadAt + ?Sized), size: u64) -> Result<Option<ElfInfo>,
             _ => {}
         }
     }
-    Ok(Some(info))
+    Ok(())
 }
 
 /// What glibc's `open_verify` concludes about a candidate file.
@@ -401,6 +657,16 @@ pub fn verify_glibc(info: &ElfInfo, expect: Expect) -> Verdict {
     if info.phentsize != want {
         return Verdict::Fatal("ELF file's phentsize not the expected size");
     }
+    if info.unreadable_headers() {
+        // _dl_map_object_from_fd: no PT_LOAD, or a short read of the headers
+        return Verdict::Fatal(
+            if info.exec_refusal == Some(ExecRefusal::NoProgramHeaders) {
+                "object file has no loadable segments"
+            } else {
+                "cannot read file data"
+            },
+        );
+    }
     Verdict::Ok
 }
 
@@ -439,6 +705,51 @@ mod tests {
             flipped[i] ^= 0x5a;
             let _ = parse(&flipped[..], flipped.len() as u64);
         }
+    }
+
+    /// The kernel reads a 64-bit x86-64 header whatever EI_CLASS and EI_DATA
+    /// say, and refuses a wrong e_phentsize, no program headers or more than
+    /// 64 KiB of them (checked against the kernel in the integration tests).
+    #[test]
+    fn kernel_checks_of_a_program_header() {
+        let bytes = std::fs::read("/bin/true").unwrap();
+        let size = bytes.len() as u64;
+        assert_eq!(exec_refusal(&bytes[..64], size), None);
+        let mut b = bytes.clone();
+        b[4] = 1;
+        b[5] = 2;
+        let info = parse(&b[..], size).unwrap().unwrap();
+        assert_eq!(info.exec_refusal, None);
+        assert!(info.class64 && info.little);
+        assert_eq!(info.linkage(), Linkage::Dynamic);
+        assert_eq!(verify_glibc(&info, Expect::of(&info)), Verdict::OtherClass);
+        for (offset, value, refusal) in [
+            (54, 57u16, ExecRefusal::PhEntSize(57)),
+            (56, 0, ExecRefusal::NoProgramHeaders),
+            (56, 1171, ExecRefusal::TooManyProgramHeaders(1171)),
+            (16, 1, ExecRefusal::Type(1)),
+            (18, 0, ExecRefusal::Machine(0)),
+        ] {
+            let mut b = bytes.clone();
+            b[offset..offset + 2].copy_from_slice(&value.to_le_bytes());
+            assert_eq!(
+                exec_refusal(&b[..64], size),
+                Some(refusal),
+                "{offset}={value}"
+            );
+        }
+        let mut b = bytes.clone();
+        b[32..40].copy_from_slice(&(size - 8).to_le_bytes());
+        assert_eq!(
+            exec_refusal(&b[..64], size),
+            Some(ExecRefusal::ProgramHeadersBeyondEnd)
+        );
+        let info = parse(&b[..], size).unwrap().unwrap();
+        assert_eq!(info.linkage(), Linkage::NotLoadable);
+        assert_eq!(
+            verify_glibc(&info, Expect::of(&info)),
+            Verdict::Fatal("cannot read file data")
+        );
     }
 
     #[test]

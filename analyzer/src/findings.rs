@@ -66,6 +66,8 @@ codes! {
     LoadError = "load-error", Error;
     /// The program interpreter (PT_INTERP) does not exist in the root.
     MissingInterpreter = "missing-interpreter", Error;
+    /// An executable file whose ELF header the kernel refuses (`execve` fails with "Exec format error").
+    ExecFormatError = "exec-format-error", Error;
     /// A script's shebang interpreter does not exist in the root.
     MissingShebangInterpreter = "missing-shebang-interpreter", Error;
     /// A file that starts like an ELF file but cannot be parsed.

@@ -21,8 +21,14 @@
 //!   string (`ldconfig` de-duplicates by inode and drops directories that do
 //!   not exist; both need the filesystem and are left to the caller).
 //!
-//! `ldconfig` follows include cycles until it runs out of file descriptors;
-//! here a file already being read is not read again, and nesting stops at
+//! Files are told apart by where they lead ([`ConfFs::identity`]: `./a.conf`,
+//! `../etc/a.conf` and a symlink to it are one file). `ldconfig` follows an
+//! include cycle until it runs out of file descriptors, re-reading every file
+//! on every path to it (with two includes per file the work doubles at each
+//! step); here a cycle is an error, [`IncludeCycle`], that names the files
+//! and lines around it, and a file included again after it was read adds
+//! nothing (its directories are already in, first occurrence kept), so it is
+//! not read again: the work is linear in the distinct files. Nesting stops at
 //! [`MAX_INCLUDE_DEPTH`]. Every file is read through [`ConfFs`], never from
 //! the host directly.
 
@@ -39,6 +45,12 @@ pub trait ConfFs {
     fn read_file(&self, path: &[u8]) -> io::Result<Vec<u8>>;
     /// Names (not paths) of the entries of directory `path`, any order.
     fn list_dir(&self, path: &[u8]) -> io::Result<Vec<Vec<u8>>>;
+    /// What tells the file at `path` apart from every other: by default the
+    /// path with `.`, `..` and repeated slashes removed; an implementation
+    /// that sees symlinks gives the path they lead to.
+    fn identity(&self, path: &[u8]) -> Vec<u8> {
+        crate::bytes::normalize(path)
+    }
 }
 
 /// The result of reading `ld.so.conf` and everything it includes.
@@ -47,7 +59,8 @@ pub struct LdConf {
     /// Configured directories in `ldconfig`'s order, without trailing slashes
     /// or `=TYPE` suffixes, first occurrence kept.
     pub dirs: Vec<Vec<u8>>,
-    /// Every configuration file read, in the order first read.
+    /// Every configuration file read, in the order read; each file once,
+    /// under the path it was first included by.
     pub files_read: Vec<Vec<u8>>,
     /// What `ldconfig` would warn about, and files that could not be read.
     pub problems: Vec<ConfProblem>,
@@ -64,6 +77,28 @@ pub struct ConfProblem {
     pub message: String,
 }
 
+/// An `include` that leads back to a file still being read: `ldconfig` would
+/// not finish (it re-reads the files until it runs out of file descriptors).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("include cycle in ld.so.conf: {}", show_cycle(.steps, .back_to))]
+pub struct IncludeCycle {
+    /// The includes around the cycle, in order: each file (as first read)
+    /// and the line of its `include` that leads to the next.
+    pub steps: Vec<(Vec<u8>, usize)>,
+    /// The file the last include names (as written there, made absolute),
+    /// which is the first of `steps`.
+    pub back_to: Vec<u8>,
+}
+
+fn show_cycle(steps: &[(Vec<u8>, usize)], back_to: &[u8]) -> String {
+    let mut out = String::new();
+    for (file, line) in steps {
+        out.push_str(&format!("{}:{line} includes ", show(file)));
+    }
+    out.push_str(&show(back_to));
+    out
+}
+
 /// How deep `include` directives may nest before reading stops.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
 
@@ -71,17 +106,19 @@ pub const MAX_INCLUDE_DEPTH: usize = 32;
 const LIBRARY_TYPES: [&[u8]; 4] = [b"libc4", b"libc5", b"libc6", b"glibc2"];
 
 /// Read the configuration file at `path` (normally `/etc/ld.so.conf`) and
-/// everything it includes. A missing file gives an empty result.
-pub fn read_ld_so_conf(fs: &dyn ConfFs, path: &[u8]) -> LdConf {
+/// everything it includes. A missing file gives an empty result; an include
+/// cycle is an error.
+pub fn read_ld_so_conf(fs: &dyn ConfFs, path: &[u8]) -> Result<LdConf, IncludeCycle> {
     let mut reader = Reader {
         fs,
         out: LdConf::default(),
         reading: Vec::new(),
         seen_dirs: HashSet::new(),
-        seen_files: HashSet::new(),
+        done: HashSet::new(),
+        reads: 0,
     };
-    reader.read_file(path, None);
-    reader.out
+    reader.read_file(path, None)?;
+    Ok(reader.out)
 }
 
 /// Where an `include` came from.
@@ -94,10 +131,14 @@ struct Origin<'a> {
 struct Reader<'a> {
     fs: &'a dyn ConfFs,
     out: LdConf,
-    /// The files being read, outermost first.
-    reading: Vec<Vec<u8>>,
+    /// The files being read, outermost first: identity, path as read, and
+    /// the line being read.
+    reading: Vec<(Vec<u8>, Vec<u8>, usize)>,
     seen_dirs: HashSet<Vec<u8>>,
-    seen_files: HashSet<Vec<u8>>,
+    /// Identities of the files read (or being read).
+    done: HashSet<Vec<u8>>,
+    /// How many files were read.
+    reads: usize,
 }
 
 impl Reader<'_> {
@@ -109,12 +150,21 @@ impl Reader<'_> {
         });
     }
 
-    fn read_file(&mut self, path: &[u8], origin: Option<Origin<'_>>) {
+    fn read_file(&mut self, path: &[u8], origin: Option<Origin<'_>>) -> Result<(), IncludeCycle> {
         let (at_file, at_line) = origin.map_or((path, 0), |o| (o.file, o.line));
-        if self.reading.iter().any(|p| p == path) {
-            let message = format!("include cycle: {} is already being read", show(path));
-            self.problem(at_file, at_line, message);
-            return;
+        let identity = self.fs.identity(path);
+        if let Some(start) = self.reading.iter().position(|(id, _, _)| *id == identity) {
+            return Err(IncludeCycle {
+                steps: self.reading[start..]
+                    .iter()
+                    .map(|(_, file, line)| (file.clone(), *line))
+                    .collect(),
+                back_to: path.to_vec(),
+            });
+        }
+        if self.done.contains(&identity) {
+            // Read before: everything it adds is in already.
+            return Ok(());
         }
         if self.reading.len() >= MAX_INCLUDE_DEPTH {
             let message = format!(
@@ -122,36 +172,40 @@ impl Reader<'_> {
                 show(path)
             );
             self.problem(at_file, at_line, message);
-            return;
+            return Ok(());
         }
         let text = match self.fs.read_file(path) {
             Ok(text) => text,
             // ldconfig ignores missing files, and directories matched by a
             // glob (fopen succeeds, reading fails).
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return,
-            Err(_) if self.fs.list_dir(path).is_ok() => return,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(_) if self.fs.list_dir(path).is_ok() => return Ok(()),
             Err(e) => {
                 let message = format!("cannot read {}: {e}", show(path));
                 self.problem(at_file, at_line, message);
-                return;
+                return Ok(());
             }
         };
-        if self.seen_files.insert(path.to_vec()) {
-            self.out.files_read.push(path.to_vec());
-        }
-        self.reading.push(path.to_vec());
+        self.reads += 1;
+        self.done.insert(identity.clone());
+        self.out.files_read.push(path.to_vec());
+        self.reading.push((identity, path.to_vec(), 0));
         for (index, line) in text.split(|&b| b == b'\n').enumerate() {
-            self.read_line(path, index + 1, line);
+            if let Some(top) = self.reading.last_mut() {
+                top.2 = index + 1;
+            }
+            self.read_line(path, index + 1, line)?;
         }
         self.reading.pop();
+        Ok(())
     }
 
-    fn read_line(&mut self, file: &[u8], line_no: usize, line: &[u8]) {
+    fn read_line(&mut self, file: &[u8], line_no: usize, line: &[u8]) -> Result<(), IncludeCycle> {
         let line = until(line, 0);
         let line = until(line, b'#');
         let start = line.iter().position(|&b| !is_c_space(b));
         let Some(start) = start else {
-            return;
+            return Ok(());
         };
         let line = &line[start..];
         if line.starts_with(b"include") && line.get(7).copied().is_some_and(is_blank) {
@@ -160,13 +214,14 @@ impl Reader<'_> {
                 line: line_no,
             };
             for pattern in line[8..].split(|&b| is_blank(b)).filter(|w| !w.is_empty()) {
-                self.include(origin, pattern);
+                self.include(origin, pattern)?;
             }
         } else if line.len() > 5 && line[..5].eq_ignore_ascii_case(b"hwcap") && is_blank(line[5]) {
             // Ignored since glibc 2.32.
         } else {
             self.add_dir(file, line_no, line);
         }
+        Ok(())
     }
 
     fn add_dir(&mut self, file: &[u8], line_no: usize, line: &[u8]) {
@@ -204,7 +259,7 @@ impl Reader<'_> {
         }
     }
 
-    fn include(&mut self, origin: Origin<'_>, pattern: &[u8]) {
+    fn include(&mut self, origin: Origin<'_>, pattern: &[u8]) -> Result<(), IncludeCycle> {
         let absolute = if pattern.starts_with(b"/") {
             pattern.to_vec()
         } else {
@@ -214,8 +269,9 @@ impl Reader<'_> {
             joined
         };
         for path in glob(self.fs, &absolute) {
-            self.read_file(&path, Some(origin));
+            self.read_file(&path, Some(origin))?;
         }
+        Ok(())
     }
 }
 
@@ -558,7 +614,7 @@ mod tests {
              /opt/c=weird\nhwcap 0 nosegneg\nHWCAP\t1 x\n/\n/usr/local/lib//\n\
              /a:/b\n/c, /d\n\t/e f \r\nrel/dir\ninclude\n/opt/n\0/ignored\n/last",
         )]);
-        let conf = read_ld_so_conf(&fs, b"/etc/ld.so.conf");
+        let conf = read_ld_so_conf(&fs, b"/etc/ld.so.conf").expect("no cycle");
         assert_eq!(
             strings(&conf.dirs),
             [
@@ -610,7 +666,7 @@ mod tests {
             ("/etc/more/c1.conf", "/c1\n"),
         ]);
         fs.dir("/etc/ld.so.conf.d/dir.conf");
-        let conf = read_ld_so_conf(&fs, b"/etc/ld.so.conf");
+        let conf = read_ld_so_conf(&fs, b"/etc/ld.so.conf").expect("no cycle");
         assert_eq!(
             strings(&conf.dirs),
             ["/first", "/a", "/nested", "/b", "/a2", "/b1", "/last"]
@@ -642,7 +698,7 @@ mod tests {
             ("/etc/c/z/x.conf", "/from-z\n"),
             ("/etc/c/q-r/y.conf", "/from-q-r\n"),
         ]);
-        let conf = read_ld_so_conf(&fs, b"/etc/ld.so.conf");
+        let conf = read_ld_so_conf(&fs, b"/etc/ld.so.conf").expect("no cycle");
         // "a-b/x.conf" sorts before "a/x.conf": '-' < '/'.
         assert_eq!(
             strings(&conf.dirs),
@@ -668,7 +724,7 @@ mod tests {
             ("/etc/g/*.conf", "/star\n"),
             ("/etc/g/.h.conf", "/dot\n"),
         ]);
-        let conf = read_ld_so_conf(&fs, b"/etc/ld.so.conf");
+        let conf = read_ld_so_conf(&fs, b"/etc/ld.so.conf").expect("no cycle");
         assert_eq!(
             strings(&conf.dirs),
             ["/braces", "/braces-cfg", "/y1", "/bracket", "/star", "/dot"]
@@ -676,17 +732,8 @@ mod tests {
     }
 
     #[test]
-    fn cycles_depth_missing_and_unreadable_files() {
-        let mut fs = MemFs::new(&[
-            (
-                "/etc/ld.so.conf",
-                "/one\ninclude /etc/self.conf\ninclude /etc/deep0.conf\n",
-            ),
-            (
-                "/etc/self.conf",
-                "/two\ninclude /etc/ld.so.conf\ninclude self.conf\n/three\n",
-            ),
-        ]);
+    fn depth_missing_and_unreadable_files() {
+        let mut fs = MemFs::new(&[]);
         for i in 0..MAX_INCLUDE_DEPTH + 5 {
             fs.file(
                 &format!("/etc/deep{i}.conf"),
@@ -696,10 +743,13 @@ mod tests {
         fs.file("/etc/locked.conf", Err(io::ErrorKind::PermissionDenied));
         fs.file(
             "/etc/ld.so.conf",
-            Ok(b"/one\ninclude /etc/self.conf\ninclude /etc/deep0.conf\ninclude /etc/locked.conf /etc/missing.conf\n".to_vec()),
+            Ok(
+                b"/one\ninclude /etc/deep0.conf\ninclude /etc/locked.conf /etc/missing.conf\n"
+                    .to_vec(),
+            ),
         );
-        let conf = read_ld_so_conf(&fs, b"/etc/ld.so.conf");
-        let expected: Vec<String> = ["/one", "/two", "/three"]
+        let conf = read_ld_so_conf(&fs, b"/etc/ld.so.conf").expect("no cycle");
+        let expected: Vec<String> = ["/one"]
             .into_iter()
             .map(str::to_owned)
             .chain((0..MAX_INCLUDE_DEPTH - 1).map(|i| format!("/deep{i}")))
@@ -710,14 +760,86 @@ mod tests {
             .iter()
             .map(|p| format!("{}:{}: {}", show(&p.file), p.line, p.message))
             .collect();
-        assert_eq!(messages.len(), 4, "{messages:?}");
-        assert!(messages[0].starts_with("/etc/self.conf:2: include cycle"));
-        assert!(messages[1].starts_with("/etc/self.conf:3: include cycle"));
-        assert!(messages[2].contains("nested deeper"));
-        assert!(messages[3].starts_with("/etc/ld.so.conf:4: cannot read /etc/locked.conf"));
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("nested deeper"));
+        assert!(messages[1].starts_with("/etc/ld.so.conf:3: cannot read /etc/locked.conf"));
 
-        let empty = read_ld_so_conf(&MemFs::default(), b"/etc/ld.so.conf");
+        let empty = read_ld_so_conf(&MemFs::default(), b"/etc/ld.so.conf").expect("no cycle");
         assert_eq!(empty, LdConf::default());
+    }
+
+    /// A file that includes itself under another name, or a file that
+    /// includes one that includes it back, is a cycle naming every include
+    /// around it; a file included twice without a cycle is not.
+    #[test]
+    fn include_cycles_are_errors_naming_the_cycle() {
+        let fs = MemFs::new(&[(
+            "/etc/ld.so.conf",
+            "/one\ninclude ./ld.so.conf\ninclude ../etc/ld.so.conf\n",
+        )]);
+        let cycle = read_ld_so_conf(&fs, b"/etc/ld.so.conf").expect_err("a cycle");
+        assert_eq!(cycle.steps, [(b"/etc/ld.so.conf".to_vec(), 2)]);
+        assert_eq!(cycle.back_to, b"/etc/./ld.so.conf");
+        assert_eq!(
+            cycle.to_string(),
+            "include cycle in ld.so.conf: /etc/ld.so.conf:2 includes /etc/./ld.so.conf"
+        );
+
+        let fs = MemFs::new(&[
+            ("/etc/ld.so.conf", "/one\n\ninclude a.conf\n"),
+            ("/etc/a.conf", "/a\ninclude b.conf\n"),
+            ("/etc/b.conf", "/b\ninclude /etc/ld.so.conf.d/../a.conf\n"),
+        ]);
+        let cycle = read_ld_so_conf(&fs, b"/etc/ld.so.conf").expect_err("a cycle");
+        assert_eq!(
+            cycle.to_string(),
+            "include cycle in ld.so.conf: /etc/a.conf:2 includes /etc/b.conf:2 includes \
+             /etc/ld.so.conf.d/../a.conf"
+        );
+
+        let fs = MemFs::new(&[
+            (
+                "/etc/ld.so.conf",
+                "include a.conf b.conf\ninclude ./a.conf\n/last\n",
+            ),
+            ("/etc/a.conf", "/a\ninclude b.conf\n"),
+            ("/etc/b.conf", "/b\n"),
+        ]);
+        let conf = read_ld_so_conf(&fs, b"/etc/ld.so.conf").expect("no cycle");
+        assert_eq!(strings(&conf.dirs), ["/a", "/b", "/last"]);
+        assert_eq!(
+            strings(&conf.files_read),
+            ["/etc/ld.so.conf", "/etc/a.conf", "/etc/b.conf"]
+        );
+    }
+
+    /// N files, each including the next twice: `ldconfig` reads the last one
+    /// 2^N times; here every file is read once. The printout shows the work
+    /// (files read) against what re-reading would cost.
+    #[test]
+    fn doubling_include_chain_reads_each_file_once() {
+        for n in [10usize, 18, 22, 30] {
+            let mut fs = MemFs::new(&[("/etc/ld.so.conf", "include c0.conf\n")]);
+            for i in 0..n {
+                let text = if i + 1 < n {
+                    format!(
+                        "/d{i}\ninclude c{next}.conf\ninclude ./c{next}.conf\n",
+                        next = i + 1
+                    )
+                } else {
+                    format!("/d{i}\n")
+                };
+                fs.file(&format!("/etc/c{i}.conf"), Ok(text.into_bytes()));
+            }
+            let conf = read_ld_so_conf(&fs, b"/etc/ld.so.conf").expect("no cycle");
+            println!(
+                "chain of {n}: {} files read (re-reading every include: {})",
+                conf.files_read.len(),
+                (1u64 << n)
+            );
+            assert_eq!(conf.files_read.len(), n + 1);
+            assert_eq!(conf.dirs.len(), n);
+        }
     }
 
     #[test]
@@ -853,7 +975,7 @@ mod tests {
         write("/etc/c/z.conf", "/n3\n");
 
         let expected = ldconfig_dirs(&root);
-        let conf = read_ld_so_conf(&fs, b"/etc/ld.so.conf");
+        let conf = read_ld_so_conf(&fs, b"/etc/ld.so.conf").expect("no cycle");
         // ldconfig drops directories that do not exist and de-duplicates by
         // inode; apply the same filter to the configured list.
         let mut inodes = BTreeSet::new();

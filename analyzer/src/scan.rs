@@ -314,6 +314,17 @@ pub fn analyze(
         match head {
             Head::Plain => {}
             Head::Elf(info) => {
+                let executable = index.get(path).is_some_and(|m| m.mode & 0o111 != 0);
+                if let (true, Some(r)) = (executable, info.exec_refusal) {
+                    findings.push(ScanFinding {
+                        context: None,
+                        finding: Finding::new(
+                            Code::ExecFormatError,
+                            path.clone(),
+                            format!("the kernel refuses to execute it (Exec format error): {r}"),
+                        ),
+                    });
+                }
                 probes.insert(path.clone(), Probe::Elf(info.clone()));
                 elf_map.insert(path.clone(), info.clone());
             }
@@ -322,6 +333,20 @@ pub fn analyze(
                     context: None,
                     finding: Finding::new(Code::MalformedElf, path.clone(), m.clone()),
                 });
+                let executable = index.get(path).is_some_and(|m| m.mode & 0o111 != 0);
+                if let Some(r) = executable
+                    .then(|| crate::loader::exec_refusal_of(root, path))
+                    .flatten()
+                {
+                    findings.push(ScanFinding {
+                        context: None,
+                        finding: Finding::new(
+                            Code::ExecFormatError,
+                            path.clone(),
+                            format!("the kernel refuses to execute it (Exec format error): {r}"),
+                        ),
+                    });
+                }
                 probes.insert(path.clone(), Probe::Malformed(m.clone()));
             }
             Head::Unreadable(m) => {

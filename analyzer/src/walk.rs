@@ -74,6 +74,8 @@ const HEAD: usize = 256;
 struct Shared<'a> {
     opts: WalkOptions,
     root_dev: u64,
+    /// The mount id of the root directory (`None`: the kernel gives none).
+    root_mnt: Option<u64>,
     out: Mutex<Vec<Walked>>,
     notes: Mutex<Vec<WalkNote>>,
     seen: AtomicUsize,
@@ -98,9 +100,11 @@ pub fn walk(
     .map_err(io_err)?;
     let st = rustix::fs::fstat(&fd).map_err(io_err)?;
     let meta = Meta::from_stat(&st);
+    let root_mnt = mount_id(fd.as_fd(), b"");
     let shared = Shared {
         opts,
         root_dev: meta.dev,
+        root_mnt,
         out: Mutex::new(vec![Walked {
             path: b"/".to_vec(),
             meta,
@@ -210,7 +214,17 @@ fn walk_dir<'s>(
                 let special = depth == 0
                     && !sh.opts.special_dirs
                     && matches!(name, b"proc" | b"sys" | b"dev");
-                let other_fs = meta.dev != sh.root_dev && !sh.opts.cross_filesystems;
+                // another mount: another device, or (a bind mount of the same
+                // filesystem shares its device) another mount id
+                let other_fs = !sh.opts.cross_filesystems
+                    && (meta.dev != sh.root_dev
+                        || sh.root_mnt.is_some_and(|root| {
+                            let here = match &opened_fd {
+                                Some(f) => mount_id(f.as_fd(), b""),
+                                None => mount_id(fd.as_fd(), name),
+                            };
+                            here.is_some_and(|m| m != root)
+                        }));
                 if other_fs && !special {
                     sh.notes
                         .lock()
@@ -253,6 +267,18 @@ fn walk_dir<'s>(
         (sh.progress)(n);
     }
     sh.out.lock().expect("walk output").extend(local);
+}
+
+/// The id of the mount `name` in `dir` (or `dir` itself, for an empty name)
+/// lies on, without following a final symlink: `statx` with `STATX_MNT_ID`.
+fn mount_id(dir: std::os::fd::BorrowedFd<'_>, name: &[u8]) -> Option<u64> {
+    let flags = if name.is_empty() {
+        AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW
+    } else {
+        AtFlags::SYMLINK_NOFOLLOW
+    };
+    let st = rustix::fs::statx(dir, name, flags, rustix::fs::StatxFlags::MNT_ID).ok()?;
+    (st.stx_mask & rustix::fs::StatxFlags::MNT_ID.bits() != 0).then_some(st.stx_mnt_id)
 }
 
 /// Open the regular file `name` in directory `dir` and read its first bytes.

@@ -154,8 +154,8 @@ impl Db {
     pub fn begin_run(&mut self, run: &NewRun<'_>) -> Result<i64, DbError> {
         let c = self.connection();
         c.execute(
-            "INSERT INTO run (name, kind, command, params, root, host, kernel, started_at, status, complete, marks)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', 0, ?9)",
+            "INSERT INTO run (name, kind, command, params, root, host, kernel, started_at, status, complete, marks, pid)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', 0, ?9, ?10)",
             params![
                 run.name,
                 run.kind,
@@ -165,11 +165,59 @@ impl Db {
                 run.host,
                 run.kernel,
                 run.started_at,
-                run.marks
+                run.marks,
+                std::process::id()
             ],
         )
         .map_err(|e| self.err(e))?;
         Ok(c.last_insert_rowid())
+    }
+
+    /// Settle the runs of this host left `running` by a tracer that is gone
+    /// (killed before it could finish them): each becomes `interrupted` and
+    /// incomplete, its `lost` saying why, its events the accesses stored.
+    /// A run whose tracer (its `pid`, a `kaudit` process) is still alive is
+    /// left alone, as is one from before the tracer's pid was recorded.
+    /// Returns the settled runs' ids and names.
+    pub fn settle_abandoned_runs(
+        &mut self,
+        host: &str,
+        now: i64,
+    ) -> Result<Vec<(i64, String)>, DbError> {
+        let tracing = |pid: u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim_end() == "kaudit")
+        };
+        self.write(|tx| {
+            let candidates: Vec<(i64, String, u32)> = {
+                let mut st = tx.prepare(
+                    "SELECT id, name, pid FROM run WHERE status = 'running' AND host = ?1 AND pid IS NOT NULL ORDER BY id",
+                )?;
+                let rows = st.query_map([host], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let mut settled = Vec::new();
+            for (id, name, pid) in candidates {
+                if pid == std::process::id() || tracing(pid) {
+                    continue;
+                }
+                tx.execute(
+                    "UPDATE run SET status = 'interrupted', complete = 0, finished_at = ?2,
+                     events = (SELECT COALESCE(SUM(count), 0) FROM access WHERE run = ?1),
+                     lost = ?3 WHERE id = ?1",
+                    params![
+                        id,
+                        now,
+                        format!(
+                            "kaudit (pid {pid}) ended before it finished the run (killed): what it \
+                             stored until then is kept, anything after is missing"
+                        )
+                    ],
+                )?;
+                settled.push((id, name));
+            }
+            Ok(settled)
+        })
     }
 
     /// Store a batch of accesses of run `id` (one transaction). An access

@@ -207,7 +207,21 @@ ALTER TABLE package ADD COLUMN size INTEGER;
     r#"
 ALTER TABLE package ADD COLUMN slot TEXT;
 "#,
+    // 9: the file says it is a kaudit graph (see `APPLICATION_ID`)
+    r#"
+PRAGMA application_id = 1801549156;
+"#,
+    // 10: the process that traces a run, so that a run whose tracer was
+    // killed can be told from one still being traced
+    r#"
+ALTER TABLE run ADD COLUMN pid INTEGER;
+"#,
 ];
+
+/// `PRAGMA application_id` of a kaudit graph: `kaud` in ASCII. A database
+/// with another application id, or with tables but neither this id nor
+/// kaudit's own tables, is another program's file and is never touched.
+pub const APPLICATION_ID: i64 = 0x6b61_7564;
 
 /// The schema version this build writes.
 pub fn version() -> i64 {

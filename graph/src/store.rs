@@ -31,6 +31,25 @@ pub enum DbError {
         /// The database.
         path: PathBuf,
     },
+    /// Another program's database: kaudit neither reads nor changes it.
+    #[error("{path} is not a kaudit graph ({reason}); it was left untouched")]
+    Foreign {
+        /// The database.
+        path: PathBuf,
+        /// What gives it away.
+        reason: String,
+    },
+    /// Written by an older kaudit and opened for reading only, so it cannot
+    /// be brought up to date.
+    #[error("{path} has schema version {found}, older than this kaudit's ({supported}); a command that writes the graph (`kaudit scan`, `kaudit trace`) upgrades it")]
+    TooOld {
+        /// The database.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// Ours.
+        supported: i64,
+    },
     /// Written by a newer kaudit.
     #[error("{path} has schema version {found}, newer than this kaudit understands ({supported})")]
     TooNew {
@@ -134,6 +153,10 @@ impl Db {
                 path: path.to_path_buf(),
             });
         }
+        // a graph on a read-only filesystem can only be read
+        if !create && read_only_fs(path) {
+            return Db::open_read(path);
+        }
         let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
         let db = Db {
             conn,
@@ -142,6 +165,8 @@ impl Db {
         db.conn
             .busy_timeout(Duration::from_secs(5))
             .map_err(|e| db.err(e))?;
+        // before anything is written: another program's file is refused
+        db.check_kaudit()?;
         // 16 KiB pages (effective when the file is new): a scan writes
         // hundreds of thousands of rows, and larger pages cut B-tree and WAL work.
         // Temporary tables and statement journals stay in memory: nothing is
@@ -153,6 +178,121 @@ impl Db {
             .map_err(|e| db.err(e))?;
         db.migrate()?;
         Ok(db)
+    }
+
+    /// Open an existing graph for reading only: nothing is written to the
+    /// file (no migration, no change of journal mode), and a graph on a
+    /// read-only filesystem can be read. A graph of an older schema is an
+    /// error ([`DbError::TooOld`]); another program's database is refused
+    /// ([`DbError::Foreign`]).
+    pub fn open_read(path: &Path) -> Result<Db, DbError> {
+        if !path.exists() {
+            return Err(DbError::NoScan {
+                path: path.to_path_buf(),
+            });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        // In WAL mode a reader needs the -shm file, which nothing can create
+        // on a read-only filesystem; there nobody can change the file either,
+        // so it is opened as immutable (unless a -wal file is there to read).
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let uri = if read_only_fs(path) && !Path::new(&wal).exists() {
+            format!("{}?immutable=1", file_uri(path))
+        } else {
+            file_uri(path)
+        };
+        let conn = Connection::open_with_flags(&uri, flags).map_err(|e| classify(path, e))?;
+        let db = Db {
+            conn,
+            path: path.to_path_buf(),
+        };
+        db.conn
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(|e| db.err(e))?;
+        db.conn
+            .execute_batch("PRAGMA query_only = ON; PRAGMA temp_store = MEMORY;")
+            .map_err(|e| db.err(e))?;
+        db.check_kaudit()?;
+        let current: i64 = db
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| db.err(e))?;
+        let target = schema::version();
+        if current > target {
+            return Err(DbError::TooNew {
+                path: db.path.clone(),
+                found: current,
+                supported: target,
+            });
+        }
+        if current < target {
+            return Err(DbError::TooOld {
+                path: db.path.clone(),
+                found: current,
+                supported: target,
+            });
+        }
+        Ok(db)
+    }
+
+    /// Whether the file is a kaudit graph (or empty): its application id is
+    /// kaudit's, or it has none yet but holds kaudit's first tables (a graph
+    /// from before the id was written), or it holds no table at all.
+    fn check_kaudit(&self) -> Result<(), DbError> {
+        let foreign = |reason: String| DbError::Foreign {
+            path: self.path.clone(),
+            reason,
+        };
+        let id: i64 = self
+            .conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if id == schema::APPLICATION_ID {
+            return Ok(());
+        }
+        if id != 0 {
+            return Err(foreign(format!("its application id is {id:#x}")));
+        }
+        let mut st = self
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")
+            .map_err(|e| self.err(e))?;
+        let tables: Vec<String> = st
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.err(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if tables.is_empty() && version == 0 {
+            return Ok(());
+        }
+        let ours = version >= 1
+            && ["scan", "file", "elf", "edge", "finding"]
+                .iter()
+                .all(|t| tables.iter().any(|have| have == t));
+        if ours {
+            return Ok(());
+        }
+        let shown: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
+        Err(foreign(if tables.is_empty() {
+            format!("no tables, but user_version {version}")
+        } else {
+            format!(
+                "it holds other tables: {}{}",
+                shown.join(", "),
+                if tables.len() > shown.len() {
+                    ", …"
+                } else {
+                    ""
+                }
+            )
+        }))
     }
 
     /// An in-memory database (tests).
@@ -486,9 +626,8 @@ impl Db {
                 });
             }
         }
-        if report.linkage == "not-elf" {
-            report.fatal = Some("not an ELF file".into());
-        }
+        // an entry that is not an ELF file needs nothing: an empty closure
+        // with linkage not-elf (status 0), as documented
         let musl = interp
             .as_deref()
             .is_some_and(|i| bytes::file_name(i).starts_with(b"ld-musl-"));
@@ -529,8 +668,19 @@ impl Db {
         for f in fs {
             let (code, p, msg) = f.map_err(|e| self.err(e))?;
             if let Some(code) = Code::from_name(&code) {
-                if code == Code::LoadError && report.fatal.is_none() {
+                // a load error aborts the load; a program whose interpreter
+                // is missing cannot even be started
+                let aborts = code == Code::LoadError
+                    || code == Code::ExecFormatError
+                    || (code == Code::MissingInterpreter
+                        && is_program
+                        && report.linkage == "dynamic");
+                if aborts && report.fatal.is_none() {
                     report.fatal = Some(msg.clone());
+                    if code == Code::ExecFormatError && report.linkage == "not-elf" {
+                        // too malformed to keep as ELF, but refused as one
+                        report.linkage = "not-loadable".into();
+                    }
                 }
                 report.findings.push(Finding::new(code, p, msg));
             }
@@ -707,6 +857,27 @@ fn write_analysis(
     Ok(())
 }
 
+/// Whether `path` lies on a filesystem mounted read-only.
+fn read_only_fs(path: &Path) -> bool {
+    rustix::fs::statvfs(path)
+        .is_ok_and(|s| s.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
+}
+
+/// `path` as an SQLite `file:` URI (bytes other than unreserved ones and `/`
+/// percent-encoded).
+fn file_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 pub(crate) fn classify(path: &Path, e: rusqlite::Error) -> DbError {
     if is_busy(&e) {
         DbError::Locked {
@@ -738,6 +909,11 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, schema::version());
+        let id: i64 = db
+            .conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(id, schema::APPLICATION_ID);
     }
 
     #[test]

@@ -166,7 +166,7 @@ pub struct Report {
 
 /// Read an allowlist: one absolute path per line (or per NUL with `null`),
 /// empty lines skipped. Each path must be absolute and normal: no `.` or
-/// `..` component, no empty component.
+/// `..` component, no empty component (so no `//` and no trailing `/`).
 pub fn read_list(text: &[u8], null: bool) -> Result<Vec<Vec<u8>>, AssembleError> {
     let sep = if null { b'\0' } else { b'\n' };
     let mut out = Vec::new();
@@ -185,7 +185,7 @@ pub fn read_list(text: &[u8], null: bool) -> Result<Vec<Vec<u8>>, AssembleError>
         if line == b"/" {
             continue;
         }
-        let rest = line[1..].strip_suffix(b"/").unwrap_or(&line[1..]);
+        let rest = &line[1..];
         for c in rest.split(|&b| b == b'/') {
             match c {
                 b"" => return Err(bad("an empty path component")),
@@ -711,7 +711,7 @@ mod tests {
 
     #[test]
     fn lists_are_absolute_normal_paths() {
-        let l = read_list(b"/usr/bin/x\n\n/\n/usr\n/usr/bin/x\n/etc/\n", false).unwrap();
+        let l = read_list(b"/usr/bin/x\n\n/\n/usr\n/usr/bin/x\n/etc\n", false).unwrap();
         assert_eq!(
             l,
             vec![b"/etc".to_vec(), b"/usr".to_vec(), b"/usr/bin/x".to_vec()]
@@ -721,6 +721,8 @@ mod tests {
             b"/usr/../etc/passwd\n",
             b"/a//b\n",
             b"/./a\n",
+            b"/etc/passwd/\n",
+            b"/etc/\n",
         ] {
             assert!(
                 read_list(bad, false).is_err(),

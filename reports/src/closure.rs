@@ -541,7 +541,7 @@ fn roots(
     roots.dedup_by(|a, b| a.path == b.path && a.reason == b.reason);
     if let Some(p) = profile.filter(|p| !p.include.is_empty()) {
         for path in graph.all_paths()? {
-            if let Some(rule) = p.include.iter().find(|r| r.matches(&path)) {
+            if let Some(rule) = p.included(&path) {
                 roots.push(Root {
                     path,
                     reason: Reason::Include {

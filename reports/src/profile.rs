@@ -18,7 +18,7 @@
 
 use std::path::{Path, PathBuf};
 
-use globset::{Candidate, GlobBuilder, GlobMatcher};
+use globset::{Candidate, Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
 /// A profile that cannot be used.
@@ -53,14 +53,42 @@ pub struct Rule {
     pub reason: String,
     /// The line of the rule's `[[include]]` / `[[exclude]]` header.
     pub line: usize,
-    matcher: GlobMatcher,
+    glob_compiled: Glob,
 }
 
 impl Rule {
     /// Whether the rule matches an absolute path inside the root.
     pub fn matches(&self, path: &[u8]) -> bool {
         let p = Path::new(std::ffi::OsStr::from_bytes(path));
-        self.matcher.is_match_candidate(&Candidate::new(p))
+        self.glob_compiled
+            .compile_matcher()
+            .is_match_candidate(&Candidate::new(p))
+    }
+}
+
+/// Rules matched all at once: one automaton for every glob (a literal path
+/// is a hash lookup), so matching a path does not cost one match per rule.
+#[derive(Debug, Clone, Default)]
+struct RuleSet {
+    set: GlobSet,
+}
+
+impl RuleSet {
+    fn new(rules: &[Rule]) -> Result<RuleSet, globset::Error> {
+        let mut b = GlobSetBuilder::new();
+        for r in rules {
+            b.add(r.glob_compiled.clone());
+        }
+        Ok(RuleSet { set: b.build()? })
+    }
+
+    /// The index of the first rule (in profile order) that matches `path`.
+    fn first(&self, path: &[u8]) -> Option<usize> {
+        let p = Path::new(std::ffi::OsStr::from_bytes(path));
+        self.set
+            .matches_candidate(&Candidate::new(p))
+            .into_iter()
+            .min()
     }
 }
 
@@ -85,6 +113,8 @@ pub struct Profile {
     pub include: Vec<Rule>,
     /// Entries never kept.
     pub exclude: Vec<Rule>,
+    include_set: RuleSet,
+    exclude_set: RuleSet,
     /// A hash of the profile's text (closures computed from it are cached
     /// under it).
     pub digest: u64,
@@ -153,22 +183,42 @@ struct RawRule {
     reason: Option<String>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
+/// Line numbers of byte offsets, from the offsets where lines start (one
+/// pass over the text; each lookup is a binary search, so a profile of many
+/// rules is not read again for every rule).
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn of(text: &str) -> Lines {
+        let mut starts = vec![0];
+        starts.extend(memchr_newlines(text.as_bytes()));
+        Lines(starts)
+    }
+
+    /// The line (from 1) of byte `offset`.
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&start| start <= offset)
+    }
+}
+
+/// The offsets just after each newline.
+fn memchr_newlines(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    bytes
         .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .map(|(i, _)| i + 1)
 }
 
 /// The line of the `[[section]]` header an array-of-tables entry starts at
-/// (toml reports the span of the entry's body).
-fn header_line(text: &str, section: &str, body_offset: usize) -> usize {
+/// (toml reports the span of the entry's body): the nearest header before
+/// it, searched backwards from the body.
+fn header_line(lines: &Lines, text: &str, section: &str, body_offset: usize) -> usize {
     let header = format!("[[{section}]]");
     let before = &text[..body_offset.min(text.len())];
     match before.rfind(&header) {
-        Some(at) => line_of(text, at),
-        None => line_of(text, body_offset),
+        Some(at) => lines.line(at),
+        None => lines.line(body_offset),
     }
 }
 
@@ -189,10 +239,12 @@ pub fn parse_size(s: &str) -> Option<u64> {
         "t" | "tb" | "tib" => 1 << 40,
         _ => return None,
     };
-    if !n.is_finite() || n < 0.0 {
+    let bytes = (n * mult as f64).round();
+    // 2^64 and beyond do not fit (`as` would saturate silently)
+    if !(0.0..18_446_744_073_709_551_616.0).contains(&bytes) {
         return None;
     }
-    Some((n * mult as f64).round() as u64)
+    Some(bytes as u64)
 }
 
 /// Bytes for humans (`12.3 MiB`).
@@ -228,8 +280,9 @@ impl Profile {
             line,
             message,
         };
+        let lines = Lines::of(text);
         let raw: Raw = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(1, |s| line_of(text, s.start));
+            let line = e.span().map_or(1, |s| lines.line(s.start));
             invalid(line, e.message().to_string())
         })?;
         let name = path
@@ -245,7 +298,7 @@ impl Profile {
         let budget = match &raw.budget {
             None => None,
             Some(b) => {
-                let line = line_of(text, b.span().start);
+                let line = lines.line(b.span().start);
                 let v = match b.get_ref() {
                     toml::Value::Integer(i) if *i >= 0 => Some(*i as u64),
                     toml::Value::String(s) => parse_size(s),
@@ -262,7 +315,7 @@ impl Profile {
         let rules = |section: &str, raw: &[toml::Spanned<RawRule>]| {
             let mut out = Vec::new();
             for r in raw {
-                let line = header_line(text, section, r.span().start);
+                let line = header_line(&lines, text, section, r.span().start);
                 let rr = r.get_ref();
                 let reason = match &rr.reason {
                     Some(s) if !s.trim().is_empty() => s.trim().to_string(),
@@ -294,14 +347,14 @@ impl Profile {
                     glob: rr.glob.clone(),
                     reason,
                     line,
-                    matcher: glob.compile_matcher(),
+                    glob_compiled: glob,
                 });
             }
             Ok(out)
         };
         let mut check = CheckConfig::default();
         if let Some(c) = &raw.check {
-            let line = line_of(text, c.span().start);
+            let line = lines.line(c.span().start);
             let c = c.get_ref();
             if let Some(g) = &c.max_growth {
                 check.max_growth = crate::check::Growth::parse(g).ok_or_else(|| {
@@ -331,6 +384,11 @@ impl Profile {
         }
         let include = rules("include", &raw.include)?;
         let exclude = rules("exclude", &raw.exclude)?;
+        let set = |section: &str, rules: &[Rule]| {
+            RuleSet::new(rules).map_err(|e| invalid(1, format!("[[{section}]] globs: {e}")))
+        };
+        let include_set = set("include", &include)?;
+        let exclude_set = set("exclude", &exclude)?;
         Ok(Profile {
             name,
             path: path.to_path_buf(),
@@ -340,6 +398,8 @@ impl Profile {
             allow_incomplete: raw.allow_incomplete,
             include,
             exclude,
+            include_set,
+            exclude_set,
             check,
             digest: text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
                 (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -349,7 +409,12 @@ impl Profile {
 
     /// The first exclude rule that matches `path`.
     pub fn excluded(&self, path: &[u8]) -> Option<&Rule> {
-        self.exclude.iter().find(|r| r.matches(path))
+        self.exclude_set.first(path).map(|i| &self.exclude[i])
+    }
+
+    /// The first include rule that matches `path`.
+    pub fn included(&self, path: &[u8]) -> Option<&Rule> {
+        self.include_set.first(path).map(|i| &self.include[i])
     }
 }
 
@@ -447,6 +512,10 @@ reason = "docs"
         assert_eq!(parse_size("4096"), Some(4096));
         assert_eq!(parse_size("2G"), Some(2 << 30));
         assert_eq!(parse_size("3 parsecs"), None);
+        assert_eq!(parse_size("99999999999999999999 GiB"), None);
+        assert_eq!(parse_size("16 EiB"), None);
+        assert_eq!(parse_size("16777216 TiB"), None);
+        assert_eq!(parse_size("16777215 TiB"), Some(16_777_215 << 40));
         assert_eq!(human(1536), "1.5 KiB");
         assert_eq!(human(12), "12 B");
     }

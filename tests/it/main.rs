@@ -11,6 +11,7 @@ mod confinement;
 mod conventions;
 mod deps_fixtures;
 mod examples;
+mod hostile;
 mod hwcaps;
 mod initsys;
 mod musl;

@@ -620,6 +620,8 @@ fn trace_with_root_runs_inside_it_and_records_paths_inside_it() {
     );
 }
 
+/// A trace killed with SIGKILL keeps what it stored; the next trace clears
+/// its control group and settles its run as `interrupted`.
 #[test]
 fn sigkill_mid_run_leaves_an_incomplete_run_with_what_was_flushed() {
     if !require_root() {
@@ -674,10 +676,24 @@ fn sigkill_mid_run_leaves_an_incomplete_run_with_what_was_flushed() {
         )),
         "{err}"
     );
+    // and settles the killed run, saying so (it used to stay `running`)
     let all = runs(&db);
     let r = all.iter().find(|r| r["name"] == "killed").unwrap();
-    assert_eq!(r["status"], "running", "{r}");
+    assert_eq!(r["status"], "interrupted", "{r}");
     assert_eq!(r["complete"], false, "{r}");
+    assert!(
+        r["lost"].as_str().is_some_and(|l| l.contains(&format!(
+            "kaudit (pid {killed_pid}) ended before it finished the run"
+        ))),
+        "{r}"
+    );
+    assert!(
+        err.contains(&format!(
+            "run {} \"killed\" was left running by a trace that was killed: settled as interrupted and incomplete",
+            r["id"]
+        )),
+        "{err}"
+    );
     let v = accessed(&db, "killed");
     assert!(
         v["accesses"]

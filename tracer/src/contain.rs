@@ -40,6 +40,19 @@ pub struct Containment {
     /// Kill process by process even where `cgroup.kill` exists (test mode:
     /// the way kernels before 5.14 are served).
     one_by_one: bool,
+    /// The group was killed and removed (by [`Containment::kill_rest`]).
+    done: bool,
+}
+
+/// A trace that ends early (its command cannot start, an error) still
+/// moves back out of its group, kills what is in it and removes it: no
+/// `kaudit-PID` group is left behind by a kaudit that is not killed.
+impl Drop for Containment {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.finish();
+        }
+    }
 }
 
 /// What was killed at the end.
@@ -103,6 +116,7 @@ impl Containment {
             home,
             stale,
             one_by_one: false,
+            done: false,
         })
     }
 
@@ -127,7 +141,13 @@ impl Containment {
     /// Move this process back, kill everything left in the group, wait for
     /// it to empty and remove it. Killed processes that are this process's
     /// children (directly, or as their subreaper) are reaped.
-    pub fn kill_rest(self) -> Killed {
+    pub fn kill_rest(mut self) -> Killed {
+        let out = self.finish();
+        self.done = true;
+        out
+    }
+
+    fn finish(&mut self) -> Killed {
         let mut out = Killed::default();
         if let Err(e) = std::fs::write(
             self.home.join("cgroup.procs"),

@@ -132,6 +132,10 @@ pub enum ScenarioError {
     /// A `${NAME}` that is not a declared parameter.
     #[error("scenario {0} uses ${{{1}}}, which is not a declared parameter")]
     UnknownParam(String, String),
+    /// A `--param NAME=VALUE` the scenario does not declare (a misspelling
+    /// would otherwise be ignored silently).
+    #[error("scenario {0} has no parameter {1}; its parameters: {2}")]
+    UndeclaredParam(String, String, String),
     /// A timeout made of parameters that is not a duration once they are
     /// filled in.
     #[error("scenario {0}: {1}: timeout {2:?} is not a duration like 500ms, 30s or 2m")]
@@ -250,6 +254,18 @@ impl Scenario {
         name: &str,
         given: &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, String>, ScenarioError> {
+        if let Some(k) = given.keys().find(|k| !self.params.contains_key(*k)) {
+            let known: Vec<&str> = self.params.keys().map(String::as_str).collect();
+            return Err(ScenarioError::UndeclaredParam(
+                name.to_string(),
+                k.clone(),
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                },
+            ));
+        }
         let mut out = BTreeMap::new();
         for (k, p) in &self.params {
             match given.get(k).or(p.default.as_ref()) {

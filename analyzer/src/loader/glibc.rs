@@ -431,14 +431,25 @@ pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8], main: &E
         }
         _ => {
             if main.interp.is_some() {
-                c.findings.push(Finding::new(
-                    Code::MissingInterpreter,
-                    c.path.clone(),
-                    format!(
-                        "program interpreter {} is missing or not loadable",
-                        bytes::display(interp)
-                    ),
-                ));
+                super::missing_interpreter(c, interp, &o);
+                c.objects.push(Object {
+                    name: interp.to_vec(),
+                    path: interp.to_vec(),
+                    named: o.named(),
+                    file: o.file().map(<[u8]>::to_vec).unwrap_or_default(),
+                    needed_by: Some(0),
+                    rule: Rule::Interpreter,
+                    via: None,
+                    hops: o.res.prefix().to_vec(),
+                    alternatives: Vec::new(),
+                    info: None,
+                    dev_ino: (0, 0),
+                    names: vec![interp.to_vec()],
+                    soname_added: true,
+                    origin: None,
+                    faked: true,
+                    visible: false,
+                });
             }
         }
     }

@@ -189,8 +189,33 @@ impl Closure {
             .iter()
             .skip(1)
             .map(|&i| &self.objects[i])
-            .filter(|o| o.visible && !o.faked)
+            .filter(|o| o.visible && (!o.faked || o.rule == Rule::Interpreter))
     }
+}
+
+/// A program whose `PT_INTERP` names nothing loadable: the kernel refuses to
+/// start it (`execve` fails), so the load is fatal, with a
+/// `missing-interpreter` finding. The caller lists the interpreter all the
+/// same, as a placeholder object that matches no request.
+pub(crate) fn missing_interpreter(c: &mut Closure, interp: &[u8], o: &Opened) {
+    let why = match &o.probe {
+        Probe::Missing(_) => "does not exist in the root".to_string(),
+        Probe::Dir => "is a directory".to_string(),
+        Probe::NotElf { .. } => "is not an ELF file".to_string(),
+        Probe::Malformed(m) => format!("is malformed: {m}"),
+        Probe::Unreadable(m) => format!("cannot be read: {m}"),
+        Probe::Special(k) => format!("is a {}", k.as_str()),
+        Probe::Elf(_) => "is not loadable".to_string(),
+    };
+    let message = format!("program interpreter {} {why}", bytes::display(interp));
+    if c.fatal.is_none() {
+        c.fatal = Some(format!("{message}: the kernel cannot start the program"));
+    }
+    c.findings.push(Finding::new(
+        Code::MissingInterpreter,
+        c.path.clone(),
+        message,
+    ));
 }
 
 /// What is at a path, for the loader's purposes.
@@ -373,6 +398,10 @@ pub enum CacheSource {
     Conf(Vec<(Vec<u8>, Vec<u8>, Option<i32>)>),
 }
 
+/// The cache (or its ld.so.conf replacement), the findings about it, and an
+/// include cycle that makes ld.so.conf unusable.
+type LoadedCache = (Arc<CacheSource>, Vec<Finding>, Option<ldconf::IncludeCycle>);
+
 /// Resolves closures inside one root. Cheap to share between threads.
 pub struct Resolver<'a> {
     view: &'a dyn FsView,
@@ -381,7 +410,9 @@ pub struct Resolver<'a> {
     options: Options,
     glibc: Mutex<HashMap<Vec<u8>, Arc<GlibcConfig>>>,
     musl: Mutex<HashMap<Vec<u8>, Arc<MuslConfig>>>,
-    cache: OnceLock<(Arc<CacheSource>, Vec<Finding>)>,
+    cache: OnceLock<LoadedCache>,
+    /// Whether a load used the cache (its findings are reported then only).
+    cache_used: std::sync::atomic::AtomicBool,
     setup_findings: Mutex<Vec<Finding>>,
 }
 
@@ -459,6 +490,18 @@ pub fn system_dirs_from_binary(data: &[u8]) -> Option<Vec<Vec<u8>>> {
     best
 }
 
+/// Why the kernel would refuse to execute the ELF file `file` (a canonical
+/// path inside the root), from its first bytes read again: for a file too
+/// malformed to keep as an [`ElfInfo`].
+pub fn exec_refusal_of(root: &Root, file: &[u8]) -> Option<elf::ExecRefusal> {
+    let f = root.open_file(file).ok()?;
+    let size = f.metadata().ok()?.len();
+    let mut head = [0u8; 64];
+    let n = (size as usize).min(head.len());
+    elf::ReadAt::read_exact_at(&f, &mut head[..n], 0).ok()?;
+    elf::is_elf(&head[..n]).then(|| elf::exec_refusal(&head[..n], size))?
+}
+
 /// The glibc version a loader binary declares (`… release version 2.36`).
 pub fn glibc_version_from_binary(data: &[u8]) -> Option<(u32, u32)> {
     let needle = b"release version ";
@@ -498,6 +541,12 @@ impl ldconf::ConfFs for ConfFsAdapter<'_> {
             )),
         }
     }
+    fn identity(&self, path: &[u8]) -> Vec<u8> {
+        match rootfs::resolve(self.0, path, b"/").target {
+            Ok((p, _)) => p,
+            Err(_) => bytes::normalize(path),
+        }
+    }
 }
 
 impl<'a> Resolver<'a> {
@@ -517,6 +566,7 @@ impl<'a> Resolver<'a> {
             glibc: Mutex::new(HashMap::new()),
             musl: Mutex::new(HashMap::new()),
             cache: OnceLock::new(),
+            cache_used: std::sync::atomic::AtomicBool::new(false),
             setup_findings: Mutex::new(Vec::new()),
         }
     }
@@ -530,8 +580,10 @@ impl<'a> Resolver<'a> {
     /// directories), each reported once.
     pub fn setup_findings(&self) -> Vec<Finding> {
         let mut out = self.setup_findings.lock().expect("findings").clone();
-        if let Some((_, f)) = self.cache.get() {
-            out.extend(f.iter().cloned());
+        if let Some((_, f, _)) = self.cache.get() {
+            if self.cache_used.load(std::sync::atomic::Ordering::Relaxed) {
+                out.extend(f.iter().cloned());
+            }
         }
         out.sort();
         out.dedup();
@@ -562,17 +614,29 @@ impl<'a> Resolver<'a> {
 
     /// The ld.so.cache (or its ld.so.conf replacement) of the root.
     pub(crate) fn cache(&self) -> Arc<CacheSource> {
+        self.cache_used
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.cache.get_or_init(|| self.load_cache()).0.clone()
     }
 
-    fn load_cache(&self) -> (Arc<CacheSource>, Vec<Finding>) {
+    /// Whether the root's loader configuration can be used at all: with no
+    /// usable ld.so.cache, an include cycle in ld.so.conf is an error (no
+    /// `ldconfig` could build a cache from it), not a finding.
+    pub fn check_configuration(&self) -> Result<(), ldconf::IncludeCycle> {
+        match &self.cache.get_or_init(|| self.load_cache()).2 {
+            Some(cycle) => Err(cycle.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn load_cache(&self) -> LoadedCache {
         let mut findings = Vec::new();
         let res = rootfs::resolve(self.view, b"/etc/ld.so.cache", b"/");
         if let Ok((p, meta)) = &res.target {
             if meta.kind == Kind::File {
                 match self.root.read_file(p, 256 << 20) {
                     Ok(bytes) => match LdCache::parse(&bytes) {
-                        Ok(c) => return (Arc::new(CacheSource::Cache(c)), findings),
+                        Ok(c) => return (Arc::new(CacheSource::Cache(c)), findings, None),
                         Err(e) => findings.push(Finding::new(
                             Code::CorruptLdSoCache,
                             p.clone(),
@@ -594,7 +658,18 @@ impl<'a> Resolver<'a> {
                 "no ld.so.cache in the root; libraries are looked up in the ld.so.conf directories as ldconfig would record them",
             ));
         }
-        let conf = ldconf::read_ld_so_conf(&ConfFsAdapter(self.root), b"/etc/ld.so.conf");
+        let conf = match ldconf::read_ld_so_conf(&ConfFsAdapter(self.root), b"/etc/ld.so.conf") {
+            Ok(conf) => conf,
+            Err(cycle) => {
+                findings.push(Finding::new(
+                    Code::LdSoConf,
+                    cycle.back_to.clone(),
+                    cycle.to_string(),
+                ));
+                let empty = self.recompute_cache(&[]);
+                return (Arc::new(empty), findings, Some(cycle));
+            }
+        };
         for p in &conf.problems {
             findings.push(Finding::new(
                 Code::LdSoConf,
@@ -602,7 +677,7 @@ impl<'a> Resolver<'a> {
                 format!("line {}: {}", p.line, p.message),
             ));
         }
-        (Arc::new(self.recompute_cache(&conf.dirs)), findings)
+        (Arc::new(self.recompute_cache(&conf.dirs)), findings, None)
     }
 
     /// What ldconfig would put in the cache for these directories (plus the
@@ -892,6 +967,40 @@ impl<'a> Resolver<'a> {
         let file = opened.file().map(<[u8]>::to_vec);
         let info = match &opened.probe {
             Probe::Elf(i) => i.clone(),
+            Probe::Malformed(m) if opened.meta.as_ref().is_some_and(|m| m.mode & 0o111 != 0) => {
+                // an executable the kernel refuses is an answer, not an error
+                if let Some(r) = file.as_deref().and_then(|f| exec_refusal_of(self.root, f)) {
+                    let message =
+                        format!("the kernel refuses to execute it (Exec format error): {r}");
+                    c.linkage = Linkage::NotLoadable;
+                    c.fatal = Some(message.clone());
+                    c.findings
+                        .push(Finding::new(Code::ExecFormatError, path.to_vec(), message));
+                    c.findings
+                        .push(Finding::new(Code::MalformedElf, path.to_vec(), m.clone()));
+                    c.objects.push(Object {
+                        name: path.to_vec(),
+                        path: path.to_vec(),
+                        named: opened.named(),
+                        file: file.clone().unwrap_or_default(),
+                        needed_by: None,
+                        rule: Rule::Direct,
+                        via: None,
+                        hops: opened.res.prefix().to_vec(),
+                        alternatives: Vec::new(),
+                        info: None,
+                        dev_ino: opened.meta.as_ref().map_or((0, 0), |m| (m.dev, m.ino)),
+                        names: vec![path.to_vec()],
+                        soname_added: false,
+                        origin: None,
+                        faked: false,
+                        visible: true,
+                    });
+                    return c;
+                }
+                c.fatal = Some(m.clone());
+                return c;
+            }
             other => {
                 c.fatal = Some(match other {
                     Probe::Missing(e) => e.to_string(),
@@ -906,6 +1015,27 @@ impl<'a> Resolver<'a> {
             }
         };
         c.linkage = info.linkage();
+        let executable = opened.meta.as_ref().is_some_and(|m| m.mode & 0o111 != 0);
+        let refusal = match (executable, info.exec_refusal) {
+            // the kernel refuses to execute it: nothing is loaded
+            (true, Some(r)) => Some((
+                Code::ExecFormatError,
+                format!("the kernel refuses to execute it (Exec format error): {r}"),
+            )),
+            // loaded as a library (dlopen): glibc's checks of the file
+            (false, Some(_)) => match elf::verify_glibc(&info, Expect::of(&info)) {
+                elf::Verdict::Fatal(m) => {
+                    Some((Code::LoadError, format!("{}: {m}", bytes::display(path))))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some((code, message)) = refusal {
+            c.linkage = Linkage::NotLoadable;
+            c.fatal = Some(message.clone());
+            c.findings.push(Finding::new(code, path.to_vec(), message));
+        }
         let main = Object {
             name: path.to_vec(),
             path: path.to_vec(),
@@ -926,7 +1056,7 @@ impl<'a> Resolver<'a> {
             visible: true,
         };
         c.objects.push(main);
-        if c.linkage != Linkage::Dynamic {
+        if c.linkage != Linkage::Dynamic || c.fatal.is_some() {
             return c;
         }
         let Some((flavor, interp)) = self.loader_for(&info) else {

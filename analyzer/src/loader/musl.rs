@@ -111,14 +111,18 @@ pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8]) {
     let ldso_idx = c.objects.len();
     let ldso_ok = matches!(o.probe, Probe::Elf(_));
     if !ldso_ok {
-        c.findings.push(Finding::new(
-            Code::MissingInterpreter,
-            c.path.clone(),
-            format!(
-                "program interpreter {} is missing or not loadable",
-                bytes::display(interp)
-            ),
-        ));
+        if main_info.interp.is_some() {
+            super::missing_interpreter(c, interp, &o);
+        } else {
+            c.findings.push(Finding::new(
+                Code::MissingInterpreter,
+                c.path.clone(),
+                format!(
+                    "program interpreter {} is missing or not loadable",
+                    bytes::display(interp)
+                ),
+            ));
+        }
     }
     c.objects.push(Object {
         name: interp.to_vec(),
@@ -136,7 +140,8 @@ pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8]) {
         soname_added: true,
         origin: None,
         faked: !ldso_ok,
-        visible: true,
+        // a missing loader is listed for a program (the kernel needs it)
+        visible: ldso_ok || main_info.interp.is_some(),
     });
     // musl lists the loader first
     let mut order = vec![0usize, ldso_idx];
