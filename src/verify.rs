@@ -91,6 +91,18 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
     let opts = ScanOptions::default();
     let walk = scan::walk_root(&image, &opts, &|_| {})?;
     let analysis = scan::analyze(&image, &walk, &opts, &|_| {});
+    // what the source root has as well is not the image's doing (a library
+    // that does not load as a main object of its own, yet loads through
+    // the program that needs it): said, not counted
+    let in_source: BTreeSet<(String, Vec<u8>, String)> = match &db {
+        Some(db) if closure.is_some() => db
+            .findings(&kaudit_graph::FindingFilter::default())?
+            .into_iter()
+            .map(|f| (f.code, f.path, f.message))
+            .collect(),
+        _ => BTreeSet::new(),
+    };
+    let mut also_in_source = 0;
     for f in &analysis.findings {
         let code = f.finding.code;
         let about = f.context.as_deref().unwrap_or(&f.finding.path);
@@ -131,6 +143,14 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
         if !relevant {
             continue;
         }
+        if in_source.contains(&(
+            code.as_str().to_string(),
+            f.finding.path.clone(),
+            f.finding.message.clone(),
+        )) {
+            also_in_source += 1;
+            continue;
+        }
         let context = match &f.context {
             Some(c) if c != &f.finding.path => format!(" (in the load of {})", show(c)),
             _ => String::new(),
@@ -139,6 +159,11 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
             code: kind,
             text: format!("{}{context}: {}", show(&f.finding.path), f.finding.message),
         });
+    }
+    if also_in_source > 0 {
+        eprintln!(
+            "kaudit: static: {also_in_source} finding(s) the source root has as well, not counted (kaudit findings lists them)"
+        );
     }
     eprintln!(
         "kaudit: static: {} ELF objects, {} scripts; {} problem(s) found",

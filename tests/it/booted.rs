@@ -362,3 +362,105 @@ fn a_booted_node_is_traced_from_pid_1_and_leaves_nothing_behind() {
         "a boot run wrote into the root"
     );
 }
+
+/// The image of a profile whose scenarios include `boot` boots in `kaudit
+/// verify` (the replay boots the image itself); without its DHCP client it
+/// does not, and verify names the client and the failed units.
+#[test]
+fn the_image_boots_in_verify_and_not_without_its_dhcp_client() {
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    let root = node_root();
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("g.db");
+    let d = db.to_str().unwrap();
+    let out = kaudit(["scan", "--root", root.to_str().unwrap(), "--db", d]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    // the boot scenario marks itself as one for a booted node: no --boot
+    let out = run_with_timeout(
+        kaudit_cmd([
+            "trace",
+            "--root",
+            root.to_str().unwrap(),
+            "--scenario",
+            "boot",
+            "--db",
+            d,
+            "--param",
+            "SETTLE=1",
+            "--param",
+            "TIMEOUT=2m",
+            "--param",
+            "READY=systemctl is-system-running --quiet && ip -4 -o addr show host0 | grep -q inet",
+        ]),
+        Duration::from_secs(300),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let profile = t.path().join("booted.toml");
+    std::fs::write(
+        &profile,
+        "description = \"a node that boots\"\nscenarios = [\"boot\"]\n\n[[exclude]]\nglob = \"/usr/share/doc/**\"\nreason = \"documentation\"\n\n[[exclude]]\nglob = \"/var/log/README\"\nreason = \"a link into the documentation\"\n",
+    )
+    .unwrap();
+    let p = profile.to_str().unwrap();
+    let list = t.path().join("list");
+    let out = kaudit([
+        "allowlist",
+        "--profile",
+        p,
+        "--db",
+        d,
+        "--out",
+        list.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let image = t.path().join("image");
+    let out = kaudit([
+        "assemble",
+        "--allowlist",
+        list.to_str().unwrap(),
+        "--from",
+        root.to_str().unwrap(),
+        "--out",
+        image.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let verify = || {
+        run_with_timeout(
+            kaudit_cmd([
+                "verify",
+                "--root",
+                image.to_str().unwrap(),
+                "--profile",
+                p,
+                "--db",
+                d,
+            ]),
+            Duration::from_secs(300),
+        )
+    };
+    let out = verify();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("replay boot: passed"),
+        "{}",
+        show(&out)
+    );
+    // without the DHCP client the node ends degraded: the replay fails at
+    // once, naming the failed units and the file looked for in vain
+    std::fs::remove_file(image.join("usr/lib/systemd/systemd-networkd")).unwrap();
+    let out = verify();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("replay-failed: scenario boot failed inside the image"),
+        "{s}"
+    );
+    assert!(s.contains("failed units: systemd-networkd.service"), "{s}");
+    assert!(
+        s.contains("looked for /lib/systemd/systemd-networkd (openat): on its way, /usr/lib/systemd/systemd-networkd, which the source has and the image lacks"),
+        "{s}"
+    );
+}

@@ -2,7 +2,8 @@
 //! own, on a network of the run's own.
 //!
 //! The container is made by Debian's `systemd-nspawn` (PID, mount, UTS, IPC
-//! and network namespaces; `pivot_root` into the root; `/proc`, `/sys`, the
+//! and network namespaces; `pivot_root` into the root; the root's
+//! `/sbin/init` run as PID 1, as a kernel runs it; `/proc`, `/sys`, the
 //! cgroup hierarchies, `/dev` with `/dev/kmsg`, tmpfs `/run` and `/tmp`;
 //! `container=` in init's environment), started from kaudit's private mount
 //! namespace, where the root is already covered by the run's overlay and
@@ -450,7 +451,7 @@ impl Node {
         c.arg("--quiet")
             .arg("--directory")
             .arg(&place)
-            .args(["--boot", "--register=no", "--keep-unit", "--settings=no"])
+            .args(["--register=no", "--keep-unit", "--settings=no"])
             .args(["--link-journal=no", "--resolv-conf=off", "--timezone=off"])
             .args(["--console=passive", "--private-users=no"])
             .arg(format!("--machine={}", opts.hostname))
@@ -467,6 +468,9 @@ impl Node {
             .args(["--capability=CAP_SYSLOG,CAP_NET_ADMIN", "--bind=/dev/kmsg"])
             .arg("--system-call-filter=@keyring")
             .args(&opts.nspawn_args)
+            // PID 1 is /sbin/init, as a kernel starts it (--boot would look
+            // for systemd itself and never use the root's /sbin/init)
+            .arg("/sbin/init")
             .env("SYSTEMD_NSPAWN_API_VFS_WRITABLE", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

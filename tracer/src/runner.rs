@@ -228,7 +228,8 @@ fn run_step(
     };
     let out = Captured::start(child.stdout.take());
     let err = Captured::start(child.stderr.take());
-    let status = wait_synced(&mut child, tracer, Instant::now() + timeout, stop);
+    let began = Instant::now();
+    let status = wait_synced(&mut child, tracer, began + timeout, stop);
     if status.is_none() {
         kill_group(&mut child);
     } else {
@@ -249,7 +250,7 @@ fn run_step(
         return StepOutcome {
             name: name.into(),
             ok: false,
-            message: format!("{why} after {:.1} s", timeout.as_secs_f64().min(f64::MAX)),
+            message: format!("{why} after {:.1} s", began.elapsed().as_secs_f64()),
         };
     };
     let want = st.expect.exit.unwrap_or(0);
