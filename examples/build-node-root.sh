@@ -18,7 +18,8 @@ exec 9>"$root.lock"
 flock 9
 if [ -e "$root/usr/bin/containerd" ] && [ -e "$root/usr/bin/podman" ] &&
     [ -e "$root/usr/lib/cni/bridge" ] && [ -e "$root/opt/busybox/bin/sh" ] &&
-    [ -e "$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service" ]; then
+    [ -e "$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service" ] &&
+    [ "$(readlink "$root/etc/systemd/system/podman.socket")" = /dev/null ]; then
     exit 0
 fi
 if ! command -v mmdebstrap >/dev/null; then
@@ -38,7 +39,8 @@ ln -sf busybox "$root/opt/busybox/bin/sh"
 echo node >"$root/etc/hostname"
 # DHCP on host0 at boot
 systemctl --root="$root" --quiet enable systemd-networkd.service
-# podman's units for containers with a restart policy: a node without podman containers
-# has nothing for them to do, and they fail when started at boot
-systemctl --root="$root" --quiet mask podman-auto-update.service podman-auto-update.timer \
-    podman-restart.service
+# podman's units: a containerd node runs podman only when asked (the podman-run scenario),
+# never as a service at boot; those for containers with a restart policy fail when started
+# at boot without podman containers
+systemctl --root="$root" --quiet mask podman.service podman.socket podman-auto-update.service \
+    podman-auto-update.timer podman-restart.service

@@ -172,8 +172,9 @@ fn corrupt_elf_is_a_finding() {
     assert_finding(&findings, "exec-format-error", "/usr/bin/noise");
     assert_good_app_resolves(&root, &good);
 
-    // `deps` of the corrupt program itself fails, with a finding and an
-    // error that names it.
+    // `deps` of the corrupt program itself fails, with a finding, and the
+    // JSON (the answer: nothing is said beside it) names the file and why
+    // its load aborts.
     let (out, deps) = root.deps_json("/usr/bin/noise");
     assert_ne!(
         code(&out),
@@ -181,10 +182,14 @@ fn corrupt_elf_is_a_finding() {
         "deps of a corrupt ELF cannot succeed\n{}",
         show(&out)
     );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
         deps.finding_codes().contains(&"exec-format-error")
-            && String::from_utf8_lossy(&out.stderr).contains("/usr/bin/noise"),
-        "no exec-format-error finding and error naming the file\n{}",
+            && v["file"] == "/usr/bin/noise"
+            && v["fatal"]
+                .as_str()
+                .is_some_and(|f| f.contains("Exec format error")),
+        "no exec-format-error finding and fatal load naming the file\n{}",
         show(&out)
     );
 }
