@@ -79,7 +79,8 @@ const DEPS: &[&str] = &[
     "After",
 ];
 
-/// systemd's search path for a program named without a `/`.
+/// systemd's search path for a program named without a `/` (used for an
+/// OpenRC `command=` without one, too).
 const EXEC_PATH: &[&[u8]] = &[
     b"/usr/local/sbin",
     b"/usr/local/bin",
@@ -384,14 +385,6 @@ fn openrc(root: &Root, index: &Index, out: &mut Vec<EdgeRec>) {
     if index.get(initd).is_none_or(|m| m.kind != Kind::Dir) {
         return;
     }
-    let search: &[&[u8]] = &[
-        b"/usr/local/sbin",
-        b"/usr/local/bin",
-        b"/usr/sbin",
-        b"/usr/bin",
-        b"/sbin",
-        b"/bin",
-    ];
     for e in children(index, initd) {
         if e.meta.kind != Kind::File {
             continue;
@@ -408,7 +401,7 @@ fn openrc(root: &Root, index: &Index, out: &mut Vec<EdgeRec>) {
         for line in text.split(|&b| b == b'\n') {
             let t = line.trim_ascii();
             if let Some(cmd) = assignment(t, b"command") {
-                if let Some(dst) = program(index, cmd, search) {
+                if let Some(dst) = program(index, cmd, EXEC_PATH) {
                     out.push(edge(&e.path, dst, cmd, "command", Some(cmd)));
                 }
             }

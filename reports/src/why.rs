@@ -502,8 +502,8 @@ pub fn init_facts(db: &kaudit_graph::Db, path: &[u8]) -> Result<Vec<InitFact>, D
         source: e,
     };
     // names of the entry: itself and the symlinks one hop away that lead to it
-    let mut names: Vec<Vec<u8>> = vec![path.to_vec()];
-    {
+    // the symlinks one hop away that lead to an entry
+    let links_to = |c: &rusqlite::Connection, dst: &[u8]| -> Result<Vec<Vec<u8>>, DbError> {
         let mut st = c
             .prepare_cached(
                 "SELECT s.path FROM edge e JOIN file s ON s.id = e.src JOIN file d ON d.id = e.dst
@@ -511,12 +511,12 @@ pub fn init_facts(db: &kaudit_graph::Db, path: &[u8]) -> Result<Vec<InitFact>, D
             )
             .map_err(err)?;
         let rows = st
-            .query_map([path], |r| r.get::<_, Vec<u8>>(0))
+            .query_map([dst], |r| r.get::<_, Vec<u8>>(0))
             .map_err(err)?;
-        for r in rows {
-            names.push(r.map_err(err)?);
-        }
-    }
+        rows.collect::<Result<_, _>>().map_err(err)
+    };
+    let mut names: Vec<Vec<u8>> = vec![path.to_vec()];
+    names.extend(links_to(c, path)?);
     let into = |c: &rusqlite::Connection,
                 dst: &[u8],
                 rules: &str|
@@ -547,18 +547,7 @@ pub fn init_facts(db: &kaudit_graph::Db, path: &[u8]) -> Result<Vec<InitFact>, D
             let mut enabled_by = Vec::new();
             // the links that lead to the unit file, and the unit file itself
             let mut links: Vec<Vec<u8>> = vec![owner.clone()];
-            let mut st = c
-                .prepare_cached(
-                    "SELECT s.path FROM edge e JOIN file s ON s.id = e.src JOIN file d ON d.id = e.dst
-                     WHERE e.kind = 'symlink' AND d.path = ?1",
-                )
-                .map_err(err)?;
-            let rows = st
-                .query_map([&owner], |r| r.get::<_, Vec<u8>>(0))
-                .map_err(err)?;
-            for r in rows {
-                links.push(r.map_err(err)?);
-            }
+            links.extend(links_to(c, &owner)?);
             for l in &links {
                 for (of, rule) in into(c, l, "'wants-dir','requires-dir','runlevel'")? {
                     enabled_by.push(Enabler {

@@ -15,18 +15,6 @@ use serde_json::Value;
 
 use crate::support::{kaudit, kaudit_cmd, require_root, run_with_timeout, show};
 
-fn node_root() -> PathBuf {
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let root = ws.join("target/node-root");
-    let st = Command::new("bash")
-        .arg(ws.join("examples/build-node-root.sh"))
-        .arg(&root)
-        .status()
-        .expect("run build-node-root.sh");
-    assert!(st.success(), "building the node root failed");
-    root
-}
-
 /// What a run could leave on the machine: processes, mounts, network links,
 /// control groups, kernel settings.
 #[derive(Debug, PartialEq, Eq)]
@@ -139,13 +127,26 @@ fn a_booted_node_is_traced_from_pid_1_and_leaves_nothing_behind() {
         return;
     }
     let _turn = crate::support::tracing_turn();
-    let root = node_root();
+    let root = crate::node::node_root();
     let t = tempfile::tempdir().unwrap();
     let db = t.path().join("boot.db");
     let settings = kaudit_tracer::sysctl::Sysctls::take();
     let listing_before = crate::node::listing(&root);
     let before = machine(&settings);
     let hostname = format!("kt{}", std::process::id());
+    // nothing of a run is left: no process, and the machine as it was
+    let nothing_left = |what: &str, kaudit_pid: u32| {
+        let left = leftover_processes(&hostname, kaudit_pid);
+        assert!(
+            left.is_empty(),
+            "a {what} boot run left processes: {left:?}"
+        );
+        assert_eq!(
+            before,
+            machine(&settings),
+            "a {what} boot run left something behind"
+        );
+    };
 
     // passed: systemd reaches `running`, the DHCP client got an address
     // from the run's dnsmasq, containerd runs as a service
@@ -207,13 +208,7 @@ fn a_booted_node_is_traced_from_pid_1_and_leaves_nothing_behind() {
             .any(|n| n["path"] == "/sbin/init" && n["call"] == "execve"),
         "init's execve was not seen"
     );
-    let left = leftover_processes(&hostname, 0);
-    assert!(left.is_empty(), "processes left behind: {left:?}");
-    assert_eq!(
-        before,
-        machine(&settings),
-        "a passed boot run left something behind"
-    );
+    nothing_left("passed", 0);
     // why names the unit of the DHCP client and of containerd, and what
     // enables each, beside what the boot trace saw
     let out = kaudit([
@@ -255,13 +250,7 @@ fn a_booted_node_is_traced_from_pid_1_and_leaves_nothing_behind() {
     ]);
     let out = run_with_timeout(kaudit_cmd(&args), Duration::from_secs(300));
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    let left = leftover_processes(&hostname, 0);
-    assert!(left.is_empty(), "processes left behind: {left:?}");
-    assert_eq!(
-        before,
-        machine(&settings),
-        "a failed boot run left something behind"
-    );
+    nothing_left("failed", 0);
 
     // timed out: readiness never comes
     let mut args = boot_args(&root, &db, &hostname, "10.78.0.0/24");
@@ -280,13 +269,7 @@ fn a_booted_node_is_traced_from_pid_1_and_leaves_nothing_behind() {
         "{}",
         show(&out)
     );
-    let left = leftover_processes(&hostname, 0);
-    assert!(left.is_empty(), "processes left behind: {left:?}");
-    assert_eq!(
-        before,
-        machine(&settings),
-        "a timed-out boot run left something behind"
-    );
+    nothing_left("timed-out", 0);
 
     // interrupted: SIGINT once the node runs
     let mut args = boot_args(&root, &db, &hostname, "10.78.0.0/24");
@@ -339,13 +322,7 @@ fn a_booted_node_is_traced_from_pid_1_and_leaves_nothing_behind() {
         .unwrap();
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(err.contains("interrupted"), "{err}");
-    let left = leftover_processes(&hostname, pid);
-    assert!(left.is_empty(), "processes left behind: {left:?}");
-    assert_eq!(
-        before,
-        machine(&settings),
-        "an interrupted boot run left something behind"
-    );
+    nothing_left("interrupted", pid);
     let runs = kaudit(["runs", "--db", db.to_str().unwrap()]);
     let runs = String::from_utf8_lossy(&runs.stdout);
     assert_eq!(
@@ -373,7 +350,7 @@ fn the_image_boots_in_verify_and_not_without_its_dhcp_client() {
         return;
     }
     let _turn = crate::support::tracing_turn();
-    let root = node_root();
+    let root = crate::node::node_root();
     let t = tempfile::tempdir().unwrap();
     let db = t.path().join("g.db");
     let d = db.to_str().unwrap();

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::support::{kaudit, names_of, require_root};
 
-fn node_root() -> PathBuf {
+pub(crate) fn node_root() -> PathBuf {
     let ws = Path::new(env!("CARGO_MANIFEST_DIR"));
     let root = ws.join("target/node-root");
     let st = Command::new("bash")

@@ -30,11 +30,9 @@ pub enum RootError {
     Mount(PathBuf, String, nix::Error),
 }
 
-/// Enter a private mount namespace and prepare `root` in it. Call before any
-/// other thread exists: the mount namespace is per thread. With `overlay`,
-/// `root` is first covered by an overlay whose writable layer is a tmpfs:
-/// the workload writes where it likes, and `root` itself is never written.
-pub fn enter(root: &Path, overlay: bool) -> Result<PathBuf, RootError> {
+/// `root` as a canonical directory, once this process is in a private mount
+/// namespace of its own (every mount below `/` made private in it).
+fn private_namespace(root: &Path) -> Result<PathBuf, RootError> {
     let root =
         std::fs::canonicalize(root).map_err(|_| RootError::NotADirectory(root.to_path_buf()))?;
     if !root.is_dir() {
@@ -55,6 +53,16 @@ pub fn enter(root: &Path, overlay: bool) -> Result<PathBuf, RootError> {
         None::<&str>,
     )
     .map_err(|e| err("making mounts private", e))?;
+    Ok(root)
+}
+
+/// Enter a private mount namespace and prepare `root` in it. Call before any
+/// other thread exists: the mount namespace is per thread. With `overlay`,
+/// `root` is first covered by an overlay whose writable layer is a tmpfs:
+/// the workload writes where it likes, and `root` itself is never written.
+pub fn enter(root: &Path, overlay: bool) -> Result<PathBuf, RootError> {
+    let root = private_namespace(root)?;
+    let err = |what: &str, e| RootError::Mount(root.clone(), what.to_string(), e);
     if overlay {
         cover(&root)?;
     }
@@ -101,25 +109,8 @@ pub fn enter(root: &Path, overlay: bool) -> Result<PathBuf, RootError> {
 /// namespace, so that what the container manager keeps there for a running
 /// container never reaches the host. Call before any other thread exists.
 pub fn enter_boot(root: &Path) -> Result<PathBuf, RootError> {
-    let root =
-        std::fs::canonicalize(root).map_err(|_| RootError::NotADirectory(root.to_path_buf()))?;
-    if !root.is_dir() {
-        return Err(RootError::NotADirectory(root));
-    }
+    let root = private_namespace(root)?;
     let err = |what: &str, e| RootError::Mount(root.clone(), what.to_string(), e);
-    if let Ok(st) = std::fs::metadata("/proc/self/ns/mnt") {
-        use std::os::unix::fs::MetadataExt;
-        let _ = STARTED_IN.set(st.ino() as u32);
-    }
-    unshare(CloneFlags::CLONE_NEWNS).map_err(|e| err("unshare(CLONE_NEWNS)", e))?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(|e| err("making mounts private", e))?;
     cover(&root)?;
     mount(
         Some(&root),
