@@ -471,24 +471,21 @@ pub(crate) struct TraceArgs {
     /// kernel settings are put back afterwards
     #[arg(long, requires = "root")]
     pub(crate) boot: bool,
-    /// With --boot: the node's hostname
-    #[arg(long, value_name = "NAME", default_value = "node", requires = "boot")]
-    pub(crate) hostname: String,
-    /// With --boot: the run's network, a /24 (the bridge is .1, DHCP hands out .10-.250)
-    #[arg(
-        long,
-        value_name = "CIDR",
-        default_value = "10.77.0.0/24",
-        requires = "boot"
-    )]
-    pub(crate) subnet: String,
-    /// With --boot: one more systemd-nspawn argument (repeatable)
-    #[arg(
-        long,
-        value_name = "ARG",
-        requires = "boot",
-        allow_hyphen_values = true
-    )]
+    /// Booted: the node's hostname [default: node]
+    #[arg(long, value_name = "NAME")]
+    pub(crate) hostname: Option<String>,
+    /// Booted: the run's network, a /24 (the bridge is .1, node N gets .10+N,
+    /// DHCP hands out .10-.250) [default: 10.77.0.0/24]
+    #[arg(long, value_name = "CIDR")]
+    pub(crate) subnet: Option<String>,
+    /// Booted: boot ROOT too, as node NAME on the run's network, not traced,
+    /// on an overlay of its own (repeatable). Steps with `node = "NAME"` run
+    /// on it; every step gets its address as $KAUDIT_PEER_<NAME>_ADDRESS (and
+    /// the traced node's as $KAUDIT_NODE_ADDRESS)
+    #[arg(long = "peer", value_name = "NAME=ROOT")]
+    pub(crate) peers: Vec<String>,
+    /// Booted: one more systemd-nspawn argument (repeatable)
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     pub(crate) nspawn_arg: Vec<String>,
     /// With --boot: show what the DHCP server logged
     #[arg(long, requires = "boot", hide = true)]

@@ -115,6 +115,65 @@ pub(crate) fn load_scenario(
     kaudit_tracer::scenario::Scenario::load(name_or_path, &scenario_dirs(given), BUILTIN_SCENARIOS)
 }
 
+/// `--peer NAME=ROOT` values: each name a hostname, each root a directory.
+fn parse_peers(given: &[String]) -> anyhow::Result<Vec<(String, std::path::PathBuf)>> {
+    let mut out: Vec<(String, std::path::PathBuf)> = Vec::new();
+    for g in given {
+        let (name, root) = g
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--peer {g}: expected NAME=ROOT"))?;
+        let ok = !name.is_empty()
+            && name.len() <= 63
+            && !name.starts_with('-')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !ok {
+            anyhow::bail!("--peer {g}: NAME is a hostname: letters, digits and '-', at most 63");
+        }
+        if out.iter().any(|(n, _)| n == name) {
+            anyhow::bail!("--peer {name} is given twice");
+        }
+        let root =
+            std::fs::canonicalize(root).with_context(|| format!("--peer {g}: the root {root}"))?;
+        if root.join("sbin/init").symlink_metadata().is_err() {
+            anyhow::bail!("--peer {g}: {} has no /sbin/init to boot", root.display());
+        }
+        out.push((name.to_string(), root));
+    }
+    Ok(out)
+}
+
+/// A node name as part of an environment variable (`control-plane` →
+/// `CONTROL_PLANE`).
+fn env_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Boot a peer node (not traced) on the run's network.
+fn boot_peer(
+    net: &mut kaudit_tracer::boot::Network,
+    name: &str,
+    root: &std::path::Path,
+    a: &TraceArgs,
+) -> Result<kaudit_tracer::boot::Node, kaudit_tracer::boot::BootError> {
+    kaudit_tracer::boot::Node::boot(
+        root,
+        net,
+        &kaudit_tracer::boot::NodeOptions {
+            hostname: name.to_string(),
+            nspawn_args: a.nspawn_arg.clone(),
+            own_overlay: true,
+        },
+    )
+}
+
 /// This process's mount namespace (its inode number).
 fn own_mnt_ns() -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
@@ -128,13 +187,16 @@ fn boot_node(
 ) -> Result<(kaudit_tracer::boot::Network, kaudit_tracer::boot::Node), kaudit_tracer::boot::BootError>
 {
     use kaudit_tracer::boot::{Network, Node, NodeOptions, Subnet};
-    let mut net = Network::new(Subnet::parse(&a.subnet)?)?;
+    let mut net = Network::new(Subnet::parse(
+        a.subnet.as_deref().unwrap_or("10.77.0.0/24"),
+    )?)?;
     let node = Node::boot(
         root,
         &mut net,
         &NodeOptions {
-            hostname: a.hostname.clone(),
+            hostname: a.hostname.clone().unwrap_or_else(|| "node".to_string()),
             nspawn_args: a.nspawn_arg.clone(),
+            own_overlay: false,
         },
     )?;
     Ok((net, node))
@@ -161,6 +223,25 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         }
         None => None,
     };
+    // peer nodes: NAME=ROOT, each a directory, checked before anything runs
+    let peer_roots = parse_peers(&a.peers)?;
+    let booting =
+        a.root.is_some() && (a.boot || scenario.as_ref().is_some_and(|(_, _, s, _)| s.boot));
+    let boot_only = [
+        ("--peer", !a.peers.is_empty()),
+        ("--hostname", a.hostname.is_some()),
+        ("--subnet", a.subnet.is_some()),
+        ("--nspawn-arg", !a.nspawn_arg.is_empty()),
+    ];
+    if let Some((flag, _)) = boot_only.iter().find(|(_, given)| *given && !booting) {
+        anyhow::bail!("{flag} is for a booted node: it needs --root with --boot (or a scenario with boot = true)");
+    }
+    if let Some((name, _)) = peer_roots
+        .iter()
+        .find(|(n, _)| n.as_str() == a.hostname.as_deref().unwrap_or("node"))
+    {
+        anyhow::bail!("--peer {name}: the traced node has that name (--hostname)");
+    }
     // a scenario that runs on a booted node boots the root it is given
     let boot = a.boot || (a.root.is_some() && scenario.as_ref().is_some_and(|(_, _, s, _)| s.boot));
     let mut db = Db::open(&cli.db, true)?;
@@ -294,17 +375,45 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     // network and the node start under the tracer
     let sysctls = boot.then(kaudit_tracer::sysctl::Sysctls::take);
     let mut booted: Option<(kaudit_tracer::boot::Network, kaudit_tracer::boot::Node)> = None;
+    let mut peers: Vec<kaudit_tracer::boot::Node> = Vec::new();
+    let mut nodes = kaudit_tracer::runner::Nodes::default();
     let mut boot_failed = None;
     if boot {
         let r = root.as_deref().expect("booting needs --root");
         match boot_node(r, a) {
-            Ok((net, node)) => {
+            Ok((mut net, node)) => {
                 report.push(format!(
-                    "  node {} booted on {} (init is process {} here)",
+                    "  node {} booted on {} at {} (init is process {} here)",
                     node.name(),
                     net.subnet(),
+                    node.address(),
                     node.leader()
                 ));
+                nodes
+                    .env
+                    .insert("KAUDIT_NODE_ADDRESS".into(), node.address().to_string());
+                for (name, peer_root) in &peer_roots {
+                    match boot_peer(&mut net, name, peer_root, a) {
+                        Ok(p) => {
+                            report.push(format!(
+                                "  peer {} booted from {} at {} (not traced)",
+                                p.name(),
+                                peer_root.display(),
+                                p.address()
+                            ));
+                            nodes.peers.insert(name.clone(), p.leader());
+                            nodes.env.insert(
+                                format!("KAUDIT_PEER_{}_ADDRESS", env_name(name)),
+                                p.address().to_string(),
+                            );
+                            peers.push(p);
+                        }
+                        Err(e) => {
+                            boot_failed = Some(e.to_string());
+                            break;
+                        }
+                    }
+                }
                 booted = Some((net, node));
             }
             Err(e) => boot_failed = Some(e.to_string()),
@@ -324,7 +433,14 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             false
         }
         Some((_, _, s, params)) => {
-            let o = kaudit_tracer::runner::run_scenario(s, params, &tracer, &interrupted, place);
+            let o = kaudit_tracer::runner::run_scenario(
+                s,
+                params,
+                &tracer,
+                &interrupted,
+                place,
+                &nodes,
+            );
             for st in o.steps.iter().chain(&o.cleanup) {
                 report.push(format!(
                     "  {} {}: {}",
@@ -396,6 +512,9 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     // a booted node powers off (its init stops its services), then its
     // network goes
     if let Some((net, node)) = booted.take() {
+        for p in peers.drain(..) {
+            report.push(format!("  {}", p.stop(Duration::from_secs(60))));
+        }
         report.push(format!("  {}", node.stop(Duration::from_secs(60))));
         let log = net.stop();
         if a.verbose_boot {

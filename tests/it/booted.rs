@@ -442,3 +442,97 @@ fn the_image_boots_in_verify_and_not_without_its_dhcp_client() {
         "{s}"
     );
 }
+
+/// Two nodes on one run's network: a peer booted beside the traced node
+/// (`--peer NAME=ROOT`, from the same root, on an overlay of its own, not
+/// traced) gets its own fixed address; a step runs on it (`node = "cp"`),
+/// and the traced node reaches it by the address kaudit hands every step.
+/// Nothing of the peer is recorded, and nothing of either is left.
+#[test]
+fn a_peer_node_boots_beside_the_traced_one_and_they_reach_each_other() {
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    let root = crate::node::node_root();
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("two.db");
+    let scenario = t.path().join("two-nodes.toml");
+    std::fs::write(
+        &scenario,
+        r#"description = "two nodes reach each other"
+boot = true
+
+[[step]]
+name = "peer-up"
+node = "cp"
+run = "until ip -4 -o addr show host0 | grep -q inet; do sleep 0.2; done; hostname; touch /root/peer-marker"
+expect = { stdout_contains = "cp" }
+timeout = "60s"
+
+[[step]]
+name = "reach"
+run = "until ip -4 -o addr show host0 | grep -q inet; do sleep 0.2; done; cat /etc/issue.net; busybox ping -c 1 -W 2 $KAUDIT_PEER_CP_ADDRESS"
+expect = { stdout_contains = "1 packets received" }
+timeout = "60s"
+"#,
+    )
+    .unwrap();
+    let hostname = format!("kp{}", std::process::id());
+    let out = run_with_timeout(
+        kaudit_cmd([
+            "trace",
+            "--root",
+            root.to_str().unwrap(),
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--hostname",
+            &hostname,
+            "--subnet",
+            "10.79.0.0/24",
+            "--peer",
+            &format!("cp={}", root.display()),
+            "--db",
+            db.to_str().unwrap(),
+        ]),
+        Duration::from_secs(300),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("at 10.79.0.11"), "{err}");
+    assert!(err.contains("peer cp booted from"), "{err}");
+    assert!(err.contains("at 10.79.0.12 (not traced)"), "{err}");
+    assert!(err.contains("node cp powered off"), "{err}");
+    // the peer's processes are not the workload: its names are left out,
+    // and the traced node's are complete
+    assert!(!err.contains("names are partial"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(
+        &kaudit([
+            "accessed",
+            "--format",
+            "json",
+            "--scenario",
+            "two-nodes",
+            "--db",
+            db.to_str().unwrap(),
+        ])
+        .stdout,
+    )
+    .unwrap();
+    let accesses = v["accesses"].as_array().unwrap();
+    let recorded = |path: &str| accesses.iter().any(|a| a["path"] == path);
+    // the traced node's step is recorded; what the peer did is not (its
+    // files are on an overlay of its own, which is not watched)
+    assert!(
+        recorded("/etc/issue.net"),
+        "the traced node's step was not recorded"
+    );
+    assert!(
+        !recorded("/root/peer-marker"),
+        "the peer's step was recorded"
+    );
+    for name in [hostname.as_str(), "cp"] {
+        let left = leftover_processes(name, 0);
+        assert!(left.is_empty(), "processes of {name} left behind: {left:?}");
+    }
+}

@@ -456,8 +456,8 @@ static __always_inline long build(struct scratch *s, __u64 nr, int compat,
         if (n < 0)
             n = 0;
     }
-    // only what places this name: the root for an absolute name, the
-    // working directory or the descriptor's directory for a relative one
+    // what places this name: the root for an absolute name, the working
+    // directory or the descriptor's directory for a relative one
     s->h.root_ino = 0;
     s->h.root_dev = 0;
     s->h.pwd_ino = 0;
@@ -465,15 +465,18 @@ static __always_inline long build(struct scratch *s, __u64 nr, int compat,
     s->h.dir_ino = 0;
     s->h.dir_dev = 0;
     s->h.opened_dir = 0;
-    if (n > 1 && s->path[0] == '/') {
-        struct dentry *d = bpf_get_current_task_btf()->fs->root.dentry;
-        s->h.root_ino = d->d_inode->i_ino;
-        s->h.root_dev = d->d_sb->s_dev;
-    } else if (n > 1 && s->h.val == AT_FDCWD) {
+    // the root always: it also tells whose a process is (a peer node's,
+    // on an overlay of its own, is not the workload)
+    if (n > 1) {
+        struct dentry *r = bpf_get_current_task_btf()->fs->root.dentry;
+        s->h.root_ino = r->d_inode->i_ino;
+        s->h.root_dev = r->d_sb->s_dev;
+    }
+    if (n > 1 && s->path[0] != '/' && s->h.val == AT_FDCWD) {
         struct dentry *d = bpf_get_current_task_btf()->fs->pwd.dentry;
         s->h.pwd_ino = d->d_inode->i_ino;
         s->h.pwd_dev = d->d_sb->s_dev;
-    } else if (n > 1) {
+    } else if (n > 1 && s->path[0] != '/') {
         fd_dir(s->h.val, &s->h.dir_ino, &s->h.dir_dev);
     }
     if (n > PATH_CAP)

@@ -181,11 +181,19 @@ pub struct Network {
     dhcp: Option<Child>,
     log: Option<std::thread::JoinHandle<Vec<u8>>>,
     subnet: Subnet,
-    nodes: usize,
+    nodes: u8,
 }
 
 /// The bridge's name inside the network's namespace.
 const BRIDGE: &str = "kaudit0";
+
+/// How many nodes a run boots at most.
+const MAX_NODES: u8 = 20;
+
+/// The MAC address of node `n`'s `host0` (locally administered).
+fn mac(n: u8) -> String {
+    format!("02:6b:61:00:00:{n:02x}")
+}
 
 impl Network {
     /// Make the namespace, its bridge (`.1` of `subnet`) and start dnsmasq
@@ -214,6 +222,11 @@ impl Network {
             subnet.host(10),
             subnet.host(250)
         );
+        // node N (its host0 has the MAC address of node N) always gets .10+N:
+        // steps can name a node's address before it has asked for one
+        let fixed: Vec<String> = (1..=MAX_NODES)
+            .map(|n| format!("--dhcp-host={},{}", mac(n), subnet.host(10 + n)))
+            .collect();
         let ns_arg = format!("--net={}", net.ns.path().display());
         let mut child = Command::new("nsenter")
             .args([
@@ -233,6 +246,7 @@ impl Network {
             ])
             .arg(format!("--interface={BRIDGE}"))
             .arg(&range)
+            .args(&fixed)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -268,18 +282,25 @@ impl Network {
     }
 
     /// A new node namespace joined to the bridge: its end of the veth pair is
-    /// `host0`.
-    fn join(&mut self) -> Result<NetNs, BootError> {
+    /// `host0`, with the MAC address that gets the node its fixed address.
+    fn join(&mut self) -> Result<(NetNs, Ipv4Addr), BootError> {
+        if usize::from(self.nodes) >= usize::from(MAX_NODES) {
+            return Err(BootError::Invalid(format!(
+                "a run boots at most {MAX_NODES} nodes"
+            )));
+        }
         let node = NetNs::new()?;
         self.nodes += 1;
         let port = format!("kv{}", self.nodes);
         let node_pid = node.pid().to_string();
+        let address = mac(self.nodes);
         self.ns.ip(&[
-            "link", "add", &port, "type", "veth", "peer", "name", "host0", "netns", &node_pid,
+            "link", "add", &port, "type", "veth", "peer", "name", "host0", "address", &address,
+            "netns", &node_pid,
         ])?;
         self.ns
             .ip(&["link", "set", &port, "master", BRIDGE, "up"])?;
-        Ok(node)
+        Ok((node, self.subnet.host(10 + self.nodes)))
     }
 
     /// What the DHCP server logged (once the network is stopped).
@@ -313,6 +334,10 @@ pub struct NodeOptions {
     pub hostname: String,
     /// More `systemd-nspawn` arguments.
     pub nspawn_args: Vec<String>,
+    /// A peer: the root given is booted on an overlay of its own (not the
+    /// traced one), at a place of the run's own, and the names its
+    /// processes ask for are left out.
+    pub own_overlay: bool,
 }
 
 /// A booted node.
@@ -321,6 +346,7 @@ pub struct Node {
     name: String,
     nspawn: Child,
     leader: i32,
+    address: Ipv4Addr,
     _net: NetNs,
 }
 
@@ -409,18 +435,11 @@ impl Node {
                 format!("{} has no /sbin/init to boot", root.display()),
             ));
         }
-        // the node's name, also where its init reads it (the overlay's
-        // /etc/hostname: two nodes booted from one root get names of their own)
-        let etc = root.join("etc");
-        if etc.is_dir() {
-            std::fs::write(etc.join("hostname"), format!("{}\n", opts.hostname)).map_err(|e| {
-                BootError::Node(opts.hostname.clone(), format!("writing /etc/hostname: {e}"))
-            })?;
-        }
         // systemd-nspawn locks the directory it boots with a file beside
         // it: the root is bound at a place of the run's own, in kaudit's
         // private /run, so that nothing is written beside the root and two
-        // nodes never contend for one lock
+        // nodes never contend for one lock. A peer's root gets an overlay of
+        // its own there.
         let place = PathBuf::from(format!("/run/kaudit/nodes/{}/root", opts.hostname));
         std::fs::create_dir_all(&place).map_err(|e| {
             BootError::Node(
@@ -428,20 +447,38 @@ impl Node {
                 format!("creating {}: {e}", place.display()),
             )
         })?;
-        nix::mount::mount(
-            Some(root),
-            &place,
-            None::<&str>,
-            nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .map_err(|e| {
-            BootError::Node(
-                opts.hostname.clone(),
-                format!("binding the root at {}: {e}", place.display()),
+        if opts.own_overlay {
+            crate::rootns::overlay(root, &place)
+                .map_err(|e| BootError::Node(opts.hostname.clone(), e.to_string()))?;
+            // before anything runs there: the peer is not the workload
+            use std::os::unix::fs::MetadataExt;
+            if let Ok(m) = std::fs::metadata(&place) {
+                crate::names::ignore_root_device(m.dev());
+            }
+        } else {
+            nix::mount::mount(
+                Some(root),
+                &place,
+                None::<&str>,
+                nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REC,
+                None::<&str>,
             )
-        })?;
-        let netns = net.join()?;
+            .map_err(|e| {
+                BootError::Node(
+                    opts.hostname.clone(),
+                    format!("binding the root at {}: {e}", place.display()),
+                )
+            })?;
+        }
+        // the node's name, also where its init reads it (the overlay's
+        // /etc/hostname: two nodes booted from one root get names of their own)
+        let etc = place.join("etc");
+        if etc.is_dir() {
+            std::fs::write(etc.join("hostname"), format!("{}\n", opts.hostname)).map_err(|e| {
+                BootError::Node(opts.hostname.clone(), format!("writing /etc/hostname: {e}"))
+            })?;
+        }
+        let (netns, address) = net.join()?;
         let uuid = {
             let mut b = [0u8; 16];
             let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
@@ -512,6 +549,7 @@ impl Node {
             name: opts.hostname.clone(),
             nspawn,
             leader,
+            address,
             _net: netns,
         })
     }
@@ -524,6 +562,11 @@ impl Node {
     /// Its init's process id (here).
     pub fn leader(&self) -> i32 {
         self.leader
+    }
+
+    /// The address its DHCP client gets on the run's network.
+    pub fn address(&self) -> Ipv4Addr {
+        self.address
     }
 
     /// Whether the node is still up.

@@ -247,6 +247,14 @@ impl Joiner {
     }
 
     fn enter(&mut self, h: &Hdr, path: &[u8]) {
+        // a peer node's process (its root on that node's own overlay): not
+        // the workload
+        if [h.root.0, h.pwd.0, h.dir.0]
+            .iter()
+            .any(|&d| d != 0 && foreign_root_device(d))
+        {
+            return;
+        }
         // named now, while the process most likely still exists
         let relative = !path.is_empty() && !path.starts_with(b"/");
         // the process's root, also for a relative name: a process whose
@@ -423,6 +431,29 @@ fn normalize(p: &[u8]) -> Vec<u8> {
         out.push(b'/');
     }
     out
+}
+
+/// Devices of root filesystems whose processes are not the workload: the
+/// overlays of peer nodes a run boots beside the traced one (see
+/// [`ignore_root_device`]).
+static FOREIGN_ROOT_DEVICES: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+/// Leave out, from now on, the names of every process whose root directory
+/// is on device `dev` (as `st_dev` numbers it): a peer node's own overlay,
+/// registered before the node starts.
+pub fn ignore_root_device(dev: u64) {
+    if let Ok(mut v) = FOREIGN_ROOT_DEVICES.lock() {
+        if !v.contains(&dev) {
+            v.push(dev);
+        }
+    }
+}
+
+fn foreign_root_device(dev: u64) -> bool {
+    FOREIGN_ROOT_DEVICES
+        .lock()
+        .map(|v| !v.is_empty() && v.contains(&dev))
+        .unwrap_or(false)
 }
 
 /// The root of a process in another mount namespace, as a path here: the

@@ -138,6 +138,14 @@ pub fn enter_boot(root: &Path) -> Result<PathBuf, RootError> {
 /// detached and removed again at once (the overlay keeps its layer alive),
 /// so nothing is left on the host.
 fn cover(root: &Path) -> Result<(), RootError> {
+    overlay(root, root)
+}
+
+/// Mount at `target` an overlay whose lower layer is `lower` (a peer node's
+/// root, booted but not traced) and whose upper layer is a fresh tmpfs. In
+/// kaudit's private mount namespace (see [`enter_boot`]).
+pub fn overlay(lower: &Path, target: &Path) -> Result<(), RootError> {
+    let root = lower;
     let err = |what: &str, e| RootError::Mount(root.to_path_buf(), what.to_string(), e);
     let text = root.to_string_lossy();
     if text.contains([',', ':', '\\']) || text != root.as_os_str().to_str().unwrap_or("") {
@@ -184,7 +192,7 @@ fn cover(root: &Path) -> Result<(), RootError> {
         let exported = format!("{opts},index=on,nfs_export=on");
         mount(
             Some("overlay"),
-            root,
+            target,
             Some("overlay"),
             MsFlags::empty(),
             Some(exported.as_str()),
@@ -192,7 +200,7 @@ fn cover(root: &Path) -> Result<(), RootError> {
         .or_else(|_| {
             mount(
                 Some("overlay"),
-                root,
+                target,
                 Some("overlay"),
                 MsFlags::empty(),
                 Some(opts.as_str()),

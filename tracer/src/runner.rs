@@ -75,6 +75,35 @@ impl Place<'_> {
     }
 }
 
+/// The peer nodes of a run (booted beside the traced one, not traced), by
+/// name: where a step with `node = "NAME"` runs, and the environment every
+/// step gets (`KAUDIT_NODE_ADDRESS`, `KAUDIT_PEER_<NAME>_ADDRESS`).
+#[derive(Debug, Clone, Default)]
+pub struct Nodes {
+    /// name → the peer's init (process id here).
+    pub peers: BTreeMap<String, i32>,
+    /// Environment of every step.
+    pub env: BTreeMap<String, String>,
+}
+
+impl Nodes {
+    /// Where `st` runs: on the peer it names, else at `default`.
+    fn place_of<'a>(&self, st: &Step, default: Place<'a>) -> Result<Place<'a>, String> {
+        match &st.node {
+            None => Ok(default),
+            Some(n) => self
+                .peers
+                .get(n)
+                .map(|&pid| Place::Node(pid))
+                .ok_or_else(|| {
+                    format!(
+                    "the step runs on node {n:?}, which this run has not booted (--peer {n}=ROOT)"
+                )
+                }),
+        }
+    }
+}
+
 /// `/bin/sh -c TEXT` at `place`.
 fn command(text: &str, env: &BTreeMap<String, String>, place: Place<'_>) -> Command {
     let mut c = match place {
@@ -426,8 +455,10 @@ pub fn run_scenario(
     tracer: &Tracer,
     stop: &AtomicBool,
     place: Place<'_>,
+    nodes: &Nodes,
 ) -> ScenarioOutcome {
     let mut env: BTreeMap<String, String> = std::env::vars().collect();
+    env.extend(nodes.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     for (k, v) in &s.env {
         env.insert(k.clone(), substitute(v, params));
     }
@@ -444,6 +475,18 @@ pub fn run_scenario(
         }
         let name = step_name(st, i);
         tracer.set_step(&name);
+        let place = match nodes.place_of(st, place) {
+            Ok(p) => p,
+            Err(message) => {
+                out.steps.push(StepOutcome {
+                    name,
+                    ok: false,
+                    message,
+                });
+                out.passed = false;
+                break;
+            }
+        };
         let mut step_env = env.clone();
         for (k, v) in &st.env {
             step_env.insert(k.clone(), substitute(v, params));
@@ -473,6 +516,17 @@ pub fn run_scenario(
             .unwrap_or_else(|| format!("cleanup-{}", i + 1));
         tracer.set_step(&name);
         let never = AtomicBool::new(false);
+        let place = match nodes.place_of(st, place) {
+            Ok(p) => p,
+            Err(message) => {
+                out.cleanup.push(StepOutcome {
+                    name,
+                    ok: false,
+                    message,
+                });
+                continue;
+            }
+        };
         out.cleanup
             .push(run_step(st, &name, &env, params, tracer, &never, place));
         tracer.sync(Duration::from_secs(5));

@@ -87,6 +87,10 @@ pub struct Step {
     /// Extra environment of this step.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The peer node the step runs on (`kaudit trace --peer NAME=ROOT`),
+    /// instead of the traced one: the harness of a scenario that needs a
+    /// second node (a control plane to join).
+    pub node: Option<String>,
 }
 
 /// A scenario file.
