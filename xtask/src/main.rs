@@ -1144,6 +1144,17 @@ nsenter -t "$leader" -m -u -i -n -p -r -w /bin/sh -c '{inside}' > "$s/out"
 cat "$s/out"
 echo "start $start"
 kill -TERM "$nspawn"; wait "$nspawn" || true
+# nothing left: the groups systemd-nspawn made below this shell's own
+# (--keep-unit), and the scratch directory
+home_u=$(sed -n 's/^0:://p' /proc/self/cgroup)
+home_s=$(sed -n 's/^[0-9]*:name=systemd://p' /proc/self/cgroup)
+for h in "/sys/fs/cgroup/unified$home_u" "/sys/fs/cgroup/systemd$home_s" "/sys/fs/cgroup$home_u"; do
+  for d in payload supervisor; do
+    if [ -d "$h/$d" ]; then find "$h/$d" -depth -type d -exec rmdir {{}} + 2>/dev/null || true; fi
+  done
+done
+umount -R "$s"
+rmdir "$s"
 "#,
         root = root.display(),
         inside = inside
