@@ -2,7 +2,6 @@
 
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -122,11 +121,7 @@ fn parse_peers(given: &[String]) -> anyhow::Result<Vec<(String, std::path::PathB
         let (name, root) = g
             .split_once('=')
             .ok_or_else(|| anyhow::anyhow!("--peer {g}: expected NAME=ROOT"))?;
-        let ok = !name.is_empty()
-            && name.len() <= 63
-            && !name.starts_with('-')
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if !ok {
+        if !kaudit_tracer::boot::valid_hostname(name) {
             anyhow::bail!("--peer {g}: NAME is a hostname: letters, digits and '-', at most 63");
         }
         if out.iter().any(|(n, _)| n == name) {
@@ -188,13 +183,18 @@ fn boot_node(
 {
     use kaudit_tracer::boot::{Network, Node, NodeOptions, Subnet};
     let mut net = Network::new(Subnet::parse(
-        a.subnet.as_deref().unwrap_or("10.77.0.0/24"),
+        a.subnet
+            .as_deref()
+            .unwrap_or(kaudit_tracer::boot::DEFAULT_SUBNET),
     )?)?;
     let node = Node::boot(
         root,
         &mut net,
         &NodeOptions {
-            hostname: a.hostname.clone().unwrap_or_else(|| "node".to_string()),
+            hostname: a
+                .hostname
+                .clone()
+                .unwrap_or_else(|| kaudit_tracer::boot::DEFAULT_HOSTNAME.to_string()),
             nspawn_args: a.nspawn_arg.clone(),
             own_overlay: false,
         },
@@ -225,25 +225,26 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     };
     // peer nodes: NAME=ROOT, each a directory, checked before anything runs
     let peer_roots = parse_peers(&a.peers)?;
-    let booting =
-        a.root.is_some() && (a.boot || scenario.as_ref().is_some_and(|(_, _, s, _)| s.boot));
+    // a scenario that runs on a booted node boots the root it is given
+    // (--boot itself requires --root)
+    let boot = a.boot || (a.root.is_some() && scenario.as_ref().is_some_and(|(_, _, s, _)| s.boot));
     let boot_only = [
         ("--peer", !a.peers.is_empty()),
         ("--hostname", a.hostname.is_some()),
         ("--subnet", a.subnet.is_some()),
         ("--nspawn-arg", !a.nspawn_arg.is_empty()),
     ];
-    if let Some((flag, _)) = boot_only.iter().find(|(_, given)| *given && !booting) {
+    if let Some((flag, _)) = boot_only.iter().find(|(_, given)| *given && !boot) {
         anyhow::bail!("{flag} is for a booted node: it needs --root with --boot (or a scenario with boot = true)");
     }
-    if let Some((name, _)) = peer_roots
-        .iter()
-        .find(|(n, _)| n.as_str() == a.hostname.as_deref().unwrap_or("node"))
-    {
+    if let Some((name, _)) = peer_roots.iter().find(|(n, _)| {
+        n.as_str()
+            == a.hostname
+                .as_deref()
+                .unwrap_or(kaudit_tracer::boot::DEFAULT_HOSTNAME)
+    }) {
         anyhow::bail!("--peer {name}: the traced node has that name (--hostname)");
     }
-    // a scenario that runs on a booted node boots the root it is given
-    let boot = a.boot || (a.root.is_some() && scenario.as_ref().is_some_and(|(_, _, s, _)| s.boot));
     let mut db = Db::open(&cli.db, true)?;
     // before any thread exists: the mount namespace is per thread
     let root = match &a.root {
@@ -452,26 +453,8 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             o.passed
         }
         None => {
-            let mut cmd = match place {
-                kaudit_tracer::runner::Place::Node(leader) => {
-                    let mut c = Command::new("nsenter");
-                    c.arg("-t")
-                        .arg(leader.to_string())
-                        .args(["-m", "-u", "-i", "-n", "-p", "-r", "-w"])
-                        .args(&a.command);
-                    c
-                }
-                kaudit_tracer::runner::Place::Chroot(r) => {
-                    let mut c = Command::new("/usr/sbin/chroot");
-                    c.arg(r).args(&a.command);
-                    c
-                }
-                kaudit_tracer::runner::Place::Host => {
-                    let mut c = Command::new(&a.command[0]);
-                    c.args(&a.command[1..]);
-                    c
-                }
-            };
+            let mut cmd = kaudit_tracer::runner::command_at(place, &a.command);
+            cmd.stdin(std::process::Stdio::inherit());
             match cmd.spawn() {
                 Err(e) => {
                     let result = tracer.stop();
@@ -535,8 +518,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         }
     }
     leftovers += reap_leftovers();
-    let groups_removed = cgroups_before.sweep();
-    let groups_left = cgroups_before.new_since();
+    let (groups_removed, groups_left) = cgroups_before.sweep();
     if let Some(before) = &sysctls {
         let (restored, failed) = before.restore();
         for (name, value) in restored {

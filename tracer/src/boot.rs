@@ -303,12 +303,17 @@ impl Network {
         Ok((node, self.subnet.host(10 + self.nodes)))
     }
 
-    /// What the DHCP server logged (once the network is stopped).
-    pub fn stop(mut self) -> String {
+    /// Stop the DHCP server.
+    fn stop_dhcp(&mut self) {
         if let Some(mut d) = self.dhcp.take() {
             let _ = d.kill();
             let _ = d.wait();
         }
+    }
+
+    /// What the DHCP server logged (once the network is stopped).
+    pub fn stop(mut self) -> String {
+        self.stop_dhcp();
         let log = self
             .log
             .take()
@@ -320,10 +325,7 @@ impl Network {
 
 impl Drop for Network {
     fn drop(&mut self) {
-        if let Some(mut d) = self.dhcp.take() {
-            let _ = d.kill();
-            let _ = d.wait();
-        }
+        self.stop_dhcp();
     }
 }
 
@@ -411,8 +413,14 @@ pub fn reap_node_orphans() {
     }
 }
 
-/// Whether `name` is usable as a hostname.
-fn valid_hostname(name: &str) -> bool {
+/// The traced node's hostname when none is given.
+pub const DEFAULT_HOSTNAME: &str = "node";
+
+/// The run's network when none is given.
+pub const DEFAULT_SUBNET: &str = "10.77.0.0/24";
+
+/// Whether `name` is usable as a hostname (and a node's name).
+pub fn valid_hostname(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')

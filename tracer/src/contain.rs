@@ -291,46 +291,32 @@ impl CgroupSnapshot {
         CgroupSnapshot(cgroup_dirs())
     }
 
-    /// The directories made since, deepest first.
-    pub fn new_since(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = cgroup_dirs()
-            .into_iter()
-            .filter(|d| !self.0.contains(d))
-            .collect();
-        v.reverse();
-        v
-    }
-
     /// Remove the directories made since, deepest first, retrying for a
     /// moment while killed processes leave them; returns how many were
-    /// removed. One still holding a process stays (it is not the run's: the
-    /// run's processes were killed before).
-    pub fn sweep(&self) -> usize {
-        sweep(&self.0)
-    }
-}
-
-fn sweep(before: &std::collections::BTreeSet<PathBuf>) -> usize {
-    let mut removed = 0;
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let new: Vec<PathBuf> = cgroup_dirs()
-            .into_iter()
-            .filter(|d| !before.contains(d))
-            .collect();
-        // deepest first: longer paths after sorting in reverse
-        let mut left = 0;
-        for d in new.iter().rev() {
-            match std::fs::remove_dir(d) {
-                Ok(()) => removed += 1,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(_) => left += 1,
+    /// removed, and those left because they still hold a process (not the
+    /// run's: the run's processes were killed before).
+    pub fn sweep(&self) -> (usize, Vec<PathBuf>) {
+        let mut removed = 0;
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let new: Vec<PathBuf> = cgroup_dirs()
+                .into_iter()
+                .filter(|d| !self.0.contains(d))
+                .collect();
+            let mut left = Vec::new();
+            // deepest first: sorted paths, in reverse
+            for d in new.into_iter().rev() {
+                match std::fs::remove_dir(&d) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(_) => left.push(d),
+                }
             }
+            if left.is_empty() || Instant::now() >= deadline {
+                return (removed, left);
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        if left == 0 || Instant::now() >= deadline {
-            return removed;
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

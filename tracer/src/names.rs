@@ -438,6 +438,10 @@ fn normalize(p: &[u8]) -> Vec<u8> {
 /// [`ignore_root_device`]).
 static FOREIGN_ROOT_DEVICES: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 
+/// Whether any device was registered: a record is checked without the
+/// lock in every run without peers.
+static ANY_FOREIGN_ROOT: AtomicBool = AtomicBool::new(false);
+
 /// Leave out, from now on, the names of every process whose root directory
 /// is on device `dev` (as `st_dev` numbers it): a peer node's own overlay,
 /// registered before the node starts.
@@ -446,14 +450,16 @@ pub fn ignore_root_device(dev: u64) {
         if !v.contains(&dev) {
             v.push(dev);
         }
+        ANY_FOREIGN_ROOT.store(true, Ordering::SeqCst);
     }
 }
 
 fn foreign_root_device(dev: u64) -> bool {
-    FOREIGN_ROOT_DEVICES
-        .lock()
-        .map(|v| !v.is_empty() && v.contains(&dev))
-        .unwrap_or(false)
+    ANY_FOREIGN_ROOT.load(Ordering::Relaxed)
+        && FOREIGN_ROOT_DEVICES
+            .lock()
+            .map(|v| v.contains(&dev))
+            .unwrap_or(false)
 }
 
 /// The root of a process in another mount namespace, as a path here: the

@@ -104,28 +104,39 @@ impl Nodes {
     }
 }
 
-/// `/bin/sh -c TEXT` at `place`.
-fn command(text: &str, env: &BTreeMap<String, String>, place: Place<'_>) -> Command {
+/// `PROGRAM ARGS…` at `place`: as it is here, through the host's `chroot`
+/// inside a root, or through the host's `nsenter` into a booted node's init
+/// (its namespaces and root).
+pub fn command_at<S: AsRef<std::ffi::OsStr>>(place: Place<'_>, argv: &[S]) -> Command {
     let mut c = match place {
         Place::Chroot(r) => {
             let mut c = Command::new("/usr/sbin/chroot");
-            c.arg(r).arg("/bin/sh");
+            c.arg(r);
+            c.args(argv);
             c
         }
         Place::Node(pid) => {
             let mut c = Command::new("nsenter");
             c.arg("-t")
                 .arg(pid.to_string())
-                .args(["-m", "-u", "-i", "-n", "-p", "-r", "-w", "/bin/sh"]);
+                .args(["-m", "-u", "-i", "-n", "-p", "-r", "-w"])
+                .args(argv);
             c
         }
-        Place::Host => Command::new("/bin/sh"),
+        Place::Host => {
+            let mut c = Command::new(argv.first().map(AsRef::as_ref).unwrap_or_default());
+            c.args(argv.iter().skip(1));
+            c
+        }
     };
-    c.arg("-c")
-        .arg(text)
-        .envs(env)
-        .stdin(Stdio::null())
-        .process_group(0);
+    c.stdin(Stdio::null());
+    c
+}
+
+/// `/bin/sh -c TEXT` at `place`, in a process group of its own.
+fn command(text: &str, env: &BTreeMap<String, String>, place: Place<'_>) -> Command {
+    let mut c = command_at(place, &["/bin/sh", "-c", text]);
+    c.envs(env).process_group(0);
     c
 }
 

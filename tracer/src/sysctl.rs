@@ -61,16 +61,6 @@ impl Sysctls {
         Sysctls(out)
     }
 
-    /// How many settings were read.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether none was read.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// The settings whose value differs now: (name as in `sysctl`, then, now).
     pub fn changed(&self) -> Vec<(String, String, String)> {
         let now = Sysctls::take();
@@ -102,10 +92,5 @@ impl Sysctls {
             }
         }
         (done, failed)
-    }
-
-    /// Set `name` (as in `sysctl`, e.g. `vm.overcommit_memory`) to `value`.
-    pub fn set(name: &str, value: &str) -> std::io::Result<()> {
-        std::fs::write(Path::new("/proc/sys").join(name.replace('.', "/")), value)
     }
 }
