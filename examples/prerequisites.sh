@@ -20,14 +20,12 @@ declare -A need=(
     [ip]=iproute2
     [chroot]=coreutils
     [unshare]=util-linux
+    [nsenter]=util-linux
+    # the example root is built with its units enabled, and boots
+    [systemctl]=systemd
+    [systemd-nspawn]=systemd-container
+    [dnsmasq]=dnsmasq-base
 )
-if [ "$what" = kubeadm ]; then
-    need+=(
-        [systemd-nspawn]=systemd-container
-        [dnsmasq]=dnsmasq-base
-        [nsenter]=util-linux
-    )
-fi
 
 missing=()
 for x in "${!need[@]}"; do
