@@ -345,6 +345,11 @@ pub(crate) struct VerifyArgs {
     /// Static checks only
     #[arg(long)]
     pub(crate) no_replay: bool,
+    /// Boot ROOT as peer NAME in the replays of booted scenarios that ran
+    /// with a peer of that name (repeatable); by default each peer is booted
+    /// from the root it was traced with
+    #[arg(long = "peer", value_name = "NAME=ROOT")]
+    pub(crate) peers: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -245,6 +245,21 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     }) {
         anyhow::bail!("--peer {name}: the traced node has that name (--hostname)");
     }
+    let hostname = a
+        .hostname
+        .clone()
+        .unwrap_or_else(|| kaudit_tracer::boot::DEFAULT_HOSTNAME.to_string());
+    // the nodes the scenario's steps run on: booted beside the traced one, or the traced one
+    if let Some((name, _, s, _)) = &scenario {
+        for p in &s.peers {
+            if !boot {
+                anyhow::bail!("scenario {name} runs steps on node {p:?}: it needs a booted node (--root DIR) and --peer {p}=ROOT");
+            }
+            if *p != hostname && !peer_roots.iter().any(|(n, _)| n == p) {
+                anyhow::bail!("scenario {name} runs steps on node {p:?}: boot it with --peer {p}=ROOT (or trace that node itself: --hostname {p})");
+            }
+        }
+    }
     let mut db = Db::open(&cli.db, true)?;
     // before any thread exists: the mount namespace is per thread
     let root = match &a.root {
@@ -304,10 +319,23 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         Some((name, path, _, params)) => (
             name.clone(),
             "scenario",
-            Some(
-                serde_json::json!({"file": path.display().to_string(), "params": params})
-                    .to_string(),
-            ),
+            Some({
+                let mut j =
+                    serde_json::json!({"file": path.display().to_string(), "params": params});
+                // a booted run's nodes, as a replay boots them again
+                if boot {
+                    j["hostname"] = hostname.clone().into();
+                    j["peers"] = peer_roots
+                        .iter()
+                        .map(|(n, r)| {
+                            let r = std::fs::canonicalize(r).unwrap_or_else(|_| r.clone());
+                            (n.clone(), serde_json::Value::from(r.display().to_string()))
+                        })
+                        .collect::<serde_json::Map<_, _>>()
+                        .into();
+                }
+                j.to_string()
+            }),
         ),
         None => (a.name.clone().unwrap_or_default(), "ad-hoc", None),
     };
@@ -375,6 +403,17 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     // a booted node: the machine's kernel settings are saved first, then the
     // network and the node start under the tracer
     let sysctls = boot.then(kaudit_tracer::sysctl::Sysctls::take);
+    // what the node's services need of the machine's settings (their own
+    // /proc/sys is read-only), put back with the rest at the end
+    if let (true, Some((_, _, s, _))) = (boot, &scenario) {
+        for (k, v) in &s.host_sysctl {
+            let path = kaudit_tracer::scenario::Scenario::sysctl_path(k);
+            match std::fs::write(&path, v) {
+                Ok(()) => report.push(format!("  kernel setting {k} set to {v} for the node")),
+                Err(e) => report.push(format!("  FAIL setting kernel setting {k} to {v}: {e}")),
+            }
+        }
+    }
     let mut booted: Option<(kaudit_tracer::boot::Network, kaudit_tracer::boot::Node)> = None;
     let mut peers: Vec<kaudit_tracer::boot::Node> = Vec::new();
     let mut nodes = kaudit_tracer::runner::Nodes::default();
@@ -393,6 +432,10 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
                 nodes
                     .env
                     .insert("KAUDIT_NODE_ADDRESS".into(), node.address().to_string());
+                nodes
+                    .env
+                    .insert("KAUDIT_NODE_NAME".into(), node.name().to_string());
+                nodes.traced = Some(node.name().to_string());
                 for (name, peer_root) in &peer_roots {
                     match boot_peer(&mut net, name, peer_root, a) {
                         Ok(p) => {

@@ -194,15 +194,15 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
         for s in &scenarios {
             let rdb = scratch.path().join(format!("{s}.db"));
             let t = std::time::Instant::now();
-            // as it was traced: with the parameters of the profile's run
-            let params = traced_params(&db, closure.as_ref(), s);
+            // as it was traced: with the parameters (and nodes) of the profile's run
+            let args = traced_args(&db, closure.as_ref(), s, &a.peers);
             let r = Command::new(&exe)
                 .arg("--db")
                 .arg(&rdb)
                 .args(["trace", "--root"])
                 .arg(&a.root)
                 .args(["--scenario", s])
-                .args(params.iter().flat_map(|p| ["--param", p.as_str()]))
+                .args(&args)
                 .args(
                     a.scenarios
                         .iter()
@@ -340,10 +340,16 @@ fn indent(text: &str, n: usize) -> String {
         .collect::<String>()
 }
 
-/// The `NAME=VALUE` parameters of the run of `scenario` the profile's
-/// closure was computed from (none without a profile, or for a run without
-/// stored parameters).
-fn traced_params(db: &Option<Db>, closure: Option<&Closure>, scenario: &str) -> Vec<String> {
+/// The `kaudit trace` arguments of the run of `scenario` the profile's
+/// closure was computed from: its `--param NAME=VALUE`s, and a booted
+/// run's `--hostname` and `--peer`s (none without a profile, or for a run
+/// without stored parameters).
+fn traced_args(
+    db: &Option<Db>,
+    closure: Option<&Closure>,
+    scenario: &str,
+    peers: &[String],
+) -> Vec<String> {
     let (Some(db), Some(c)) = (db, closure) else {
         return Vec::new();
     };
@@ -356,12 +362,34 @@ fn traced_params(db: &Option<Db>, closure: Option<&Closure>, scenario: &str) -> 
     let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
         return Vec::new();
     };
-    v["params"]
+    let mut args: Vec<String> = v["params"]
         .as_object()
         .map(|m| {
             m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
+                .flat_map(|(k, v)| {
+                    v.as_str()
+                        .map(|v| ["--param".to_string(), format!("{k}={v}")])
+                })
+                .flatten()
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    // a booted run: its node's name and its peers, booted again beside the
+    // image (a peer given to verify is booted from that root instead)
+    if let Some(h) = v["hostname"].as_str() {
+        args.extend(["--hostname".to_string(), h.to_string()]);
+    }
+    if let Some(m) = v["peers"].as_object() {
+        for (n, r) in m {
+            let given = peers
+                .iter()
+                .find(|p| p.split_once('=').map(|(g, _)| g) == Some(n.as_str()));
+            match (given, r.as_str()) {
+                (Some(g), _) => args.extend(["--peer".to_string(), g.clone()]),
+                (None, Some(r)) => args.extend(["--peer".to_string(), format!("{n}={r}")]),
+                (None, None) => {}
+            }
+        }
+    }
+    args
 }

@@ -462,6 +462,7 @@ fn a_peer_node_boots_beside_the_traced_one_and_they_reach_each_other() {
         &scenario,
         r#"description = "two nodes reach each other"
 boot = true
+peers = ["cp"]
 
 [[step]]
 name = "peer-up"

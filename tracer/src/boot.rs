@@ -382,6 +382,96 @@ fn find_leader(parent: u32) -> Option<i32> {
     None
 }
 
+/// The node's cgroup v1 controllers, made writable as a machine's are.
+///
+/// systemd-nspawn mounts each v1 controller hierarchy read-only in the node
+/// (only `name=systemd` is writable), so the node's services cannot make
+/// groups of their own: kubelet fails on `mkdir /sys/fs/cgroup/cpuset/kubepods`.
+/// On a machine, init has them writable. The node's view is its own cgroup
+/// namespace, rooted at the run's group, so what it makes there is the run's
+/// and is removed at its end. Done from here (a child that enters the node's
+/// mount namespace and remounts each one; no program of the node runs), as
+/// soon as nspawn has mounted them, before init starts services.
+#[allow(unsafe_code)]
+fn writable_cgroups(leader: i32) {
+    use nix::mount::MsFlags;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // nspawn mounts them one after the other before it runs init: wait
+    // for init (the leader is no longer nspawn's own program)
+    while Instant::now() < deadline {
+        let comm = std::fs::read_to_string(format!("/proc/{leader}/comm")).unwrap_or_default();
+        if comm.trim() != "systemd-nspawn" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let mounts = loop {
+        let info = std::fs::read_to_string(format!("/proc/{leader}/mountinfo")).unwrap_or_default();
+        // (mount point, per-mount flags) of each read-only v1 hierarchy
+        let ro: Vec<(std::ffi::CString, MsFlags)> = info
+            .lines()
+            .filter_map(|l| {
+                let (left, right) = l.split_once(" - ")?;
+                let f: Vec<&str> = left.split(' ').collect();
+                let fstype = right.split(' ').next()?;
+                if fstype != "cgroup" || f.len() < 6 {
+                    return None;
+                }
+                let opts: Vec<&str> = f[5].split(',').collect();
+                if !opts.contains(&"ro") {
+                    return None;
+                }
+                let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND;
+                for (o, fl) in [
+                    ("nosuid", MsFlags::MS_NOSUID),
+                    ("nodev", MsFlags::MS_NODEV),
+                    ("noexec", MsFlags::MS_NOEXEC),
+                    ("relatime", MsFlags::MS_RELATIME),
+                ] {
+                    if opts.contains(&o) {
+                        flags |= fl;
+                    }
+                }
+                Some((std::ffi::CString::new(f[4]).ok()?, flags))
+            })
+            .collect();
+        if !ro.is_empty() || Instant::now() >= deadline {
+            break ro;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    if mounts.is_empty() {
+        return;
+    }
+    let Ok(ns) = std::fs::File::open(format!("/proc/{leader}/ns/mnt")) else {
+        return;
+    };
+    // a child of its own: a thread of this process cannot change its mount
+    // namespace (and nothing is allocated between fork and _exit)
+    // SAFETY: the child only makes system calls and exits.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            if nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNS).is_ok() {
+                for (path, flags) in &mounts {
+                    let _ = nix::mount::mount(
+                        None::<&str>,
+                        path.as_c_str(),
+                        None::<&str>,
+                        *flags,
+                        None::<&str>,
+                    );
+                }
+            }
+            // SAFETY: exits the child without running this process's handlers.
+            unsafe { nix::libc::_exit(0) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            let _ = nix::sys::wait::waitpid(child, None);
+        }
+        Err(_) => {}
+    }
+}
+
 /// Reap this process's exited children that lived in another PID namespace
 /// (a booted node's): a step's shell whose `nsenter` was killed first.
 pub fn reap_node_orphans() {
@@ -553,6 +643,7 @@ impl Node {
         };
         // nspawn's own messages are not read further
         drop(nspawn.stderr.take());
+        writable_cgroups(leader);
         Ok(Node {
             name: opts.hostname.clone(),
             nspawn,

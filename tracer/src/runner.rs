@@ -82,6 +82,8 @@ impl Place<'_> {
 pub struct Nodes {
     /// name → the peer's init (process id here).
     pub peers: BTreeMap<String, i32>,
+    /// The traced node's name: a step naming it runs there.
+    pub traced: Option<String>,
     /// Environment of every step.
     pub env: BTreeMap<String, String>,
 }
@@ -91,6 +93,7 @@ impl Nodes {
     fn place_of<'a>(&self, st: &Step, default: Place<'a>) -> Result<Place<'a>, String> {
         match &st.node {
             None => Ok(default),
+            Some(n) if self.traced.as_ref() == Some(n) => Ok(default),
             Some(n) => self
                 .peers
                 .get(n)

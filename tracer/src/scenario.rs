@@ -103,6 +103,17 @@ pub struct Scenario {
     /// init is booted first and the steps run inside the node.
     #[serde(default)]
     pub boot: bool,
+    /// Kernel settings (`vm.overcommit_memory`, as sysctl(8) names them) a
+    /// booted node's services need but cannot make from inside their
+    /// container, whose `/proc/sys` is read-only: set on the machine while
+    /// the run's nodes are up, put back after the run.
+    #[serde(default)]
+    pub host_sysctl: BTreeMap<String, String>,
+    /// The peer nodes its steps run on (`node = "NAME"`), booted with
+    /// `kaudit trace --peer NAME=ROOT`: a run without one is refused before
+    /// anything starts.
+    #[serde(default)]
+    pub peers: Vec<String>,
     /// Parameters.
     #[serde(default)]
     pub params: BTreeMap<String, Param>,
@@ -196,7 +207,36 @@ impl Scenario {
                 }
             }
         }
+        for (k, v) in &s.host_sysctl {
+            let name_ok = !k.is_empty()
+                && k.split('.').all(|c| {
+                    !c.is_empty()
+                        && c.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                });
+            if !name_ok || v.is_empty() || v.chars().any(|c| c.is_control()) {
+                return Err(ScenarioError::Invalid(
+                    path.to_path_buf(),
+                    format!("host_sysctl {k:?} = {v:?}: a kernel setting's name (like vm.overcommit_memory) and a value on one line"),
+                ));
+            }
+        }
+        for st in s.steps.iter().chain(&s.cleanup) {
+            if let Some(n) = &st.node {
+                if !s.peers.contains(n) {
+                    return Err(ScenarioError::Invalid(
+                        path.to_path_buf(),
+                        format!("a step runs on node {n:?}, which `peers` does not name"),
+                    ));
+                }
+            }
+        }
         Ok(s)
+    }
+
+    /// The path below `/proc/sys` of a `host_sysctl` name.
+    pub fn sysctl_path(name: &str) -> PathBuf {
+        Path::new("/proc/sys").join(name.replace('.', "/"))
     }
 
     /// Load a scenario by file path, or by name from the scenario
@@ -329,7 +369,8 @@ impl Scenario {
     }
 }
 
-/// The `${NAME}` references in a string.
+/// The `${NAME}` references in a string. A shell expansion with an
+/// operator (`${VAR##*.}`, `${VAR:-x}`) is the shell's, not a parameter.
 fn references(s: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = s;
@@ -337,7 +378,11 @@ fn references(s: &str) -> Vec<&str> {
         let after = &rest[i + 2..];
         match after.find('}') {
             Some(j) => {
-                out.push(&after[..j]);
+                let name = &after[..j];
+                let plain = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if plain {
+                    out.push(name);
+                }
                 rest = &after[j + 1..];
             }
             None => break,
