@@ -15,7 +15,7 @@ mod store;
 pub use findings::{FindingFilter, FindingRow};
 pub use packages::{OwnedRow, PackageRow};
 pub use runs::{AccessRow, NameRow, NewRun, RunRow};
-pub use store::{Db, DbError, DbView, StoredScan};
+pub use store::{Db, DbError, DbView, LoadCache, LoadRow, StoredScan};
 
 /// SQLite values, for callers that read the graph directly.
 pub use rusqlite::types::Value;
