@@ -8,13 +8,13 @@
 
 /// What one generated shared object says.
 #[derive(Debug, Clone, Default)]
-pub struct SharedObject {
+pub(crate) struct SharedObject {
     /// `DT_SONAME`.
-    pub soname: Option<String>,
+    pub(crate) soname: Option<String>,
     /// `DT_NEEDED`, in order.
-    pub needed: Vec<String>,
+    pub(crate) needed: Vec<String>,
     /// `DT_RPATH`.
-    pub rpath: Option<String>,
+    pub(crate) rpath: Option<String>,
 }
 
 const EHDR: usize = 64;
@@ -26,7 +26,7 @@ fn put(buf: &mut [u8], at: usize, v: u64, width: usize) {
 
 impl SharedObject {
     /// The file's bytes.
-    pub fn bytes(&self) -> Vec<u8> {
+    pub(crate) fn bytes(&self) -> Vec<u8> {
         // string table: NUL, then every string
         let mut strtab = vec![0u8];
         let mut add = |s: &str| {
@@ -103,14 +103,14 @@ impl SharedObject {
     }
 }
 
-/// `libh{i}.so`: the name of the i-th library of a generated root.
-pub fn lib_name(i: usize) -> String {
-    format!("libh{i}.so")
+/// `lib{prefix}{i}.so`: the name of the i-th library of a generated set.
+pub(crate) fn lib_name(prefix: &str, i: usize) -> String {
+    format!("lib{prefix}{i}.so")
 }
 
 /// `n` libraries each needing all `n` (itself included), as (name, object).
-pub fn fully_connected(n: usize) -> Vec<(String, SharedObject)> {
-    let names: Vec<String> = (0..n).map(lib_name).collect();
+pub(crate) fn fully_connected(prefix: &str, n: usize) -> Vec<(String, SharedObject)> {
+    let names: Vec<String> = (0..n).map(|i| lib_name(prefix, i)).collect();
     names
         .iter()
         .map(|name| {
@@ -125,19 +125,19 @@ pub fn fully_connected(n: usize) -> Vec<(String, SharedObject)> {
 }
 
 /// `n` libraries, the i-th needing the (i+1)-th.
-pub fn chain(n: usize) -> Vec<(String, SharedObject)> {
+pub(crate) fn chain(prefix: &str, n: usize) -> Vec<(String, SharedObject)> {
     (0..n)
         .map(|i| {
             let o = SharedObject {
-                soname: Some(lib_name(i)),
+                soname: Some(lib_name(prefix, i)),
                 needed: if i + 1 < n {
-                    vec![lib_name(i + 1)]
+                    vec![lib_name(prefix, i + 1)]
                 } else {
                     Vec::new()
                 },
                 rpath: None,
             };
-            (lib_name(i), o)
+            (lib_name(prefix, i), o)
         })
         .collect()
 }

@@ -13,7 +13,6 @@
 //! that binary instead of a release build of this tree (an older kaudit,
 //! for a before and after).
 
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -174,6 +173,7 @@ fn scan_case(kaudit: &Path, tmp: &Path, case: &Case) -> Result<()> {
 pub(crate) fn bench_scan_hostile(args: &[String]) -> Result<()> {
     let (mut n, mut chain, mut dirs) = (200usize, 2000usize, 30_000usize);
     let mut kaudit: Option<PathBuf> = None;
+    let mut cases: Vec<String> = ["full", "chain", "rpath", "nested"].map(String::from).to_vec();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = || -> Result<usize> {
@@ -186,6 +186,14 @@ pub(crate) fn bench_scan_hostile(args: &[String]) -> Result<()> {
             "--n" => n = val()?,
             "--chain" => chain = val()?,
             "--dirs" => dirs = val()?,
+            "--cases" => {
+                cases = it
+                    .next()
+                    .context("--cases needs a list")?
+                    .split(',')
+                    .map(String::from)
+                    .collect()
+            }
             "--kaudit" => kaudit = Some(it.next().context("--kaudit needs a path")?.into()),
             other => bail!("unknown argument {other}"),
         }
@@ -196,51 +204,81 @@ pub(crate) fn bench_scan_hostile(args: &[String]) -> Result<()> {
     };
     let tmp = std::env::temp_dir().join(format!("kaudit-bench-hostile-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
-    let result = run(&kaudit, &tmp, n, chain, dirs);
+    let result = run(&kaudit, &tmp, n, chain, dirs, &cases);
     let _ = std::fs::remove_dir_all(&tmp);
     result
 }
 
-fn run(kaudit: &Path, tmp: &Path, n: usize, chain: usize, dirs: usize) -> Result<()> {
+fn run(
+    kaudit: &Path,
+    tmp: &Path,
+    n: usize,
+    chain: usize,
+    dirs: usize,
+    cases: &[String],
+) -> Result<()> {
+    let want = |c: &str| cases.iter().any(|x| x == c);
+    if want("full") {
+        full(kaudit, tmp, n)?;
+    }
+    if want("chain") {
+        chained(kaudit, tmp, chain)?;
+    }
+    if want("rpath") {
+        long_rpath(kaudit, tmp)?;
+    }
+    if want("nested") {
+        nested(kaudit, tmp, dirs)?;
+    }
+    Ok(())
+}
+
+fn full(kaudit: &Path, tmp: &Path, n: usize) -> Result<()> {
     // N libraries each needing all N
     let root = tmp.join("full");
     glibc_root(&root)?;
-    write_libs(&root, &elfgen::fully_connected(n))?;
+    write_libs(&root, &elfgen::fully_connected("h", n))?;
     scan_case(
         kaudit,
         tmp,
         &Case {
             what: format!("{n} libraries each needing all {n} ({} direct needs)", n * n),
             root: root.clone(),
-            top: Some(elfgen::lib_name(0)),
+            top: Some(elfgen::lib_name("h", 0)),
         },
     )?;
     std::fs::remove_dir_all(&root)?;
+    Ok(())
+}
 
+fn chained(kaudit: &Path, tmp: &Path, chain: usize) -> Result<()> {
     // a chain
     let root = tmp.join("chain");
     glibc_root(&root)?;
-    write_libs(&root, &elfgen::chain(chain))?;
+    write_libs(&root, &elfgen::chain("h", chain))?;
     scan_case(
         kaudit,
         tmp,
         &Case {
             what: format!("a chain of {chain} libraries"),
             root: root.clone(),
-            top: Some(elfgen::lib_name(0)),
+            top: Some(elfgen::lib_name("h", 0)),
         },
     )?;
     std::fs::remove_dir_all(&root)?;
+    Ok(())
+}
 
+fn long_rpath(kaudit: &Path, tmp: &Path) -> Result<()> {
     // one library with a 4,000-entry DT_RPATH and 1,000 DT_NEEDED
     let root = tmp.join("rpath");
     glibc_root(&root)?;
     let mut libs: Vec<(String, SharedObject)> = (1..=1000)
         .map(|i| {
             (
-                elfgen::lib_name(i),
+                elfgen::lib_name("h", i),
                 SharedObject {
-                    soname: Some(elfgen::lib_name(i)),
+                    soname: Some(elfgen::lib_name("h", i)),
                     ..SharedObject::default()
                 },
             )
@@ -248,10 +286,10 @@ fn run(kaudit: &Path, tmp: &Path, n: usize, chain: usize, dirs: usize) -> Result
         .collect();
     let rpath: Vec<String> = (0..4000).map(|i| format!("/opt/missing{i}")).collect();
     libs.push((
-        elfgen::lib_name(0),
+        elfgen::lib_name("h", 0),
         SharedObject {
-            soname: Some(elfgen::lib_name(0)),
-            needed: (1..=1000).map(elfgen::lib_name).collect(),
+            soname: Some(elfgen::lib_name("h", 0)),
+            needed: (1..=1000).map(|i| elfgen::lib_name("h", i)).collect(),
             rpath: Some(rpath.join(":")),
         },
     ));
@@ -259,10 +297,10 @@ fn run(kaudit: &Path, tmp: &Path, n: usize, chain: usize, dirs: usize) -> Result
     let case = Case {
         what: "one library with a 4000-entry DT_RPATH and 1000 DT_NEEDED".into(),
         root: root.clone(),
-        top: Some(elfgen::lib_name(0)),
+        top: Some(elfgen::lib_name("h", 0)),
     };
     scan_case(kaudit, tmp, &case)?;
-    let top = format!("/{LIBDIR}/{}", elfgen::lib_name(0));
+    let top = format!("/{LIBDIR}/{}", elfgen::lib_name("h", 0));
     let (secs, _, out) = measure(&[
         kaudit.as_os_str(),
         "deps".as_ref(),
@@ -273,7 +311,7 @@ fn run(kaudit: &Path, tmp: &Path, n: usize, chain: usize, dirs: usize) -> Result
         top.as_ref(),
     ])?;
     let libdir = root.join(LIBDIR);
-    let t = loader_time(&libdir, &libdir.join(elfgen::lib_name(0)))?;
+    let t = loader_time(&libdir, &libdir.join(elfgen::lib_name("h", 0)))?;
     println!(
         "  kaudit deps --root on it: {secs:.2} s ({} lines, {}); ld.so --list: {t:.3} s; deps/loader {:.0}x",
         out.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count(),
@@ -281,7 +319,10 @@ fn run(kaudit: &Path, tmp: &Path, n: usize, chain: usize, dirs: usize) -> Result
         secs / t
     );
     std::fs::remove_dir_all(&root)?;
+    Ok(())
+}
 
+fn nested(kaudit: &Path, tmp: &Path, dirs: usize) -> Result<()> {
     // nested directories, deeper than PATH_MAX: made one level at a time
     let root = tmp.join("nested");
     std::fs::create_dir_all(&root)?;
@@ -309,6 +350,5 @@ fn run(kaudit: &Path, tmp: &Path, n: usize, chain: usize, dirs: usize) -> Result
     if !status.success() {
         bail!("rm -rf {} failed", root.display());
     }
-    let _ = root.as_os_str().as_bytes();
     Ok(())
 }

@@ -68,7 +68,7 @@ fn main() -> Result<()> {
         Some("open-loop") => open_loop(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [--root DIR] | cargo xtask bench-trace [--rounds N] | cargo xtask bench-reports [--rounds N] | cargo xtask bench-boot [--rounds N] | cargo xtask bench-scan-hostile [--n N] [--chain C] [--dirs D] [--kaudit PATH]"
+                "usage: cargo xtask bench [--root DIR] | cargo xtask bench-trace [--rounds N] | cargo xtask bench-reports [--rounds N] | cargo xtask bench-boot [--rounds N] | cargo xtask bench-scan-hostile [--n N] [--chain C] [--dirs D] [--cases LIST] [--kaudit PATH]"
             );
             std::process::exit(2)
         }
