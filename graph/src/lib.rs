@@ -8,12 +8,14 @@
 
 pub mod findings;
 pub mod packages;
+pub mod pending;
 pub mod runs;
 pub mod schema;
 mod store;
 
 pub use findings::{FindingFilter, FindingRow};
 pub use packages::{OwnedRow, PackageRow};
+pub use pending::PendingRun;
 pub use runs::{AccessRow, NameRow, NewRun, RunRow};
 pub use store::{Db, DbError, DbView, LoadCache, LoadRow, StoredScan};
 

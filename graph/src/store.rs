@@ -83,6 +83,7 @@ pub enum DbError {
 pub struct Db {
     conn: Connection,
     path: PathBuf,
+    stored_pending: Vec<i64>,
 }
 
 /// Summary of the stored scan.
@@ -163,6 +164,7 @@ impl Db {
         let db = Db {
             conn,
             path: path.to_path_buf(),
+            stored_pending: Vec::new(),
         };
         db.conn
             .busy_timeout(Duration::from_secs(5))
@@ -179,6 +181,10 @@ impl Db {
             )
             .map_err(|e| db.err(e))?;
         db.migrate()?;
+        let mut db = db;
+        // the ends of runs a locked graph could not take: stored now, or
+        // by the next open that can
+        db.stored_pending = db.store_pending_runs().unwrap_or_default();
         Ok(db)
     }
 
@@ -210,6 +216,7 @@ impl Db {
         let db = Db {
             conn,
             path: path.to_path_buf(),
+            stored_pending: Vec::new(),
         };
         db.conn
             .busy_timeout(Duration::from_secs(5))
@@ -303,6 +310,7 @@ impl Db {
         let db = Db {
             conn,
             path: PathBuf::from(":memory:"),
+            stored_pending: Vec::new(),
         };
         db.conn
             .execute_batch("PRAGMA foreign_keys = ON;")
@@ -825,6 +833,12 @@ impl Db {
             }
         }
         Ok(out)
+    }
+
+    /// The runs whose ends, kept beside the graph ([`crate::pending`]), this
+    /// open stored.
+    pub fn stored_pending_runs(&self) -> &[i64] {
+        &self.stored_pending
     }
 
     /// Direct access for reports and tests.
