@@ -822,45 +822,73 @@ fn load_edges(
             });
         }
     }
-    // the load as resolved, object by object
+    // the load as resolved, object by object, in the order the objects'
+    // needs were processed
     let needs = load_needs(&c, index);
-    let mut actual: Vec<(Vec<u8>, u32, Need)> = Vec::with_capacity(needs.len());
-    let mut groups: HashMap<&[u8], Vec<(u32, Need)>> = HashMap::new();
-    for (from, seq, n) in &needs {
+    let mut groups: HashMap<&[u8], Vec<usize>> = HashMap::new();
+    let mut order: Vec<&[u8]> = Vec::new();
+    for (i, (from, _, _)) in needs.iter().enumerate() {
         let src = c.objects[*from].file.as_slice();
-        groups.entry(src).or_default().push((*seq, n.clone()));
-        actual.push((src.to_vec(), *seq, n.clone()));
+        let g = groups.entry(src).or_default();
+        if g.is_empty() {
+            order.push(src);
+        }
+        g.push(i);
     }
-    // the objects whose needs in this load are not their own needs
-    let mut explicit: HashMap<Vec<u8>, Vec<(u32, Need)>> = HashMap::new();
+    // replay the loader's walk over it: the objects whose needs in this
+    // load are not their own needs are stored explicitly
+    let mut explicit: Vec<&[u8]> = Vec::new();
+    let mut processed: Vec<&[u8]> = Vec::new();
     let mut load = Load::new(&main_file, interp.as_ref());
     while let Some(x) = load.next_object() {
-        let got: &[(u32, Need)] = groups.get(x.as_slice()).map_or(&[], |g| g.as_slice());
-        let plain: Vec<Need> = got.iter().map(|(_, n)| n.clone()).collect();
+        let Some((&src, idxs)) = groups.get_key_value(x.as_slice()) else {
+            // needs nothing here; its own needs must be none too
+            if x != main_file && own.get(&x).is_some_and(|o| !o.is_empty()) {
+                processed.push(b"");
+            }
+            continue;
+        };
+        let got: Vec<Need> = idxs.iter().map(|&i| needs[i].2.clone()).collect();
         let inherited = x != main_file
-            && match own.get(&x) {
-                Some(o) => load.adapt(o).as_ref() == Some(&plain),
-                None => plain.is_empty(),
-            };
-        if !inherited && !got.is_empty() {
-            explicit.insert(x.clone(), got.to_vec());
+            && own
+                .get(&x)
+                .is_some_and(|o| load.adapt(o).as_ref() == Some(&got));
+        if !inherited {
+            explicit.push(src);
         }
-        load.take(&plain);
+        processed.push(src);
+        load.take(&got);
     }
-    let mut lookup = |x: &[u8]| -> Result<Option<std::borrow::Cow<'_, [Need]>>, ()> {
-        Ok(own.get(x).map(|o| std::borrow::Cow::Borrowed(o.as_slice())))
-    };
-    let wanted: Vec<(Vec<u8>, Need)> = actual.into_iter().map(|(s, _, n)| (s, n)).collect();
-    let replayed = crate::loads::replay(&main_file, interp.as_ref(), &explicit, &mut lookup);
-    if replayed.as_ref() != Ok(&wanted) {
-        // the replay does not reach the same order: every object's needs
-        // are stored, each in its place
-        explicit = groups
+    // the replay reached every object in the loader's order; else every
+    // object's needs are stored, each in its place
+    if processed != order {
+        explicit = order.clone();
+    }
+    let explicit: Vec<(&[u8], Vec<(u32, Need)>)> = explicit
+        .into_iter()
+        .map(|src| {
+            let g = groups[src]
+                .iter()
+                .map(|&i| (needs[i].1, needs[i].2.clone()))
+                .collect();
+            (src, g)
+        })
+        .collect();
+    #[cfg(debug_assertions)]
+    {
+        let map: HashMap<Vec<u8>, Vec<(u32, Need)>> = explicit
             .iter()
             .map(|(k, v)| (k.to_vec(), v.clone()))
             .collect();
+        let mut lookup = |x: &[u8]| -> Result<Option<std::borrow::Cow<'_, [Need]>>, ()> {
+            Ok(own.get(x).map(|o| std::borrow::Cow::Borrowed(o.as_slice())))
+        };
+        let wanted: Vec<(Vec<u8>, Need)> = needs
+            .iter()
+            .map(|(from, _, n)| (c.objects[*from].file.clone(), n.clone()))
+            .collect();
         debug_assert_eq!(
-            crate::loads::replay(&main_file, interp.as_ref(), &explicit, &mut lookup).as_ref(),
+            crate::loads::replay(&main_file, interp.as_ref(), &map, &mut lookup).as_ref(),
             Ok(&wanted),
             "the load of {} cannot be replayed",
             bytes::display(main)
