@@ -171,6 +171,15 @@ impl Load {
     }
 }
 
+/// A need with its place (`seq`) in a load.
+pub type Placed = (u32, Need);
+
+/// An object's own needs, looked up by its file (`None`: it needs nothing).
+pub type OwnNeeds<'f, 'a, E> = &'f mut dyn FnMut(&[u8]) -> Result<Option<Cow<'a, [Need]>>, E>;
+
+/// A need's edge as read back: its place, the edge, the final file.
+pub type StoredEdge = (u32, LoadEdge, Option<Vec<u8>>);
+
 /// Replay the load of `main`: each object's needs in the order the loader
 /// processes them, with the object that asked. An object in `explicit` has
 /// the needs stored there (with their place in the load); any other object
@@ -180,8 +189,8 @@ impl Load {
 pub fn replay<'a, E>(
     main: &[u8],
     interp: Option<&Interp>,
-    explicit: &HashMap<Vec<u8>, Vec<(u32, Need)>>,
-    own: &mut dyn FnMut(&[u8]) -> Result<Option<Cow<'a, [Need]>>, E>,
+    explicit: &HashMap<Vec<u8>, Vec<Placed>>,
+    own: OwnNeeds<'_, 'a, E>,
 ) -> Result<Vec<(Vec<u8>, Need)>, E> {
     let mut load = Load::new(main, interp);
     let mut out: Vec<(Option<u32>, Vec<u8>, Need)> = Vec::new();
@@ -204,7 +213,7 @@ pub fn replay<'a, E>(
         out.extend(needs.into_iter().map(|(s, n)| (s, x.clone(), n)));
         seen.insert(x);
     }
-    let mut rest: Vec<(&Vec<u8>, &Vec<(u32, Need)>)> = explicit
+    let mut rest: Vec<(&Vec<u8>, &Vec<Placed>)> = explicit
         .iter()
         .filter(|(k, _)| !seen.contains(*k))
         .collect();
@@ -222,7 +231,7 @@ pub fn replay<'a, E>(
 /// edges with the same `seq` are one need.
 pub fn needs_of<I>(edges: I) -> Vec<Need>
 where
-    I: IntoIterator<Item = (u32, LoadEdge, Option<Vec<u8>>)>,
+    I: IntoIterator<Item = StoredEdge>,
 {
     let mut out: Vec<Need> = Vec::new();
     let mut last: Option<u32> = None;
@@ -272,7 +281,10 @@ mod tests {
         assert_eq!(l.next_object().as_deref(), Some(&b"/a"[..]));
         // a's own needs: b (found by search when a is loaded alone)
         let got = l.adapt(&[need("b", "/b", "system-dir")]).unwrap();
-        assert_eq!(got[0].needed().unwrap().rule.as_deref(), Some(ALREADY_LOADED));
+        assert_eq!(
+            got[0].needed().unwrap().rule.as_deref(),
+            Some(ALREADY_LOADED)
+        );
         assert_eq!(got[0].needed().unwrap().via.as_deref(), Some(&b"/b"[..]));
         l.take(&got);
         assert_eq!(l.next_object().as_deref(), Some(&b"/b"[..]));

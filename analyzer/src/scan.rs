@@ -864,7 +864,7 @@ fn load_edges(
     if processed != order {
         explicit = order.clone();
     }
-    let explicit: Vec<(&[u8], Vec<(u32, Need)>)> = explicit
+    let explicit: Vec<(&[u8], Vec<crate::loads::Placed>)> = explicit
         .into_iter()
         .map(|src| {
             let g = groups[src]

@@ -169,10 +169,7 @@ impl PendingRun {
             status: text(v.get("status")?)?,
             complete: v.get("complete")?.as_bool()?,
             events: v.get("events")?.as_u64()?,
-            lost: arr("lost")?
-                .iter()
-                .map(text)
-                .collect::<Option<Vec<_>>>()?,
+            lost: arr("lost")?.iter().map(text).collect::<Option<Vec<_>>>()?,
             finished_at: v.get("finished_at")?.as_i64()?,
             counts,
             accesses,
@@ -208,7 +205,11 @@ fn pending_files(db: &Path) -> Vec<(i64, PathBuf)> {
         .filter_map(|e| {
             let n = e.file_name();
             let n = n.to_str()?;
-            let id: i64 = n.strip_prefix(&prefix)?.strip_suffix(".pending")?.parse().ok()?;
+            let id: i64 = n
+                .strip_prefix(&prefix)?
+                .strip_suffix(".pending")?
+                .parse()
+                .ok()?;
             Some((id, pending_path(db, id)))
         })
         .collect();

@@ -504,8 +504,9 @@ pub(crate) fn set_access_counts(
     id: i64,
     counts: &[(&[u8], &str, i64)],
 ) -> rusqlite::Result<()> {
-    let mut st = tx
-        .prepare_cached("UPDATE access SET count = ?4 WHERE run = ?1 AND path = ?2 AND kind = ?3")?;
+    let mut st = tx.prepare_cached(
+        "UPDATE access SET count = ?4 WHERE run = ?1 AND path = ?2 AND kind = ?3",
+    )?;
     for (p, kind, count) in counts {
         st.execute(params![id, p, kind, count])?;
     }
@@ -518,43 +519,43 @@ pub(crate) fn add_names(
     names: &[NameRow],
     status: &str,
 ) -> rusqlite::Result<()> {
-            // a plain insert first: a run's names are distinct, and a plain
-            // insert needs no statement journal (an upsert copies pages into
-            // one); a name stored already is updated instead
-            let mut plain = tx.prepare_cached(
+    // a plain insert first: a run's names are distinct, and a plain
+    // insert needs no statement journal (an upsert copies pages into
+    // one); a name stored already is updated instead
+    let mut plain = tx.prepare_cached(
                 "INSERT INTO name (run, path, call, result, nofollow, evidence, resolved, pid, comm, step, count, first_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
-            let mut upsert = tx.prepare_cached(
+    let mut upsert = tx.prepare_cached(
                 "INSERT INTO name (run, path, call, result, nofollow, evidence, resolved, pid, comm, step, count, first_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT (run, path, call, result) DO UPDATE SET count = excluded.count
                  RETURNING id",
             )?;
-            let mut hop = tx.prepare_cached(
-                "INSERT OR REPLACE INTO name_hop (name, seq, link, target) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for n in names {
-                let values = params![
-                    id, n.path, n.call, n.result, n.nofollow, n.evidence, n.resolved, n.pid,
-                    n.comm, n.step, n.count, n.first_ms
-                ];
-                let name_id: i64 = match plain.insert(values) {
-                    Ok(rowid) => rowid,
-                    Err(rusqlite::Error::SqliteFailure(e, _))
-                        if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-                    {
-                        upsert.query_row(values, |r| r.get(0))?
-                    }
-                    Err(e) => return Err(e),
-                };
-                for (i, (link, target)) in n.hops.iter().enumerate() {
-                    hop.execute(params![name_id, i as i64, link, target])?;
-                }
+    let mut hop = tx.prepare_cached(
+        "INSERT OR REPLACE INTO name_hop (name, seq, link, target) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for n in names {
+        let values = params![
+            id, n.path, n.call, n.result, n.nofollow, n.evidence, n.resolved, n.pid, n.comm,
+            n.step, n.count, n.first_ms
+        ];
+        let name_id: i64 = match plain.insert(values) {
+            Ok(rowid) => rowid,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                upsert.query_row(values, |r| r.get(0))?
             }
-            tx.execute(
-                "UPDATE run SET names = ?2 WHERE id = ?1",
-                params![id, status],
-            )?;
-            Ok(())
+            Err(e) => return Err(e),
+        };
+        for (i, (link, target)) in n.hops.iter().enumerate() {
+            hop.execute(params![name_id, i as i64, link, target])?;
+        }
+    }
+    tx.execute(
+        "UPDATE run SET names = ?2 WHERE id = ?1",
+        params![id, status],
+    )?;
+    Ok(())
 }

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use kaudit_analyzer::bytes;
 use kaudit_analyzer::findings::{Code, Finding};
+use kaudit_analyzer::loads::{self, Interp, LoadEdge, Need};
 use kaudit_analyzer::report::{DepsReport, ReportEdge, ReportObject};
 use kaudit_analyzer::rootfs::{self, Entry, Index, Kind, Meta};
-use kaudit_analyzer::loads::{self, Interp, LoadEdge, Need};
 use kaudit_analyzer::scan::{Analysis, EdgeKind, ScanResult};
-use std::borrow::Cow;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::borrow::Cow;
 
 use crate::schema;
 
@@ -684,9 +684,11 @@ impl Db {
             None => {
                 let f: i64 = self
                     .conn
-                    .query_row("SELECT load_format FROM scan ORDER BY id LIMIT 1", [], |r| {
-                        r.get(0)
-                    })
+                    .query_row(
+                        "SELECT load_format FROM scan ORDER BY id LIMIT 1",
+                        [],
+                        |r| r.get(0),
+                    )
                     .optional()
                     .map_err(|e| self.err(e))?
                     .unwrap_or(1);
@@ -738,15 +740,15 @@ impl Db {
         };
         // the default loader of a library, then each object's explicit needs
         let mut out: Vec<LoadRow> = Vec::new();
-        let mut explicit_rows: HashMap<Vec<u8>, Vec<(u32, LoadEdge, Option<Vec<u8>>)>> =
-            HashMap::new();
+        let mut explicit_rows: HashMap<Vec<u8>, Vec<loads::StoredEdge>> = HashMap::new();
         for (seq, e, file) in rows {
             match EdgeKind::from_name(&e.kind) {
                 Some(kind @ (EdgeKind::Needed | EdgeKind::Walks | EdgeKind::CpuAlternative)) => {
-                    explicit_rows
-                        .entry(e.src.clone())
-                        .or_default()
-                        .push((seq, load_edge(kind, e), file));
+                    explicit_rows.entry(e.src.clone()).or_default().push((
+                        seq,
+                        load_edge(kind, e),
+                        file,
+                    ));
                 }
                 _ => out.push(e),
             }

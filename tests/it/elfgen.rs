@@ -75,7 +75,7 @@ impl SharedObject {
         put(&mut b, 54, PHDR as u64, 2);
         put(&mut b, 56, 2, 2);
         put(&mut b, 58, 64, 2); // e_shentsize, no sections
-        // PT_LOAD: the whole file at address 0, read and write
+                                // PT_LOAD: the whole file at address 0, read and write
         let ph = phoff;
         put(&mut b, ph, 1, 4);
         put(&mut b, ph + 4, 6, 4);

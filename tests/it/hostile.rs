@@ -948,9 +948,18 @@ fn amplifying_library_graphs_store_direct_needs_only() {
         format!("{LIBDIR}/libtop.so"),
         so("libtop.so", &["libx.so"], Some("/opt/lib")).bytes(),
     );
-    root.write(format!("{LIBDIR}/libx.so"), so("libx.so", &["liby.so"], None).bytes());
-    root.write(format!("{LIBDIR}/liby.so"), so("liby.so", &[], None).bytes());
-    root.write("/opt/lib/liby.so", so("liby.so", &["libx.so"], None).bytes());
+    root.write(
+        format!("{LIBDIR}/libx.so"),
+        so("libx.so", &["liby.so"], None).bytes(),
+    );
+    root.write(
+        format!("{LIBDIR}/liby.so"),
+        so("liby.so", &[], None).bytes(),
+    );
+    root.write(
+        "/opt/lib/liby.so",
+        so("liby.so", &["libx.so"], None).bytes(),
+    );
 
     let db = root.scratch("g.db");
     let out = scan_bounded(&root, &db);

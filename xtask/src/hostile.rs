@@ -163,7 +163,10 @@ fn scan_case(kaudit: &Path, tmp: &Path, case: &Case) -> Result<()> {
     if let Some(top) = &case.top {
         let libdir = case.root.join(LIBDIR);
         let t = loader_time(&libdir, &libdir.join(top))?;
-        println!("; ld.so --list {top}: {t:.3} s; scan/loader {:.0}x", secs / t);
+        println!(
+            "; ld.so --list {top}: {t:.3} s; scan/loader {:.0}x",
+            secs / t
+        );
     } else {
         println!();
     }
@@ -173,7 +176,9 @@ fn scan_case(kaudit: &Path, tmp: &Path, case: &Case) -> Result<()> {
 pub(crate) fn bench_scan_hostile(args: &[String]) -> Result<()> {
     let (mut n, mut chain, mut dirs) = (200usize, 2000usize, 30_000usize);
     let mut kaudit: Option<PathBuf> = None;
-    let mut cases: Vec<String> = ["full", "chain", "rpath", "nested"].map(String::from).to_vec();
+    let mut cases: Vec<String> = ["full", "chain", "rpath", "nested"]
+        .map(String::from)
+        .to_vec();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = || -> Result<usize> {
@@ -242,7 +247,10 @@ fn full(kaudit: &Path, tmp: &Path, n: usize) -> Result<()> {
         kaudit,
         tmp,
         &Case {
-            what: format!("{n} libraries each needing all {n} ({} direct needs)", n * n),
+            what: format!(
+                "{n} libraries each needing all {n} ({} direct needs)",
+                n * n
+            ),
             root: root.clone(),
             top: Some(elfgen::lib_name("h", 0)),
         },

@@ -128,7 +128,8 @@ impl Memo {
         let up = if has_rpath {
             Some(idx)
         } else {
-            o.needed_by.and_then(|p| self.rpath_up.get(p).copied().flatten())
+            o.needed_by
+                .and_then(|p| self.rpath_up.get(p).copied().flatten())
         };
         debug_assert_eq!(self.rpath_up.len(), idx);
         self.rpath_up.push(up);
@@ -136,7 +137,10 @@ impl Memo {
             return;
         }
         let soname = o.info.as_ref().and_then(|i| i.soname.clone());
-        for n in std::iter::once(&o.path).chain(&o.names).chain(soname.as_ref()) {
+        for n in std::iter::once(&o.path)
+            .chain(&o.names)
+            .chain(soname.as_ref())
+        {
             self.name(n, idx);
         }
         if o.dev_ino != (0, 0) {
