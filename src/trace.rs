@@ -261,6 +261,11 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         }
     }
     let mut db = Db::open(&cli.db, true)?;
+    for r in db.stored_pending_runs() {
+        eprintln!(
+            "kaudit: the end of run {r}, kept beside the graph while it was locked, is stored"
+        );
+    }
     // before any thread exists: the mount namespace is per thread
     let root = match &a.root {
         Some(r) if boot => Some(kaudit_tracer::rootns::enter_boot(r)?),
@@ -576,17 +581,13 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     // what the reader's batches stored needs only its counts brought up to
     // date; the rest is stored now
     let stored = result.stored.len().min(result.accesses.len());
-    let grown: Vec<(&[u8], &str, i64)> = result.accesses[..stored]
+    let grown: Vec<(Vec<u8>, String, i64)> = result.accesses[..stored]
         .iter()
         .zip(&result.stored)
         .filter(|(a, &then)| a.count != then)
-        .map(|(a, _)| (a.path.as_slice(), a.kind.as_str(), a.count as i64))
+        .map(|(a, _)| (a.path.clone(), a.kind.as_str().to_string(), a.count as i64))
         .collect();
-    db.set_access_counts(id, &grown)?;
     let rows: Vec<AccessRow> = result.accesses[stored..].iter().map(access_row).collect();
-    for chunk in rows.chunks(20_000) {
-        db.add_accesses(id, chunk)?;
-    }
     // each name walked in the root as it is now, with the analyzer's model:
     // the symlinks it went through become its evidence
     let walk_root = kaudit_analyzer::rootfs::Root::open(&opts.root).ok();
@@ -631,7 +632,6 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     } else {
         format!("partial: {}", result.names_status.problems.join("; "))
     };
-    db.add_names(id, &name_rows, &names_status)?;
     let run_status = if was_interrupted {
         "interrupted"
     } else if exit_ok {
@@ -639,14 +639,36 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     } else {
         "failed"
     };
-    db.finish_run(
-        id,
-        run_status,
-        result.complete(),
-        result.events,
-        &result.lost,
-        now(),
-    )?;
+    // the end of the run in one transaction; a graph that cannot take it
+    // (another process holds it past the busy timeout) gets it later, from
+    // a file beside it
+    let end = kaudit_graph::PendingRun {
+        run: id,
+        status: run_status.to_string(),
+        complete: result.complete(),
+        events: result.events,
+        lost: result.lost.clone(),
+        finished_at: now(),
+        counts: grown,
+        accesses: rows,
+        names: name_rows,
+        names_status: names_status.clone(),
+    };
+    if let Err(e) = db.store_run_end(&end) {
+        drop(db);
+        return Err(match kaudit_graph::pending::keep_beside(&cli.db, &end) {
+            Ok(kept) => anyhow::anyhow!(
+                "run {id} could not be stored: {e}; its {} accesses and {} names are kept in {}, and stored by the next kaudit that writes the graph",
+                end.accesses.len() + end.counts.len(),
+                end.names.len(),
+                kept.display()
+            ),
+            Err(k) => anyhow::anyhow!(
+                "run {id} could not be stored: {e}; keeping it beside the graph failed too: {}: {k}",
+                kaudit_graph::pending::pending_path(&cli.db, id).display()
+            ),
+        });
+    }
     let files: std::collections::BTreeSet<&[u8]> =
         result.accesses.iter().map(|x| x.path.as_slice()).collect();
     let mut err = crate::say::summaries();

@@ -270,6 +270,7 @@ fn edge(src: &[u8], dst: Vec<u8>, name: &[u8], rule: &str, path: Option<&[u8]>) 
         path: path.map(<[u8]>::to_vec),
         rule: Some(rule.to_string()),
         via: None,
+        file: None,
     }
 }
 

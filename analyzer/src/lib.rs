@@ -22,6 +22,7 @@ pub mod initsys;
 pub mod ldcache;
 pub mod ldconf;
 pub mod loader;
+pub mod loads;
 pub mod packages;
 pub mod report;
 pub mod rootfs;

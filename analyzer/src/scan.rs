@@ -17,7 +17,8 @@ use rayon::prelude::*;
 use crate::bytes;
 use crate::elf::{ElfInfo, Linkage};
 use crate::findings::{Code, Finding};
-use crate::loader::{Objects, Options, Probe, Resolver, Rule};
+use crate::loader::{Closure, Objects, Options, Probe, Resolver, Rule};
+use crate::loads::{Interp, Load, LoadEdge, Need};
 use crate::rootfs::{self, Index, Kind, Meta, Resolution, Root};
 use crate::script::{self, Shebang};
 use crate::walk::Head;
@@ -70,6 +71,21 @@ pub enum EdgeKind {
 }
 
 impl EdgeKind {
+    /// The kind of a stable name.
+    pub fn from_name(name: &str) -> Option<EdgeKind> {
+        [
+            EdgeKind::Needed,
+            EdgeKind::Interp,
+            EdgeKind::Shebang,
+            EdgeKind::Symlink,
+            EdgeKind::Walks,
+            EdgeKind::CpuAlternative,
+            EdgeKind::Init,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+
     /// The stable name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -105,6 +121,9 @@ pub struct EdgeRec {
     pub rule: Option<String>,
     /// The object that supplied the search directory, or was matched.
     pub via: Option<Vec<u8>>,
+    /// For `needed` and `interp` edges: the final file `dst` leads to, after
+    /// every symlink (the object whose own needs follow in a load).
+    pub file: Option<Vec<u8>>,
 }
 
 /// A finding tied, optionally, to the load it was met in.
@@ -478,13 +497,28 @@ pub fn analyze(
         }
     }
 
-    // loads: every dynamic loadable object as a main object
+    // loads: every dynamic loadable object as a main object. Each object's
+    // own needs first (the first step of its load), then every load in full,
+    // stored as its own needs and what differs from the others' (`loads`)
     let mains: Vec<&Vec<u8>> = elf_map
         .iter()
         .filter(|(_, i)| i.is_loadable() && i.linkage() == Linkage::Dynamic)
         .map(|(p, _)| p)
         .collect();
     let total = mains.len();
+    let own: HashMap<Vec<u8>, Vec<Need>> = mains
+        .par_iter()
+        .filter_map(|main| {
+            let c = resolver.direct_needs(main);
+            let file = c.objects.first()?.file.clone();
+            let needs = load_needs(&c, index)
+                .into_iter()
+                .filter(|(from, _, _)| *from == 0)
+                .map(|(_, _, n)| n)
+                .collect();
+            Some((file, needs))
+        })
+        .collect();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let per_load: Vec<(Vec<EdgeRec>, Vec<ScanFinding>)> = mains
         .par_iter()
@@ -493,9 +527,10 @@ pub fn analyze(
             if n % 256 == 0 {
                 progress(Progress::Resolving(n, total));
             }
-            load_edges(&resolver, index, main)
+            load_edges(&resolver, index, &own, &elf_map, main)
         })
         .collect();
+    drop(own);
     for (e, f) in per_load {
         edges.extend(e);
         findings.extend(f);
@@ -620,6 +655,7 @@ fn push_resolved(
             path: Some(hop.target.clone()),
             rule: None,
             via: None,
+            file: None,
         });
     }
     if let Some(named) = &res.named {
@@ -634,44 +670,44 @@ fn push_resolved(
                 path: path.map(<[u8]>::to_vec),
                 rule: rule.map(str::to_string),
                 via: None,
+                file: (kind == EdgeKind::Interp)
+                    .then(|| res.target_path().map(<[u8]>::to_vec))
+                    .flatten(),
             });
         }
     }
 }
 
-fn load_edges(
-    resolver: &Resolver<'_>,
-    index: &Index,
-    main: &[u8],
-) -> (Vec<EdgeRec>, Vec<ScanFinding>) {
-    let c = resolver.closure(main);
-    let mut edges = Vec::new();
-    let ctx = Some(main);
+/// Each `DT_NEEDED` edge of a closure as a need: the index of the object
+/// that asked, its place in the load (`seq`, from 1) and its edges.
+fn load_needs(c: &Closure, index: &Index) -> Vec<(usize, u32, Need)> {
+    let mut out = Vec::with_capacity(c.edges.len());
     for (i, e) in c.edges.iter().enumerate() {
         let seq = i as u32 + 1;
-        let from = &c.objects[e.from];
         let Some(to) = e.to else {
-            edges.push(EdgeRec {
-                context: ctx.map(<[u8]>::to_vec),
+            out.push((
+                e.from,
                 seq,
-                src: from.file.clone(),
-                dst: None,
-                kind: EdgeKind::Needed,
-                name: Some(e.name.clone()),
-                path: None,
-                rule: Some(Rule::NotFound.as_str().to_string()),
-                via: None,
-            });
+                Need {
+                    edges: vec![LoadEdge {
+                        dst: None,
+                        kind: EdgeKind::Needed,
+                        name: Some(e.name.clone()),
+                        path: None,
+                        rule: Some(Rule::NotFound.as_str().to_string()),
+                        via: None,
+                    }],
+                    file: None,
+                },
+            ));
             continue;
         };
         let obj = &c.objects[to];
+        let mut edges = Vec::new();
         if e.rule != Rule::AlreadyLoaded {
             for hop in &obj.hops {
                 if index.get(&hop.link).is_some() {
-                    edges.push(EdgeRec {
-                        context: ctx.map(<[u8]>::to_vec),
-                        seq,
-                        src: from.file.clone(),
+                    edges.push(LoadEdge {
                         dst: Some(hop.link.clone()),
                         kind: EdgeKind::Walks,
                         name: Some(obj.path.clone()),
@@ -682,10 +718,7 @@ fn load_edges(
                 }
             }
             for alt in &obj.alternatives {
-                edges.push(EdgeRec {
-                    context: ctx.map(<[u8]>::to_vec),
-                    seq,
-                    src: from.file.clone(),
+                edges.push(LoadEdge {
                     dst: Some(alt.clone()),
                     kind: EdgeKind::CpuAlternative,
                     name: Some(e.name.clone()),
@@ -695,10 +728,7 @@ fn load_edges(
                 });
             }
         }
-        edges.push(EdgeRec {
-            context: ctx.map(<[u8]>::to_vec),
-            seq,
-            src: from.file.clone(),
+        edges.push(LoadEdge {
             dst: Some(obj.named.clone()),
             kind: EdgeKind::Needed,
             name: Some(e.name.clone()),
@@ -706,25 +736,169 @@ fn load_edges(
             rule: Some(e.rule.as_str().to_string()),
             via: e.via.clone(),
         });
+        // as stored: sorted, each edge once
+        edges.sort();
+        edges.dedup();
+        out.push((
+            e.from,
+            seq,
+            Need {
+                edges,
+                file: Some(obj.file.clone()),
+            },
+        ));
+    }
+    out
+}
+
+fn edge_rec(context: &[u8], seq: u32, src: &[u8], e: &LoadEdge, file: Option<&[u8]>) -> EdgeRec {
+    EdgeRec {
+        context: Some(context.to_vec()),
+        seq,
+        src: src.to_vec(),
+        dst: e.dst.clone(),
+        kind: e.kind,
+        name: e.name.clone(),
+        path: e.path.clone(),
+        rule: e.rule.clone(),
+        via: e.via.clone(),
+        file: (e.kind == EdgeKind::Needed)
+            .then(|| file.map(<[u8]>::to_vec))
+            .flatten(),
+    }
+}
+
+/// The load of `main`, resolved in full, as the edges to store: its own
+/// needs, the default loader of a library, and the needs of each object
+/// that the others' own needs do not give ([`crate::loads`]).
+fn load_edges(
+    resolver: &Resolver<'_>,
+    index: &Index,
+    own: &HashMap<Vec<u8>, Vec<Need>>,
+    elf: &BTreeMap<Vec<u8>, Arc<ElfInfo>>,
+    main: &[u8],
+) -> (Vec<EdgeRec>, Vec<ScanFinding>) {
+    let c = resolver.closure(main);
+    let mut edges = Vec::new();
+    let Some(main_file) = c.objects.first().map(|o| o.file.clone()) else {
+        return (edges, Vec::new());
+    };
+    // the program interpreter as the graph gives it back: the entry
+    // `PT_INTERP` names, or the default loader of a library
+    let mut interp: Option<Interp> = None;
+    if let Some(i) = elf.get(main).and_then(|i| i.interp.clone()) {
+        let res = rootfs::resolve(index, &i, b"/");
+        if let (Some(named), Ok((file, _))) = (&res.named, &res.target) {
+            interp = Some(Interp {
+                file: file.clone(),
+                named: named.clone(),
+                path: i.clone(),
+            });
+        }
     }
     // a library loaded as the main object: record which loader that would be
-    if let (Some(interp), Some(rtld)) = (
+    if let (Some(ip), Some(rtld)) = (
         &c.interpreter,
         c.objects.iter().find(|o| o.rule == Rule::Interpreter),
     ) {
         let has_pt_interp = c.objects[0].info().is_some_and(|i| i.interp.is_some());
         if !has_pt_interp && !rtld.named.is_empty() {
             edges.push(EdgeRec {
-                context: ctx.map(<[u8]>::to_vec),
+                context: Some(main.to_vec()),
                 seq: 0,
-                src: c.objects[0].file.clone(),
+                src: main_file.clone(),
                 dst: Some(rtld.named.clone()),
                 kind: EdgeKind::Interp,
-                name: Some(interp.clone()),
-                path: Some(interp.clone()),
+                name: Some(ip.clone()),
+                path: Some(ip.clone()),
                 rule: Some("default-loader".into()),
                 via: None,
+                file: Some(rtld.file.clone()),
             });
+            interp = Some(Interp {
+                file: rtld.file.clone(),
+                named: rtld.named.clone(),
+                path: ip.clone(),
+            });
+        }
+    }
+    // the load as resolved, object by object, in the order the objects'
+    // needs were processed
+    let needs = load_needs(&c, index);
+    let mut groups: HashMap<&[u8], Vec<usize>> = HashMap::new();
+    let mut order: Vec<&[u8]> = Vec::new();
+    for (i, (from, _, _)) in needs.iter().enumerate() {
+        let src = c.objects[*from].file.as_slice();
+        let g = groups.entry(src).or_default();
+        if g.is_empty() {
+            order.push(src);
+        }
+        g.push(i);
+    }
+    // replay the loader's walk over it: the objects whose needs in this
+    // load are not their own needs are stored explicitly
+    let mut explicit: Vec<&[u8]> = Vec::new();
+    let mut processed: Vec<&[u8]> = Vec::new();
+    let mut load = Load::new(&main_file, interp.as_ref());
+    while let Some(x) = load.next_object() {
+        let Some((&src, idxs)) = groups.get_key_value(x.as_slice()) else {
+            // needs nothing here; its own needs must be none too
+            if x != main_file && own.get(&x).is_some_and(|o| !o.is_empty()) {
+                processed.push(b"");
+            }
+            continue;
+        };
+        let got: Vec<Need> = idxs.iter().map(|&i| needs[i].2.clone()).collect();
+        let inherited = x != main_file
+            && own
+                .get(&x)
+                .is_some_and(|o| load.adapt(o).as_ref() == Some(&got));
+        if !inherited {
+            explicit.push(src);
+        }
+        processed.push(src);
+        load.take(&got);
+    }
+    // the replay reached every object in the loader's order; else every
+    // object's needs are stored, each in its place
+    if processed != order {
+        explicit = order.clone();
+    }
+    let explicit: Vec<(&[u8], Vec<crate::loads::Placed>)> = explicit
+        .into_iter()
+        .map(|src| {
+            let g = groups[src]
+                .iter()
+                .map(|&i| (needs[i].1, needs[i].2.clone()))
+                .collect();
+            (src, g)
+        })
+        .collect();
+    #[cfg(debug_assertions)]
+    {
+        let map: HashMap<Vec<u8>, Vec<(u32, Need)>> = explicit
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.clone()))
+            .collect();
+        let mut lookup = |x: &[u8]| -> Result<Option<std::borrow::Cow<'_, [Need]>>, ()> {
+            Ok(own.get(x).map(|o| std::borrow::Cow::Borrowed(o.as_slice())))
+        };
+        let wanted: Vec<(Vec<u8>, Need)> = needs
+            .iter()
+            .map(|(from, _, n)| (c.objects[*from].file.clone(), n.clone()))
+            .collect();
+        debug_assert_eq!(
+            crate::loads::replay(&main_file, interp.as_ref(), &map, &mut lookup).as_ref(),
+            Ok(&wanted),
+            "the load of {} cannot be replayed",
+            bytes::display(main)
+        );
+    }
+    for (src, g) in &explicit {
+        for (seq, n) in g {
+            for e in &n.edges {
+                edges.push(edge_rec(main, *seq, src, e, n.file.as_deref()));
+            }
         }
     }
     let findings = c

@@ -8,14 +8,16 @@
 
 pub mod findings;
 pub mod packages;
+pub mod pending;
 pub mod runs;
 pub mod schema;
 mod store;
 
 pub use findings::{FindingFilter, FindingRow};
 pub use packages::{OwnedRow, PackageRow};
+pub use pending::PendingRun;
 pub use runs::{AccessRow, NameRow, NewRun, RunRow};
-pub use store::{Db, DbError, DbView, StoredScan};
+pub use store::{Db, DbError, DbView, LoadCache, LoadRow, StoredScan};
 
 /// SQLite values, for callers that read the graph directly.
 pub use rusqlite::types::Value;

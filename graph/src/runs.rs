@@ -224,20 +224,7 @@ impl Db {
     /// already stored for the run (a batch tried again) keeps its first
     /// process and takes the batch's count.
     pub fn add_accesses(&mut self, id: i64, accesses: &[AccessRow]) -> Result<(), DbError> {
-        self.write(|tx| {
-            let mut st = tx.prepare_cached(
-                "INSERT INTO access (run, path, kind, pid, comm, exe, parents, step, count, first_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT (run, path, kind) DO UPDATE SET count = excluded.count",
-            )?;
-            for a in accesses {
-                st.execute(params![
-                    id, a.path, a.kind, a.pid, a.comm, a.exe, a.parents, a.step, a.count,
-                    a.first_ms
-                ])?;
-            }
-            Ok(())
-        })
+        self.write(|tx| add_accesses(tx, id, accesses))
     }
 
     /// Set the counts of accesses of run `id` stored already, as
@@ -250,61 +237,13 @@ impl Db {
         if counts.is_empty() {
             return Ok(());
         }
-        self.write(|tx| {
-            let mut st = tx.prepare_cached(
-                "UPDATE access SET count = ?4 WHERE run = ?1 AND path = ?2 AND kind = ?3",
-            )?;
-            for (p, kind, count) in counts {
-                st.execute(params![id, p, kind, count])?;
-            }
-            Ok(())
-        })
+        self.write(|tx| set_access_counts(tx, id, counts))
     }
 
     /// Store the names of run `id` (one transaction), and how complete they
     /// are (`names`: `complete`, or why they are partial).
     pub fn add_names(&mut self, id: i64, names: &[NameRow], status: &str) -> Result<(), DbError> {
-        self.write(|tx| {
-            // a plain insert first: a run's names are distinct, and a plain
-            // insert needs no statement journal (an upsert copies pages into
-            // one); a name stored already is updated instead
-            let mut plain = tx.prepare_cached(
-                "INSERT INTO name (run, path, call, result, nofollow, evidence, resolved, pid, comm, step, count, first_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )?;
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO name (run, path, call, result, nofollow, evidence, resolved, pid, comm, step, count, first_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                 ON CONFLICT (run, path, call, result) DO UPDATE SET count = excluded.count
-                 RETURNING id",
-            )?;
-            let mut hop = tx.prepare_cached(
-                "INSERT OR REPLACE INTO name_hop (name, seq, link, target) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for n in names {
-                let values = params![
-                    id, n.path, n.call, n.result, n.nofollow, n.evidence, n.resolved, n.pid,
-                    n.comm, n.step, n.count, n.first_ms
-                ];
-                let name_id: i64 = match plain.insert(values) {
-                    Ok(rowid) => rowid,
-                    Err(rusqlite::Error::SqliteFailure(e, _))
-                        if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-                    {
-                        upsert.query_row(values, |r| r.get(0))?
-                    }
-                    Err(e) => return Err(e),
-                };
-                for (i, (link, target)) in n.hops.iter().enumerate() {
-                    hop.execute(params![name_id, i as i64, link, target])?;
-                }
-            }
-            tx.execute(
-                "UPDATE run SET names = ?2 WHERE id = ?1",
-                params![id, status],
-            )?;
-            Ok(())
-        })
+        self.write(|tx| add_names(tx, id, names, status))
     }
 
     /// The names of run `id`, by path, call and result; and the run's names
@@ -540,4 +479,83 @@ mod tests {
         assert_eq!(names[0].hops, [(b"/bin".to_vec(), b"usr/bin".to_vec())]);
         assert_eq!(names[1].count, 1);
     }
+}
+
+pub(crate) fn add_accesses(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    accesses: &[AccessRow],
+) -> rusqlite::Result<()> {
+    let mut st = tx.prepare_cached(
+        "INSERT INTO access (run, path, kind, pid, comm, exe, parents, step, count, first_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (run, path, kind) DO UPDATE SET count = excluded.count",
+    )?;
+    for a in accesses {
+        st.execute(params![
+            id, a.path, a.kind, a.pid, a.comm, a.exe, a.parents, a.step, a.count, a.first_ms
+        ])?;
+    }
+    Ok(())
+}
+
+pub(crate) fn set_access_counts(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    counts: &[(&[u8], &str, i64)],
+) -> rusqlite::Result<()> {
+    let mut st = tx.prepare_cached(
+        "UPDATE access SET count = ?4 WHERE run = ?1 AND path = ?2 AND kind = ?3",
+    )?;
+    for (p, kind, count) in counts {
+        st.execute(params![id, p, kind, count])?;
+    }
+    Ok(())
+}
+
+pub(crate) fn add_names(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    names: &[NameRow],
+    status: &str,
+) -> rusqlite::Result<()> {
+    // a plain insert first: a run's names are distinct, and a plain
+    // insert needs no statement journal (an upsert copies pages into
+    // one); a name stored already is updated instead
+    let mut plain = tx.prepare_cached(
+                "INSERT INTO name (run, path, call, result, nofollow, evidence, resolved, pid, comm, step, count, first_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?;
+    let mut upsert = tx.prepare_cached(
+                "INSERT INTO name (run, path, call, result, nofollow, evidence, resolved, pid, comm, step, count, first_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT (run, path, call, result) DO UPDATE SET count = excluded.count
+                 RETURNING id",
+            )?;
+    let mut hop = tx.prepare_cached(
+        "INSERT OR REPLACE INTO name_hop (name, seq, link, target) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for n in names {
+        let values = params![
+            id, n.path, n.call, n.result, n.nofollow, n.evidence, n.resolved, n.pid, n.comm,
+            n.step, n.count, n.first_ms
+        ];
+        let name_id: i64 = match plain.insert(values) {
+            Ok(rowid) => rowid,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                upsert.query_row(values, |r| r.get(0))?
+            }
+            Err(e) => return Err(e),
+        };
+        for (i, (link, target)) in n.hops.iter().enumerate() {
+            hop.execute(params![name_id, i as i64, link, target])?;
+        }
+    }
+    tx.execute(
+        "UPDATE run SET names = ?2 WHERE id = ?1",
+        params![id, status],
+    )?;
+    Ok(())
 }

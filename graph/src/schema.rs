@@ -216,6 +216,12 @@ PRAGMA application_id = 1801549156;
     r#"
 ALTER TABLE run ADD COLUMN pid INTEGER;
 "#,
+    // 11: loads stored as direct needs (`load_format` 2): a `needed` or
+    // `interp` edge names the final file it leads to, whose own needs follow
+    r#"
+ALTER TABLE edge ADD COLUMN file INTEGER REFERENCES file(id) ON DELETE CASCADE;
+ALTER TABLE scan ADD COLUMN load_format INTEGER NOT NULL DEFAULT 1;
+"#,
 ];
 
 /// `PRAGMA application_id` of a kaudit graph: `kaud` in ASCII. A database

@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use kaudit_analyzer::bytes;
 use kaudit_analyzer::findings::{Code, Finding};
+use kaudit_analyzer::loads::{self, Interp, LoadEdge, Need};
 use kaudit_analyzer::report::{DepsReport, ReportEdge, ReportObject};
 use kaudit_analyzer::rootfs::{self, Entry, Index, Kind, Meta};
-use kaudit_analyzer::scan::{Analysis, ScanResult};
+use kaudit_analyzer::scan::{Analysis, EdgeKind, ScanResult};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::borrow::Cow;
 
 use crate::schema;
 
@@ -81,6 +83,7 @@ pub enum DbError {
 pub struct Db {
     conn: Connection,
     path: PathBuf,
+    stored_pending: Vec<i64>,
 }
 
 /// Summary of the stored scan.
@@ -161,6 +164,7 @@ impl Db {
         let db = Db {
             conn,
             path: path.to_path_buf(),
+            stored_pending: Vec::new(),
         };
         db.conn
             .busy_timeout(Duration::from_secs(5))
@@ -177,6 +181,10 @@ impl Db {
             )
             .map_err(|e| db.err(e))?;
         db.migrate()?;
+        let mut db = db;
+        // the ends of runs a locked graph could not take: stored now, or
+        // by the next open that can
+        db.stored_pending = db.store_pending_runs().unwrap_or_default();
         Ok(db)
     }
 
@@ -208,6 +216,7 @@ impl Db {
         let db = Db {
             conn,
             path: path.to_path_buf(),
+            stored_pending: Vec::new(),
         };
         db.conn
             .busy_timeout(Duration::from_secs(5))
@@ -301,6 +310,7 @@ impl Db {
         let db = Db {
             conn,
             path: PathBuf::from(":memory:"),
+            stored_pending: Vec::new(),
         };
         db.conn
             .execute_batch("PRAGMA foreign_keys = ON;")
@@ -535,36 +545,11 @@ impl Db {
             fatal: None,
             symlinks,
         };
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT s.path, d.path, e.name, e.path, e.rule, e.via
-                 FROM edge e JOIN file s ON s.id = e.src LEFT JOIN file d ON d.id = e.dst
-                 WHERE e.context = ?1 AND e.kind = 'needed' ORDER BY e.seq, e.id",
-            )
-            .map_err(|e| self.err(e))?;
-        type Row = (
-            Vec<u8>,
-            Option<Vec<u8>>,
-            Option<Vec<u8>>,
-            Option<Vec<u8>>,
-            Option<String>,
-            Option<Vec<u8>>,
-        );
-        let rows: Vec<Row> = st
-            .query_map(params![id], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })
-            .map_err(|e| self.err(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.err(e))?;
+        let rows = self
+            .load_edges(id, &mut LoadCache::default())?
+            .into_iter()
+            .filter(|e| e.kind == "needed")
+            .map(|e| (e.src, e.dst, e.name, e.path, e.rule, e.via));
         // canonical file → path as opened
         let mut opened: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
         opened.insert(file.clone(), path.to_vec());
@@ -688,6 +673,176 @@ impl Db {
         Ok(Some(report))
     }
 
+    /// The edges of the load of file `id` as a main object, in the loader's
+    /// order: the default loader of a library first, then every `DT_NEEDED`
+    /// edge (`needed`, with the `walks` and `cpu-alternative` edges that came
+    /// with it). A load is stored as direct needs ([`kaudit_analyzer::loads`]);
+    /// this replays it. `cache` keeps each object's own needs between loads.
+    pub fn load_edges(&self, id: i64, cache: &mut LoadCache) -> Result<Vec<LoadRow>, DbError> {
+        let format = match cache.format {
+            Some(f) => f,
+            None => {
+                let f: i64 = self
+                    .conn
+                    .query_row(
+                        "SELECT load_format FROM scan ORDER BY id LIMIT 1",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| self.err(e))?
+                    .unwrap_or(1);
+                cache.format = Some(f);
+                f
+            }
+        };
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT e.seq, e.kind, s.path, d.path, e.name, e.path, e.rule, e.via, f.path
+                 FROM edge e JOIN file s ON s.id = e.src LEFT JOIN file d ON d.id = e.dst
+                 LEFT JOIN file f ON f.id = e.file
+                 WHERE e.context = ?1 ORDER BY e.seq, e.id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows: Vec<(u32, LoadRow, Option<Vec<u8>>)> = st
+            .query_map(params![id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u32,
+                    LoadRow {
+                        kind: r.get(1)?,
+                        src: r.get(2)?,
+                        dst: r.get(3)?,
+                        name: r.get(4)?,
+                        path: r.get(5)?,
+                        rule: r.get(6)?,
+                        via: r.get(7)?,
+                    },
+                    r.get(8)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        if format < 2 {
+            // written whole, load by load
+            return Ok(rows.into_iter().map(|(_, e, _)| e).collect());
+        }
+        let main: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT path FROM file WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some(main) = main else {
+            return Ok(Vec::new());
+        };
+        // the default loader of a library, then each object's explicit needs
+        let mut out: Vec<LoadRow> = Vec::new();
+        let mut explicit_rows: HashMap<Vec<u8>, Vec<loads::StoredEdge>> = HashMap::new();
+        for (seq, e, file) in rows {
+            match EdgeKind::from_name(&e.kind) {
+                Some(kind @ (EdgeKind::Needed | EdgeKind::Walks | EdgeKind::CpuAlternative)) => {
+                    explicit_rows.entry(e.src.clone()).or_default().push((
+                        seq,
+                        load_edge(kind, e),
+                        file,
+                    ));
+                }
+                _ => out.push(e),
+            }
+        }
+        let explicit: HashMap<Vec<u8>, Vec<(u32, Need)>> = explicit_rows
+            .into_iter()
+            .map(|(src, rows)| {
+                let seqs: Vec<u32> = {
+                    let mut v: Vec<u32> = rows.iter().map(|(s, _, _)| *s).collect();
+                    v.dedup();
+                    v
+                };
+                let needs = loads::needs_of(rows);
+                (src, seqs.into_iter().zip(needs).collect())
+            })
+            .collect();
+        // the interpreter loaded beside it
+        let interp: Option<Interp> = self
+            .conn
+            .prepare_cached(
+                "SELECT e.name, d.path, f.path FROM edge e JOIN file d ON d.id = e.dst
+                 JOIN file f ON f.id = e.file
+                 WHERE e.src = ?1 AND e.kind = 'interp' AND (e.context IS NULL OR e.context = ?1)
+                 ORDER BY e.id LIMIT 1",
+            )
+            .map_err(|e| self.err(e))?
+            .query_row(params![id], |r| {
+                Ok(Interp {
+                    path: r.get::<_, Option<Vec<u8>>>(0)?.unwrap_or_default(),
+                    named: r.get(1)?,
+                    file: r.get(2)?,
+                })
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let mut own = |x: &[u8]| -> Result<Option<Cow<'static, [Need]>>, DbError> {
+            if let Some(o) = cache.own.get(x) {
+                return Ok(o.as_ref().map(|o| Cow::Owned(o.to_vec())));
+            }
+            let mut st = self
+                .conn
+                .prepare_cached(
+                    "SELECT e.seq, e.kind, s.path, d.path, e.name, e.path, e.rule, e.via, f.path
+                     FROM edge e JOIN file s ON s.id = e.src LEFT JOIN file d ON d.id = e.dst
+                     LEFT JOIN file f ON f.id = e.file
+                     WHERE e.context = (SELECT id FROM file WHERE path = ?1) AND e.src = e.context
+                       AND e.kind IN ('needed', 'walks', 'cpu-alternative')
+                     ORDER BY e.seq, e.id",
+                )
+                .map_err(|e| self.err(e))?;
+            let rows: Vec<(u32, LoadEdge, Option<Vec<u8>>)> = st
+                .query_map(params![x], |r| {
+                    let kind: String = r.get(1)?;
+                    let e = LoadRow {
+                        kind,
+                        src: r.get(2)?,
+                        dst: r.get(3)?,
+                        name: r.get(4)?,
+                        path: r.get(5)?,
+                        rule: r.get(6)?,
+                        via: r.get(7)?,
+                    };
+                    let kind = EdgeKind::from_name(&e.kind).unwrap_or(EdgeKind::Needed);
+                    Ok((r.get::<_, i64>(0)? as u32, load_edge(kind, e), r.get(8)?))
+                })
+                .map_err(|e| self.err(e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.err(e))?;
+            let needs = (!rows.is_empty()).then(|| std::rc::Rc::new(loads::needs_of(rows)));
+            cache.own.insert(x.to_vec(), needs.clone());
+            Ok(needs.map(|o| Cow::Owned(o.to_vec())))
+        };
+        for (src, need) in loads::replay(&main, interp.as_ref(), &explicit, &mut own)? {
+            for e in need.edges {
+                out.push(LoadRow {
+                    kind: e.kind.as_str().to_string(),
+                    src: src.clone(),
+                    dst: e.dst,
+                    name: e.name,
+                    path: e.path,
+                    rule: e.rule,
+                    via: e.via,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The runs whose ends, kept beside the graph ([`crate::pending`]), this
+    /// open stored.
+    pub fn stored_pending_runs(&self) -> &[i64] {
+        &self.stored_pending
+    }
+
     /// Direct access for reports and tests.
     pub fn connection(&self) -> &Connection {
         &self.conn
@@ -695,6 +850,44 @@ impl Db {
 
     pub(crate) fn connection_mut(&mut self) -> &mut Connection {
         &mut self.conn
+    }
+}
+
+/// One edge of a load ([`Db::load_edges`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadRow {
+    /// `needed`, `walks`, `cpu-alternative`, `interp` (a library's default loader).
+    pub kind: String,
+    /// The needing file.
+    pub src: Vec<u8>,
+    /// The needed entry (`None`: not found).
+    pub dst: Option<Vec<u8>>,
+    /// The name asked for.
+    pub name: Option<Vec<u8>>,
+    /// The path as opened.
+    pub path: Option<Vec<u8>>,
+    /// The rule.
+    pub rule: Option<String>,
+    /// The object whose search path was used, or that was reused.
+    pub via: Option<Vec<u8>>,
+}
+
+/// What [`Db::load_edges`] keeps between loads: the graph's format, and
+/// each object's own needs as read.
+#[derive(Debug, Default)]
+pub struct LoadCache {
+    format: Option<i64>,
+    own: HashMap<Vec<u8>, Option<std::rc::Rc<Vec<Need>>>>,
+}
+
+fn load_edge(kind: EdgeKind, e: LoadRow) -> LoadEdge {
+    LoadEdge {
+        dst: e.dst,
+        kind,
+        name: e.name,
+        path: e.path,
+        rule: e.rule,
+        via: e.via,
     }
 }
 
@@ -786,8 +979,8 @@ fn write_analysis(
     }
     {
         let mut st = tx.prepare_cached(
-            "INSERT INTO edge (src, dst, kind, context, seq, name, path, rule, via)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO edge (src, dst, kind, context, seq, name, path, rule, via, file)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
         for e in &scan.edges {
             let Some(src) = id_of(&e.src) else { continue };
@@ -799,6 +992,7 @@ fn write_analysis(
                 None => None,
             };
             let ctx = e.context.as_deref().and_then(id_of);
+            let file = e.file.as_deref().and_then(id_of);
             st.execute(params![
                 src,
                 dst,
@@ -808,7 +1002,8 @@ fn write_analysis(
                 e.name,
                 e.path,
                 e.rule,
-                e.via
+                e.via,
+                file
             ])?;
         }
     }
@@ -837,8 +1032,8 @@ fn write_analysis(
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     tx.execute(
-        "INSERT INTO scan (root, cpu, entries, bytes, elf, loads, scripts, edges, findings, started_at, finished_at, tool_version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO scan (root, cpu, entries, bytes, elf, loads, scripts, edges, findings, started_at, finished_at, tool_version, load_format)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 2)",
         params![
             root.as_os_str().as_bytes(),
             scan.cpu,

@@ -68,6 +68,7 @@ pub struct Graph<'a> {
     files: HashMap<Vec<u8>, Option<Rc<FileRow>>>,
     free: HashMap<i64, Rc<Vec<EdgeRow>>>,
     loads: HashMap<i64, Rc<Vec<EdgeRow>>>,
+    load_cache: kaudit_graph::LoadCache,
     /// Queries run (for the benchmark and tests).
     pub queries: u64,
 }
@@ -101,6 +102,7 @@ impl<'a> Graph<'a> {
             files: HashMap::new(),
             free: HashMap::new(),
             loads: HashMap::new(),
+            load_cache: kaudit_graph::LoadCache::default(),
             queries: 0,
         }
     }
@@ -163,13 +165,23 @@ impl<'a> Graph<'a> {
             return Ok(e.clone());
         }
         self.queries += 1;
-        let rows = self.edges(
-            "SELECT e.kind, s.path, d.path, e.name, e.path, e.rule, e.via
-             FROM edge e JOIN file s ON s.id = e.src JOIN file d ON d.id = e.dst
-             WHERE e.context = ?1 AND e.kind IN ('needed', 'walks', 'interp')
-             ORDER BY e.seq, e.id",
-            id,
-        )?;
+        let rows: Vec<EdgeRow> = self
+            .db
+            .load_edges(id, &mut self.load_cache)?
+            .into_iter()
+            .filter(|e| matches!(e.kind.as_str(), "needed" | "walks" | "interp"))
+            .filter_map(|e| {
+                Some(EdgeRow {
+                    kind: e.kind,
+                    src: e.src,
+                    dst: e.dst?,
+                    name: e.name,
+                    opened: e.path,
+                    rule: e.rule,
+                    via: e.via.filter(|v| !v.is_empty()),
+                })
+            })
+            .collect();
         let rows = Rc::new(rows);
         self.loads.insert(id, rows.clone());
         Ok(rows)

@@ -915,3 +915,108 @@ fn a_command_that_cannot_start_leaves_no_control_group() {
         assert_eq!(status.trim(), "failed", "{name}");
     }
 }
+
+/// Libraries that need each other amplify a scan that stores every load in
+/// full: each of `N` libraries needing all `N` made `N³` edges (8 million,
+/// 1.3 GB of graph for `N` = 200), a chain of `C` libraries `C²/2` (2
+/// million for 2,000). A load is stored as the direct needs that exist —
+/// each object's own needs, and an object's needs again only in a load where
+/// they differ (here: a program's `DT_RPATH` finds another `liby.so`) — and
+/// `deps` from the graph still answers as `deps` on the root does.
+#[test]
+fn amplifying_library_graphs_store_direct_needs_only() {
+    if !require_root() {
+        return;
+    }
+    const N: usize = 40;
+    const C: usize = 400;
+    const LIBDIR: &str = "/usr/lib/x86_64-linux-gnu";
+    let root = FixtureRoot::glibc(Layout::Split);
+    let mut libs = crate::elfgen::fully_connected("full", N);
+    libs.extend(crate::elfgen::chain("chain", C));
+    for (name, o) in &libs {
+        root.write(format!("{LIBDIR}/{name}"), o.bytes());
+    }
+    // a need that depends on the loading program: libx's liby.so is
+    // /opt/lib/liby.so in libtop's load (its DT_RPATH), the system one alone
+    let so = |soname: &str, needed: &[&str], rpath: Option<&str>| crate::elfgen::SharedObject {
+        soname: Some(soname.into()),
+        needed: needed.iter().map(|n| n.to_string()).collect(),
+        rpath: rpath.map(str::to_string),
+    };
+    root.write(
+        format!("{LIBDIR}/libtop.so"),
+        so("libtop.so", &["libx.so"], Some("/opt/lib")).bytes(),
+    );
+    root.write(
+        format!("{LIBDIR}/libx.so"),
+        so("libx.so", &["liby.so"], None).bytes(),
+    );
+    root.write(
+        format!("{LIBDIR}/liby.so"),
+        so("liby.so", &[], None).bytes(),
+    );
+    root.write(
+        "/opt/lib/liby.so",
+        so("liby.so", &["libx.so"], None).bytes(),
+    );
+
+    let db = root.scratch("g.db");
+    let out = scan_bounded(&root, &db);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let count = |sql: &str| -> usize {
+        crate::support::sqlite(&db, sql)
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    };
+    // N² needs of the fully connected set, C - 1 of the chain, each library's
+    // default loader, and a few dozen more (libc, the loader, the links)
+    let edges = count("SELECT COUNT(*) FROM edge");
+    let direct = N * N + (C - 1) + 2 * (N + C);
+    assert!(
+        edges <= direct + 100,
+        "{edges} edges stored for {direct} direct needs and loaders"
+    );
+    // libx's needs are stored again in the two loads where they differ:
+    // libtop's (its DT_RPATH finds /opt/lib/liby.so) and /opt/lib/liby.so's
+    // (whose SONAME answers libx's liby.so); no other object's anywhere
+    let again = crate::support::sqlite(
+        &db,
+        "SELECT DISTINCT CAST(c.path AS TEXT) || ' ' || CAST(s.path AS TEXT)
+         FROM edge e JOIN file s ON s.id = e.src JOIN file c ON c.id = e.context
+         WHERE e.src <> e.context ORDER BY 1",
+    );
+    assert_eq!(
+        again,
+        format!("/opt/lib/liby.so {LIBDIR}/libx.so\n{LIBDIR}/libtop.so {LIBDIR}/libx.so\n"),
+        "needs stored again outside their own load"
+    );
+    // the graph answers as the root does, for every library
+    let mut paths: Vec<String> = libs
+        .iter()
+        .map(|(name, _)| format!("{LIBDIR}/{name}"))
+        .collect();
+    paths.extend(["libtop.so", "libx.so", "liby.so"].map(|n| format!("{LIBDIR}/{n}")));
+    paths.push("/opt/lib/liby.so".into());
+    let deps = |from: &str, at: &OsStr| {
+        let mut args: Vec<&OsStr> = vec![
+            OsStr::new("deps"),
+            OsStr::new("--format"),
+            OsStr::new("list"),
+            OsStr::new(from),
+            at,
+        ];
+        args.extend(paths.iter().map(OsStr::new));
+        let out = kaudit_bounded(args);
+        assert_eq!(code(&out), 0, "{}", show(&out));
+        out.stdout
+    };
+    let live = deps("--root", root.path().as_os_str());
+    let stored = deps("--db", db.as_os_str());
+    assert!(
+        String::from_utf8_lossy(&live).contains("/opt/lib/liby.so"),
+        "libtop's load does not reach /opt/lib/liby.so"
+    );
+    assert!(live == stored, "deps --db differs from deps --root");
+}

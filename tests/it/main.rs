@@ -10,6 +10,7 @@ mod booted;
 mod confinement;
 mod conventions;
 mod deps_fixtures;
+mod elfgen;
 mod examples;
 mod hostile;
 mod hwcaps;

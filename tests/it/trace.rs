@@ -1034,3 +1034,79 @@ fn a_batch_the_locked_database_refused_is_stored_with_the_next_while_the_run_goe
     assert_eq!(r[0]["status"], "passed", "{r:?}");
     assert_eq!(r[0]["complete"], true, "{r:?}");
 }
+
+/// The graph stays locked past the busy timeout when a run ends: the run's
+/// end (its accesses, names and status) used to be lost, the run left
+/// `running` for good. It is kept in a file beside the graph, named in the
+/// error, and the next kaudit that writes the graph stores it.
+#[test]
+fn a_run_that_ends_while_the_graph_is_locked_is_kept_beside_it_and_stored_later() {
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    let t = tempfile::tempdir().unwrap();
+    let db: PathBuf = t.path().join("t.db");
+    let dir = early_and_late(t.path());
+    let (started, locked) = (t.path().join("started"), t.path().join("locked"));
+    let script = format!(
+        "touch {}; while [ ! -e {} ]; do sleep 0.05; done; cat {}/early >/dev/null",
+        started.display(),
+        locked.display(),
+        dir.display()
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_kaudit"))
+        .args(["trace", "--name", "locked-end", "--no-names", "--db"])
+        .arg(&db)
+        .args(["--", "/bin/sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !started.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // another writer holds the graph from before the command's access
+    // until kaudit has given up on it
+    let mut other = rusqlite::Connection::open(&db).unwrap();
+    let tx = other
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
+        .unwrap();
+    std::fs::write(&locked, "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    tx.commit().unwrap();
+    drop(other);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let kept = PathBuf::from(format!("{}.run-1.pending", db.display()));
+    assert!(
+        err.contains("run 1 could not be stored")
+            && err.contains(&kept.display().to_string())
+            && err.contains("stored by the next kaudit that writes the graph"),
+        "{err}"
+    );
+    assert!(kept.exists(), "{err}");
+
+    // the next trace stores it before its own run
+    let out = kaudit(args(
+        &["trace", "--name", "after", "--no-names", "--db"],
+        &[db.as_os_str(), "--".as_ref(), "/bin/true".as_ref()],
+    ));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("the end of run 1"), "{err}");
+    assert!(!kept.exists());
+    let v = accessed(&db, "locked-end");
+    let stored: Vec<String> = opens_in(&v, &dir).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(stored, ["early"], "{v:#}");
+    let r = runs(&db);
+    let run = r.iter().find(|r| r["name"] == "locked-end").unwrap();
+    assert_eq!(run["status"], "passed", "{r:?}");
+    assert!(run["events"].as_i64().unwrap() > 0, "{r:?}");
+}

@@ -26,6 +26,12 @@
 //! can, under `kaudit trace` — and reports the highest open rate at which
 //! every open was recorded.
 //!
+//! `cargo xtask bench-scan-hostile` scans roots built to amplify (N
+//! libraries each needing all N, a chain of libraries, a 4,000-entry
+//! `DT_RPATH`, deeply nested directories) and prints the time, peak memory,
+//! edges and graph size of each, against glibc's loader listing the top
+//! library (see `hostile.rs`).
+//!
 //! `cargo xtask bench-reports` (as root) scans this machine's whole root,
 //! traces one pass of the same workload into it, and times what a user waits
 //! for: `kaudit why` on a traced file, a library reached through the loader,
@@ -40,6 +46,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+mod hostile;
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -47,6 +55,9 @@ fn main() -> Result<()> {
         Some("bench-trace") => bench_trace(&args[1..]),
         Some("bench-reports") => bench_reports(&args[1..]),
         Some("bench-boot") => bench_boot(&args[1..]),
+        Some("bench-scan-hostile") => hostile::bench_scan_hostile(&args[1..]),
+        // a command's peak memory (run by bench-scan-hostile)
+        Some("peak-of") => hostile::peak_of(&args[1..]),
         // the traced side of the open storm (run by bench-trace)
         Some("open-storm") => open_storm(&args[1..]),
         // the name capture's programs, read while they are loaded (run by bench-trace)
@@ -57,7 +68,7 @@ fn main() -> Result<()> {
         Some("open-loop") => open_loop(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [--root DIR] | cargo xtask bench-trace [--rounds N] | cargo xtask bench-reports [--rounds N] | cargo xtask bench-boot [--rounds N]"
+                "usage: cargo xtask bench [--root DIR] | cargo xtask bench-trace [--rounds N] | cargo xtask bench-reports [--rounds N] | cargo xtask bench-boot [--rounds N] | cargo xtask bench-scan-hostile [--n N] [--chain C] [--dirs D] [--cases LIST] [--kaudit PATH]"
             );
             std::process::exit(2)
         }

@@ -11,6 +11,7 @@
 //! `open_verify` does: another ELF class or machine is skipped, anything else
 //! wrong aborts the whole load.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{
@@ -96,6 +97,81 @@ fn try_candidate(r: &Resolver<'_>, cfg: &GlibcConfig, path: &[u8], c: &mut Closu
     }
 }
 
+/// What one load remembers so that each step costs the same however many
+/// objects are loaded: the loader's own lists and flags, kept as indexes.
+#[derive(Default)]
+struct Memo {
+    /// Each name an object answers to (the path it was opened as, the
+    /// requests it satisfied, its `DT_SONAME`): the first such object.
+    names: HashMap<Vec<u8>, usize>,
+    /// Device and inode: the first object with them.
+    inodes: HashMap<(u64, u64), usize>,
+    /// Per object: the nearest object in its chain of first loaders, itself
+    /// included, with a `DT_RPATH` that counts (no `DT_RUNPATH` beside it).
+    rpath_up: Vec<Option<usize>>,
+    /// Search directories decomposed once per object and list (0 `DT_RPATH`,
+    /// 1 `DT_RUNPATH`, 2 `LD_LIBRARY_PATH`), as glibc keeps them.
+    dirs: HashMap<(usize, u8), Arc<Vec<Vec<u8>>>>,
+    /// Directories known not to exist: glibc marks them `nonexisting` and
+    /// tries them no more.
+    missing: HashMap<Vec<u8>, bool>,
+}
+
+impl Memo {
+    /// Register `c.objects[idx]`, just pushed.
+    fn add(&mut self, c: &Closure, idx: usize) {
+        let o = &c.objects[idx];
+        let has_rpath = o
+            .info
+            .as_ref()
+            .is_some_and(|i| i.runpath.is_none() && i.rpath.is_some());
+        let up = if has_rpath {
+            Some(idx)
+        } else {
+            o.needed_by
+                .and_then(|p| self.rpath_up.get(p).copied().flatten())
+        };
+        debug_assert_eq!(self.rpath_up.len(), idx);
+        self.rpath_up.push(up);
+        if o.faked {
+            return;
+        }
+        let soname = o.info.as_ref().and_then(|i| i.soname.clone());
+        for n in std::iter::once(&o.path)
+            .chain(&o.names)
+            .chain(soname.as_ref())
+        {
+            self.name(n, idx);
+        }
+        if o.dev_ino != (0, 0) {
+            self.inodes.entry(o.dev_ino).or_insert(idx);
+        }
+    }
+
+    /// `c.objects[idx]` answers to `name` too.
+    fn name(&mut self, name: &[u8], idx: usize) {
+        match self.names.get_mut(name) {
+            Some(i) => *i = (*i).min(idx),
+            None => {
+                self.names.insert(name.to_vec(), idx);
+            }
+        }
+    }
+
+    /// Whether directory `dir` is missing from the root (a search there finds nothing).
+    fn missing(&mut self, r: &Resolver<'_>, dir: &[u8]) -> bool {
+        if let Some(&m) = self.missing.get(dir) {
+            return m;
+        }
+        let m = matches!(
+            r.open(dir).probe,
+            Probe::Missing(ResolveError::NotFound { .. })
+        );
+        self.missing.insert(dir.to_vec(), m);
+        m
+    }
+}
+
 /// `decompose_rpath`/`fillin_rpath`: split, expand tokens, normalise trailing
 /// slashes to exactly one, drop failed/empty expansions and duplicates.
 fn search_dirs(
@@ -108,6 +184,7 @@ fn search_dirs(
     c: &mut Closure,
 ) -> Vec<Vec<u8>> {
     let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut seen: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
     if list.is_empty() {
         return out;
     }
@@ -148,7 +225,7 @@ fn search_dirs(
                 ),
             ));
         }
-        if !out.contains(&d) {
+        if seen.insert(d.clone()) {
             out.push(d);
         }
     }
@@ -165,9 +242,13 @@ fn open_path(
     dirs: &[Vec<u8>],
     name: &[u8],
     c: &mut Closure,
+    memo: &mut Memo,
     alternatives: &mut Vec<Vec<u8>>,
 ) -> Result<Option<Hit>, String> {
     for dir in dirs {
+        if memo.missing(r, dir) {
+            continue;
+        }
         for sub in &cfg.inactive_hwcaps {
             let alt = [dir.as_slice(), sub, name].concat();
             let o = r.open(&alt);
@@ -201,29 +282,47 @@ fn open_path(
     Ok(None)
 }
 
-fn find_loaded(c: &Closure, name: &[u8]) -> Option<(usize, Match)> {
-    for (i, o) in c.objects.iter().enumerate() {
-        if o.faked {
-            continue;
-        }
-        if o.path == name || o.names.iter().any(|n| n == name) {
-            return Some((i, Match::Name));
-        }
-        if !o.soname_added {
-            if let Some(s) = o.info.as_ref().and_then(|i| i.soname.as_ref()) {
-                if s == name {
-                    return Some((i, Match::Soname));
-                }
-            }
-        }
+/// The first loaded object (not a placeholder) that answers to `name` by
+/// path, an earlier request or `DT_SONAME` (a soname, once matched, is a
+/// request name too).
+fn find_loaded(c: &Closure, memo: &Memo, name: &[u8]) -> Option<(usize, Match)> {
+    let &i = memo.names.get(name)?;
+    let o = &c.objects[i];
+    if o.path == name || o.names.iter().any(|n| n == name) {
+        Some((i, Match::Name))
+    } else {
+        Some((i, Match::Soname))
     }
-    None
+}
+
+/// The search directories of object `owner`'s list `kind` (0 `DT_RPATH`,
+/// 1 `DT_RUNPATH`, 2 `LD_LIBRARY_PATH`), decomposed once per load.
+#[allow(clippy::too_many_arguments)]
+fn dirs_of(
+    r: &Resolver<'_>,
+    cfg: &GlibcConfig,
+    c: &mut Closure,
+    memo: &mut Memo,
+    owner: usize,
+    kind: u8,
+    list: &[u8],
+    sep: &[u8],
+) -> Arc<Vec<Vec<u8>>> {
+    if let Some(d) = memo.dirs.get(&(owner, kind)) {
+        return d.clone();
+    }
+    let origin = c.objects[owner].origin.clone();
+    let path = c.objects[owner].path.clone();
+    let d = Arc::new(search_dirs(list, sep, origin.as_deref(), cfg, r, &path, c));
+    memo.dirs.insert((owner, kind), d.clone());
+    d
 }
 
 fn search(
     r: &Resolver<'_>,
     cfg: &GlibcConfig,
     c: &mut Closure,
+    memo: &mut Memo,
     loader: usize,
     name: &[u8],
 ) -> Found {
@@ -245,7 +344,7 @@ fn search(
     let loader_has_runpath = linfo.as_ref().is_some_and(|i| i.runpath.is_some());
     macro_rules! attempt {
         ($dirs:expr, $rule:expr, $via:expr) => {
-            match open_path(r, cfg, &$dirs, name, c, &mut alternatives) {
+            match open_path(r, cfg, &$dirs, name, c, memo, &mut alternatives) {
                 Ok(Some((opened, path))) => {
                     return Found::Yes {
                         opened,
@@ -263,20 +362,17 @@ fn search(
     // 1. the DT_RPATH chain, only when the requesting object has no DT_RUNPATH
     if !loader_has_runpath {
         let mut did_main = false;
-        let mut cur = Some(loader);
+        // only the loaders with a DT_RPATH that counts (an object with both
+        // tags has its RPATH ignored) are visited
+        let mut cur = memo.rpath_up.get(loader).copied().flatten();
         while let Some(x) = cur {
             let obj = &c.objects[x];
-            let info = obj.info.clone();
             let owner = obj.path.clone();
-            let origin = obj.origin.clone();
-            let next = obj.needed_by;
-            // an object with both tags has its RPATH ignored
-            if let Some(rp) = info
-                .as_ref()
-                .filter(|i| i.runpath.is_none())
-                .and_then(|i| i.rpath.clone())
-            {
-                let dirs = search_dirs(&rp, b":", origin.as_deref(), cfg, r, &owner, c);
+            let next = obj
+                .needed_by
+                .and_then(|p| memo.rpath_up.get(p).copied().flatten());
+            if let Some(rp) = obj.info.as_ref().and_then(|i| i.rpath.clone()) {
+                let dirs = dirs_of(r, cfg, c, memo, x, 0, &rp, b":");
                 if !dirs.is_empty() {
                     attempt!(dirs, Rule::Rpath, Some(owner.clone()));
                     did_main |= x == 0;
@@ -287,14 +383,13 @@ fn search(
         if !did_main {
             let main = &c.objects[0];
             let owner = main.path.clone();
-            let origin = main.origin.clone();
             if let Some(rp) = main
                 .info
                 .as_ref()
                 .filter(|i| i.runpath.is_none())
                 .and_then(|i| i.rpath.clone())
             {
-                let dirs = search_dirs(&rp, b":", origin.as_deref(), cfg, r, &owner, c);
+                let dirs = dirs_of(r, cfg, c, memo, 0, 0, &rp, b":");
                 if !dirs.is_empty() {
                     attempt!(dirs, Rule::Rpath, Some(owner.clone()));
                 }
@@ -303,16 +398,13 @@ fn search(
     }
     // 2. LD_LIBRARY_PATH, tokens relative to the main object
     if let Some(llp) = r.options().ld_library_path.clone() {
-        let origin = c.objects[0].origin.clone();
-        let owner = c.objects[0].path.clone();
-        let dirs = search_dirs(&llp, b":;", origin.as_deref(), cfg, r, &owner, c);
+        let dirs = dirs_of(r, cfg, c, memo, 0, 2, &llp, b":;");
         attempt!(dirs, Rule::LdLibraryPath, None);
     }
     // 3. the requesting object's own DT_RUNPATH
     if let Some(rp) = linfo.as_ref().and_then(|i| i.runpath.clone()) {
         let owner = c.objects[loader].path.clone();
-        let origin = c.objects[loader].origin.clone();
-        let dirs = search_dirs(&rp, b":", origin.as_deref(), cfg, r, &owner, c);
+        let dirs = dirs_of(r, cfg, c, memo, loader, 1, &rp, b":");
         attempt!(dirs, Rule::Runpath, Some(owner.clone()));
     }
     let nodeflib = linfo.as_ref().is_some_and(|i| i.nodeflib());
@@ -391,14 +483,21 @@ fn search(
     }
     // 5. the system directories
     if !nodeflib {
-        let dirs = cfg.system_dirs.clone();
+        let dirs = &cfg.system_dirs;
         attempt!(dirs, Rule::SystemDir, None);
     }
     Found::No
 }
 
 /// Fill `c` with the closure of its main object (already `c.objects[0]`).
-pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8], main: &ElfInfo) {
+/// With `direct`, only the main object's own needs are resolved.
+pub(super) fn closure(
+    r: &Resolver<'_>,
+    c: &mut Closure,
+    interp: &[u8],
+    main: &ElfInfo,
+    direct: bool,
+) {
     let Some(cfg) = r.glibc_config_for(interp, Some(elf::Expect::of(main))) else {
         return;
     };
@@ -453,9 +552,13 @@ pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8], main: &E
             }
         }
     }
+    let mut memo = Memo::default();
+    for i in 0..c.objects.len() {
+        memo.add(c, i);
+    }
     let mut order = vec![0usize];
     let mut qi = 0;
-    while qi < order.len() {
+    while qi < order.len() && !(direct && qi > 0) {
         let l = order[qi];
         qi += 1;
         let Some(info) = c.objects[l].info.clone() else {
@@ -478,7 +581,7 @@ pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8], main: &E
                 ));
                 continue;
             };
-            if let Some((idx, how)) = find_loaded(c, &name) {
+            if let Some((idx, how)) = find_loaded(c, &memo, &name) {
                 if how == Match::Soname {
                     c.objects[idx].names.push(name.clone());
                     c.objects[idx].soname_added = true;
@@ -486,7 +589,7 @@ pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8], main: &E
                 reuse(c, &mut order, l, raw, idx, how);
                 continue;
             }
-            match search(r, &cfg, c, l, &name) {
+            match search(r, &cfg, c, &mut memo, l, &name) {
                 Found::Yes {
                     opened,
                     path,
@@ -495,13 +598,13 @@ pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8], main: &E
                     mut alternatives,
                 } => {
                     let dev_ino = opened.meta.as_ref().map_or((0, 0), |m| (m.dev, m.ino));
-                    if let Some(idx) = c
-                        .objects
-                        .iter()
-                        .position(|o| !o.faked && o.dev_ino == dev_ino && dev_ino != (0, 0))
-                    {
+                    let same = (dev_ino != (0, 0))
+                        .then(|| memo.inodes.get(&dev_ino).copied())
+                        .flatten();
+                    if let Some(idx) = same {
                         if !c.objects[idx].names.contains(&name) {
                             c.objects[idx].names.push(name.clone());
+                            memo.name(&name, idx);
                         }
                         reuse(c, &mut order, l, raw, idx, Match::Inode);
                         continue;
@@ -555,6 +658,7 @@ pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8], main: &E
                         faked: false,
                         visible: true,
                     });
+                    memo.add(c, idx);
                     order.push(idx);
                     c.edges.push(Edge {
                         from: l,

@@ -951,6 +951,17 @@ impl<'a> Resolver<'a> {
 
     /// The load-time closure of the object at `path` (inside the root).
     pub fn closure(&self, path: &[u8]) -> Closure {
+        self.closure_with(path, false)
+    }
+
+    /// The first step of [`closure`](Self::closure) only: the main object's
+    /// own `DT_NEEDED` entries resolved (and the objects they load), nothing
+    /// those objects need in turn.
+    pub fn direct_needs(&self, path: &[u8]) -> Closure {
+        self.closure_with(path, true)
+    }
+
+    fn closure_with(&self, path: &[u8], direct: bool) -> Closure {
         let opened = self.open(path);
         let mut c = Closure {
             path: path.to_vec(),
@@ -1070,8 +1081,8 @@ impl<'a> Resolver<'a> {
         c.flavor = Some(flavor);
         c.interpreter = Some(interp.clone());
         match flavor {
-            Flavor::Glibc => glibc::closure(self, &mut c, &interp, &info),
-            Flavor::Musl => musl::closure(self, &mut c, &interp),
+            Flavor::Glibc => glibc::closure(self, &mut c, &interp, &info, direct),
+            Flavor::Musl => musl::closure(self, &mut c, &interp, direct),
         }
         c
     }

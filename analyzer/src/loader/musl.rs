@@ -101,7 +101,8 @@ fn check(o: &super::Opened, expect: crate::elf::Expect) -> Result<(), String> {
 }
 
 /// Fill `c` with the closure of its main object.
-pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8]) {
+/// With `direct`, only the main object's own needs are resolved.
+pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8], direct: bool) {
     let cfg = r.musl_config_for(interp);
     let Some(main_info) = c.objects[0].info.clone() else {
         return;
@@ -154,7 +155,7 @@ pub(super) fn closure(r: &Resolver<'_>, c: &mut Closure, interp: &[u8]) {
     };
     let sys_path = cfg.sys_path.join(&b':');
     let mut qi = 0;
-    while qi < order.len() {
+    while qi < order.len() && !(direct && qi > 0) {
         let l = order[qi];
         qi += 1;
         let Some(info) = c.objects[l].info.clone() else {
