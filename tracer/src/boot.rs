@@ -382,7 +382,8 @@ fn find_leader(parent: u32) -> Option<i32> {
     None
 }
 
-/// The node's cgroup v1 controllers, made writable as a machine's are.
+/// The node's cgroup v1 controllers and its network namespace's settings
+/// (`/proc/sys/net`), made writable as a machine's are.
 ///
 /// systemd-nspawn mounts each v1 controller hierarchy read-only in the node
 /// (only `name=systemd` is writable), so the node's services cannot make
@@ -440,9 +441,14 @@ fn writable_cgroups(leader: i32) {
         }
         std::thread::sleep(Duration::from_millis(2));
     };
-    if mounts.is_empty() {
-        return;
-    }
+    // /proc/sys stays read-only but for the node's own network namespace's
+    // settings, which nspawn leaves read-only too when the namespace is not
+    // of its making: the node's CNI bridge turns forwarding on there
+    let info = std::fs::read_to_string(format!("/proc/{leader}/mountinfo")).unwrap_or_default();
+    let net_mounted = info
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some("/proc/sys/net"));
+    let net = c"/proc/sys/net";
     let Ok(ns) = std::fs::File::open(format!("/proc/{leader}/ns/mnt")) else {
         return;
     };
@@ -458,6 +464,28 @@ fn writable_cgroups(leader: i32) {
                         path.as_c_str(),
                         None::<&str>,
                         *flags,
+                        None::<&str>,
+                    );
+                }
+                let bound = net_mounted
+                    || nix::mount::mount(
+                        Some(net),
+                        net,
+                        None::<&str>,
+                        MsFlags::MS_BIND,
+                        None::<&str>,
+                    )
+                    .is_ok();
+                if bound {
+                    let _ = nix::mount::mount(
+                        None::<&str>,
+                        net,
+                        None::<&str>,
+                        MsFlags::MS_REMOUNT
+                            | MsFlags::MS_BIND
+                            | MsFlags::MS_NOSUID
+                            | MsFlags::MS_NODEV
+                            | MsFlags::MS_NOEXEC,
                         None::<&str>,
                     );
                 }
