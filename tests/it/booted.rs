@@ -447,7 +447,11 @@ fn the_image_boots_in_verify_and_not_without_its_dhcp_client() {
 /// (`--peer NAME=ROOT`, from the same root, on an overlay of its own, not
 /// traced) gets its own fixed address; a step runs on it (`node = "cp"`),
 /// and the traced node reaches it by the address kaudit hands every step.
-/// Nothing of the peer is recorded, and nothing of either is left.
+/// A step naming the traced node runs there. The traced node makes control
+/// groups and sets its own network namespace's settings, as on a machine;
+/// the machine's setting the scenario asks for (`host_sysctl`) is seen in
+/// the node and put back after. Nothing of the peer is recorded, and nothing
+/// of either is left. A run without the declared peer is refused first.
 #[test]
 fn a_peer_node_boots_beside_the_traced_one_and_they_reach_each_other() {
     if !require_root() {
@@ -458,28 +462,61 @@ fn a_peer_node_boots_beside_the_traced_one_and_they_reach_each_other() {
     let t = tempfile::tempdir().unwrap();
     let db = t.path().join("two.db");
     let scenario = t.path().join("two-nodes.toml");
+    let hostname = format!("kp{}", std::process::id());
+    let overcommit = std::fs::read_to_string("/proc/sys/vm/overcommit_memory").unwrap();
+    let asked = if overcommit.trim() == "1" { "2" } else { "1" };
+    let forwarding = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
     std::fs::write(
         &scenario,
-        r#"description = "two nodes reach each other"
+        format!(r#"description = "two nodes reach each other"
 boot = true
-peers = ["cp"]
+peers = ["cp", "{hostname}"]
+
+[host_sysctl]
+"vm.overcommit_memory" = "{asked}"
+
+[[step]]
+name = "like-a-machine"
+node = "{hostname}"
+run = "mkdir /sys/fs/cgroup/pids/made-here && rmdir /sys/fs/cgroup/pids/made-here && echo 1 >/proc/sys/net/ipv4/ip_forward && echo overcommit $(cat /proc/sys/vm/overcommit_memory) && ! (echo 0 >/proc/sys/kernel/panic) 2>/dev/null"
+expect = {{ stdout_contains = "overcommit {asked}" }}
 
 [[step]]
 name = "peer-up"
 node = "cp"
 run = "until ip -4 -o addr show host0 | grep -q inet; do sleep 0.2; done; hostname; touch /root/peer-marker"
-expect = { stdout_contains = "cp" }
+expect = {{ stdout_contains = "cp" }}
 timeout = "60s"
 
 [[step]]
 name = "reach"
 run = "until ip -4 -o addr show host0 | grep -q inet; do sleep 0.2; done; cat /etc/issue.net; busybox ping -c 1 -W 2 $KAUDIT_PEER_CP_ADDRESS"
-expect = { stdout_contains = "1 packets received" }
+expect = {{ stdout_contains = "1 packets received" }}
 timeout = "60s"
-"#,
+"#),
     )
     .unwrap();
-    let hostname = format!("kp{}", std::process::id());
+    // without its peer, nothing runs
+    let refused = kaudit_cmd([
+        "trace",
+        "--root",
+        root.to_str().unwrap(),
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--hostname",
+        &hostname,
+        "--db",
+        db.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--peer cp=ROOT"),
+        "{}",
+        show(&refused)
+    );
+    assert!(!db.exists(), "a refused run touched the graph");
     let out = run_with_timeout(
         kaudit_cmd([
             "trace",
@@ -536,4 +573,20 @@ timeout = "60s"
         let left = leftover_processes(name, 0);
         assert!(left.is_empty(), "processes of {name} left behind: {left:?}");
     }
+    assert!(
+        err.contains(&format!(
+            "kernel setting vm.overcommit_memory set to {asked} for the node"
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/vm/overcommit_memory").unwrap(),
+        overcommit,
+        "the machine's setting was not put back"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+        forwarding,
+        "the node's network setting reached the machine"
+    );
 }

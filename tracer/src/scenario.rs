@@ -465,5 +465,46 @@ run = "true"
         assert!(e.to_string().contains("\"soon\" is not a duration"), "{e}");
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        // a step on a node the scenario does not declare
+        let e = Scenario::parse(
+            Path::new("e.toml"),
+            "[[step]]\nnode = \"cp\"\nrun = \"a\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("`peers` does not name"), "{e}");
+        assert!(Scenario::parse(
+            Path::new("e.toml"),
+            "peers = [\"cp\"]\n[[step]]\nnode = \"cp\"\nrun = \"a\"\n",
+        )
+        .is_ok());
+        // kernel settings: names as sysctl(8) writes them, one-line values
+        for bad in [
+            "\"vm/../x\" = \"1\"",
+            "\"vm..x\" = \"1\"",
+            "\"\" = \"1\"",
+            "\"vm.x\" = \"\"",
+            "\"vm.x\" = \"1\\n2\"",
+        ] {
+            let text = format!("[host_sysctl]\n{bad}\n[[step]]\nrun = \"a\"\n");
+            let e = Scenario::parse(Path::new("f.toml"), &text).unwrap_err();
+            assert!(e.to_string().contains("host_sysctl"), "{bad}: {e}");
+        }
+        let s = Scenario::parse(
+            Path::new("f.toml"),
+            "[host_sysctl]\n\"vm.overcommit_memory\" = \"1\"\n[[step]]\nrun = \"a\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            Scenario::sysctl_path("vm.overcommit_memory"),
+            Path::new("/proc/sys/vm/overcommit_memory")
+        );
+        assert_eq!(s.host_sysctl["vm.overcommit_memory"], "1");
+        // shell expansions with an operator are the shell's
+        let s = Scenario::parse(
+            Path::new("g.toml"),
+            "[[step]]\nrun = \"a=x.y; echo ${a##*.} ${b:-z}\"\n",
+        )
+        .unwrap();
+        assert!(s.resolve_params("g", &BTreeMap::new()).is_ok());
     }
 }
