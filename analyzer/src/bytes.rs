@@ -6,6 +6,10 @@
 
 use std::borrow::Cow;
 
+/// The longest path, in bytes, that a system call takes whole: the kernel's
+/// `PATH_MAX` (4096) counts the terminating NUL, so 4095 bytes of path.
+pub const PATH_MAX_LEN: usize = 4095;
+
 /// The path as text for display: UTF-8 when it is, lossy otherwise.
 pub fn display(path: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(path)

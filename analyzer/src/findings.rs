@@ -100,6 +100,8 @@ codes! {
     SpecialFile = "special-file", Info;
     /// A mount point of another filesystem, not descended into.
     OtherFilesystem = "other-filesystem", Info;
+    /// A directory whose entries' paths would exceed PATH_MAX; they were not walked.
+    PathTooLong = "path-too-long", Warning;
     /// A file name that is not valid UTF-8 (stored and printed as bytes).
     NonUtf8Name = "non-utf8-name", Info;
     /// An ELF object for a machine no known loader in the root handles.

@@ -266,6 +266,25 @@ pub fn walk_root(
                 p,
                 "another filesystem is mounted here; not descended into (use --cross-filesystems)",
             ),
+            crate::walk::WalkNote::PathTooLong {
+                dir,
+                skipped,
+                first,
+            } => {
+                let (entries, below, its) = if skipped == 1 {
+                    ("entry", "it", "its path")
+                } else {
+                    ("entries", "them", "their paths")
+                };
+                let message = format!(
+                    "{skipped} {entries} ({}{}) left out, with everything below {below}: \
+                     {its} inside the root would be longer than {} bytes (PATH_MAX)",
+                    bytes::display(&first),
+                    if skipped > 1 { ", …" } else { "" },
+                    bytes::PATH_MAX_LEN,
+                );
+                Finding::new(Code::PathTooLong, dir, message)
+            }
         };
         findings.push(ScanFinding {
             context: None,

@@ -8,6 +8,12 @@
 //! Directories are processed in parallel (rayon). Regular files are opened only
 //! to read their first bytes (ELF header, `#!` line); FIFOs, sockets and device
 //! nodes are never opened.
+//!
+//! An entry whose path inside the root would be longer than the kernel's
+//! `PATH_MAX` is neither recorded nor entered: no program of the node can
+//! name it whole, and a root nested deeper than that would otherwise make
+//! the walk's paths (and the graph) grow with the square of its depth. Each
+//! directory where that happens is reported once.
 
 use std::fs::File;
 use std::io;
@@ -58,6 +64,17 @@ pub enum WalkNote {
     Unreadable(Vec<u8>, String),
     /// A mount point of another filesystem, not entered.
     OtherFilesystem(Vec<u8>),
+    /// A directory some of whose entries were left out (neither recorded nor
+    /// entered): their paths would be longer than
+    /// [`bytes::PATH_MAX_LEN`].
+    PathTooLong {
+        /// The directory (its own path fits).
+        dir: Vec<u8>,
+        /// How many of its entries were left out.
+        skipped: usize,
+        /// The name of the first entry left out.
+        first: Vec<u8>,
+    },
 }
 
 /// Walk options.
@@ -139,6 +156,7 @@ fn walk_dir<'s>(
         }
     };
     let mut local: Vec<Walked> = Vec::new();
+    let mut too_long: Option<(usize, Vec<u8>)> = None;
     for ent in dir {
         let ent = match ent {
             Ok(e) => e,
@@ -155,6 +173,14 @@ fn walk_dir<'s>(
             continue;
         }
         let child = bytes::join(&path, name);
+        if child.len() > bytes::PATH_MAX_LEN {
+            // no system call takes this path whole: not recorded, not entered
+            match &mut too_long {
+                Some((n, _)) => *n += 1,
+                None => too_long = Some((1, name.to_vec())),
+            }
+            continue;
+        }
         // For regular files and directories the descriptor we need anyway
         // gives the metadata (fstat), saving a stat per entry; anything else,
         // or a type the directory does not report, is stat-ed by name.
@@ -262,6 +288,13 @@ fn walk_dir<'s>(
             head,
         });
     }
+    if let Some((skipped, first)) = too_long {
+        sh.notes.lock().expect("notes").push(WalkNote::PathTooLong {
+            dir: path,
+            skipped,
+            first,
+        });
+    }
     let n = sh.seen.fetch_add(local.len(), Ordering::Relaxed) + local.len();
     if n / 8192 != (n - local.len()) / 8192 {
         (sh.progress)(n);
@@ -347,5 +380,74 @@ impl elf::ReadAt for Prefetched<'_> {
             return Ok(());
         }
         FileExt::read_exact_at(self.file, buf, off)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Paths of exactly 4095 bytes are walked; one byte more is left out,
+    /// with a note on the directory that holds it.
+    #[test]
+    fn entries_beyond_path_max_are_left_out_with_a_note() {
+        let t = tempfile::tempdir().unwrap();
+        let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let file = |at: &OwnedFd, name: &str| {
+            rustix::fs::openat(
+                at,
+                name,
+                OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC,
+                Mode::from_bits_truncate(0o644),
+            )
+            .unwrap();
+        };
+        let subdir = |at: &OwnedFd, name: &str| {
+            rustix::fs::mkdirat(at, name, Mode::from_bits_truncate(0o755)).unwrap();
+            rustix::fs::openat(at, name, dir_flags, Mode::empty()).unwrap()
+        };
+        // "/" and 15 names of 255 bytes: 3840 bytes, made one level at a
+        // time (the host paths below are longer than PATH_MAX)
+        let name = "n".repeat(255);
+        let mut fd = rustix::fs::open(t.path(), dir_flags, Mode::empty()).unwrap();
+        let mut inside = Vec::new();
+        for _ in 0..15 {
+            fd = subdir(&fd, &name);
+            inside.extend_from_slice(b"/");
+            inside.extend_from_slice(name.as_bytes());
+        }
+        assert_eq!(inside.len(), 3840);
+        // with its slash, a name of 254 bytes fits in 4095; 255 do not
+        file(&fd, &"f".repeat(254));
+        let long = ["a".repeat(255), "b".repeat(255)];
+        for l in &long {
+            let sub = subdir(&fd, l);
+            file(&sub, "x");
+        }
+        let root = Root::open(t.path()).unwrap();
+        let opts = WalkOptions {
+            cross_filesystems: false,
+            special_dirs: false,
+        };
+        let (walked, notes) = walk(&root, opts, &|_| {}).unwrap();
+        let longest = walked.iter().map(|w| w.path.len()).max().unwrap();
+        assert_eq!(longest, 4095);
+        assert_eq!(bytes::PATH_MAX_LEN, 4095);
+        assert_eq!(
+            walked.len(),
+            1 + 15 + 1,
+            "the root, 15 levels, the file that fits"
+        );
+        match notes.as_slice() {
+            [WalkNote::PathTooLong {
+                dir,
+                skipped: 2,
+                first,
+            }] => {
+                assert_eq!(dir, &inside);
+                assert!(long.iter().any(|l| l.as_bytes() == first.as_slice()));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -420,67 +420,6 @@ impl Db {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn name(path: &str, count: i64, hops: &[(&str, &str)]) -> NameRow {
-        NameRow {
-            path: path.as_bytes().to_vec(),
-            call: "openat".into(),
-            result: "ok".into(),
-            nofollow: false,
-            evidence: "asked".into(),
-            resolved: Some(path.as_bytes().to_vec()),
-            hops: hops
-                .iter()
-                .map(|(l, t)| (l.as_bytes().to_vec(), t.as_bytes().to_vec()))
-                .collect(),
-            pid: 1,
-            comm: "sh".into(),
-            step: None,
-            count,
-            first_ms: 0,
-        }
-    }
-
-    #[test]
-    fn names_are_inserted_and_a_name_stored_again_is_updated_with_its_hops_once() {
-        let t = tempfile::tempdir().unwrap();
-        let mut db = Db::open(&t.path().join("g.db"), true).unwrap();
-        let id = db
-            .begin_run(&NewRun {
-                name: "n",
-                kind: "ad-hoc",
-                command: None,
-                params: None,
-                root: b"/",
-                host: "h",
-                kernel: "k",
-                started_at: 0,
-                marks: "",
-            })
-            .unwrap();
-        let hop = [("/bin", "usr/bin")];
-        db.add_names(
-            id,
-            &[name("/bin/sh", 1, &hop), name("/etc/hosts", 1, &[])],
-            "complete",
-        )
-        .unwrap();
-        // again (the upsert path): the count is updated, nothing doubled
-        db.add_names(id, &[name("/bin/sh", 5, &hop)], "complete")
-            .unwrap();
-        let (names, status) = db.names(id).unwrap();
-        assert_eq!(status.as_deref(), Some("complete"));
-        assert_eq!(names.len(), 2);
-        assert_eq!(names[0].path, b"/bin/sh");
-        assert_eq!(names[0].count, 5);
-        assert_eq!(names[0].hops, [(b"/bin".to_vec(), b"usr/bin".to_vec())]);
-        assert_eq!(names[1].count, 1);
-    }
-}
-
 pub(crate) fn add_accesses(
     tx: &rusqlite::Transaction<'_>,
     id: i64,
@@ -558,4 +497,65 @@ pub(crate) fn add_names(
         params![id, status],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(path: &str, count: i64, hops: &[(&str, &str)]) -> NameRow {
+        NameRow {
+            path: path.as_bytes().to_vec(),
+            call: "openat".into(),
+            result: "ok".into(),
+            nofollow: false,
+            evidence: "asked".into(),
+            resolved: Some(path.as_bytes().to_vec()),
+            hops: hops
+                .iter()
+                .map(|(l, t)| (l.as_bytes().to_vec(), t.as_bytes().to_vec()))
+                .collect(),
+            pid: 1,
+            comm: "sh".into(),
+            step: None,
+            count,
+            first_ms: 0,
+        }
+    }
+
+    #[test]
+    fn names_are_inserted_and_a_name_stored_again_is_updated_with_its_hops_once() {
+        let t = tempfile::tempdir().unwrap();
+        let mut db = Db::open(&t.path().join("g.db"), true).unwrap();
+        let id = db
+            .begin_run(&NewRun {
+                name: "n",
+                kind: "ad-hoc",
+                command: None,
+                params: None,
+                root: b"/",
+                host: "h",
+                kernel: "k",
+                started_at: 0,
+                marks: "",
+            })
+            .unwrap();
+        let hop = [("/bin", "usr/bin")];
+        db.add_names(
+            id,
+            &[name("/bin/sh", 1, &hop), name("/etc/hosts", 1, &[])],
+            "complete",
+        )
+        .unwrap();
+        // again (the upsert path): the count is updated, nothing doubled
+        db.add_names(id, &[name("/bin/sh", 5, &hop)], "complete")
+            .unwrap();
+        let (names, status) = db.names(id).unwrap();
+        assert_eq!(status.as_deref(), Some("complete"));
+        assert_eq!(names.len(), 2);
+        assert_eq!(names[0].path, b"/bin/sh");
+        assert_eq!(names[0].count, 5);
+        assert_eq!(names[0].hops, [(b"/bin".to_vec(), b"usr/bin".to_vec())]);
+        assert_eq!(names[1].count, 1);
+    }
 }

@@ -164,9 +164,14 @@ pub struct Report {
     pub image_bytes: Option<u64>,
 }
 
+/// The longest path a system call takes whole: the kernel's `PATH_MAX`
+/// (4096) counts the terminating NUL. A scan records no longer path.
+pub const PATH_MAX_LEN: usize = 4095;
+
 /// Read an allowlist: one absolute path per line (or per NUL with `null`),
 /// empty lines skipped. Each path must be absolute and normal: no `.` or
-/// `..` component, no empty component (so no `//` and no trailing `/`).
+/// `..` component, no empty component (so no `//` and no trailing `/`), and
+/// at most [`PATH_MAX_LEN`] bytes long.
 pub fn read_list(text: &[u8], null: bool) -> Result<Vec<Vec<u8>>, AssembleError> {
     let sep = if null { b'\0' } else { b'\n' };
     let mut out = Vec::new();
@@ -181,6 +186,19 @@ pub fn read_list(text: &[u8], null: bool) -> Result<Vec<Vec<u8>>, AssembleError>
         };
         if !line.starts_with(b"/") {
             return Err(bad("not an absolute path inside the root"));
+        }
+        if line.len() > PATH_MAX_LEN {
+            // the path as written would fill the message: its start says which
+            let start = &line[..line.len().min(64)];
+            return Err(AssembleError::BadLine {
+                line: i + 1,
+                path: format!("{}…", String::from_utf8_lossy(start)),
+                why: format!(
+                    "{} bytes long: no system call takes a path longer than {PATH_MAX_LEN} \
+                     bytes (PATH_MAX)",
+                    line.len()
+                ),
+            });
         }
         if line == b"/" {
             continue;
@@ -734,6 +752,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("allowlist line 2: /../etc/shadow:"), "{e}");
+        // PATH_MAX: 4095 bytes of path are taken, 4096 refused
+        let fits = format!("/{}\n", "d".repeat(PATH_MAX_LEN - 1));
+        assert_eq!(read_list(fits.as_bytes(), false).unwrap().len(), 1);
+        let long = format!("/ok\n/{}\n", "d".repeat(PATH_MAX_LEN));
+        let e = read_list(long.as_bytes(), false).unwrap_err().to_string();
+        assert!(
+            e.starts_with("allowlist line 2: /ddd")
+                && e.ends_with(
+                    "…: 4096 bytes long: no system call takes a path longer than 4095 bytes (PATH_MAX)"
+                ),
+            "{e}"
+        );
         assert_eq!(
             read_list(b"/a b\0/c\nd\0", true).unwrap(),
             vec![b"/a b".to_vec(), b"/c\nd".to_vec()]

@@ -1020,3 +1020,165 @@ fn amplifying_library_graphs_store_direct_needs_only() {
     );
     assert!(live == stored, "deps --db differs from deps --root");
 }
+
+/// A chain of directories `d` made one level at a time below `top` (each
+/// `mkdirat` relative to the last level's descriptor: the deep paths are
+/// longer than any system call takes), removed the same way when dropped
+/// (a recursive removal would recurse once per level).
+struct Nested {
+    top: std::path::PathBuf,
+}
+
+impl Nested {
+    fn new(top: std::path::PathBuf, levels: usize) -> Nested {
+        use nix::fcntl::{openat, OFlag};
+        use nix::sys::stat::{mkdirat, Mode};
+        let dir = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        fs::create_dir_all(&top).expect("top of the nest");
+        let nested = Nested { top };
+        let mut fd = openat(nix::fcntl::AT_FDCWD, &nested.top, dir, Mode::empty()).expect("open");
+        for _ in 0..levels {
+            mkdirat(&fd, "d", Mode::from_bits_truncate(0o755)).expect("mkdirat");
+            fd = openat(&fd, "d", dir, Mode::empty()).expect("openat");
+        }
+        nested
+    }
+}
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        use nix::fcntl::{open, renameat, OFlag};
+        use nix::sys::stat::Mode;
+        use nix::unistd::{unlinkat, UnlinkatFlags};
+        let Ok(fd) = open(
+            &self.top,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+            Mode::empty(),
+        ) else {
+            return;
+        };
+        // move d/d up to x, remove the emptied d, rename x to d: one level
+        // fewer each time
+        while renameat(&fd, "d/d", &fd, "x").is_ok() {
+            if unlinkat(&fd, "d", UnlinkatFlags::RemoveDir).is_err()
+                || renameat(&fd, "x", &fd, "d").is_err()
+            {
+                return;
+            }
+        }
+        let _ = unlinkat(&fd, "d", UnlinkatFlags::RemoveDir);
+    }
+}
+
+/// 30,000 directories nested in one another: the deepest path is 60,000
+/// bytes and the paths add up to 900 MB, which the graph stored, each in
+/// `file.path` and its index (2 GB). No program can name an entry whose
+/// path is longer than `PATH_MAX` (4095 bytes and the NUL), so the walk
+/// neither records nor enters one: the graph keeps the 2,045 levels whose
+/// paths fit, a `path-too-long` finding names the directory where the
+/// limit was hit, and the graph's size is bounded by the entries kept.
+/// `assemble` copies the longest path kept, and refuses a longer line.
+#[test]
+fn directories_nested_beyond_path_max_are_left_out_with_a_finding() {
+    if !require_root() {
+        return;
+    }
+    const LEVELS: usize = 30_000;
+    const PATH_MAX_LEN: usize = 4095;
+    let root = FixtureRoot::empty();
+    // `/deep` (5 bytes) and 2 bytes a level: 2,045 levels fit exactly
+    let nest = Nested::new(root.host("/deep"), LEVELS);
+    let kept_levels = (PATH_MAX_LEN - "/deep".len()) / 2;
+    let deepest = format!("/deep{}", "/d".repeat(kept_levels));
+    assert_eq!(deepest.len(), PATH_MAX_LEN);
+
+    let db = root.scratch("nested.db");
+    let out = scan_bounded(&root, &db);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let stored = crate::support::sqlite(
+        &db,
+        "SELECT COUNT(*), MAX(length(path)) FROM file WHERE path >= CAST('/deep' AS BLOB);",
+    );
+    assert_eq!(
+        stored.trim(),
+        format!("{}|{PATH_MAX_LEN}", kept_levels + 1),
+        "entries below /deep, and the longest path stored"
+    );
+    let findings = crate::support::sqlite(
+        &db,
+        "SELECT code, severity, length(path), path = (SELECT MAX(path) FROM file), message
+         FROM finding;",
+    );
+    assert_eq!(
+        findings.trim(),
+        format!(
+            "path-too-long|warning|{PATH_MAX_LEN}|1|1 entry (d) left out, with everything below it: \
+             its path inside the root would be longer than 4095 bytes (PATH_MAX)"
+        ),
+        "one finding, at the deepest directory kept"
+    );
+    // the graph grows with the entries kept: their paths (at most 4095
+    // bytes each) in the table and in its index, and room besides
+    let size: u64 = ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|s| {
+            let mut p = db.as_os_str().to_owned();
+            p.push(s);
+            fs::metadata(p).ok().map(|m| m.len())
+        })
+        .sum();
+    let bound = (kept_levels as u64 + 1) * 2 * (PATH_MAX_LEN as u64 + 1) + (4 << 20);
+    assert!(
+        size < bound,
+        "a graph of {size} bytes for {} entries (bound {bound})",
+        kept_levels + 1
+    );
+
+    // the longest path kept is assembled; a longer allowlist line is refused
+    let list = root.scratch("deep.list");
+    fs::write(&list, format!("{deepest}\n")).expect("allowlist");
+    let image = root.scratch("image");
+    let out = kaudit_bounded([
+        OsStr::new("assemble"),
+        OsStr::new("--allowlist"),
+        list.as_os_str(),
+        OsStr::new("--from"),
+        root.path().as_os_str(),
+        OsStr::new("--out"),
+        image.as_os_str(),
+    ]);
+    let image_nest = Nested {
+        top: image.join("deep"),
+    };
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("{} entries", kept_levels + 1)),
+        "{}",
+        show(&out)
+    );
+    drop(image_nest);
+    fs::write(&list, format!("/etc\n{deepest}/d\n")).expect("allowlist");
+    let refused = root.scratch("refused");
+    let out = kaudit_bounded([
+        OsStr::new("assemble"),
+        OsStr::new("--allowlist"),
+        list.as_os_str(),
+        OsStr::new("--from"),
+        root.path().as_os_str(),
+        OsStr::new("--out"),
+        refused.as_os_str(),
+    ]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    let why = format!(
+        "allowlist line 2: {}…: 4097 bytes long: no system call takes a path longer than \
+         4095 bytes (PATH_MAX)",
+        &deepest[..64]
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&why),
+        "{}",
+        show(&out)
+    );
+    assert!(!refused.exists(), "a refused allowlist left an image");
+    drop(nest);
+}

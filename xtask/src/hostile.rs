@@ -5,7 +5,8 @@
 //! - a chain of `C` libraries, each needing the next (`--chain`, 2,000);
 //! - one library with a `DT_RPATH` of 4,000 missing directories and 1,000
 //!   `DT_NEEDED` found in a system directory (`kaudit deps --root` too);
-//! - `D` nested directories (`--dirs`, 30,000).
+//! - `D` nested directories (`--dirs`, 30,000), and how many of them the
+//!   graph keeps (paths up to `PATH_MAX`).
 //!
 //! For each: the scan's wall time, peak memory, the edges it stored and the
 //! graph's size on disk; and the loader's time (`ld.so --list`, the host's
@@ -94,6 +95,23 @@ fn file_size(p: &Path) -> u64 {
         total += std::fs::metadata(&q).map(|m| m.len()).unwrap_or(0);
     }
     total
+}
+
+/// The entries the nested case stored, its longest path, and its
+/// `path-too-long` findings.
+fn nested_stored(db: &Path) -> Result<(i64, i64, i64)> {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let (entries, longest) = c.query_row(
+        "SELECT COUNT(*), COALESCE(MAX(length(path)), 0) FROM file",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let findings = c.query_row(
+        "SELECT COUNT(*) FROM finding WHERE code = 'path-too-long'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok((entries, longest, findings))
 }
 
 fn scan_edges(db: &Path) -> Result<i64> {
@@ -354,6 +372,11 @@ fn nested(kaudit: &Path, tmp: &Path, dirs: usize) -> Result<()> {
             top: None,
         },
     )?;
+    if let Ok((entries, longest, findings)) = nested_stored(&tmp.join("hostile.db")) {
+        println!(
+            "  stored: {entries} entries, the longest path {longest} bytes; {findings} path-too-long finding(s)"
+        );
+    }
     let status = Command::new("rm").arg("-rf").arg(&root).status()?;
     if !status.success() {
         bail!("rm -rf {} failed", root.display());
