@@ -1,27 +1,37 @@
 #!/usr/bin/env bash
-# Build a Debian 12 kubeadm node root into DIR (default target/kubeadm-root): the booted node
-# root of build-node-root.sh plus Kubernetes 1.20.2 built from Debian's own source
-# (build-kubernetes.sh) and set up the way kubeadm expects a node:
+# Build a Debian 12 kubeadm node root into DIR for ROLE (worker or control-plane; defaults:
+# target/kubeadm-ROLE-root, control-plane): the booted node root of build-node-root.sh plus
+# Kubernetes 1.20.2 built from Debian's own source (build-kubernetes.sh), set up the way
+# kubeadm expects a node:
 #
 # - kubeadm, kubelet and kubectl in /usr/bin; kubelet a systemd service with kubeadm's
 #   drop-in (the 10-kubeadm.conf of upstream's packages), enabled;
 # - containerd's CRI plugin for kubelet: the sandbox image k8s.gcr.io/pause:3.2, cgroupfs,
-#   the CNI plugins in /usr/lib/cni;
+#   the CNI plugins in /usr/lib/cni; its overlayfs snapshots on a tmpfs of their own;
 # - crictl: kubeadm 1.20 insists on it and Debian has none (no cri-tools): a small shell
 #   program that answers kubeadm's few questions (info, inspecti, pull, pods) through ctr;
-# - the images, without a registry: the tags `kubeadm config images list` prints for
-#   v1.20.2, each a docker archive made here — pause (static, from the source's build/pause),
-#   etcd (Debian's etcd-server, with its library closure computed by `kaudit deps`),
+# - the images the role runs, without a registry, preloaded: the tags
+#   `kubeadm config images list` prints for v1.20.2, each a docker archive made here (into
+#   target/kubeadm-images, once) — pause (static, from the source's build/pause), etcd
+#   (Debian's etcd-server, with its library closure computed by `kaudit deps`),
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy (with iptables, its
 #   closure in the node root computed by `kaudit deps`), and busybox for workload pods —
 #   imported into containerd's store in the root (k8s.io namespace), unpacked on first use.
-#   CoreDNS is not in Debian: its image is not made (kubeadm init skips the addon).
+#   A control plane gets pause, etcd, the three control-plane components and kube-proxy; a
+#   worker pause, kube-proxy and busybox. CoreDNS is not in Debian: its image is not made
+#   (kubeadm init skips the addon).
 #
 # Kept when complete. Run as root on Debian 12: KAUDIT=PATH names the kaudit to use
 # (default target/release/kaudit, built when absent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root="${1:-target/kubeadm-root}"
+role="${2:-control-plane}"
+root="${1:-target/kubeadm-$role-root}"
+case "$role" in
+worker) want=(pause kube-proxy busybox) ;;
+control-plane) want=(pause etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy) ;;
+*) echo "build-kubeadm-root: ROLE is worker or control-plane, not $role" >&2; exit 2 ;;
+esac
 kaudit="${KAUDIT:-target/release/kaudit}"
 version=1.20.2
 log() { echo "build-kubeadm-root: $*" >&2; }
@@ -38,7 +48,7 @@ bash examples/build-node-root.sh target/node-root
 [ -x "$kaudit" ] || cargo build --release --locked --quiet
 
 log "copying the node root to $root"
-rm -rf "$root" "$root.images" "$root.complete"
+rm -rf "$root" "$root.complete"
 cp -a target/node-root "$root"
 install -m 755 "$bin/kubeadm" "$bin/kubelet" "$bin/kubectl" "$root/usr/bin/"
 
@@ -159,9 +169,11 @@ esac
 EOF
 chmod 755 "$root/usr/bin/crictl"
 
-# the images
-images="$root.images"
-mkdir -p "$images"
+# the images, made once from the node root (target/kubeadm-images)
+node=target/node-root
+images=target/kubeadm-images
+exec 7>"$images.lock"
+flock 7
 # image DIR NAME:TAG ENTRYPOINT...: a docker archive (one layer) of DIR as images/NAME.tar
 image() {
     local dir=$1 tag=$2 file
@@ -202,6 +214,9 @@ closure() {
             (cd "$from" && cp -L --parents ".$p" "$dir/")
         done
 }
+if [ ! -e "$images/.complete" ]; then
+rm -rf "$images"
+mkdir -p "$images"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 tags=$("$bin/kubeadm" config images list --kubernetes-version "v$version")
@@ -220,7 +235,7 @@ done
 # etcd: Debian's etcd-server with the C library it loads, as kaudit resolves its closure
 log "fetching etcd-server and libc6"
 mkdir -p "$stage/debs" "$stage/etcd-pkg" "$stage/etcd/var/lib/etcd" "$stage/etcd/tmp"
-libc=$(chroot "$root" dpkg-query -W -f='${Version}' libc6)
+libc=$(chroot "$node" dpkg-query -W -f='${Version}' libc6)
 (cd "$stage/debs" && apt-get download -qq etcd-server "libc6=$libc" 2>/dev/null)
 for d in "$stage"/debs/*.deb; do dpkg -x "$d" "$stage/etcd-pkg"; done
 closure "$stage/etcd-pkg" "$stage/etcd" /usr/bin/etcd
@@ -230,23 +245,25 @@ image "$stage/etcd" "$(tag etcd)" /usr/bin/etcd
 # with dlopen, which no closure shows, go whole)
 mkdir -p "$stage/kube-proxy/usr/local/bin" "$stage/kube-proxy/run" "$stage/kube-proxy/tmp"
 install -m 755 "$bin/kube-proxy" "$stage/kube-proxy/usr/local/bin/"
-closure "$root" "$stage/kube-proxy" /usr/sbin/xtables-nft-multi
+closure "$node" "$stage/kube-proxy" /usr/sbin/xtables-nft-multi
 for t in iptables ip6tables; do
     for s in "" -save -restore; do ln -s xtables-nft-multi "$stage/kube-proxy/usr/sbin/$t$s"; done
 done
-(cd "$root" && cp -a --parents ./usr/lib/x86_64-linux-gnu/xtables "$stage/kube-proxy/")
+(cd "$node" && cp -a --parents ./usr/lib/x86_64-linux-gnu/xtables "$stage/kube-proxy/")
 image "$stage/kube-proxy" "$(tag kube-proxy)" /usr/local/bin/kube-proxy
 
 # busybox for workload pods
 mkdir -p "$stage/busybox/bin"
-install -m 755 "$root/opt/busybox/bin/busybox" "$stage/busybox/bin/busybox"
+install -m 755 "$node/opt/busybox/bin/busybox" "$stage/busybox/bin/busybox"
 for a in sh sleep cat echo ls hostname wget ip ps true; do ln -s busybox "$stage/busybox/bin/$a"; done
 image "$stage/busybox" docker.io/library/busybox:1.35 /bin/sh
 
+touch "$images/.complete"
+fi
 # imported into the root's containerd store: containerd of the root, in namespaces of its
 # own (PID, mount), on a socket of its own, without its CRI plugin; nothing is unpacked (the
 # node unpacks what it runs)
-log "importing $(ls "$images" | wc -l) images into $root/var/lib/containerd"
+log "importing ${want[*]} into $root/var/lib/containerd"
 mkdir -p "$root/var/lib/containerd"
 unshare --mount --pid --fork --kill-child bash -euo pipefail -c '
     root=$1 images=$2
@@ -259,11 +276,12 @@ unshare --mount --pid --fork --kill-child bash -euo pipefail -c '
     printf "version = 2\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n" >"$root/tmp/config.toml"
     chroot "$root" containerd --config /tmp/config.toml --address /run/import.sock >"$root/tmp/log" 2>&1 &
     for _ in $(seq 100); do [ -S "$root/run/import.sock" ] && break; sleep 0.1; done
-    for f in "$root"/tmp/images/*.tar; do
-        chroot "$root" ctr --address /run/import.sock -n k8s.io images import --no-unpack "/tmp/images/${f##*/}" >/dev/null
+    shift 2
+    for f in "$@"; do
+        chroot "$root" ctr --address /run/import.sock -n k8s.io images import --no-unpack "/tmp/images/$f.tar" >/dev/null
     done
     chroot "$root" ctr --address /run/import.sock -n k8s.io images ls -q
     kill %1; wait
-' import "$(realpath "$root")" "$(realpath "$images")" >&2
+' import "$(realpath "$root")" "$(realpath "$images")" "${want[@]}" >&2
 touch "$root.complete"
 log "done: $root"
