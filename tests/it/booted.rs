@@ -496,8 +496,7 @@ timeout = "60s"
 "#),
     )
     .unwrap();
-    // without its peer, nothing runs
-    let refused = kaudit_cmd([
+    let mut args: Vec<String> = [
         "trace",
         "--root",
         root.to_str().unwrap(),
@@ -507,9 +506,11 @@ timeout = "60s"
         &hostname,
         "--db",
         db.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
+    ]
+    .map(String::from)
+    .to_vec();
+    // without its peer, nothing runs
+    let refused = kaudit_cmd(&args).output().unwrap();
     assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("--peer cp=ROOT"),
@@ -517,22 +518,14 @@ timeout = "60s"
         show(&refused)
     );
     assert!(!db.exists(), "a refused run touched the graph");
+    args.extend([
+        "--subnet".into(),
+        "10.79.0.0/24".into(),
+        "--peer".into(),
+        format!("cp={}", root.display()),
+    ]);
     let out = run_with_timeout(
-        kaudit_cmd([
-            "trace",
-            "--root",
-            root.to_str().unwrap(),
-            "--scenario",
-            scenario.to_str().unwrap(),
-            "--hostname",
-            &hostname,
-            "--subnet",
-            "10.79.0.0/24",
-            "--peer",
-            &format!("cp={}", root.display()),
-            "--db",
-            db.to_str().unwrap(),
-        ]),
+        kaudit_cmd(&args),
         Duration::from_secs(300),
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
