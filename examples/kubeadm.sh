@@ -82,13 +82,13 @@ $kaudit why --db "$db" --profile "$worker" /usr/bin/kubelet
 $kaudit why --db "$db" --profile "$worker" --all /usr/lib/x86_64-linux-gnu/libseccomp.so.2.5.4 >target/kubeadm-why-seccomp.txt
 # the chain through runc, as kubelet's pods start (every chain: target/kubeadm-why-seccomp.txt)
 if ! grep -q 'DT_NEEDED "libseccomp.so.2" of /usr/sbin/runc' target/kubeadm-why-seccomp.txt ||
-    ! grep -q 'executed by runc\[.*step "\(join\|pod\)"' target/kubeadm-why-seccomp.txt; then
+    ! grep -q 'executed by runc\[.* of \(kubeadm-join\|kubelet\|kube-pod\) ' target/kubeadm-why-seccomp.txt; then
     echo "libseccomp is not kept through runc as the pods start" >&2
     exit 1
 fi
 echo "/usr/lib/x86_64-linux-gnu/libseccomp.so.2.5.4, through runc (one of its chains):"
 grep -m1 -o 'needed: DT_NEEDED "libseccomp.so.2" of /usr/sbin/runc.*' target/kubeadm-why-seccomp.txt | cut -c1-150
-grep -m2 -o 'executed by runc\[.*step "\(join\|pod\)" of [a-z-]* (run [0-9]*)' target/kubeadm-why-seccomp.txt
+grep -m3 -o 'executed by runc\[.* of \(kubeadm-join\|kubelet\|kube-pod\) (run [0-9]*)' target/kubeadm-why-seccomp.txt
 echo
 $kaudit docs --db "$db" --profile "$worker" --out target/kubeadm-worker-docs
 $kaudit docs --db "$cpdb" --profile "$cp" --out target/kubeadm-control-plane-docs
