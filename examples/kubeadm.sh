@@ -110,26 +110,26 @@ end=$(now)
 
 # the negative: the worker image without a file only the Kubernetes scenarios need
 echo
-echo "the worker image without /usr/bin/crictl must fail (kaudit verify --scenario kubeadm-join):"
+echo "the worker image without /usr/bin/kubeadm must fail (kaudit verify --scenario kubeadm-join):"
 t=$(now)
-broken=target/kubeadm-worker-image-without-crictl
+broken=target/kubeadm-worker-image-without-kubeadm
 rm -rf "$broken"
 cp -a "$image" "$broken"
-rm "$broken/usr/bin/crictl"
+rm "$broken/usr/bin/kubeadm"
 set +e
 $kaudit verify --db "$db" --profile "$worker" --root "$broken" --scenario kubeadm-join >target/kubeadm-negative.out 2>&1
 status=$?
 set -e
 rm -rf "$broken"
-grep -E '^(missing-entry|replay-failed)|FAIL join|looked for /usr/bin/crictl' target/kubeadm-negative.out | cut -c1-160
+grep -E '^(missing-entry|replay-failed)|FAIL join|looked for .*/usr/bin/kubeadm' target/kubeadm-negative.out | cut -c1-160
 if [ "$status" != 1 ] || ! grep -q 'FAIL join' target/kubeadm-negative.out ||
-    ! grep -q 'missing-entry: /usr/bin/crictl' target/kubeadm-negative.out; then
-    echo "the image without /usr/bin/crictl was not refused as it must be (exit $status):" >&2
+    ! grep -q 'missing-entry: /usr/bin/kubeadm' target/kubeadm-negative.out; then
+    echo "the image without /usr/bin/kubeadm was not refused as it must be (exit $status):" >&2
     cat target/kubeadm-negative.out >&2
     exit 1
 fi
 echo "refused, as it must be (exit 1)"
-phase "verify of the image without crictl (1 replay, refused)" "$t"
+phase "verify of the image without kubeadm (1 replay, refused)" "$t"
 
 bytes() { find "$1" -type f -printf '%i %s\n' | sort -u | awk '{s += $2} END {print s + 0}'; }
 echo
