@@ -524,10 +524,7 @@ timeout = "60s"
         "--peer".into(),
         format!("cp={}", root.display()),
     ]);
-    let out = run_with_timeout(
-        kaudit_cmd(&args),
-        Duration::from_secs(300),
-    );
+    let out = run_with_timeout(kaudit_cmd(&args), Duration::from_secs(300));
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("at 10.79.0.11"), "{err}");
