@@ -486,7 +486,7 @@ pub(crate) struct TraceArgs {
     /// Booted: boot ROOT too, as node NAME on the run's network, not traced,
     /// on an overlay of its own (repeatable). Steps with `node = "NAME"` run
     /// on it; every step gets its address as $KAUDIT_PEER_<NAME>_ADDRESS (and
-    /// the traced node's as $KAUDIT_NODE_ADDRESS)
+    /// the traced node's as $KAUDIT_NODE_ADDRESS, its name as $KAUDIT_NODE_NAME)
     #[arg(long = "peer", value_name = "NAME=ROOT")]
     pub(crate) peers: Vec<String>,
     /// Booted: one more systemd-nspawn argument (repeatable)

@@ -178,6 +178,7 @@ fn own_mnt_ns() -> Option<u64> {
 /// The run's network and a node booted on it.
 fn boot_node(
     root: &std::path::Path,
+    hostname: &str,
     a: &TraceArgs,
 ) -> Result<(kaudit_tracer::boot::Network, kaudit_tracer::boot::Node), kaudit_tracer::boot::BootError>
 {
@@ -191,10 +192,7 @@ fn boot_node(
         root,
         &mut net,
         &NodeOptions {
-            hostname: a
-                .hostname
-                .clone()
-                .unwrap_or_else(|| kaudit_tracer::boot::DEFAULT_HOSTNAME.to_string()),
+            hostname: hostname.to_string(),
             nspawn_args: a.nspawn_arg.clone(),
             own_overlay: false,
         },
@@ -237,18 +235,13 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     if let Some((flag, _)) = boot_only.iter().find(|(_, given)| *given && !boot) {
         anyhow::bail!("{flag} is for a booted node: it needs --root with --boot (or a scenario with boot = true)");
     }
-    if let Some((name, _)) = peer_roots.iter().find(|(n, _)| {
-        n.as_str()
-            == a.hostname
-                .as_deref()
-                .unwrap_or(kaudit_tracer::boot::DEFAULT_HOSTNAME)
-    }) {
-        anyhow::bail!("--peer {name}: the traced node has that name (--hostname)");
-    }
     let hostname = a
         .hostname
         .clone()
         .unwrap_or_else(|| kaudit_tracer::boot::DEFAULT_HOSTNAME.to_string());
+    if let Some((name, _)) = peer_roots.iter().find(|(n, _)| *n == hostname) {
+        anyhow::bail!("--peer {name}: the traced node has that name (--hostname)");
+    }
     // the nodes the scenario's steps run on: booted beside the traced one, or the traced one
     if let Some((name, _, s, _)) = &scenario {
         for p in &s.peers {
@@ -425,7 +418,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     let mut boot_failed = None;
     if boot {
         let r = root.as_deref().expect("booting needs --root");
-        match boot_node(r, a) {
+        match boot_node(r, &hostname, a) {
             Ok((mut net, node)) => {
                 report.push(format!(
                     "  node {} booted on {} at {} (init is process {} here)",

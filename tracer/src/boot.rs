@@ -394,11 +394,12 @@ fn find_leader(parent: u32) -> Option<i32> {
 /// mount namespace and remounts each one; no program of the node runs), as
 /// soon as nspawn has mounted them, before init starts services.
 #[allow(unsafe_code)]
-fn writable_cgroups(leader: i32) {
+fn writable_like_a_machine(leader: i32) {
     use nix::mount::MsFlags;
     let deadline = Instant::now() + Duration::from_secs(5);
     // nspawn mounts them one after the other before it runs init: wait
-    // for init (the leader is no longer nspawn's own program)
+    // for init (the leader is no longer nspawn's own program); what is not
+    // there then (a cgroup v2 machine has no v1 hierarchies) never comes
     while Instant::now() < deadline {
         let comm = std::fs::read_to_string(format!("/proc/{leader}/comm")).unwrap_or_default();
         if comm.trim() != "systemd-nspawn" {
@@ -406,45 +407,39 @@ fn writable_cgroups(leader: i32) {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    let mounts = loop {
-        let info = std::fs::read_to_string(format!("/proc/{leader}/mountinfo")).unwrap_or_default();
-        // (mount point, per-mount flags) of each read-only v1 hierarchy
-        let ro: Vec<(std::ffi::CString, MsFlags)> = info
-            .lines()
-            .filter_map(|l| {
-                let (left, right) = l.split_once(" - ")?;
-                let f: Vec<&str> = left.split(' ').collect();
-                let fstype = right.split(' ').next()?;
-                if fstype != "cgroup" || f.len() < 6 {
-                    return None;
+    // init runs: nspawn's mounts are all in place, read once
+    let info = std::fs::read_to_string(format!("/proc/{leader}/mountinfo")).unwrap_or_default();
+    // (mount point, per-mount flags) of each read-only v1 hierarchy
+    let mounts: Vec<(std::ffi::CString, MsFlags)> = info
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let f: Vec<&str> = left.split(' ').collect();
+            let fstype = right.split(' ').next()?;
+            if fstype != "cgroup" || f.len() < 6 {
+                return None;
+            }
+            let opts: Vec<&str> = f[5].split(',').collect();
+            if !opts.contains(&"ro") {
+                return None;
+            }
+            let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND;
+            for (o, fl) in [
+                ("nosuid", MsFlags::MS_NOSUID),
+                ("nodev", MsFlags::MS_NODEV),
+                ("noexec", MsFlags::MS_NOEXEC),
+                ("relatime", MsFlags::MS_RELATIME),
+            ] {
+                if opts.contains(&o) {
+                    flags |= fl;
                 }
-                let opts: Vec<&str> = f[5].split(',').collect();
-                if !opts.contains(&"ro") {
-                    return None;
-                }
-                let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND;
-                for (o, fl) in [
-                    ("nosuid", MsFlags::MS_NOSUID),
-                    ("nodev", MsFlags::MS_NODEV),
-                    ("noexec", MsFlags::MS_NOEXEC),
-                    ("relatime", MsFlags::MS_RELATIME),
-                ] {
-                    if opts.contains(&o) {
-                        flags |= fl;
-                    }
-                }
-                Some((std::ffi::CString::new(f[4]).ok()?, flags))
-            })
-            .collect();
-        if !ro.is_empty() || Instant::now() >= deadline {
-            break ro;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
+            }
+            Some((std::ffi::CString::new(f[4]).ok()?, flags))
+        })
+        .collect();
     // /proc/sys stays read-only but for the node's own network namespace's
     // settings, which nspawn leaves read-only too when the namespace is not
     // of its making: the node's CNI bridge turns forwarding on there
-    let info = std::fs::read_to_string(format!("/proc/{leader}/mountinfo")).unwrap_or_default();
     let net_mounted = info
         .lines()
         .any(|l| l.split(' ').nth(4) == Some("/proc/sys/net"));
@@ -671,7 +666,7 @@ impl Node {
         };
         // nspawn's own messages are not read further
         drop(nspawn.stderr.take());
-        writable_cgroups(leader);
+        writable_like_a_machine(leader);
         Ok(Node {
             name: opts.hostname.clone(),
             nspawn,
