@@ -45,7 +45,7 @@ $kaudit scan --root "$cproot" --db "$cpdb"
 phase "scans" "$t"
 echo
 
-ready="READY=systemctl is-system-running --quiet && ip -4 -o addr show host0 | grep -q inet"
+ready="ADDRESS_ON=host0"
 peer=(--peer "control-plane=$cproot")
 echo "tracing the worker (kubeadm-worker: each scenario joins a control plane booted beside it):"
 t=$(now)

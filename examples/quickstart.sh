@@ -33,7 +33,7 @@ echo "tracing the containerd-node profile's scenarios inside the node root:"
 # boot: the root's own systemd as PID 1 of a container on a network of the run's own,
 # until it is running with an address from the run's DHCP server, then 2 s more
 $kaudit trace --db "$db" --root "$root" --scenario boot --param SETTLE=2 --param TIMEOUT=2m \
-    --param "READY=systemctl is-system-running --quiet && ip -4 -o addr show host0 | grep -q inet" 2>&1 |
+    --param ADDRESS_ON=host0 2>&1 |
     sed -n '1p'
 for s in containerd-run runc-run crun-run cni-bridge; do
     $kaudit trace --db "$db" --root "$root" --scenario "$s" 2>&1 | sed -n '1p'

@@ -230,6 +230,11 @@ fn containerd_run_and_runc_run_pass_inside_a_real_node_root() {
         !has(&v, |p, _| p == "/bin/busybox"),
         "a container path was recorded as the node's"
     );
+    // the bundle is the harness's: its tools are not the node's needs
+    assert!(
+        !has(&v, |p, _| ["/usr/bin/sed", "/usr/bin/rm", "/usr/bin/mkdir"].contains(&p)),
+        "the harness step's tools were recorded"
+    );
 
     let v = trace_scenario(&root, &db, "crun-run");
     assert!(has(&v, |p, k| p == "/usr/bin/crun" && k == "exec"));

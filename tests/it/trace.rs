@@ -620,6 +620,101 @@ fn trace_with_root_runs_inside_it_and_records_paths_inside_it() {
     );
 }
 
+/// A harness step runs here with the machine's tools, the root at
+/// `$KAUDIT_ROOT`: neither what it reads in the root nor the node's own
+/// programs it runs there are recorded, while the workload step's are.
+#[test]
+fn a_harness_steps_accesses_and_names_are_not_the_nodes() {
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    let root = crate::support::FixtureRoot::glibc(crate::support::Layout::UsrMerged);
+    root.install(Path::new("/bin/dash"), "/usr/bin/sh");
+    root.install(&std::fs::canonicalize("/bin/cat").unwrap(), "/usr/bin/cat");
+    root.install(&std::fs::canonicalize("/bin/true").unwrap(), "/usr/bin/true");
+    root.write("/etc/greeting", "hello from inside\n");
+    root.write("/etc/harness-only", "read by the harness\n");
+    root.write("/etc/checked", "checked by the harness\n");
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("scenarios");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("h.toml"),
+        r#"description = "a workload between harness steps"
+[[step]]
+name = "prepare"
+harness = true
+run = "test -n \"$KAUDIT_ROOT\" && test \"$KAUDIT_ROOT\" != / && chroot \"$KAUDIT_ROOT\" /usr/bin/cat /etc/harness-only && chroot \"$KAUDIT_ROOT\" /usr/bin/true"
+expect = { stdout_contains = "read by the harness" }
+[[step]]
+name = "work"
+run = "cat /etc/greeting"
+expect = { stdout_contains = "hello from inside" }
+[[step]]
+name = "check"
+harness = true
+run = "cat \"$KAUDIT_ROOT/etc/checked\""
+"#,
+    )
+    .unwrap();
+    let db = t.path().join("t.db");
+    let out = kaudit(args(
+        &["trace", "--scenario", "h", "--root"],
+        &[
+            root.path().as_os_str(),
+            "--scenarios".as_ref(),
+            dir.as_os_str(),
+            "--db".as_ref(),
+            db.as_os_str(),
+        ],
+    ));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = accessed(&db, "h");
+    let all: Vec<(String, String, String)> = v["accesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["path"].as_str().unwrap_or("").to_string(),
+                a["kind"].as_str().unwrap().to_string(),
+                a["step"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        all.iter()
+            .any(|(p, k, s)| p == "/etc/greeting" && k == "open" && s == "work"),
+        "the workload's read is missing: {all:#?}"
+    );
+    for p in ["/etc/harness-only", "/etc/checked", "/usr/bin/true"] {
+        assert!(
+            !all.iter().any(|(q, _, _)| q == p),
+            "{p} was recorded, though only a harness step used it: {all:#?}"
+        );
+    }
+    assert!(
+        all.iter().all(|(_, _, s)| s != "prepare" && s != "check"),
+        "an access is attributed to a harness step: {all:#?}"
+    );
+    let names = kaudit(args(
+        &["accessed", "--scenario", "h", "--names", "--format", "json", "--db"],
+        &[db.as_os_str()],
+    ));
+    let text = String::from_utf8_lossy(&names.stdout);
+    assert!(text.contains("/etc/greeting"), "{text}");
+    assert!(
+        !text.contains("harness-only") && !text.contains("/usr/bin/true"),
+        "a harness step's names were recorded: {text}"
+    );
+}
+
 /// A trace killed with SIGKILL keeps what it stored; the next trace clears
 /// its control group and settles its run as `interrupted`.
 #[test]

@@ -11,6 +11,7 @@
 //! - [`record`]: each (file, access kind) once per run, with the first
 //!   process and step and a count;
 //! - [`inuse`]: files already in use when tracing starts;
+//! - [`harness`]: the processes of harness steps, whose accesses are not recorded;
 //! - [`names`]: the paths programs ask for and the results (BPF);
 //! - [`run`]: starting, stepping and stopping a trace;
 //! - [`contain`]: the control group every started process is born in, killed
@@ -27,6 +28,7 @@ pub mod boot;
 pub mod contain;
 pub mod fan;
 pub mod fid;
+pub mod harness;
 pub mod inuse;
 pub mod names;
 pub mod procinfo;

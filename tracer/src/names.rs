@@ -247,6 +247,10 @@ impl Joiner {
     }
 
     fn enter(&mut self, h: &Hdr, path: &[u8]) {
+        // a harness step's process: not the workload
+        if crate::harness::is_harness(h.tgid as i32) {
+            return;
+        }
         // a peer node's process (its root on that node's own overlay): not
         // the workload
         if [h.root.0, h.pwd.0, h.dir.0]

@@ -403,6 +403,10 @@ impl EventSink for Sink<'_> {
                         None => return self.suppress,
                     },
                 };
+                // a harness step's processes (preparing, waiting, checking)
+                if crate::harness::is_harness(pid) {
+                    return false;
+                }
                 // the harness's own accesses (a booted node's container
                 // manager reading the root's os-release) are not the node's;
                 // never suppressed, so that the node's own are still seen

@@ -257,10 +257,62 @@ fn run_step(
         .as_deref()
         .and_then(|t| parse_duration(&substitute(t, params)))
         .unwrap_or(DEFAULT_TIMEOUT);
-    let mut c = command(&text, env, place);
+    // a harness step: here, with the machine's tools, the node's root at
+    // $KAUDIT_ROOT; its process group is left out of the record
+    let mut harness_env;
+    let (env, place) = if st.harness {
+        harness_env = env.clone();
+        harness_env.insert(
+            "KAUDIT_ROOT".into(),
+            place
+                .root()
+                .unwrap_or_else(|| PathBuf::from("/"))
+                .to_string_lossy()
+                .into_owned(),
+        );
+        if let Place::Node(pid) = place {
+            harness_env.insert("KAUDIT_NODE_PID".into(), pid.to_string());
+        }
+        (&harness_env, Place::Host)
+    } else {
+        (env, place)
+    };
+    let mut c = match &st.netns {
+        None => command(&text, env, place),
+        Some(ns) => {
+            let ns = host_path(place, &substitute(ns, params));
+            let mut argv: Vec<std::ffi::OsString> =
+                vec!["nsenter".into(), format!("--net={}", ns.display()).into()];
+            match place {
+                Place::Node(_) => {
+                    return StepOutcome {
+                        name: name.into(),
+                        ok: false,
+                        message: "`netns` applies to a run that is not booted (a booted node has a network of its own)".into(),
+                    }
+                }
+                Place::Chroot(r) => {
+                    argv.push("/usr/sbin/chroot".into());
+                    argv.push(r.as_os_str().to_owned());
+                }
+                Place::Host => {}
+            }
+            argv.extend(["/bin/sh".into(), "-c".into(), text.clone().into()]);
+            let mut c = command_at(Place::Host, &argv);
+            c.envs(env).process_group(0);
+            c
+        }
+    };
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = match c.spawn() {
-        Ok(ch) => ch,
+        Ok(ch) => {
+            // its group is its own pid (it runs the machine's shell first,
+            // outside the traced root, before it can touch anything there)
+            if st.harness {
+                crate::harness::begin(ch.id() as i32);
+            }
+            ch
+        }
         Err(e) => {
             return StepOutcome {
                 name: name.into(),
@@ -278,6 +330,10 @@ fn run_step(
     } else {
         // what the step left running in its group goes too
         let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+    }
+    if st.harness {
+        tracer.sync(Duration::from_secs(5));
+        crate::harness::end(child.id() as i32);
     }
     // a process that left the group (setsid, double fork) may still hold
     // the pipes: what it wrote so far is taken, the rest is not waited for

@@ -17,6 +17,10 @@
 //! run = "ctr run --rm --rootfs ${ROOTFS} c1 /bin/sh -c 'echo ok'"
 //! expect = { exit = 0, stdout_contains = "ok" }
 //! timeout = "60s"
+//! [[step]]
+//! name = "check"
+//! harness = true                             # prepares, waits or checks: not recorded
+//! run = "test -s $KAUDIT_ROOT/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db"
 //! [[cleanup]]
 //! run = "ctr containers rm c1 || true"
 //! ```
@@ -91,6 +95,19 @@ pub struct Step {
     /// instead of the traced one: the harness of a scenario that needs a
     /// second node (a control plane to join).
     pub node: Option<String>,
+    /// The step prepares, waits or checks (writes a bundle, waits for a
+    /// port, checks a result): it runs here, with the machine's own tools,
+    /// the node's root at `$KAUDIT_ROOT` (and a booted node's init at
+    /// `$KAUDIT_NODE_PID`); what its processes do is not recorded, so the
+    /// image need not hold its tools. A `run` step only.
+    #[serde(default)]
+    pub harness: bool,
+    /// The step runs in this network namespace: a file inside the root, as
+    /// `ip netns add` makes them under `/run/netns` (a stand-in for the
+    /// node's own network, made by a harness step). kaudit enters it with
+    /// the machine's `nsenter`, so the node need not hold a tool for it. A
+    /// `run` step of a run that is not booted.
+    pub netns: Option<String>,
 }
 
 /// A scenario file.
@@ -190,6 +207,18 @@ impl Scenario {
                         format!("{what}: give exactly one of `run` or `daemon`"),
                     ))
                 }
+            }
+            if st.harness && st.daemon.is_some() {
+                return Err(ScenarioError::Invalid(
+                    path.to_path_buf(),
+                    format!("{what}: a `daemon` step cannot be `harness` (what a node runs in the background is the node's)"),
+                ));
+            }
+            if st.netns.is_some() && st.daemon.is_some() {
+                return Err(ScenarioError::Invalid(
+                    path.to_path_buf(),
+                    format!("{what}: `netns` applies to a `run` step"),
+                ));
             }
             if st.ready.is_some() && st.daemon.is_none() {
                 return Err(ScenarioError::Invalid(
