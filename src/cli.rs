@@ -166,6 +166,23 @@ pub(crate) enum Command {
     /// status 1 when anything fails, whether or not stdout is read. Needs
     /// root for the replays.
     Verify(VerifyArgs),
+    /// Prove every kept entry of an image necessary, or say which are not
+    ///
+    /// For each entry of the profile's allowlist (directories aside): an
+    /// include keeps it with its reason; or it is the interpreter, a
+    /// DT_NEEDED object or a symlink on the way of the load of an object
+    /// shown necessary (a loader proof); or the scenarios that used it,
+    /// replayed inside the image with it hidden (a whiteout in the replay's
+    /// overlay: the image is never written), fail (a replay proof: the
+    /// first failing step and its message). Replays hide many entries at
+    /// once and split a group only when it fails; a last replay of every
+    /// scenario hides every entry not shown necessary at once. The proofs
+    /// go into the graph (kaudit why, kaudit docs, kaudit allowlist
+    /// --proven, kaudit check); the entries not shown necessary go to
+    /// stdout, the summary and the time against one replay of every
+    /// scenario to stderr. Exit status 0 when every entry is shown necessary
+    /// or included, 1 otherwise. Needs root.
+    Prove(crate::prove::Args),
     /// The findings of the graph: per-path problems the scan recorded
     ///
     /// Each finding once: its severity, its stable code (docs/findings.md),
@@ -405,6 +422,11 @@ pub(crate) struct AllowlistArgs {
     /// End each path with NUL instead of a newline (`rsync --from0`, `tar --null`)
     #[arg(long, short = '0')]
     pub(crate) null: bool,
+    /// Leave out the entries the last `kaudit prove` of the profile did not
+    /// show necessary (a 1-minimal image; an entry kept since that proof
+    /// stays until it is proven)
+    #[arg(long)]
+    pub(crate) proven: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -535,6 +557,15 @@ pub(crate) struct TraceArgs {
     /// Test mode: wait this many milliseconds before reading events
     #[arg(long, hide = true, default_value_t = 0)]
     pub(crate) test_reader_delay_ms: u64,
+    /// With --root: hide the entries FILE lists (absolute paths inside the
+    /// root, one per line) from the run, with whiteouts in the overlay's
+    /// writable layer (kaudit prove: the root itself is never written)
+    #[arg(long, value_name = "FILE", requires = "root", hide = true)]
+    pub(crate) hide: Option<PathBuf>,
+    /// No step runs longer than this (`30s`), whatever its own timeout
+    /// (kaudit prove: a replay that hangs without a file fails in time)
+    #[arg(long, value_name = "DURATION", requires = "scenario", hide = true)]
+    pub(crate) step_timeout_max: Option<String>,
     /// The command and its arguments (with --name)
     #[arg(last = true, value_name = "COMMAND")]
     pub(crate) command: Vec<std::ffi::OsString>,
@@ -696,6 +727,7 @@ pub(crate) fn run() -> i32 {
         Command::Docs(a) => crate::report::docs(&cli, a),
         Command::Assemble(a) => crate::assemble::run(&cli, a),
         Command::Verify(a) => crate::verify::run(&cli, a),
+        Command::Prove(a) => crate::prove::run(&cli, a),
         Command::Findings(a) => crate::findings::run(&cli, a),
         Command::Owner(a) => crate::packages::owner(&cli, a),
         Command::Packages(a) => crate::packages::packages(&cli, a),

@@ -12,6 +12,7 @@ mod findings;
 mod manual;
 mod packages;
 mod printer;
+mod prove;
 mod report;
 mod say;
 mod scan;

@@ -116,10 +116,40 @@ pub(crate) fn allowlist(cli: &Cli, a: &AllowlistArgs) -> Result<i32> {
     let profile = Profile::load(&a.profile)?;
     let sel = select(&db, Some(&profile))?;
     let mut graph = Graph::new(&db);
-    let c = crate::say::timed("closure", || {
+    let mut c = crate::say::timed("closure", || {
         closure::compute(&mut graph, &sel.runs, Some(&profile))
     })?;
     remember(&db, &sel, &profile, &c);
+    if a.proven {
+        let Some((run, proofs)) = db.proofs(&profile.name)? else {
+            bail!(
+                "profile {} has no proofs in {}: run kaudit prove --profile {} --root IMAGE first",
+                profile.name,
+                cli.db.display(),
+                a.profile.display()
+            );
+        };
+        let unproven: std::collections::HashSet<&[u8]> = proofs
+            .iter()
+            .filter(|r| r.kind == "unproven")
+            .map(|r| r.path.as_slice())
+            .collect();
+        let proven: std::collections::HashSet<&[u8]> =
+            proofs.iter().map(|r| r.path.as_slice()).collect();
+        let before = c.listed().count();
+        let new = c
+            .listed()
+            .filter(|(p, _)| !proven.contains(p.as_slice()))
+            .count();
+        c.entries.retain(|p, _| !unproven.contains(p.as_slice()));
+        crate::say::note(format_args!(
+            "--proven: {} entries not shown necessary left out (the proof of {}, {} replays); {} kept entries have no proof yet and stay",
+            before - c.listed().count(),
+            show(&run.image),
+            run.replays,
+            new
+        ));
+    }
     let body = match a.format {
         ReportFormat::Text => {
             let sep = if a.null { b'\0' } else { b'\n' };
@@ -351,6 +381,19 @@ fn answer(
         }
         return Ok(1);
     };
+    // what the last proof of the profile showed of it
+    let proof = match profile {
+        Some(p) => db
+            .proofs(&p.name)?
+            .and_then(|(_, rows)| rows.into_iter().find(|r| r.path == path)),
+        None => None,
+    };
+    let proof_line = proof.as_ref().map(|r| match r.kind.as_str() {
+        "unproven" => format!("not shown necessary: {}", r.detail),
+        "replay" | "loader" => format!("necessary ({} proof): {}", r.kind, r.detail),
+        "include" => format!("kept by an include: {}", r.detail),
+        _ => format!("{}: {}", r.kind, r.detail),
+    });
     let (reasons, more) = k.reasons(path)?.unwrap_or_default();
     // the reasons besides the one the chain starts with (the text says
     // how many; JSON says how many and lists those recorded)
@@ -371,11 +414,17 @@ fn answer(
                 }
             }
             out.write_all(why::render_init(&init).as_bytes())?;
+            if let Some(l) = &proof_line {
+                writeln!(out, "{l}")?;
+            }
         }
         ReportFormat::Json => {
             let v = serde_json::json!({
                 "path": show(path),
                 "kept": true,
+                "proof": proof.as_ref().map(|r| serde_json::json!({
+                    "kind": r.kind, "scenario": r.scenario, "step": r.step, "detail": r.detail,
+                })),
                 "chain": hops,
                 "reasons": reasons,
                 "reasons_total": reasons.len() + more,

@@ -114,6 +114,24 @@ pub(crate) fn load_scenario(
     kaudit_tracer::scenario::Scenario::load(name_or_path, &scenario_dirs(given), BUILTIN_SCENARIOS)
 }
 
+/// The entries `--hide FILE` lists: one absolute path inside the root per
+/// line (bytes, not necessarily UTF-8), each checked.
+fn read_hide_list(f: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let text = std::fs::read(f).with_context(|| format!("--hide {}", f.display()))?;
+    let mut out = Vec::new();
+    for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        if !kaudit_tracer::rootns::hideable(line) {
+            anyhow::bail!(
+                "--hide {}: {:?} is not an absolute path inside the root",
+                f.display(),
+                String::from_utf8_lossy(line)
+            );
+        }
+        out.push(line.to_vec());
+    }
+    Ok(out)
+}
+
 /// `--peer NAME=ROOT` values: each name a hostname, each root a directory.
 fn parse_peers(given: &[String]) -> anyhow::Result<Vec<(String, std::path::PathBuf)>> {
     let mut out: Vec<(String, std::path::PathBuf)> = Vec::new();
@@ -215,8 +233,16 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     // everything that can be refused is refused before anything runs
     let scenario = match &a.scenario {
         Some(sc) => {
-            let (name, path, s) = load_scenario(sc, a.scenarios.as_deref())?;
+            let (name, path, mut s) = load_scenario(sc, a.scenarios.as_deref())?;
             let params = s.resolve_params(&name, &parse_params(&a.params)?)?;
+            if let Some(max) = &a.step_timeout_max {
+                let max = kaudit_tracer::scenario::parse_duration(max).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--step-timeout-max {max}: not a duration like 500ms, 30s or 2m"
+                    )
+                })?;
+                s.cap_timeouts(&params, max);
+            }
             Some((name, path, s, params))
         }
         None => None,
@@ -260,9 +286,13 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         );
     }
     // before any thread exists: the mount namespace is per thread
+    let hide = match &a.hide {
+        Some(f) => read_hide_list(f)?,
+        None => Vec::new(),
+    };
     let root = match &a.root {
-        Some(r) if boot => Some(kaudit_tracer::rootns::enter_boot(r)?),
-        Some(r) => Some(kaudit_tracer::rootns::enter(r, true)?),
+        Some(r) if boot => Some(kaudit_tracer::rootns::enter_boot(r, &hide)?),
+        Some(r) => Some(kaudit_tracer::rootns::enter(r, true, &hide)?),
         None => None,
     };
     let interrupted = Arc::new(AtomicBool::new(false));

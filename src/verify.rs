@@ -195,7 +195,7 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
             let rdb = scratch.path().join(format!("{s}.db"));
             let t = std::time::Instant::now();
             // as it was traced: with the parameters (and nodes) of the profile's run
-            let args = traced_args(&db, closure.as_ref(), s, &a.peers);
+            let args = traced_args(db.as_ref(), closure.as_ref(), s, &a.peers);
             let r = Command::new(&exe)
                 .arg("--db")
                 .arg(&rdb)
@@ -344,8 +344,8 @@ fn indent(text: &str, n: usize) -> String {
 /// closure was computed from: its `--param NAME=VALUE`s, and a booted
 /// run's `--hostname` and `--peer`s (none without a profile, or for a run
 /// without stored parameters).
-fn traced_args(
-    db: &Option<Db>,
+pub(crate) fn traced_args(
+    db: Option<&Db>,
     closure: Option<&Closure>,
     scenario: &str,
     peers: &[String],

@@ -9,6 +9,7 @@
 pub mod findings;
 pub mod packages;
 pub mod pending;
+pub mod proofs;
 pub mod runs;
 pub mod schema;
 mod store;
@@ -16,6 +17,7 @@ mod store;
 pub use findings::{FindingFilter, FindingRow};
 pub use packages::{OwnedRow, PackageRow};
 pub use pending::PendingRun;
+pub use proofs::{ProofRow, ProofRun};
 pub use runs::{AccessRow, NameRow, NewRun, RunRow};
 pub use store::{Db, DbError, DbView, LoadCache, LoadRow, StoredScan};
 

@@ -222,6 +222,28 @@ ALTER TABLE run ADD COLUMN pid INTEGER;
 ALTER TABLE edge ADD COLUMN file INTEGER REFERENCES file(id) ON DELETE CASCADE;
 ALTER TABLE scan ADD COLUMN load_format INTEGER NOT NULL DEFAULT 1;
 "#,
+    // 12: proofs of necessity (kaudit prove): per profile, each kept
+    // entry's proof, and how the last proof went
+    r#"
+CREATE TABLE proof (
+    profile  TEXT NOT NULL,
+    path     BLOB NOT NULL,
+    kind     TEXT NOT NULL,
+    scenario TEXT,
+    step     TEXT,
+    detail   TEXT NOT NULL,
+    PRIMARY KEY (profile, path)
+) WITHOUT ROWID;
+CREATE TABLE proof_run (
+    profile  TEXT PRIMARY KEY,
+    image    BLOB NOT NULL,
+    made_at  INTEGER NOT NULL,
+    replays  INTEGER NOT NULL,
+    tested   INTEGER NOT NULL,
+    seconds  REAL NOT NULL,
+    baseline REAL NOT NULL
+);
+"#,
 ];
 
 /// `PRAGMA application_id` of a kaudit graph: `kaud` in ASCII. A database

@@ -232,7 +232,8 @@ fn containerd_run_and_runc_run_pass_inside_a_real_node_root() {
     );
     // the bundle is the harness's: its tools are not the node's needs
     assert!(
-        !has(&v, |p, _| ["/usr/bin/sed", "/usr/bin/rm", "/usr/bin/mkdir"].contains(&p)),
+        !has(&v, |p, _| ["/usr/bin/sed", "/usr/bin/rm", "/usr/bin/mkdir"]
+            .contains(&p)),
         "the harness step's tools were recorded"
     );
 

@@ -632,7 +632,10 @@ fn a_harness_steps_accesses_and_names_are_not_the_nodes() {
     let root = crate::support::FixtureRoot::glibc(crate::support::Layout::UsrMerged);
     root.install(Path::new("/bin/dash"), "/usr/bin/sh");
     root.install(&std::fs::canonicalize("/bin/cat").unwrap(), "/usr/bin/cat");
-    root.install(&std::fs::canonicalize("/bin/true").unwrap(), "/usr/bin/true");
+    root.install(
+        &std::fs::canonicalize("/bin/true").unwrap(),
+        "/usr/bin/true",
+    );
     root.write("/etc/greeting", "hello from inside\n");
     root.write("/etc/harness-only", "read by the harness\n");
     root.write("/etc/checked", "checked by the harness\n");
@@ -704,7 +707,15 @@ run = "cat \"$KAUDIT_ROOT/etc/checked\""
         "an access is attributed to a harness step: {all:#?}"
     );
     let names = kaudit(args(
-        &["accessed", "--scenario", "h", "--names", "--format", "json", "--db"],
+        &[
+            "accessed",
+            "--scenario",
+            "h",
+            "--names",
+            "--format",
+            "json",
+            "--db",
+        ],
         &[db.as_os_str()],
     ));
     let text = String::from_utf8_lossy(&names.stdout);

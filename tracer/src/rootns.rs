@@ -28,6 +28,9 @@ pub enum RootError {
     /// A mount step failed.
     #[error("cannot prepare root {0}: {1}: {2}")]
     Mount(PathBuf, String, nix::Error),
+    /// An entry to hide could not be hidden.
+    #[error("cannot hide entries of root {0}: {1}")]
+    Hide(PathBuf, String),
 }
 
 /// `root` as a canonical directory, once this process is in a private mount
@@ -60,11 +63,11 @@ fn private_namespace(root: &Path) -> Result<PathBuf, RootError> {
 /// other thread exists: the mount namespace is per thread. With `overlay`,
 /// `root` is first covered by an overlay whose writable layer is a tmpfs:
 /// the workload writes where it likes, and `root` itself is never written.
-pub fn enter(root: &Path, overlay: bool) -> Result<PathBuf, RootError> {
+pub fn enter(root: &Path, overlay: bool, hide: &[Vec<u8>]) -> Result<PathBuf, RootError> {
     let root = private_namespace(root)?;
     let err = |what: &str, e| RootError::Mount(root.clone(), what.to_string(), e);
     if overlay {
-        cover(&root)?;
+        cover(&root, hide)?;
     }
     mount(
         Some(&root),
@@ -108,10 +111,10 @@ pub fn enter(root: &Path, overlay: bool) -> Result<PathBuf, RootError> {
 /// `systemd-nspawn`. The host's `/run` is covered by a tmpfs in this
 /// namespace, so that what the container manager keeps there for a running
 /// container never reaches the host. Call before any other thread exists.
-pub fn enter_boot(root: &Path) -> Result<PathBuf, RootError> {
+pub fn enter_boot(root: &Path, hide: &[Vec<u8>]) -> Result<PathBuf, RootError> {
     let root = private_namespace(root)?;
     let err = |what: &str, e| RootError::Mount(root.clone(), what.to_string(), e);
-    cover(&root)?;
+    cover(&root, hide)?;
     mount(
         Some(&root),
         &root,
@@ -136,15 +139,58 @@ pub fn enter_boot(root: &Path) -> Result<PathBuf, RootError> {
 /// Cover `root` with an overlay: `root` the read-only lower layer, a fresh
 /// tmpfs the upper one. The tmpfs is mounted on a scratch directory that is
 /// detached and removed again at once (the overlay keeps its layer alive),
-/// so nothing is left on the host.
-fn cover(root: &Path) -> Result<(), RootError> {
-    overlay(root, root)
+/// so nothing is left on the host. Each of `hide` (an absolute path inside
+/// `root`) gets a whiteout in the writable layer: the run does not see it.
+fn cover(root: &Path, hide: &[Vec<u8>]) -> Result<(), RootError> {
+    overlay_hiding(root, root, hide)
+}
+
+/// A path to hide: absolute, without empty, `.` or `..` components, and
+/// not the root itself.
+pub fn hideable(p: &[u8]) -> bool {
+    p.starts_with(b"/")
+        && p.len() > 1
+        && p[1..]
+            .split(|&b| b == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
+}
+
+/// Whiteouts for `hide` in the overlay's writable layer `upper`: each
+/// path's parent directories, then a character device 0/0 in its place
+/// (what overlayfs takes for a removed entry).
+fn whiteouts(upper: &Path, hide: &[Vec<u8>]) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    for p in hide {
+        if !hideable(p) {
+            return Err(format!(
+                "cannot hide {:?}: an absolute path inside the root is needed",
+                String::from_utf8_lossy(p)
+            ));
+        }
+        let at = upper.join(std::ffi::OsStr::from_bytes(&p[1..]));
+        if let Some(parent) = at.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("a whiteout's directory {}: {e}", parent.display()))?;
+        }
+        nix::sys::stat::mknod(
+            &at,
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::empty(),
+            nix::sys::stat::makedev(0, 0),
+        )
+        .map_err(|e| format!("a whiteout for {}: {e}", at.display()))?;
+    }
+    Ok(())
 }
 
 /// Mount at `target` an overlay whose lower layer is `lower` (a peer node's
 /// root, booted but not traced) and whose upper layer is a fresh tmpfs. In
 /// kaudit's private mount namespace (see [`enter_boot`]).
 pub fn overlay(lower: &Path, target: &Path) -> Result<(), RootError> {
+    overlay_hiding(lower, target, &[])
+}
+
+fn overlay_hiding(lower: &Path, target: &Path, hide: &[Vec<u8>]) -> Result<(), RootError> {
     let root = lower;
     let err = |what: &str, e| RootError::Mount(root.to_path_buf(), what.to_string(), e);
     let text = root.to_string_lossy();
@@ -178,6 +224,8 @@ pub fn overlay(lower: &Path, target: &Path) -> Result<(), RootError> {
                 )
             })?;
         }
+        whiteouts(&scratch.join("upper"), hide)
+            .map_err(|e| RootError::Hide(root.to_path_buf(), e))?;
         let opts = format!(
             "lowerdir={},upperdir={},workdir={}",
             root.display(),

@@ -263,6 +263,19 @@ impl Scenario {
         Ok(s)
     }
 
+    /// No step (or cleanup) runs longer than `max`, whatever its own
+    /// timeout (with `params` filled in; 60 s when it has none).
+    pub fn cap_timeouts(&mut self, params: &BTreeMap<String, String>, max: Duration) {
+        for st in self.steps.iter_mut().chain(self.cleanup.iter_mut()) {
+            let own = st
+                .timeout
+                .as_deref()
+                .and_then(|t| parse_duration(&substitute(t, params)))
+                .unwrap_or(Duration::from_secs(60));
+            st.timeout = Some(format!("{}ms", own.min(max).as_millis()));
+        }
+    }
+
     /// The path below `/proc/sys` of a `host_sysctl` name.
     pub fn sysctl_path(name: &str) -> PathBuf {
         Path::new("/proc/sys").join(name.replace('.', "/"))

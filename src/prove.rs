@@ -1,0 +1,756 @@
+//! `kaudit prove`: is every kept entry of a profile's image needed?
+//!
+//! Each kept entry that is not a directory gets a proof, or is said to have
+//! none:
+//! - **include**: a profile include keeps it, with its reason;
+//! - **loader**: it is the interpreter or a `DT_NEEDED` object of an object
+//!   that is itself shown necessary, a symlink on the way of that load, or
+//!   the target of a necessary symlink: without it that object cannot load
+//!   (or the link leads nowhere);
+//! - **replay**: the scenarios that used it, replayed inside the image with
+//!   it hidden (a whiteout in the replay's overlay: the image is never
+//!   written), fail; the first failing step and its message are the proof.
+//!
+//! Replays test many entries at once (group testing): a group whose replays
+//! pass is unneeded as a whole; a failed replay names the hidden entries
+//! its processes looked for (the names the replay's own trace captured, and
+//! the directories it listed), and when that is one entry, the failure is
+//! that entry's proof; otherwise the group is split. Entries removed stay
+//! removed for later tests, so what is left is needed with all the others
+//! gone; a last replay of every scenario with every unneeded entry hidden
+//! checks them together.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use kaudit_analyzer::bytes;
+use kaudit_graph::{Db, ProofRow, ProofRun};
+use kaudit_reports::closure::{self, Closure, Reason};
+use kaudit_reports::graph::Graph;
+use kaudit_reports::profile::Profile;
+use kaudit_reports::{runs, show};
+
+use crate::cli::{Cli, ReportFormat};
+
+/// `kaudit prove` arguments.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The profile (allowlists/NAME.toml): its allowlist, scenarios and includes
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: PathBuf,
+    /// The image assembled from the profile's allowlist (a directory)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) root: PathBuf,
+    /// A directory of scenario files, searched first
+    #[arg(long, value_name = "DIR")]
+    pub(crate) scenarios: Option<PathBuf>,
+    /// Boot ROOT as peer NAME in the replays of booted scenarios that ran
+    /// with a peer of that name (repeatable), as kaudit verify does
+    #[arg(long = "peer", value_name = "NAME=ROOT")]
+    pub(crate) peers: Vec<String>,
+    /// Replays run at once (each in namespaces of its own)
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) jobs: u16,
+    /// text: the entries not shown necessary; json: every kept entry's proof
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub(crate) format: ReportFormat,
+}
+
+/// How one replay went.
+#[derive(Debug, Clone, Default)]
+struct Outcome {
+    passed: bool,
+    scenario: String,
+    step: Option<String>,
+    message: String,
+}
+
+/// What the replays need to know.
+struct Replayer<'a> {
+    exe: PathBuf,
+    image: &'a Path,
+    scenarios_dir: Option<&'a Path>,
+    /// per scenario: its trace arguments and its step cap
+    args: BTreeMap<String, (Vec<String>, String)>,
+    scratch: tempfile::TempDir,
+    count: std::sync::atomic::AtomicU64,
+}
+
+impl Replayer<'_> {
+    /// Replay `scenario` inside the image with `hidden` hidden: the run's
+    /// database is read for the hidden entries it met, then removed.
+    fn replay(&self, scenario: &str, hidden: &BTreeSet<Vec<u8>>) -> Result<(Outcome, Vec<u8>)> {
+        let n = self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let db = self.scratch.path().join(format!("r{n}.db"));
+        let list = self.scratch.path().join(format!("r{n}.hide"));
+        let mut text = Vec::new();
+        for p in hidden {
+            text.extend_from_slice(p);
+            text.push(b'\n');
+        }
+        std::fs::write(&list, text).context("the list of entries to hide")?;
+        let (args, cap) = self.args.get(scenario).cloned().unwrap_or_default();
+        let mut c = Command::new(&self.exe);
+        c.arg("--db")
+            .arg(&db)
+            .args(["trace", "--root"])
+            .arg(self.image)
+            .args(["--scenario", scenario])
+            .args(&args)
+            .arg("--hide")
+            .arg(&list);
+        if !cap.is_empty() {
+            c.args(["--step-timeout-max", &cap]);
+        }
+        if let Some(d) = self.scenarios_dir {
+            c.arg("--scenarios").arg(d);
+        }
+        let r = c.output().context("running a replay")?;
+        let err = String::from_utf8_lossy(&r.stderr).into_owned();
+        let mut o = Outcome {
+            passed: r.status.success(),
+            scenario: scenario.to_string(),
+            ..Outcome::default()
+        };
+        if !o.passed {
+            // "  FAIL step: message" as trace reports it
+            match err
+                .lines()
+                .find_map(|l| l.trim_start().strip_prefix("FAIL "))
+            {
+                Some(f) => {
+                    let (step, msg) = f.split_once(": ").unwrap_or((f, ""));
+                    o.step = Some(step.to_string());
+                    o.message = msg.trim().to_string();
+                }
+                None => {
+                    o.message = err
+                        .lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .unwrap_or("the replay failed")
+                        .trim()
+                        .to_string()
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&list);
+        Ok((o, db.into_os_string().into_encoded_bytes()))
+    }
+}
+
+/// The hidden entries a failed replay met: each name it looked for in vain
+/// whose path (or a directory or symlink on its way, as the source has
+/// them) is hidden, and each hidden entry of a directory it listed.
+fn met(graph: &mut Graph<'_>, db: &Path, hidden: &BTreeSet<Vec<u8>>) -> Result<BTreeSet<Vec<u8>>> {
+    let mut out = BTreeSet::new();
+    let Ok(rd) = Db::open_read(db) else {
+        return Ok(out);
+    };
+    let Some(run) = rd.find_run(None, None)? else {
+        return Ok(out);
+    };
+    let (names, _) = rd.names(run.id)?;
+    let mut seen = BTreeSet::new();
+    for n in names.iter().filter(|n| n.result != "ok") {
+        if !seen.insert(n.path.clone()) {
+            continue;
+        }
+        // the literal path and each directory above it
+        let mut p = n.path.as_slice();
+        loop {
+            if hidden.contains(p) {
+                out.insert(p.to_vec());
+            }
+            if p == b"/" || p.is_empty() {
+                break;
+            }
+            p = bytes::parent(p);
+        }
+        // then as the source resolves it, hop by hop
+        let Some(mut cur) = graph.canonical(&n.path)? else {
+            continue;
+        };
+        for _ in 0..40 {
+            if hidden.contains(&cur) {
+                out.insert(cur.clone());
+                break;
+            }
+            let Some(f) = graph.file(&cur)? else { break };
+            match (&f.link_target, f.kind.as_str()) {
+                (Some(t), "symlink") => {
+                    let next = if t.starts_with(b"/") {
+                        t.clone()
+                    } else {
+                        bytes::join(bytes::parent(&cur), t)
+                    };
+                    match graph.canonical(&next)? {
+                        Some(c) => cur = c,
+                        None => break,
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+    for a in rd.accesses(run.id)? {
+        if a.kind == "opendir" {
+            for h in hidden {
+                if bytes::parent(h) == a.path.as_slice() {
+                    out.insert(h.clone());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A loader proof waiting for the object it serves: (that object, the rule).
+type LoaderWay = (Vec<u8>, String);
+
+/// The loader ways of an entry: whom it serves and how.
+fn loader_ways(reasons: &[Reason]) -> Vec<LoaderWay> {
+    let mut out = Vec::new();
+    for r in reasons {
+        let Reason::Edge {
+            kind,
+            from,
+            name,
+            rule,
+            load,
+            ..
+        } = r
+        else {
+            continue;
+        };
+        let name = name
+            .as_deref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        match kind.as_str() {
+            "needed" => out.push((
+                from.clone(),
+                format!(
+                    "DT_NEEDED {name:?} of {}{}",
+                    show(from),
+                    rule.as_deref()
+                        .map(|r| format!(" (found by {r})"))
+                        .unwrap_or_default()
+                ),
+            )),
+            "interp" => out.push((from.clone(), format!("the interpreter of {}", show(from)))),
+            "shebang" => out.push((
+                from.clone(),
+                format!("the interpreter line of {}", show(from)),
+            )),
+            "symlink" | "walks" => {
+                let (origin, what) = match load {
+                    Some(l) => (
+                        l.clone(),
+                        format!("a symlink on the way of the load of {}", show(l)),
+                    ),
+                    None => (
+                        from.clone(),
+                        format!("where the symlink {} leads", show(from)),
+                    ),
+                };
+                out.push((origin, what));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
+    let started = Instant::now();
+    let profile = Profile::load(&a.profile)?;
+    let image = std::fs::canonicalize(&a.root)
+        .with_context(|| format!("the image {}", a.root.display()))?;
+    if !image.is_dir() {
+        anyhow::bail!(
+            "the image {} is not a directory (kaudit assemble --out DIR)",
+            image.display()
+        );
+    }
+    let mut db = Db::open(&cli.db, false)?;
+    let sel = runs::for_profile(&db, &profile)?;
+    let c: Closure = {
+        let mut graph = Graph::new(&db);
+        closure::compute_with(&mut graph, &sel.runs, Some(&profile), true)?
+    };
+    // the image must hold its allowlist: a proof is about that image
+    let missing: Vec<&Vec<u8>> = c
+        .listed()
+        .map(|(p, _)| p)
+        .filter(|p| std::fs::symlink_metadata(image.join(bytes_path(&p[1..]))).is_err())
+        .collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "the image {} lacks {} entries of the allowlist of profile {} (first: {}): assemble it from that allowlist first",
+            image.display(),
+            missing.len(),
+            profile.name,
+            show(missing[0])
+        );
+    }
+    for s in &profile.scenarios {
+        crate::trace::load_scenario(s, a.scenarios.as_deref())?;
+    }
+    let scenario_of: HashMap<i64, String> = c.runs.iter().map(|r| (r.id, r.name.clone())).collect();
+
+    // classify
+    let mut rows: BTreeMap<Vec<u8>, ProofRow> = BTreeMap::new();
+    let mut waiting: BTreeMap<Vec<u8>, Vec<LoaderWay>> = BTreeMap::new();
+    let mut candidates: Vec<Vec<u8>> = Vec::new();
+    let mut dirs: Vec<Vec<u8>> = Vec::new();
+    for (path, e) in c.listed() {
+        if e.file.kind == "dir" {
+            dirs.push(path.clone());
+            continue;
+        }
+        if let Some(Reason::Include { glob, reason, line }) = e
+            .reasons
+            .iter()
+            .find(|r| matches!(r, Reason::Include { .. }))
+        {
+            rows.insert(
+                path.clone(),
+                row(
+                    path,
+                    "include",
+                    None,
+                    None,
+                    format!("include {glob:?} (line {line}): {reason}"),
+                ),
+            );
+            continue;
+        }
+        let ways = loader_ways(&e.reasons);
+        if ways.is_empty() {
+            candidates.push(path.clone());
+        } else {
+            waiting.insert(path.clone(), ways);
+        }
+    }
+    let relevant = |p: &[u8]| -> BTreeSet<String> {
+        let mut s: BTreeSet<String> = c
+            .per_run
+            .iter()
+            .filter(|(_, set)| set.contains(p))
+            .filter_map(|(id, _)| scenario_of.get(id).cloned())
+            .collect();
+        if s.is_empty() {
+            s = profile.scenarios.iter().cloned().collect();
+        }
+        s
+    };
+
+    // the replays: as traced, each step capped
+    let exe = std::env::current_exe().context("finding kaudit itself")?;
+    let mut rp = Replayer {
+        exe,
+        image: &image,
+        scenarios_dir: a.scenarios.as_deref(),
+        args: BTreeMap::new(),
+        scratch: tempfile::tempdir().context("a scratch directory for the replays")?,
+        count: std::sync::atomic::AtomicU64::new(0),
+    };
+    for s in &profile.scenarios {
+        let args = crate::verify::traced_args(Some(&db), Some(&c), s, &a.peers);
+        rp.args.insert(s.clone(), (args, String::new()));
+    }
+    // baseline: every scenario passes with nothing hidden
+    let t0 = Instant::now();
+    let none = BTreeSet::new();
+    for s in &profile.scenarios {
+        let t = Instant::now();
+        let (o, rdb) = rp.replay(s, &none)?;
+        let _ = std::fs::remove_file(bytes_path(&rdb));
+        if !o.passed {
+            anyhow::bail!(
+                "scenario {s} fails inside {} with nothing hidden ({}: {}): kaudit verify says why; a proof needs an image that passes",
+                image.display(),
+                o.step.as_deref().unwrap_or("?"),
+                o.message
+            );
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let cap = format!("{}ms", ((secs * 3.0).max(15.0) * 1000.0) as u64);
+        if let Some(e) = rp.args.get_mut(s) {
+            e.1 = cap;
+        }
+        crate::say::detail(format_args!("prove: baseline {s}: passed in {secs:.1} s"));
+    }
+    let baseline = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "kaudit: prove: {} entries: {} include(s), {} with a loader way, {} to test by replay; baseline replays {baseline:.1} s",
+        c.listed().count(),
+        rows.len(),
+        waiting.len(),
+        candidates.len()
+    );
+
+    let mut removed: BTreeSet<Vec<u8>> = BTreeSet::new();
+    let mut tested: BTreeSet<Vec<u8>> = BTreeSet::new();
+    let jobs = a.jobs as usize;
+    let mut graph = Graph::new(&db);
+    let mut round = |cands: Vec<Vec<u8>>,
+                     removed: &mut BTreeSet<Vec<u8>>,
+                     rows: &mut BTreeMap<Vec<u8>, ProofRow>,
+                     graph: &mut Graph<'_>|
+     -> Result<()> {
+        // groups by the scenarios that used them
+        let mut by_sig: BTreeMap<BTreeSet<String>, Vec<Vec<u8>>> = BTreeMap::new();
+        for p in cands {
+            tested.insert(p.clone());
+            by_sig.entry(relevant(&p)).or_default().push(p);
+        }
+        let mut queue: Vec<(BTreeSet<String>, Vec<Vec<u8>>)> = by_sig.into_iter().collect();
+        while !queue.is_empty() {
+            let wave: Vec<_> = queue.drain(..queue.len().min(jobs)).collect();
+            let snapshot = removed.clone();
+            let results: Vec<Result<(Outcome, Vec<u8>)>> = std::thread::scope(|sc| {
+                let hs: Vec<_> = wave
+                    .iter()
+                    .map(|(sig, group)| {
+                        let rp = &rp;
+                        let snapshot = &snapshot;
+                        sc.spawn(move || -> Result<(Outcome, Vec<u8>)> {
+                            let mut hidden = snapshot.clone();
+                            hidden.extend(group.iter().cloned());
+                            let mut last = (
+                                Outcome {
+                                    passed: true,
+                                    ..Outcome::default()
+                                },
+                                Vec::new(),
+                            );
+                            for s in sig {
+                                let (o, rdb) = rp.replay(s, &hidden)?;
+                                if !o.passed {
+                                    return Ok((o, rdb));
+                                }
+                                let _ = std::fs::remove_file(bytes_path(&rdb));
+                                last = (o, Vec::new());
+                            }
+                            Ok(last)
+                        })
+                    })
+                    .collect();
+                hs.into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(anyhow::anyhow!("a replay thread failed")))
+                    })
+                    .collect()
+            });
+            for ((sig, group), r) in wave.into_iter().zip(results) {
+                let (o, rdb) = r?;
+                if o.passed {
+                    removed.extend(group);
+                    continue;
+                }
+                let mut hidden = snapshot.clone();
+                hidden.extend(group.iter().cloned());
+                let seen = met(graph, &bytes_path(&rdb), &hidden)?;
+                let _ = std::fs::remove_file(bytes_path(&rdb));
+                let in_group: Vec<Vec<u8>> = group
+                    .iter()
+                    .filter(|p| seen.contains(*p))
+                    .cloned()
+                    .collect();
+                let proof = |p: &[u8], how: &str| {
+                    row(
+                        p,
+                        "replay",
+                        Some(o.scenario.clone()),
+                        o.step.clone(),
+                        format!(
+                            "without it, step {} of {} fails: {}{how}",
+                            o.step.as_deref().unwrap_or("?"),
+                            o.scenario,
+                            o.message
+                        ),
+                    )
+                };
+                match (in_group.len(), group.len()) {
+                    (1, _) => {
+                        let p = &in_group[0];
+                        rows.insert(p.clone(), proof(p, ""));
+                        let rest: Vec<_> = group.into_iter().filter(|q| q != p).collect();
+                        if !rest.is_empty() {
+                            queue.push((sig, rest));
+                        }
+                    }
+                    (0, 1) => {
+                        let p = &group[0];
+                        rows.insert(
+                            p.clone(),
+                            proof(p, " (its processes did not look for it by name: it is missed otherwise)"),
+                        );
+                    }
+                    (0, _) => {
+                        let (x, y) = group.split_at(group.len() / 2);
+                        queue.push((sig.clone(), x.to_vec()));
+                        queue.push((sig, y.to_vec()));
+                    }
+                    (_, _) => {
+                        let rest: Vec<_> = group
+                            .iter()
+                            .filter(|q| !seen.contains(*q))
+                            .cloned()
+                            .collect();
+                        let (x, y) = in_group.split_at(in_group.len() / 2);
+                        queue.push((sig.clone(), x.to_vec()));
+                        queue.push((sig.clone(), y.to_vec()));
+                        if !rest.is_empty() {
+                            queue.push((sig, rest));
+                        }
+                    }
+                }
+            }
+            crate::say::note(format_args!(
+                "prove: {} replay(s), {} necessary, {} not, {} group(s) to go",
+                rp.count.load(std::sync::atomic::Ordering::SeqCst),
+                rows.values().filter(|r| r.kind == "replay").count(),
+                removed.len(),
+                queue.len()
+            ));
+        }
+        Ok(())
+    };
+
+    round(candidates, &mut removed, &mut rows, &mut graph)?;
+    // loader proofs from what is shown necessary; what serves only removed
+    // objects is tested by replay in turn
+    for pass in 0..2 {
+        loop {
+            let mut changed = false;
+            for (p, ways) in &waiting {
+                if rows.contains_key(p) || removed.contains(p) {
+                    continue;
+                }
+                if let Some((_, how)) = ways.iter().find(|(o, _)| rows.contains_key(o)) {
+                    rows.insert(p.clone(), row(p, "loader", None, None, how.clone()));
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        if pass == 1 {
+            break;
+        }
+        let left: Vec<Vec<u8>> = waiting
+            .keys()
+            .filter(|p| !rows.contains_key(*p) && !removed.contains(*p))
+            .cloned()
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        round(left, &mut removed, &mut rows, &mut graph)?;
+    }
+    // anything still waiting serves only removed objects
+    for p in waiting.keys() {
+        if !rows.contains_key(p) && !removed.contains(p) {
+            removed.insert(p.clone());
+        }
+    }
+
+    // every scenario with every unneeded entry hidden at once
+    for _ in 0..5 {
+        if removed.is_empty() {
+            break;
+        }
+        let mut failed = None;
+        for s in &profile.scenarios {
+            let (o, rdb) = rp.replay(s, &removed)?;
+            if !o.passed {
+                failed = Some((o, rdb));
+                break;
+            }
+            let _ = std::fs::remove_file(bytes_path(&rdb));
+        }
+        let Some((o, rdb)) = failed else { break };
+        let seen = met(&mut graph, &bytes_path(&rdb), &removed)?;
+        let _ = std::fs::remove_file(bytes_path(&rdb));
+        if seen.is_empty() {
+            anyhow::bail!(
+                "with every entry not shown necessary hidden at once, scenario {} fails ({}: {}) without looking for any of them: the replays are not repeatable",
+                o.scenario,
+                o.step.as_deref().unwrap_or("?"),
+                o.message
+            );
+        }
+        for p in seen {
+            removed.remove(&p);
+            rows.insert(
+                p.clone(),
+                row(
+                    &p,
+                    "replay",
+                    Some(o.scenario.clone()),
+                    o.step.clone(),
+                    format!(
+                        "without it and the entries not shown necessary, step {} of {} fails: {}",
+                        o.step.as_deref().unwrap_or("?"),
+                        o.scenario,
+                        o.message
+                    ),
+                ),
+            );
+        }
+    }
+    for p in &removed {
+        let scen: Vec<String> = relevant(p).into_iter().collect();
+        rows.insert(
+            p.clone(),
+            row(
+                p,
+                "unproven",
+                None,
+                None,
+                format!("every replay of {} passed without it", scen.join(", ")),
+            ),
+        );
+    }
+    // directories: kept for what they hold, or for their own use
+    dirs.sort_by(|x, y| y.len().cmp(&x.len()).then(x.cmp(y)));
+    let mut holds: BTreeSet<Vec<u8>> = rows
+        .iter()
+        .filter(|(_, r)| r.kind != "unproven")
+        .map(|(p, _)| bytes::parent(p).to_vec())
+        .collect();
+    for d in &dirs {
+        let e = &c.entries[d];
+        let own = e
+            .reasons
+            .iter()
+            .any(|r| !matches!(r, Reason::Parent { .. }));
+        let r = if holds.contains(d) {
+            row(
+                d,
+                "parent",
+                None,
+                None,
+                "a directory holding necessary entries".into(),
+            )
+        } else if own {
+            row(
+                d,
+                "parent",
+                None,
+                None,
+                "a directory the node uses itself".into(),
+            )
+        } else {
+            row(
+                d,
+                "unproven",
+                None,
+                None,
+                "a directory whose entries were all shown unnecessary".into(),
+            )
+        };
+        if r.kind != "unproven" {
+            holds.insert(bytes::parent(d).to_vec());
+        }
+        rows.insert(d.clone(), r);
+    }
+
+    let replays = rp.count.load(std::sync::atomic::Ordering::SeqCst);
+    let seconds = started.elapsed().as_secs_f64();
+    let all: Vec<ProofRow> = rows.into_values().collect();
+    drop(graph);
+    db.store_proofs(
+        &profile.name,
+        &all,
+        &ProofRun {
+            image: image.as_os_str().as_encoded_bytes().to_vec(),
+            made_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0),
+            replays,
+            tested: tested.len() as u64,
+            seconds,
+            baseline,
+        },
+    )?;
+    let count = |k: &str| all.iter().filter(|r| r.kind == k).count();
+    let unproven: Vec<&ProofRow> = all.iter().filter(|r| r.kind == "unproven").collect();
+    let mut out = crate::printer::stdout();
+    use std::io::Write;
+    match a.format {
+        ReportFormat::Json => {
+            let v = serde_json::json!({
+                "profile": profile.name,
+                "image": image.display().to_string(),
+                "summary": {
+                    "loader": count("loader"), "replay": count("replay"),
+                    "include": count("include"), "parent": count("parent"),
+                    "unproven": count("unproven"),
+                    "replays": replays, "tested": tested.len(),
+                    "seconds": seconds, "baseline_seconds": baseline,
+                },
+                "entries": all.iter().map(|r| serde_json::json!({
+                    "path": match std::str::from_utf8(&r.path) {
+                        Ok(t) => serde_json::json!(t),
+                        Err(_) => serde_json::json!(r.path),
+                    },
+                    "proof": r.kind, "scenario": r.scenario, "step": r.step, "detail": r.detail,
+                })).collect::<Vec<_>>(),
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+        ReportFormat::Text => {
+            for r in &unproven {
+                writeln!(out, "{}\t{}", show(&r.path), r.detail)?;
+            }
+        }
+    }
+    out.flush()?;
+    eprintln!(
+        "kaudit: prove {}: {} entries: {} loader, {} replay, {} include, {} directories, {} not shown necessary",
+        profile.name,
+        all.len(),
+        count("loader"),
+        count("replay"),
+        count("include"),
+        count("parent"),
+        unproven.len()
+    );
+    eprintln!(
+        "kaudit: prove: {replays} replays for {} entries tested by replay in {seconds:.1} s; one replay of every scenario: {baseline:.1} s ({:.1}x)",
+        tested.len(),
+        seconds / baseline.max(0.001)
+    );
+    Ok(if unproven.is_empty() { 0 } else { 1 })
+}
+
+fn row(
+    p: &[u8],
+    kind: &str,
+    scenario: Option<String>,
+    step: Option<String>,
+    detail: String,
+) -> ProofRow {
+    ProofRow {
+        path: p.to_vec(),
+        kind: kind.into(),
+        scenario,
+        step,
+        detail,
+    }
+}
+
+fn bytes_path(b: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(b))
+}
