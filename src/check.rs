@@ -30,6 +30,7 @@ pub(crate) fn run(cli: &Cli, a: &CheckArgs) -> Result<i32> {
     rules.removed = profile.check.removed;
     rules.changed = profile.check.changed;
     rules.evidence_lost = profile.check.evidence_lost;
+    rules.unproven = profile.check.unproven;
     if let Some(g) = &a.max_growth {
         rules.max_growth = Growth::parse(g)
             .with_context(|| format!("--max-growth {g}: expected a share (5%) or a size (2MiB)"))?;
@@ -62,7 +63,14 @@ pub(crate) fn run(cli: &Cli, a: &CheckArgs) -> Result<i32> {
         let hops = why::chain(&mut &c, p).ok()??;
         Some(why::render_chain(&hops, &owners))
     };
-    let outcome = check::check(&profile.name, &base, &now, &rules, &why_of);
+    let proofs: Option<std::collections::HashMap<Vec<u8>, (String, String)>> =
+        db.proofs(&profile.name)?.map(|(_, rows)| {
+            rows.into_iter()
+                .map(|r| (r.path, (r.kind, r.detail)))
+                .collect()
+        });
+    let proof_of = |p: &[u8]| proofs.as_ref().map(|m| m.get(p).cloned());
+    let outcome = check::check(&profile.name, &base, &now, &rules, &why_of, &proof_of);
     let body = match a.format {
         CheckFormat::Text => check::text(&outcome),
         CheckFormat::Markdown => check::markdown(&outcome),

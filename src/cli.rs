@@ -367,6 +367,10 @@ pub(crate) struct VerifyArgs {
     /// from the root it was traced with
     #[arg(long = "peer", value_name = "NAME=ROOT")]
     pub(crate) peers: Vec<String>,
+    /// The image was built from `kaudit allowlist --proven`: the entries the
+    /// last proof did not show necessary are not expected in it
+    #[arg(long, requires = "profile")]
+    pub(crate) proven: bool,
 }
 
 #[derive(Debug, clap::Args)]

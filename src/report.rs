@@ -121,34 +121,8 @@ pub(crate) fn allowlist(cli: &Cli, a: &AllowlistArgs) -> Result<i32> {
     })?;
     remember(&db, &sel, &profile, &c);
     if a.proven {
-        let Some((run, proofs)) = db.proofs(&profile.name)? else {
-            bail!(
-                "profile {} has no proofs in {}: run kaudit prove --profile {} --root IMAGE first",
-                profile.name,
-                cli.db.display(),
-                a.profile.display()
-            );
-        };
-        let unproven: std::collections::HashSet<&[u8]> = proofs
-            .iter()
-            .filter(|r| r.kind == "unproven")
-            .map(|r| r.path.as_slice())
-            .collect();
-        let proven: std::collections::HashSet<&[u8]> =
-            proofs.iter().map(|r| r.path.as_slice()).collect();
-        let before = c.listed().count();
-        let new = c
-            .listed()
-            .filter(|(p, _)| !proven.contains(p.as_slice()))
-            .count();
-        c.entries.retain(|p, _| !unproven.contains(p.as_slice()));
-        crate::say::note(format_args!(
-            "--proven: {} entries not shown necessary left out (the proof of {}, {} replays); {} kept entries have no proof yet and stay",
-            before - c.listed().count(),
-            show(&run.image),
-            run.replays,
-            new
-        ));
+        let said = only_proven(&db, &profile, &a.profile, &mut c)?;
+        crate::say::note(format_args!("{said}"));
     }
     let body = match a.format {
         ReportFormat::Text => {
@@ -190,6 +164,44 @@ pub(crate) fn allowlist(cli: &Cli, a: &AllowlistArgs) -> Result<i32> {
         eprint!("{}", summary(&profile, &scan, &c));
     }
     Ok(0)
+}
+
+/// Leave out of `c` the entries the last proof of `profile` did not show
+/// necessary (`--proven`); an entry kept since has no proof yet and stays.
+/// Says what was left out; an error when the profile was never proven.
+pub(crate) fn only_proven(
+    db: &Db,
+    profile: &Profile,
+    file: &Path,
+    c: &mut kaudit_reports::closure::Closure,
+) -> Result<String> {
+    let Some((run, proofs)) = db.proofs(&profile.name)? else {
+        bail!(
+            "profile {} has no proofs in {}: run kaudit prove --profile {} --root IMAGE first",
+            profile.name,
+            db.path().display(),
+            file.display()
+        );
+    };
+    let unproven: std::collections::HashSet<&[u8]> = proofs
+        .iter()
+        .filter(|r| r.kind == "unproven")
+        .map(|r| r.path.as_slice())
+        .collect();
+    let proven: std::collections::HashSet<&[u8]> =
+        proofs.iter().map(|r| r.path.as_slice()).collect();
+    let before = c.listed().count();
+    let new = c
+        .listed()
+        .filter(|(p, _)| !proven.contains(p.as_slice()))
+        .count();
+    c.entries.retain(|p, _| !unproven.contains(p.as_slice()));
+    Ok(format!(
+        "--proven: {} entries not shown necessary left out (the proof of {}, {} replays); {new} kept entries have no proof yet and stay",
+        before - c.listed().count(),
+        show(&run.image),
+        run.replays,
+    ))
 }
 
 /// Write `body` to `path` through a temporary file beside it, renamed into
@@ -585,6 +597,12 @@ pub(crate) fn docs(cli: &Cli, a: &DocsArgs) -> Result<i32> {
         }
         Ok(packages)
     })?;
+    let proofs: Option<std::collections::BTreeMap<Vec<u8>, (String, String)>> =
+        db.proofs(&profile.name)?.map(|(_, rows)| {
+            rows.into_iter()
+                .map(|r| (r.path, (r.kind, r.detail)))
+                .collect()
+        });
     let site = Site {
         profile: &profile,
         root: &scan.root,
@@ -594,6 +612,7 @@ pub(crate) fn docs(cli: &Cli, a: &DocsArgs) -> Result<i32> {
         writable: &w,
         packages: &packages,
         needs: &needs,
+        proofs: proofs.as_ref(),
     };
     let written = pages::write(&site, &a.out)
         .with_context(|| format!("writing the pages into {}", a.out.display()))?;

@@ -55,7 +55,16 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
     if let (Some(p), Some(db)) = (&profile, &db) {
         let sel = runs::for_profile(db, p)?;
         let mut graph = Graph::new(db);
-        let c = closure::compute_with(&mut graph, &sel.runs, Some(p), false)?;
+        let mut c = closure::compute_with(&mut graph, &sel.runs, Some(p), false)?;
+        if a.proven {
+            let said = crate::report::only_proven(
+                db,
+                p,
+                a.profile.as_deref().unwrap_or(std::path::Path::new("")),
+                &mut c,
+            )?;
+            crate::say::note(format_args!("{said}"));
+        }
         let mut missing = 0;
         for (path, _) in c.listed() {
             if image.lstat(path).is_ok() {

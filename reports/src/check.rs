@@ -267,6 +267,10 @@ pub struct Rules {
     pub changed: Level,
     /// An entry kept by the runs in the baseline and now only by an include (default: fail).
     pub evidence_lost: Level,
+    /// An added entry the last `kaudit prove` of the profile did not show
+    /// necessary, or that has no proof yet (default: warn; only once the
+    /// profile has been proven).
+    pub unproven: Level,
 }
 
 impl Rules {
@@ -279,6 +283,7 @@ impl Rules {
             removed: Level::Fail,
             changed: Level::Fail,
             evidence_lost: Level::Fail,
+            unproven: Level::Warn,
         }
     }
 }
@@ -287,7 +292,8 @@ impl Rules {
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     /// Stable code: `over-budget`, `growth`, `added`, `removed`,
-    /// `type-changed`, `mode-changed`, `target-changed`, `evidence-lost`.
+    /// `type-changed`, `mode-changed`, `target-changed`, `evidence-lost`,
+    /// `not-shown-necessary`.
     pub code: &'static str,
     /// `fail` or `warn`.
     pub level: Level,
@@ -339,14 +345,20 @@ impl Outcome {
     }
 }
 
+/// What the last proof of necessity says of an entry: `None` when the
+/// profile was never proven; else `Some(None)` for an entry without a
+/// proof, `Some(Some((kind, detail)))` otherwise.
+pub type ProofOf<'a> = &'a dyn Fn(&[u8]) -> Option<Option<(String, String)>>;
+
 /// Compare `now` with `base` under `rules`; `why` gives an added entry's
-/// first chain.
+/// first chain, `proof` its proof of necessity.
 pub fn check(
     profile: &str,
     base: &Manifest,
     now: &Manifest,
     rules: &Rules,
     why: &dyn Fn(&[u8]) -> Option<String>,
+    proof: ProofOf<'_>,
 ) -> Outcome {
     let mut f: Vec<Finding> = Vec::new();
     let mut push = |code: &'static str,
@@ -396,6 +408,25 @@ pub fn check(
         );
     }
     for (p, i) in &now.items {
+        // newly kept and not shown necessary (once the profile is proven)
+        if !base.items.contains_key(p) && i.kind != "dir" {
+            let said = match proof(p) {
+                Some(None) => Some("has no proof of necessity yet (kaudit prove)".to_string()),
+                Some(Some((k, d))) if k == "unproven" => {
+                    Some(format!("is not shown necessary: {d}"))
+                }
+                _ => None,
+            };
+            if let Some(said) = said {
+                push(
+                    "not-shown-necessary",
+                    rules.unproven,
+                    Some(p),
+                    format!("{} {} is newly kept and {said}", i.kind, crate::show(p)),
+                    None,
+                );
+            }
+        }
         match base.items.get(p) {
             None => push(
                 "added",
@@ -713,6 +744,63 @@ mod tests {
             assert_eq!(unescape(&escape(p)).as_deref(), Some(p));
         }
         assert_eq!(unescape("/bad\\q"), None);
+    }
+
+    #[test]
+    fn a_newly_kept_entry_not_shown_necessary_is_said_once_the_profile_is_proven() {
+        let item = |kind: &str| Item {
+            kind: kind.into(),
+            mode: 0o644,
+            size: 1,
+            package: String::new(),
+            target: String::new(),
+            reasons: vec!["accessed".into()],
+        };
+        let base = Manifest {
+            items: [(b"/old".to_vec(), item("file"))].into(),
+        };
+        let now = Manifest {
+            items: [
+                (b"/old".to_vec(), item("file")),
+                (b"/new-proven".to_vec(), item("file")),
+                (b"/new-unproven".to_vec(), item("file")),
+                (b"/new-unknown".to_vec(), item("file")),
+                (b"/new-dir".to_vec(), item("dir")),
+            ]
+            .into(),
+        };
+        let mut rules = Rules::with_budget(1 << 30);
+        rules.added = Level::Off;
+        rules.max_growth = Growth::Bytes(1 << 20);
+        let none = |_: &[u8]| None;
+        let proof = |p: &[u8]| -> Option<Option<(String, String)>> {
+            Some(match p {
+                b"/new-proven" => Some(("replay".into(), "step run fails".into())),
+                b"/new-unproven" => Some(("unproven".into(), "every replay passed".into())),
+                _ => None,
+            })
+        };
+        let codes = |o: &Outcome| -> Vec<(String, Level)> {
+            o.findings
+                .iter()
+                .map(|f| (crate::show(f.path.as_deref().unwrap_or_default()), f.level))
+                .collect()
+        };
+        // never proven: nothing said
+        let o = check("p", &base, &now, &rules, &none, &|_| None);
+        assert!(o.findings.is_empty(), "{:?}", o.findings);
+        let o = check("p", &base, &now, &rules, &none, &proof);
+        assert_eq!(
+            codes(&o),
+            [
+                ("/new-unknown".to_string(), Level::Warn),
+                ("/new-unproven".to_string(), Level::Warn)
+            ]
+        );
+        assert!(o.passed());
+        assert!(o.findings.iter().all(|f| f.code == "not-shown-necessary"));
+        rules.unproven = Level::Fail;
+        assert!(!check("p", &base, &now, &rules, &none, &proof).passed());
     }
 
     #[test]

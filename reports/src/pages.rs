@@ -62,6 +62,9 @@ pub struct Site<'a> {
     pub packages: &'a [PackageFiles],
     /// What each kept object needs directly ([`needs`]), for `graph.svg`.
     pub needs: &'a [Need],
+    /// The last proof of necessity of the profile (`kaudit prove`): each
+    /// entry's proof kind and what shows it; `None` when never proven.
+    pub proofs: Option<&'a BTreeMap<Vec<u8>, (String, String)>>,
 }
 
 /// At most this many rows per table of a package page.
@@ -501,6 +504,33 @@ fn index_md(site: &Site<'_>, pkgs: &[Pkg<'_>]) -> String {
     }
     s.push_str("\nBytes count regular files, hard links once.\n\n");
 
+    // the proof of necessity
+    if let Some(proofs) = site.proofs {
+        s.push_str("## Proof of necessity\n\n");
+        s.push_str("How `kaudit prove` showed each kept entry needed: a loader rule from an object shown necessary, a replay of the scenarios that fails without it, or an include with its reason (each package page gives every entry's proof).\n\n");
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut unproven = 0;
+        for (p, _) in c.listed() {
+            let k = proofs.get(p).map_or("not proven yet", |(k, _)| k.as_str());
+            if k == "unproven" {
+                unproven += 1;
+            }
+            *counts.entry(k).or_insert(0) += 1;
+        }
+        s.push_str("| Proof | Entries |\n|---|---:|\n");
+        for (k, n) in &counts {
+            let _ = writeln!(s, "| {} | {n} |", md(k));
+        }
+        if unproven > 0 {
+            let _ = writeln!(
+                s,
+                "\n{unproven} kept entr{} not shown necessary: `kaudit allowlist --proven` leaves them out.",
+                if unproven == 1 { "y is" } else { "ies are" }
+            );
+        }
+        s.push('\n');
+    }
+
     // scenarios
     s.push_str("## Scenarios\n\n");
     if c.runs.is_empty() {
@@ -732,7 +762,11 @@ fn package_md(site: &Site<'_>, p: &Pkg<'_>) -> String {
         if p.kept.len() == 1 { "y" } else { "ies" },
         human(p.kept_bytes)
     );
-    s.push_str("| Path | Type | Size | Why |\n|---|---|---:|---|\n");
+    if site.proofs.is_some() {
+        s.push_str("| Path | Type | Size | Why | Proof |\n|---|---|---:|---|---|\n");
+    } else {
+        s.push_str("| Path | Type | Size | Why |\n|---|---|---:|---|\n");
+    }
     for l in p.kept.iter().take(MAX_ROWS) {
         let why = match l.entry {
             Some(e) => match e.reasons.first() {
@@ -748,9 +782,17 @@ fn package_md(site: &Site<'_>, p: &Pkg<'_>) -> String {
             },
             None => "—".to_string(),
         };
+        let proof = match site.proofs {
+            Some(pr) => match pr.get(l.path) {
+                Some((k, d)) if k == "unproven" => format!(" not shown necessary: {} |", md(d)),
+                Some((k, d)) => format!(" {}: {} |", md(k), md(d)),
+                None => " not proven yet |".to_string(),
+            },
+            None => String::new(),
+        };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {why} |",
+            "| {} | {} | {} | {why} |{proof}",
             code(&show(l.path), true),
             md(l.kind),
             size_cell(l.kind, l.size)
@@ -1421,6 +1463,7 @@ mod tests {
                 writable: &self.writable,
                 packages: &self.packages,
                 needs: &self.needs,
+                proofs: None,
             }
         }
     }
@@ -1722,6 +1765,51 @@ mod tests {
         let writable = read(&out, "writable.md");
         assert!(writable.contains("## `/var/lib/x`\n"));
         assert!(writable.contains("- Example: /var/lib/x/y create by prog\n"));
+    }
+
+    #[test]
+    fn each_kept_entry_shows_its_proof_once_the_profile_is_proven() {
+        let f = fixture();
+        let mut proofs = BTreeMap::new();
+        proofs.insert(
+            b"/usr/bin/prog".to_vec(),
+            (
+                "replay".to_string(),
+                "without it, step run of boot fails: prog: not found".to_string(),
+            ),
+        );
+        proofs.insert(
+            b"/usr/lib/libc.so.6".to_vec(),
+            (
+                "loader".to_string(),
+                "DT_NEEDED \"libc.so.6\" of /usr/bin/prog".to_string(),
+            ),
+        );
+        let mut site = f.site();
+        site.proofs = Some(&proofs);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("docs");
+        write(&site, &out).unwrap();
+        let index = read(&out, "index.md");
+        assert!(index.contains("## Proof of necessity"), "{index}");
+        assert!(index.contains("| loader | 1 |"), "{index}");
+        assert!(index.contains("| replay | 1 |"), "{index}");
+        assert!(index.contains("| not proven yet | 14 |"), "{index}");
+        let prog = read(&out, "packages/prog.md");
+        assert!(
+            prog.contains("| executed by init\\[10] in boot (run 1) | replay: without it, step run of boot fails: prog: not found |"),
+            "{prog}"
+        );
+        let libc = read(&out, "packages/no-package.md");
+        assert!(
+            libc.contains("| loader: DT\\_NEEDED \"libc.so.6\" of /usr/bin/prog |"),
+            "{libc}"
+        );
+        // without proofs: no such section, no such column
+        let plain = tempfile::tempdir().unwrap();
+        write(&f.site(), plain.path()).unwrap();
+        assert!(!read(plain.path(), "index.md").contains("Proof of necessity"));
+        assert!(!read(plain.path(), "packages/prog.md").contains("| Proof |"));
     }
 
     #[test]

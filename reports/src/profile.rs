@@ -135,6 +135,8 @@ pub struct CheckConfig {
     pub changed: crate::check::Level,
     /// Entries now kept only by an include.
     pub evidence_lost: crate::check::Level,
+    /// An added entry not shown necessary (`not-shown-necessary`).
+    pub unproven: crate::check::Level,
 }
 
 impl Default for CheckConfig {
@@ -146,6 +148,7 @@ impl Default for CheckConfig {
             removed: Level::Fail,
             changed: Level::Fail,
             evidence_lost: Level::Fail,
+            unproven: Level::Warn,
         }
     }
 }
@@ -174,6 +177,7 @@ struct RawCheck {
     removed: Option<String>,
     changed: Option<String>,
     evidence_lost: Option<String>,
+    unproven: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -371,6 +375,7 @@ impl Profile {
                 ("removed", &c.removed, &mut check.removed),
                 ("changed", &c.changed, &mut check.changed),
                 ("evidence_lost", &c.evidence_lost, &mut check.evidence_lost),
+                ("unproven", &c.unproven, &mut check.unproven),
             ] {
                 if let Some(v) = val {
                     *slot = crate::check::Level::parse(v).ok_or_else(|| {

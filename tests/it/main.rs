@@ -21,6 +21,7 @@ mod node;
 mod oracle_usr;
 mod output;
 mod packages;
+mod prove;
 mod reports;
 mod scan_graph;
 mod scenario_files;
