@@ -51,9 +51,10 @@ pub(crate) struct Args {
     /// with a peer of that name (repeatable), as kaudit verify does
     #[arg(long = "peer", value_name = "NAME=ROOT")]
     pub(crate) peers: Vec<String>,
-    /// Replays run at once (each in namespaces of its own)
-    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub(crate) jobs: u16,
+    /// Replays run at once, each in namespaces of its own [default: one
+    /// more than the machine's processors: a replay mostly waits]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) jobs: Option<u16>,
     /// text: the entries not shown necessary; json: every kept entry's proof
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub(crate) format: ReportFormat,
@@ -77,6 +78,8 @@ struct Replayer<'a> {
     args: BTreeMap<String, (Vec<String>, String)>,
     scratch: tempfile::TempDir,
     count: std::sync::atomic::AtomicU64,
+    /// set by SIGINT or SIGTERM
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Replayer<'_> {
@@ -93,6 +96,8 @@ impl Replayer<'_> {
         }
         std::fs::write(&list, text).context("the list of entries to hide")?;
         let (args, cap) = self.args.get(scenario).cloned().unwrap_or_default();
+        // the whole replay is bounded as each step is (none for the baseline)
+        let deadline = crate::report::parse_ms(&cap).map(std::time::Duration::from_millis);
         let mut c = Command::new(&self.exe);
         c.arg("--db")
             .arg(&db)
@@ -108,10 +113,9 @@ impl Replayer<'_> {
         if let Some(d) = self.scenarios_dir {
             c.arg("--scenarios").arg(d);
         }
-        let r = c.output().context("running a replay")?;
-        let err = String::from_utf8_lossy(&r.stderr).into_owned();
+        let (status, err) = run_bounded(c, deadline, &self.stop)?;
         let mut o = Outcome {
-            passed: r.status.success(),
+            passed: status.success(),
             scenario: scenario.to_string(),
             ..Outcome::default()
         };
@@ -140,6 +144,71 @@ impl Replayer<'_> {
         let _ = std::fs::remove_file(&list);
         Ok((o, db.into_os_string().into_encoded_bytes()))
     }
+}
+
+/// Whether SIGINT or SIGTERM came: then the replays running are
+/// interrupted (their cleanup runs), no other starts, and prove ends with
+/// an error, its scratch directory removed.
+fn stopped(stop: &std::sync::atomic::AtomicBool) -> Result<()> {
+    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+        anyhow::bail!(
+            "interrupted: nothing was stored (the replays that ran were stopped and cleaned up)"
+        );
+    }
+    Ok(())
+}
+
+/// Run a replay; past `deadline` it is interrupted (SIGINT: the step ends,
+/// the cleanup runs, the run is stored as interrupted), and killed if it
+/// does not end within 30 s more. Its exit status and standard error.
+fn run_bounded(
+    mut c: Command,
+    deadline: Option<std::time::Duration>,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<(std::process::ExitStatus, String)> {
+    use std::io::Read;
+    c.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().context("running a replay")?;
+    let mut pipe = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(p) = pipe.as_mut() {
+            let _ = p.read_to_end(&mut s);
+        }
+        s
+    });
+    let started = Instant::now();
+    let mut interrupted: Option<Instant> = None;
+    let status = loop {
+        if let Some(st) = child.try_wait().context("waiting for a replay")? {
+            break st;
+        }
+        let stop = stop.load(std::sync::atomic::Ordering::SeqCst);
+        match (deadline, interrupted) {
+            (_, None) if stop => {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(child.id() as i32),
+                    nix::sys::signal::Signal::SIGINT,
+                );
+                interrupted = Some(Instant::now());
+            }
+            (Some(d), None) if started.elapsed() > d => {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(child.id() as i32),
+                    nix::sys::signal::Signal::SIGINT,
+                );
+                interrupted = Some(Instant::now());
+            }
+            (_, Some(t)) if t.elapsed() > std::time::Duration::from_secs(30) => {
+                let _ = child.kill();
+            }
+            _ => {}
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let err = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
+    Ok((status, err))
 }
 
 /// The hidden entries a failed replay met: each name it looked for in vain
@@ -275,6 +344,10 @@ fn loader_ways(graph: &mut Graph<'_>, c: &Closure) -> Result<BTreeMap<Vec<u8>, V
 
 pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
     let started = Instant::now();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
+    }
     let profile = Profile::load(&a.profile)?;
     let image = std::fs::canonicalize(&a.root)
         .with_context(|| format!("the image {}", a.root.display()))?;
@@ -372,6 +445,7 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
         args: BTreeMap::new(),
         scratch: tempfile::tempdir().context("a scratch directory for the replays")?,
         count: std::sync::atomic::AtomicU64::new(0),
+        stop: stop.clone(),
     };
     for s in &profile.scenarios {
         let args = crate::verify::traced_args(Some(&db), Some(&c), s, &a.peers);
@@ -384,6 +458,7 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
         let t = Instant::now();
         let (o, rdb) = rp.replay(s, &none)?;
         let _ = std::fs::remove_file(bytes_path(&rdb));
+        stopped(&stop)?;
         if !o.passed {
             anyhow::bail!(
                 "scenario {s} fails inside {} with nothing hidden ({}: {}): kaudit verify says why; a proof needs an image that passes",
@@ -393,7 +468,7 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
             );
         }
         let secs = t.elapsed().as_secs_f64();
-        let cap = format!("{}ms", ((secs * 3.0).max(15.0) * 1000.0) as u64);
+        let cap = format!("{}ms", ((secs * 3.0).max(10.0) * 1000.0) as u64);
         if let Some(e) = rp.args.get_mut(s) {
             e.1 = cap;
         }
@@ -410,7 +485,10 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
 
     let mut removed: BTreeSet<Vec<u8>> = BTreeSet::new();
     let mut tested: BTreeSet<Vec<u8>> = BTreeSet::new();
-    let jobs = a.jobs as usize;
+    let jobs = match a.jobs {
+        Some(j) => j as usize,
+        None => std::thread::available_parallelism().map_or(2, |n| n.get() + 1),
+    };
     let mut graph = Graph::new(&db);
     let mut round = |cands: Vec<Vec<u8>>,
                      removed: &mut BTreeSet<Vec<u8>>,
@@ -425,6 +503,7 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
         }
         let mut queue: Vec<(BTreeSet<String>, Vec<Vec<u8>>)> = by_sig.into_iter().collect();
         while !queue.is_empty() {
+            stopped(&stop)?;
             let wave: Vec<_> = queue.drain(..queue.len().min(jobs)).collect();
             let snapshot = removed.clone();
             let results: Vec<Result<(Outcome, Vec<u8>)>> = std::thread::scope(|sc| {
@@ -462,6 +541,7 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
                     })
                     .collect()
             });
+            stopped(&stop)?;
             for ((sig, group), r) in wave.into_iter().zip(results) {
                 let (o, rdb) = r?;
                 if o.passed {
@@ -589,6 +669,7 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
         let mut failed = None;
         for s in &profile.scenarios {
             let (o, rdb) = rp.replay(s, &removed)?;
+            stopped(&stop)?;
             if !o.passed {
                 failed = Some((o, rdb));
                 break;

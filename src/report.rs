@@ -166,6 +166,11 @@ pub(crate) fn allowlist(cli: &Cli, a: &AllowlistArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// `1500ms` as milliseconds (the step caps prove hands to its replays).
+pub(crate) fn parse_ms(s: &str) -> Option<u64> {
+    s.strip_suffix("ms")?.parse().ok()
+}
+
 /// Leave out of `c` the entries the last proof of `profile` did not show
 /// necessary (`--proven`); an entry kept since has no proof yet and stays.
 /// Says what was left out; an error when the profile was never proven.

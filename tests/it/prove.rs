@@ -321,3 +321,123 @@ fn proven_without_a_proof_says_to_prove_first() {
         show(&out)
     );
 }
+
+/// SIGINT ends a proof: the replay running is interrupted, nothing is
+/// stored, no process and no scratch file is left.
+#[test]
+fn an_interrupted_proof_stores_nothing_and_leaves_nothing() {
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    let root = FixtureRoot::glibc(Layout::UsrMerged);
+    root.install(Path::new("/bin/dash"), "/usr/bin/sh");
+    root.write("/etc/data", "x\n");
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("scenarios");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("slow.toml"),
+        r#"description = "reads, then waits"
+[params]
+WAIT = { default = "0" }
+[[step]]
+name = "read"
+run = "read -r x < /etc/data"
+[[step]]
+name = "wait"
+harness = true
+run = "sleep ${WAIT}"
+"#,
+    )
+    .unwrap();
+    let profile = t.path().join("p.toml");
+    std::fs::write(
+        &profile,
+        "description = \"slow\"\nscenarios = [\"slow\"]\nallow_incomplete = true\n",
+    )
+    .unwrap();
+    let db = t.path().join("g.db");
+    let sdir = dir.as_os_str();
+    assert_eq!(
+        k(
+            &db,
+            &["scan".as_ref(), "--root".as_ref(), root.path().as_os_str()]
+        )
+        .status
+        .code(),
+        Some(0)
+    );
+    // traced waiting 30 s: every replay waits as long
+    let out = k(
+        &db,
+        &[
+            "trace".as_ref(),
+            "--root".as_ref(),
+            root.path().as_os_str(),
+            "--scenario".as_ref(),
+            "slow".as_ref(),
+            "--scenarios".as_ref(),
+            sdir,
+            "--param".as_ref(),
+            "WAIT=0".as_ref(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    // the stored parameters are the ones replayed: make them 30 s
+    let conn = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg("UPDATE run SET params = replace(params, '\"WAIT\":\"0\"', '\"WAIT\":\"30\"')")
+        .output()
+        .unwrap();
+    assert!(conn.status.success(), "{conn:?}");
+    let scratch = t.path().join("tmp");
+    std::fs::create_dir(&scratch).unwrap();
+    let mut cmd = crate::support::kaudit_cmd([
+        "--db".as_ref(),
+        db.as_os_str(),
+        "prove".as_ref(),
+        "--profile".as_ref(),
+        profile.as_os_str(),
+        "--root".as_ref(),
+        root.path().as_os_str(),
+        "--scenarios".as_ref(),
+        sdir,
+    ] as [&OsStr; 9]);
+    cmd.env("TMPDIR", &scratch)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let t0 = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(20),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted"),
+        "{}",
+        show(&out)
+    );
+    let left: Vec<_> = std::fs::read_dir(&scratch).unwrap().collect();
+    assert!(left.is_empty(), "left in the scratch directory: {left:?}");
+    let procs = std::process::Command::new("pgrep")
+        .args(["-f", &root.path().to_string_lossy()])
+        .output()
+        .unwrap();
+    assert!(procs.stdout.is_empty(), "processes left: {procs:?}");
+    let proofs = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg("SELECT count(*) FROM proof")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&proofs.stdout).trim(), "0");
+}
