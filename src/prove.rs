@@ -447,6 +447,7 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
         count: std::sync::atomic::AtomicU64::new(0),
         stop: stop.clone(),
     };
+    crate::verify::check_peers(Some(&db), Some(&c), &profile.scenarios, &a.peers)?;
     for s in &profile.scenarios {
         let args = crate::verify::traced_args(Some(&db), Some(&c), s, &a.peers);
         rp.args.insert(s.clone(), (args, String::new()));

@@ -198,6 +198,7 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
         for s in &scenarios {
             crate::trace::load_scenario(s, a.scenarios.as_deref())?;
         }
+        check_peers(db.as_ref(), closure.as_ref(), &scenarios, &a.peers)?;
         let exe = std::env::current_exe().context("finding kaudit itself")?;
         let scratch = tempfile::tempdir().context("a scratch directory for the replays")?;
         for s in &scenarios {
@@ -347,6 +348,50 @@ fn indent(text: &str, n: usize) -> String {
     text.lines()
         .map(|l| format!("{pad}{l}\n"))
         .collect::<String>()
+}
+
+/// Each `--peer NAME=ROOT` must name a peer of a run that is replayed: a
+/// misspelt name would otherwise be ignored, and the peer booted from the
+/// root it was traced with.
+pub(crate) fn check_peers(
+    db: Option<&Db>,
+    closure: Option<&Closure>,
+    scenarios: &[String],
+    peers: &[String],
+) -> Result<()> {
+    if peers.is_empty() {
+        return Ok(());
+    }
+    let mut known: BTreeSet<String> = BTreeSet::new();
+    for s in scenarios {
+        let args = traced_args(db, closure, s, &[]);
+        for w in args.windows(2) {
+            if w[0] == "--peer" {
+                if let Some((n, _)) = w[1].split_once('=') {
+                    known.insert(n.to_string());
+                }
+            }
+        }
+    }
+    for p in peers {
+        let Some((name, _)) = p.split_once('=') else {
+            anyhow::bail!("--peer {p}: expected NAME=ROOT");
+        };
+        if !known.contains(name) {
+            anyhow::bail!(
+                "--peer {p}: no replayed run has a peer {name:?} ({})",
+                if known.is_empty() {
+                    "they have none".to_string()
+                } else {
+                    format!(
+                        "theirs: {}",
+                        known.into_iter().collect::<Vec<_>>().join(", ")
+                    )
+                }
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The `kaudit trace` arguments of the run of `scenario` the profile's

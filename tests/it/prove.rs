@@ -441,3 +441,76 @@ run = "sleep ${WAIT}"
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&proofs.stdout).trim(), "0");
 }
+
+/// A `--peer NAME=ROOT` that no replayed run had is refused before any
+/// replay, by verify and by prove alike (it would be ignored otherwise).
+#[test]
+fn a_peer_no_replayed_run_had_is_refused() {
+    if !require_root() {
+        return;
+    }
+    let _turn = crate::support::tracing_turn();
+    let root = FixtureRoot::glibc(Layout::UsrMerged);
+    root.install(Path::new("/bin/dash"), "/usr/bin/sh");
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("scenarios");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("noop.toml"),
+        "description = \"nothing\"\n[[step]]\nrun = \"true\"\n",
+    )
+    .unwrap();
+    let profile = t.path().join("p.toml");
+    std::fs::write(
+        &profile,
+        "description = \"x\"\nscenarios = [\"noop\"]\nallow_incomplete = true\n",
+    )
+    .unwrap();
+    let db = t.path().join("g.db");
+    let sdir = dir.as_os_str();
+    assert_eq!(
+        k(
+            &db,
+            &["scan".as_ref(), "--root".as_ref(), root.path().as_os_str()]
+        )
+        .status
+        .code(),
+        Some(0)
+    );
+    let out = k(
+        &db,
+        &[
+            "trace".as_ref(),
+            "--root".as_ref(),
+            root.path().as_os_str(),
+            "--scenario".as_ref(),
+            "noop".as_ref(),
+            "--scenarios".as_ref(),
+            sdir,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    for cmd in ["verify", "prove"] {
+        let out = k(
+            &db,
+            &[
+                cmd.as_ref(),
+                "--profile".as_ref(),
+                profile.as_os_str(),
+                "--root".as_ref(),
+                root.path().as_os_str(),
+                "--scenarios".as_ref(),
+                sdir,
+                "--peer".as_ref(),
+                "contrl-plane=/".as_ref(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {}", show(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("no replayed run has a peer \"contrl-plane\" (they have none)"),
+            "{cmd}: {}",
+            show(&out)
+        );
+    }
+}
