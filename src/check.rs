@@ -63,12 +63,7 @@ pub(crate) fn run(cli: &Cli, a: &CheckArgs) -> Result<i32> {
         let hops = why::chain(&mut &c, p).ok()??;
         Some(why::render_chain(&hops, &owners))
     };
-    let proofs: Option<std::collections::HashMap<Vec<u8>, (String, String)>> =
-        db.proofs(&profile.name)?.map(|(_, rows)| {
-            rows.into_iter()
-                .map(|r| (r.path, (r.kind, r.detail)))
-                .collect()
-        });
+    let proofs = crate::report::proof_map(&db, &profile.name)?;
     let proof_of = |p: &[u8]| proofs.as_ref().map(|m| m.get(p).cloned());
     let outcome = check::check(&profile.name, &base, &now, &rules, &why_of, &proof_of);
     let body = match a.format {

@@ -74,8 +74,9 @@ struct Replayer<'a> {
     exe: PathBuf,
     image: &'a Path,
     scenarios_dir: Option<&'a Path>,
-    /// per scenario: its trace arguments and its step cap
-    args: BTreeMap<String, (Vec<String>, String)>,
+    /// per scenario: its trace arguments, and the bound of a replay and of
+    /// each of its steps (none for the baseline)
+    args: BTreeMap<String, (Vec<String>, Option<std::time::Duration>)>,
     scratch: tempfile::TempDir,
     count: std::sync::atomic::AtomicU64,
     /// set by SIGINT or SIGTERM
@@ -83,9 +84,14 @@ struct Replayer<'a> {
 }
 
 impl Replayer<'_> {
-    /// Replay `scenario` inside the image with `hidden` hidden: the run's
-    /// database is read for the hidden entries it met, then removed.
-    fn replay(&self, scenario: &str, hidden: &BTreeSet<Vec<u8>>) -> Result<(Outcome, Vec<u8>)> {
+    /// Replay `scenario` inside the image with `hidden` hidden; a failed
+    /// replay's database is kept (to read which hidden entries it met), a
+    /// passed one's removed.
+    fn replay(
+        &self,
+        scenario: &str,
+        hidden: &BTreeSet<Vec<u8>>,
+    ) -> Result<(Outcome, Option<PathBuf>)> {
         let n = self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let db = self.scratch.path().join(format!("r{n}.db"));
         let list = self.scratch.path().join(format!("r{n}.hide"));
@@ -95,54 +101,73 @@ impl Replayer<'_> {
             text.push(b'\n');
         }
         std::fs::write(&list, text).context("the list of entries to hide")?;
-        let (args, cap) = self.args.get(scenario).cloned().unwrap_or_default();
-        // the whole replay is bounded as each step is (none for the baseline)
-        let deadline = crate::report::parse_ms(&cap).map(std::time::Duration::from_millis);
-        let mut c = Command::new(&self.exe);
-        c.arg("--db")
-            .arg(&db)
-            .args(["trace", "--root"])
-            .arg(self.image)
-            .args(["--scenario", scenario])
-            .args(&args)
-            .arg("--hide")
-            .arg(&list);
-        if !cap.is_empty() {
-            c.args(["--step-timeout-max", &cap]);
+        let (args, bound) = self.args.get(scenario).cloned().unwrap_or_default();
+        let mut c = crate::verify::replay_command(
+            &self.exe,
+            &db,
+            self.image,
+            scenario,
+            &args,
+            self.scenarios_dir,
+        );
+        c.arg("--hide").arg(&list);
+        if let Some(b) = bound {
+            c.arg("--step-timeout-max")
+                .arg(format!("{}ms", b.as_millis()));
         }
-        if let Some(d) = self.scenarios_dir {
-            c.arg("--scenarios").arg(d);
-        }
-        let (status, err) = run_bounded(c, deadline, &self.stop)?;
+        let (status, err) = run_bounded(c, bound, &self.stop)?;
+        let _ = std::fs::remove_file(&list);
         let mut o = Outcome {
             passed: status.success(),
             scenario: scenario.to_string(),
             ..Outcome::default()
         };
-        if !o.passed {
-            // "  FAIL step: message" as trace reports it
-            match err
-                .lines()
-                .find_map(|l| l.trim_start().strip_prefix("FAIL "))
-            {
-                Some(f) => {
-                    let (step, msg) = f.split_once(": ").unwrap_or((f, ""));
-                    o.step = Some(step.to_string());
-                    o.message = msg.trim().to_string();
-                }
-                None => {
-                    o.message = err
-                        .lines()
-                        .rev()
-                        .find(|l| !l.trim().is_empty())
-                        .unwrap_or("the replay failed")
-                        .trim()
-                        .to_string()
-                }
+        if o.passed {
+            let _ = std::fs::remove_file(&db);
+            return Ok((o, None));
+        }
+        // "  FAIL step: message" as trace reports it
+        match err
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix("FAIL "))
+        {
+            Some(f) => {
+                let (step, msg) = f.split_once(": ").unwrap_or((f, ""));
+                o.step = Some(step.to_string());
+                o.message = msg.trim().to_string();
+            }
+            None => {
+                o.message = err
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("the replay failed")
+                    .trim()
+                    .to_string()
             }
         }
-        let _ = std::fs::remove_file(&list);
-        Ok((o, db.into_os_string().into_encoded_bytes()))
+        Ok((o, Some(db)))
+    }
+
+    /// Replay `scenarios` in turn with `hidden` hidden, up to the first that
+    /// fails.
+    fn replay_all<'s>(
+        &self,
+        scenarios: impl IntoIterator<Item = &'s String>,
+        hidden: &BTreeSet<Vec<u8>>,
+    ) -> Result<(Outcome, Option<PathBuf>)> {
+        let mut last = Outcome {
+            passed: true,
+            ..Outcome::default()
+        };
+        for s in scenarios {
+            let (o, db) = self.replay(s, hidden)?;
+            if !o.passed {
+                return Ok((o, db));
+            }
+            last = o;
+        }
+        Ok((last, None))
     }
 }
 
@@ -184,23 +209,16 @@ fn run_bounded(
         if let Some(st) = child.try_wait().context("waiting for a replay")? {
             break st;
         }
-        let stop = stop.load(std::sync::atomic::Ordering::SeqCst);
-        match (deadline, interrupted) {
-            (_, None) if stop => {
+        let late = deadline.is_some_and(|d| started.elapsed() > d);
+        match interrupted {
+            None if late || stop.load(std::sync::atomic::Ordering::SeqCst) => {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(child.id() as i32),
                     nix::sys::signal::Signal::SIGINT,
                 );
                 interrupted = Some(Instant::now());
             }
-            (Some(d), None) if started.elapsed() > d => {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(child.id() as i32),
-                    nix::sys::signal::Signal::SIGINT,
-                );
-                interrupted = Some(Instant::now());
-            }
-            (_, Some(t)) if t.elapsed() > std::time::Duration::from_secs(30) => {
+            Some(t) if t.elapsed() > std::time::Duration::from_secs(30) => {
                 let _ = child.kill();
             }
             _ => {}
@@ -240,29 +258,8 @@ fn met(graph: &mut Graph<'_>, db: &Path, hidden: &BTreeSet<Vec<u8>>) -> Result<B
             p = bytes::parent(p);
         }
         // then as the source resolves it, hop by hop
-        let Some(mut cur) = graph.canonical(&n.path)? else {
-            continue;
-        };
-        for _ in 0..40 {
-            if hidden.contains(&cur) {
-                out.insert(cur.clone());
-                break;
-            }
-            let Some(f) = graph.file(&cur)? else { break };
-            match (&f.link_target, f.kind.as_str()) {
-                (Some(t), "symlink") => {
-                    let next = if t.starts_with(b"/") {
-                        t.clone()
-                    } else {
-                        bytes::join(bytes::parent(&cur), t)
-                    };
-                    match graph.canonical(&next)? {
-                        Some(c) => cur = c,
-                        None => break,
-                    }
-                }
-                _ => break,
-            }
+        if let Some(h) = crate::verify::first_on_the_way(graph, &n.path, |p| hidden.contains(p))? {
+            out.insert(h);
         }
     }
     for a in rd.accesses(run.id)? {
@@ -450,15 +447,14 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
     crate::verify::check_peers(Some(&db), Some(&c), &profile.scenarios, &a.peers)?;
     for s in &profile.scenarios {
         let args = crate::verify::traced_args(Some(&db), Some(&c), s, &a.peers);
-        rp.args.insert(s.clone(), (args, String::new()));
+        rp.args.insert(s.clone(), (args, None));
     }
     // baseline: every scenario passes with nothing hidden
     let t0 = Instant::now();
     let none = BTreeSet::new();
     for s in &profile.scenarios {
         let t = Instant::now();
-        let (o, rdb) = rp.replay(s, &none)?;
-        let _ = std::fs::remove_file(bytes_path(&rdb));
+        let (o, _) = rp.replay(s, &none)?;
         stopped(&stop)?;
         if !o.passed {
             anyhow::bail!(
@@ -469,20 +465,19 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
             );
         }
         let secs = t.elapsed().as_secs_f64();
-        let cap = format!("{}ms", ((secs * 3.0).max(10.0) * 1000.0) as u64);
         if let Some(e) = rp.args.get_mut(s) {
-            e.1 = cap;
+            e.1 = Some(std::time::Duration::from_secs_f64((secs * 3.0).max(10.0)));
         }
         crate::say::detail(format_args!("prove: baseline {s}: passed in {secs:.1} s"));
     }
     let baseline = t0.elapsed().as_secs_f64();
-    eprintln!(
-        "kaudit: prove: {} entries: {} include(s), {} with a loader way, {} to test by replay; baseline replays {baseline:.1} s",
+    crate::say::note(format_args!(
+        "prove: {} entries: {} include(s), {} with a loader way, {} to test by replay; baseline replays {baseline:.1} s",
         c.listed().count(),
         rows.len(),
         waiting.len(),
         candidates.len()
-    );
+    ));
 
     let mut removed: BTreeSet<Vec<u8>> = BTreeSet::new();
     let mut tested: BTreeSet<Vec<u8>> = BTreeSet::new();
@@ -507,32 +502,17 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
             stopped(&stop)?;
             let wave: Vec<_> = queue.drain(..queue.len().min(jobs)).collect();
             let snapshot = removed.clone();
-            let results: Vec<Result<(Outcome, Vec<u8>)>> = std::thread::scope(|sc| {
+            let hiddens: Vec<BTreeSet<Vec<u8>>> = wave
+                .iter()
+                .map(|(_, group)| snapshot.iter().chain(group).cloned().collect())
+                .collect();
+            let results: Vec<Result<(Outcome, Option<PathBuf>)>> = std::thread::scope(|sc| {
                 let hs: Vec<_> = wave
                     .iter()
-                    .map(|(sig, group)| {
+                    .zip(&hiddens)
+                    .map(|((sig, _), hidden)| {
                         let rp = &rp;
-                        let snapshot = &snapshot;
-                        sc.spawn(move || -> Result<(Outcome, Vec<u8>)> {
-                            let mut hidden = snapshot.clone();
-                            hidden.extend(group.iter().cloned());
-                            let mut last = (
-                                Outcome {
-                                    passed: true,
-                                    ..Outcome::default()
-                                },
-                                Vec::new(),
-                            );
-                            for s in sig {
-                                let (o, rdb) = rp.replay(s, &hidden)?;
-                                if !o.passed {
-                                    return Ok((o, rdb));
-                                }
-                                let _ = std::fs::remove_file(bytes_path(&rdb));
-                                last = (o, Vec::new());
-                            }
-                            Ok(last)
-                        })
+                        sc.spawn(move || rp.replay_all(sig, hidden))
                     })
                     .collect();
                 hs.into_iter()
@@ -543,16 +523,14 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
                     .collect()
             });
             stopped(&stop)?;
-            for ((sig, group), r) in wave.into_iter().zip(results) {
+            for (((sig, group), hidden), r) in wave.into_iter().zip(&hiddens).zip(results) {
                 let (o, rdb) = r?;
-                if o.passed {
+                let Some(rdb) = rdb else {
                     removed.extend(group);
                     continue;
-                }
-                let mut hidden = snapshot.clone();
-                hidden.extend(group.iter().cloned());
-                let seen = met(graph, &bytes_path(&rdb), &hidden)?;
-                let _ = std::fs::remove_file(bytes_path(&rdb));
+                };
+                let seen = met(graph, &rdb, hidden)?;
+                let _ = std::fs::remove_file(&rdb);
                 let in_group: Vec<Vec<u8>> = group
                     .iter()
                     .filter(|p| seen.contains(*p))
@@ -623,63 +601,45 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
         Ok(())
     };
 
-    round(candidates, &mut removed, &mut rows, &mut graph)?;
-    // loader proofs from what is shown necessary; what serves only removed
-    // objects is tested by replay in turn
-    for pass in 0..2 {
-        loop {
-            let mut changed = false;
-            for (p, ways) in &waiting {
-                if rows.contains_key(p) || removed.contains(p) {
-                    continue;
-                }
-                if let Some((_, _, how)) = ways.iter().find(|(o, _, _)| rows.contains_key(o)) {
-                    rows.insert(p.clone(), row(p, "loader", None, None, how.clone()));
-                    changed = true;
-                }
-            }
-            if !changed {
-                break;
-            }
-        }
-        if pass == 1 {
-            break;
-        }
-        let left: Vec<Vec<u8>> = waiting
-            .keys()
-            .filter(|p| !rows.contains_key(*p) && !removed.contains(*p))
-            .cloned()
+    // loader proofs from what is shown necessary, as far as they reach
+    let propagate = |rows: &mut BTreeMap<Vec<u8>, ProofRow>, removed: &BTreeSet<Vec<u8>>| loop {
+        let found: Vec<(Vec<u8>, String)> = waiting
+            .iter()
+            .filter(|(p, _)| !rows.contains_key(*p) && !removed.contains(*p))
+            .filter_map(|(p, ways)| {
+                ways.iter()
+                    .find(|(o, _, _)| rows.contains_key(o))
+                    .map(|(_, _, how)| (p.clone(), how.clone()))
+            })
             .collect();
-        if left.is_empty() {
+        if found.is_empty() {
             break;
         }
-        round(left, &mut removed, &mut rows, &mut graph)?;
-    }
-    // anything still waiting serves only removed objects
-    for p in waiting.keys() {
-        if !rows.contains_key(p) && !removed.contains(p) {
-            removed.insert(p.clone());
+        for (p, how) in found {
+            rows.insert(p.clone(), row(&p, "loader", None, None, how));
         }
-    }
+    };
+    round(candidates, &mut removed, &mut rows, &mut graph)?;
+    propagate(&mut rows, &removed);
+    // what serves only objects shown unneeded is tested by replay in turn
+    let left: Vec<Vec<u8>> = waiting
+        .keys()
+        .filter(|p| !rows.contains_key(*p) && !removed.contains(*p))
+        .cloned()
+        .collect();
+    round(left, &mut removed, &mut rows, &mut graph)?;
+    propagate(&mut rows, &removed);
 
     // every scenario with every unneeded entry hidden at once
     for _ in 0..5 {
         if removed.is_empty() {
             break;
         }
-        let mut failed = None;
-        for s in &profile.scenarios {
-            let (o, rdb) = rp.replay(s, &removed)?;
-            stopped(&stop)?;
-            if !o.passed {
-                failed = Some((o, rdb));
-                break;
-            }
-            let _ = std::fs::remove_file(bytes_path(&rdb));
-        }
-        let Some((o, rdb)) = failed else { break };
-        let seen = met(&mut graph, &bytes_path(&rdb), &removed)?;
-        let _ = std::fs::remove_file(bytes_path(&rdb));
+        let (o, rdb) = rp.replay_all(&profile.scenarios, &removed)?;
+        stopped(&stop)?;
+        let Some(rdb) = rdb else { break };
+        let seen = met(&mut graph, &rdb, &removed)?;
+        let _ = std::fs::remove_file(&rdb);
         if seen.is_empty() {
             anyhow::bail!(
                 "with every entry not shown necessary hidden at once, scenario {} fails ({}: {}) without looking for any of them: the replays are not repeatable",
@@ -733,31 +693,17 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
             .reasons
             .iter()
             .any(|r| !matches!(r, Reason::Parent { .. }));
-        let r = if holds.contains(d) {
-            row(
-                d,
-                "parent",
-                None,
-                None,
-                "a directory holding necessary entries".into(),
-            )
+        let (kind, detail) = if holds.contains(d) {
+            ("parent", "a directory holding necessary entries")
         } else if own {
-            row(
-                d,
-                "parent",
-                None,
-                None,
-                "a directory the node uses itself".into(),
-            )
+            ("parent", "a directory the node uses itself")
         } else {
-            row(
-                d,
+            (
                 "unproven",
-                None,
-                None,
-                "a directory whose entries were all shown unnecessary".into(),
+                "a directory whose entries were all shown unnecessary",
             )
         };
+        let r = row(d, kind, None, None, detail.into());
         if r.kind != "unproven" {
             holds.insert(bytes::parent(d).to_vec());
         }
@@ -816,8 +762,8 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
         }
     }
     out.flush()?;
-    eprintln!(
-        "kaudit: prove {}: {} entries: {} loader, {} replay, {} include, {} directories, {} not shown necessary",
+    crate::say::note(format_args!(
+        "prove {}: {} entries: {} loader, {} replay, {} include, {} directories, {} not shown necessary",
         profile.name,
         all.len(),
         count("loader"),
@@ -825,12 +771,12 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
         count("include"),
         count("parent"),
         unproven.len()
-    );
-    eprintln!(
-        "kaudit: prove: {replays} replays for {} entries tested by replay in {seconds:.1} s; one replay of every scenario: {baseline:.1} s ({:.1}x)",
+    ));
+    crate::say::note(format_args!(
+        "prove: {replays} replays for {} entries tested by replay in {seconds:.1} s; one replay of every scenario: {baseline:.1} s ({:.1}x)",
         tested.len(),
         seconds / baseline.max(0.001)
-    );
+    ));
     Ok(if unproven.is_empty() { 0 } else { 1 })
 }
 

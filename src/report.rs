@@ -121,7 +121,7 @@ pub(crate) fn allowlist(cli: &Cli, a: &AllowlistArgs) -> Result<i32> {
     })?;
     remember(&db, &sel, &profile, &c);
     if a.proven {
-        let said = only_proven(&db, &profile, &a.profile, &mut c)?;
+        let said = only_proven(&db, &profile, &mut c)?;
         crate::say::note(format_args!("{said}"));
     }
     let body = match a.format {
@@ -166,9 +166,16 @@ pub(crate) fn allowlist(cli: &Cli, a: &AllowlistArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// `1500ms` as milliseconds (the step caps prove hands to its replays).
-pub(crate) fn parse_ms(s: &str) -> Option<u64> {
-    s.strip_suffix("ms")?.parse().ok()
+/// Each proven entry's proof kind and what shows it, by path.
+pub(crate) type ProofMap = std::collections::BTreeMap<Vec<u8>, (String, String)>;
+
+/// The last proof of `profile`; `None` when the profile was never proven.
+pub(crate) fn proof_map(db: &Db, profile: &str) -> Result<Option<ProofMap>> {
+    Ok(db.proofs(profile)?.map(|(_, rows)| {
+        rows.into_iter()
+            .map(|r| (r.path, (r.kind, r.detail)))
+            .collect()
+    }))
 }
 
 /// Leave out of `c` the entries the last proof of `profile` did not show
@@ -177,15 +184,13 @@ pub(crate) fn parse_ms(s: &str) -> Option<u64> {
 pub(crate) fn only_proven(
     db: &Db,
     profile: &Profile,
-    file: &Path,
     c: &mut kaudit_reports::closure::Closure,
 ) -> Result<String> {
     let Some((run, proofs)) = db.proofs(&profile.name)? else {
         bail!(
-            "profile {} has no proofs in {}: run kaudit prove --profile {} --root IMAGE first",
+            "profile {} has no proofs in {}: run kaudit prove --profile FILE --root IMAGE first",
             profile.name,
             db.path().display(),
-            file.display()
         );
     };
     let unproven: std::collections::HashSet<&[u8]> = proofs
@@ -602,12 +607,7 @@ pub(crate) fn docs(cli: &Cli, a: &DocsArgs) -> Result<i32> {
         }
         Ok(packages)
     })?;
-    let proofs: Option<std::collections::BTreeMap<Vec<u8>, (String, String)>> =
-        db.proofs(&profile.name)?.map(|(_, rows)| {
-            rows.into_iter()
-                .map(|r| (r.path, (r.kind, r.detail)))
-                .collect()
-        });
+    let proofs = proof_map(&db, &profile.name)?;
     let site = Site {
         profile: &profile,
         root: &scan.root,

@@ -57,12 +57,7 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
         let mut graph = Graph::new(db);
         let mut c = closure::compute_with(&mut graph, &sel.runs, Some(p), false)?;
         if a.proven {
-            let said = crate::report::only_proven(
-                db,
-                p,
-                a.profile.as_deref().unwrap_or(std::path::Path::new("")),
-                &mut c,
-            )?;
+            let said = crate::report::only_proven(db, p, &mut c)?;
             crate::say::note(format_args!("{said}"));
         }
         let mut missing = 0;
@@ -206,18 +201,7 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
             let t = std::time::Instant::now();
             // as it was traced: with the parameters (and nodes) of the profile's run
             let args = traced_args(db.as_ref(), closure.as_ref(), s, &a.peers);
-            let r = Command::new(&exe)
-                .arg("--db")
-                .arg(&rdb)
-                .args(["trace", "--root"])
-                .arg(&a.root)
-                .args(["--scenario", s])
-                .args(&args)
-                .args(
-                    a.scenarios
-                        .iter()
-                        .flat_map(|d| [std::ffi::OsStr::new("--scenarios"), d.as_os_str()]),
-                )
+            let r = replay_command(&exe, &rdb, &a.root, s, &args, a.scenarios.as_deref())
                 .output()
                 .context("running the replay")?;
             let secs = t.elapsed().as_secs_f64();
@@ -314,6 +298,17 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
 /// entry and each symlink target in turn — and return the first entry the
 /// source has and the image lacks.
 fn missing_on_the_way(graph: &mut Graph<'_>, image: &Root, path: &[u8]) -> Result<Option<Vec<u8>>> {
+    first_on_the_way(graph, path, |p| image.lstat(p).is_err())
+}
+
+/// Follow `path` through the source graph — directories resolved, then the
+/// entry and each symlink target in turn — and return the first entry the
+/// source has for which `pick` holds.
+pub(crate) fn first_on_the_way(
+    graph: &mut Graph<'_>,
+    path: &[u8],
+    mut pick: impl FnMut(&[u8]) -> bool,
+) -> Result<Option<Vec<u8>>> {
     let mut cur = match graph.canonical(path)? {
         Some(c) => c,
         None => return Ok(None),
@@ -322,7 +317,7 @@ fn missing_on_the_way(graph: &mut Graph<'_>, image: &Root, path: &[u8]) -> Resul
         let Some(f) = graph.file(&cur)? else {
             return Ok(None);
         };
-        if image.lstat(&cur).is_err() {
+        if pick(&cur) {
             return Ok(Some(cur));
         }
         match (&f.link_target, f.kind.as_str()) {
@@ -350,6 +345,29 @@ fn indent(text: &str, n: usize) -> String {
         .collect::<String>()
 }
 
+/// `kaudit --db DB trace --root IMAGE --scenario NAME ARGS…`: one replay
+/// of a scenario inside an image (on an overlay: the image is never written).
+pub(crate) fn replay_command(
+    exe: &std::path::Path,
+    db: &std::path::Path,
+    image: &std::path::Path,
+    scenario: &str,
+    args: &[String],
+    scenarios: Option<&std::path::Path>,
+) -> Command {
+    let mut c = Command::new(exe);
+    c.arg("--db")
+        .arg(db)
+        .args(["trace", "--root"])
+        .arg(image)
+        .args(["--scenario", scenario])
+        .args(args);
+    if let Some(d) = scenarios {
+        c.arg("--scenarios").arg(d);
+    }
+    c
+}
+
 /// Each `--peer NAME=ROOT` must name a peer of a run that is replayed: a
 /// misspelt name would otherwise be ignored, and the peer booted from the
 /// root it was traced with.
@@ -362,17 +380,16 @@ pub(crate) fn check_peers(
     if peers.is_empty() {
         return Ok(());
     }
-    let mut known: BTreeSet<String> = BTreeSet::new();
-    for s in scenarios {
-        let args = traced_args(db, closure, s, &[]);
-        for w in args.windows(2) {
-            if w[0] == "--peer" {
-                if let Some((n, _)) = w[1].split_once('=') {
-                    known.insert(n.to_string());
-                }
-            }
-        }
-    }
+    let known: BTreeSet<String> = scenarios
+        .iter()
+        .filter_map(|s| traced_params(db, closure, s))
+        .filter_map(|v| {
+            v["peers"]
+                .as_object()
+                .map(|m| m.keys().cloned().collect::<Vec<_>>())
+        })
+        .flatten()
+        .collect();
     for p in peers {
         let Some((name, _)) = p.split_once('=') else {
             anyhow::bail!("--peer {p}: expected NAME=ROOT");
@@ -394,6 +411,20 @@ pub(crate) fn check_peers(
     Ok(())
 }
 
+/// The stored parameters (`run.params`: `params`, a booted run's
+/// `hostname` and `peers`) of the run of `scenario` the profile's closure
+/// was computed from; `None` without a profile or stored parameters.
+fn traced_params(
+    db: Option<&Db>,
+    closure: Option<&Closure>,
+    scenario: &str,
+) -> Option<serde_json::Value> {
+    let (db, c) = (db?, closure?);
+    let run = c.runs.iter().find(|r| r.name == scenario)?;
+    let text = db.run_params(run.id).ok()??;
+    serde_json::from_str(&text).ok()
+}
+
 /// The `kaudit trace` arguments of the run of `scenario` the profile's
 /// closure was computed from: its `--param NAME=VALUE`s, and a booted
 /// run's `--hostname` and `--peer`s (none without a profile, or for a run
@@ -404,16 +435,7 @@ pub(crate) fn traced_args(
     scenario: &str,
     peers: &[String],
 ) -> Vec<String> {
-    let (Some(db), Some(c)) = (db, closure) else {
-        return Vec::new();
-    };
-    let Some(run) = c.runs.iter().find(|r| r.name == scenario) else {
-        return Vec::new();
-    };
-    let Ok(Some(text)) = db.run_params(run.id) else {
-        return Vec::new();
-    };
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+    let Some(v) = traced_params(db, closure, scenario) else {
         return Vec::new();
     };
     let mut args: Vec<String> = v["params"]

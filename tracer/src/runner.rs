@@ -111,29 +111,37 @@ impl Nodes {
 /// inside a root, or through the host's `nsenter` into a booted node's init
 /// (its namespaces and root).
 pub fn command_at<S: AsRef<std::ffi::OsStr>>(place: Place<'_>, argv: &[S]) -> Command {
-    let mut c = match place {
-        Place::Chroot(r) => {
-            let mut c = Command::new("/usr/sbin/chroot");
-            c.arg(r);
-            c.args(argv);
-            c
-        }
-        Place::Node(pid) => {
-            let mut c = Command::new("nsenter");
-            c.arg("-t")
-                .arg(pid.to_string())
-                .args(["-m", "-u", "-i", "-n", "-p", "-r", "-w"])
-                .args(argv);
-            c
-        }
-        Place::Host => {
-            let mut c = Command::new(argv.first().map(AsRef::as_ref).unwrap_or_default());
-            c.args(argv.iter().skip(1));
-            c
-        }
-    };
+    let full = argv_at(place, argv);
+    let mut c = Command::new(full.first().cloned().unwrap_or_default());
+    c.args(full.iter().skip(1));
     c.stdin(Stdio::null());
     c
+}
+
+/// The whole command line of `PROGRAM ARGS…` at `place` (see
+/// [`command_at`]).
+fn argv_at<S: AsRef<std::ffi::OsStr>>(place: Place<'_>, argv: &[S]) -> Vec<std::ffi::OsString> {
+    let mut out: Vec<std::ffi::OsString> = match place {
+        Place::Chroot(r) => vec!["/usr/sbin/chroot".into(), r.as_os_str().to_owned()],
+        Place::Node(pid) => [
+            "nsenter",
+            "-t",
+            &pid.to_string(),
+            "-m",
+            "-u",
+            "-i",
+            "-n",
+            "-p",
+            "-r",
+            "-w",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect(),
+        Place::Host => Vec::new(),
+    };
+    out.extend(argv.iter().map(|a| a.as_ref().to_owned()));
+    out
 }
 
 /// `/bin/sh -c TEXT` at `place`, in a process group of its own.
@@ -279,25 +287,19 @@ fn run_step(
     };
     let mut c = match &st.netns {
         None => command(&text, env, place),
+        Some(_) if matches!(place, Place::Node(_)) => {
+            return StepOutcome {
+                name: name.into(),
+                ok: false,
+                message: "`netns` applies to a run that is not booted (a booted node has a network of its own)".into(),
+            }
+        }
         Some(ns) => {
+            // the machine's nsenter enters the namespace, then the step runs at its place
             let ns = host_path(place, &substitute(ns, params));
             let mut argv: Vec<std::ffi::OsString> =
                 vec!["nsenter".into(), format!("--net={}", ns.display()).into()];
-            match place {
-                Place::Node(_) => {
-                    return StepOutcome {
-                        name: name.into(),
-                        ok: false,
-                        message: "`netns` applies to a run that is not booted (a booted node has a network of its own)".into(),
-                    }
-                }
-                Place::Chroot(r) => {
-                    argv.push("/usr/sbin/chroot".into());
-                    argv.push(r.as_os_str().to_owned());
-                }
-                Place::Host => {}
-            }
-            argv.extend(["/bin/sh".into(), "-c".into(), text.clone().into()]);
+            argv.extend(argv_at(place, &["/bin/sh", "-c", text.as_str()]));
             let mut c = command_at(Place::Host, &argv);
             c.envs(env).process_group(0);
             c
