@@ -710,19 +710,7 @@ run = "cat \"$KAUDIT_ROOT/etc/checked\""
             .all(|(_, _, s)| s != "prepare" && s != "check"),
         "an access is attributed to a harness step: {all:#?}"
     );
-    let names = kaudit(args(
-        &[
-            "accessed",
-            "--scenario",
-            "h",
-            "--names",
-            "--format",
-            "json",
-            "--db",
-        ],
-        &[db.as_os_str()],
-    ));
-    let text = String::from_utf8_lossy(&names.stdout);
+    let text = crate::support::names_of(&db, "h").to_string();
     assert!(text.contains("/etc/greeting"), "{text}");
     assert!(
         !text.contains("harness-only") && !text.contains("/usr/bin/true"),
