@@ -1,6 +1,7 @@
 //! `kaudit check`: the image gate.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use kaudit_graph::Db;
@@ -10,9 +11,48 @@ use kaudit_reports::graph::Graph;
 use kaudit_reports::profile::{parse_size, Profile};
 use kaudit_reports::why;
 
-use crate::cli::{CheckArgs, CheckFormat, Cli};
+use crate::printer::Format;
 
-pub(crate) fn run(cli: &Cli, a: &CheckArgs) -> Result<i32> {
+/// The image gate: fail a build when the image outgrows its budget or baseline, or changes
+///
+/// Computes the profile's allowlist again and compares it with the
+/// committed baseline (allowlists/NAME.txt: every entry with its type,
+/// mode, size, package, symlink target and reason codes) and the
+/// profile's budget. Results, each with a stable code: over-budget,
+/// growth (more than max_growth, default 5%, against the baseline),
+/// added (with the chain that keeps it), removed, type-changed,
+/// mode-changed, target-changed, evidence-lost (kept by the runs in the
+/// baseline, now only by an include); then each package's change in
+/// bytes. The profile's [check] table says which fail, warn or are off.
+/// The report goes to stdout (or --out FILE). Exit status 0 pass, 1
+/// fail, 2 error, whether or not the report is read. --update-baseline
+/// writes the baseline instead, deliberately.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The profile (allowlists/NAME.toml)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: PathBuf,
+    /// The committed baseline (allowlists/NAME.txt)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) baseline: PathBuf,
+    /// The budget, overriding the profile's (120MiB, 2GiB, bytes)
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) budget: Option<String>,
+    /// Growth allowed against the baseline, overriding the profile's (5%, 2MiB)
+    #[arg(long, value_name = "PCT|SIZE")]
+    pub(crate) max_growth: Option<String>,
+    /// text; markdown for a pull-request comment; json; junit for CI systems
+    #[arg(long, value_parser = Format::among(&[Format::Text, Format::Markdown, Format::Json, Format::Junit]), default_value = "text")]
+    pub(crate) format: Format,
+    /// Write the report to FILE instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Write the current image as the new baseline (and pass)
+    #[arg(long)]
+    pub(crate) update_baseline: bool,
+}
+
+pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
     // the arguments and the profile are checked before the graph is read
     let profile = Profile::load(&a.profile)?;
     let budget = match (&a.budget, profile.budget) {
@@ -35,11 +75,11 @@ pub(crate) fn run(cli: &Cli, a: &CheckArgs) -> Result<i32> {
         rules.max_growth = Growth::parse(g)
             .with_context(|| format!("--max-growth {g}: expected a share (5%) or a size (2MiB)"))?;
     }
-    let db = Db::open(&cli.db, false)?;
-    let sel = crate::report::select(&db, Some(&profile))?;
+    let db = Db::open(db_path, false)?;
+    let sel = crate::shared::select(&db, Some(&profile))?;
     let mut graph = Graph::new(&db);
     let c = closure::compute_with(&mut graph, &sel.runs, Some(&profile), false)?;
-    let owners = |p: &[u8]| crate::report::owners(&db, p);
+    let owners = |p: &[u8]| crate::shared::owners(&db, p);
     let now = Manifest::of(&c, &owners);
     if a.update_baseline {
         std::fs::write(&a.baseline, now.render(&profile.name))
@@ -63,14 +103,14 @@ pub(crate) fn run(cli: &Cli, a: &CheckArgs) -> Result<i32> {
         let hops = why::chain(&mut &c, p).ok()??;
         Some(why::render_chain(&hops, &owners))
     };
-    let proofs = crate::report::proof_map(&db, &profile.name)?;
+    let proofs = crate::shared::proof_map(&db, &profile.name)?;
     let proof_of = |p: &[u8]| proofs.as_ref().map(|m| m.get(p).cloned());
     let outcome = check::check(&profile.name, &base, &now, &rules, &why_of, &proof_of);
     let body = match a.format {
-        CheckFormat::Text => check::text(&outcome),
-        CheckFormat::Markdown => check::markdown(&outcome),
-        CheckFormat::Json => serde_json::to_string_pretty(&outcome)? + "\n",
-        CheckFormat::Junit => check::junit(&outcome),
+        Format::Text => check::text(&outcome),
+        Format::Markdown => check::markdown(&outcome),
+        Format::Json => serde_json::to_string_pretty(&outcome)? + "\n",
+        _ => check::junit(&outcome),
     };
     match &a.out {
         Some(f) => std::fs::write(f, body).with_context(|| format!("writing {}", f.display()))?,

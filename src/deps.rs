@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use kaudit_analyzer::loader::{LiveObjects, Resolver};
@@ -9,10 +10,32 @@ use kaudit_analyzer::report::DepsReport;
 use kaudit_analyzer::rootfs::Root;
 use kaudit_graph::Db;
 
-use crate::cli::{Cli, DepsArgs, DepsFormat};
 use crate::printer;
+use crate::printer::Format;
+use crate::shared::LoaderArgs;
 
-pub(crate) fn run(cli: &Cli, a: &DepsArgs) -> anyhow::Result<i32> {
+/// What PATH needs at load time, and through which rule each was found
+///
+/// Resolves straight on a root with --root (no scan needed), or reads the
+/// graph written by `kaudit scan`. Exit status 1 when a DT_NEEDED entry is
+/// not found (finding unresolved-needed) or the load would abort.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Paths inside the root (absolute, e.g. /usr/bin/runc)
+    #[arg(required = true, value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+    /// Resolve directly inside this root instead of reading the graph
+    #[arg(long, value_name = "DIR")]
+    pub(crate) root: Option<PathBuf>,
+    /// tree: each edge with its rule; list: the closure, one path per line, as
+    /// the loader opens it; json: everything, structured
+    #[arg(long, value_parser = Format::among(&[Format::Tree, Format::List, Format::Json]), default_value = "tree")]
+    pub(crate) format: Format,
+    #[command(flatten)]
+    pub(crate) loader: LoaderArgs,
+}
+
+pub(crate) fn run(db_path: &Path, a: &Args) -> anyhow::Result<i32> {
     let options = a.loader.options()?;
     if a.root.is_none() && (a.loader.cpu != "host" || a.loader.ld_library_path.is_some()) {
         anyhow::bail!("--cpu and --ld-library-path apply with --root; the graph holds the resolution of its scan");
@@ -39,14 +62,14 @@ pub(crate) fn run(cli: &Cli, a: &DepsArgs) -> anyhow::Result<i32> {
             out
         }
         None => {
-            let db = Db::open_read(&cli.db)?;
+            let db = Db::open_read(db_path)?;
             let index = db.index()?;
             let mut out = Vec::new();
             for p in &a.paths {
                 let r = db
                     .deps(&index, p.as_os_str().as_bytes())?
                     .with_context(|| {
-                        format!("{} is not in the graph {}", p.display(), cli.db.display())
+                        format!("{} is not in the graph {}", p.display(), db_path.display())
                     })?;
                 out.push(r);
             }
@@ -55,17 +78,17 @@ pub(crate) fn run(cli: &Cli, a: &DepsArgs) -> anyhow::Result<i32> {
     };
     let mut out = crate::printer::stdout();
     match a.format {
-        DepsFormat::List => {
+        Format::List => {
             for r in &reports {
                 printer::deps_list(&mut out, r)?;
             }
         }
-        DepsFormat::Tree => {
+        Format::Tree => {
             for r in &reports {
                 printer::deps_tree(&mut out, r)?;
             }
         }
-        DepsFormat::Json => {
+        _ => {
             let v = if reports.len() == 1 {
                 reports[0].to_json()
             } else {
@@ -90,7 +113,7 @@ pub(crate) fn run(cli: &Cli, a: &DepsArgs) -> anyhow::Result<i32> {
         }
         // the tree and JSON hold the finding; a list holds paths only, so
         // the finding is said beside it
-        if a.format == DepsFormat::List {
+        if a.format == Format::List {
             if let Some(fatal) = &r.fatal {
                 eprintln!(
                     "kaudit: load aborts: {}: {fatal}",

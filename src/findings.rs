@@ -2,15 +2,49 @@
 
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
+use clap::ValueEnum;
 use kaudit_analyzer::findings::Code;
 use kaudit_analyzer::report::json_path;
 use kaudit_graph::{Db, DbError, FindingFilter};
 
-use crate::cli::{Cli, FindingsArgs, ReportFormat, SeverityArg};
+use crate::printer::Format;
 
-pub(crate) fn run(cli: &Cli, a: &FindingsArgs) -> Result<i32> {
+/// The findings of the graph: per-path problems the scan recorded
+///
+/// Each finding once: its severity, its stable code (docs/findings.md),
+/// the path it is about and what is wrong; with how many loads met it
+/// when more than one did. Errors first, then warnings, then info, each
+/// by code and path. Filters narrow the list and combine; a repeated
+/// --code or --severity takes any of the values given. The list goes to
+/// stdout, the count by severity to stderr. Exit status 0, whatever is
+/// found.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Only findings with this code (repeatable; e.g. unresolved-needed)
+    #[arg(long, value_name = "CODE")]
+    pub(crate) code: Vec<String>,
+    /// Only findings of this severity (repeatable)
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub(crate) severity: Vec<SeverityArg>,
+    /// Only findings about PREFIX or a path below it (/usr/lib holds
+    /// /usr/lib/x, not /usr/lib64)
+    #[arg(long, value_name = "PREFIX")]
+    pub(crate) path: Option<PathBuf>,
+    /// text: one finding a line; json: an array of objects
+    #[arg(long, value_parser = Format::among(&[Format::Text, Format::Json]), default_value = "text")]
+    pub(crate) format: Format,
+}
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub(crate) enum SeverityArg {
+    Error,
+    Warning,
+    Info,
+}
+
+pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
     for c in &a.code {
         if Code::from_name(c).is_none() {
             let known: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
@@ -20,10 +54,10 @@ pub(crate) fn run(cli: &Cli, a: &FindingsArgs) -> Result<i32> {
             );
         }
     }
-    let db = Db::open(&cli.db, false)?;
+    let db = Db::open(db_path, false)?;
     if db.scan_info()?.is_none() {
         return Err(DbError::NoScan {
-            path: cli.db.clone(),
+            path: db_path.to_path_buf(),
         }
         .into());
     }
@@ -59,7 +93,7 @@ pub(crate) fn run(cli: &Cli, a: &FindingsArgs) -> Result<i32> {
     let rows = db.findings(&filter)?;
     let mut out = crate::printer::stdout();
     match a.format {
-        ReportFormat::Text => {
+        Format::Text => {
             for f in &rows {
                 write!(out, "{:<7} {} ", f.severity, f.code)?;
                 out.write_all(&f.path)?;
@@ -70,7 +104,7 @@ pub(crate) fn run(cli: &Cli, a: &FindingsArgs) -> Result<i32> {
                 writeln!(out)?;
             }
         }
-        ReportFormat::Json => {
+        _ => {
             let v: Vec<serde_json::Value> = rows
                 .iter()
                 .map(|f| {

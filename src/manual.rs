@@ -8,7 +8,30 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::CommandFactory;
 
-use crate::cli::{Cli, CompletionsArgs, ManArgs};
+use crate::cli::Cli;
+
+/// Print the completion script for a shell
+///
+/// For bash: `kaudit completions bash > /etc/bash_completion.d/kaudit`;
+/// zsh: into a directory of $fpath as _kaudit; fish:
+/// ~/.config/fish/completions/kaudit.fish.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum, value_name = "SHELL")]
+    pub(crate) shell: clap_complete::Shell,
+}
+/// Print the manual page kaudit(1), or write every page into a directory
+///
+/// Without --out, kaudit.1 goes to stdout (`kaudit man | man -l -`). With
+/// --out DIR, kaudit.1 and one page per subcommand (kaudit-scan.1,
+/// kaudit-scenarios-list.1, ...) are written into DIR.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ManArgs {
+    /// Write kaudit.1 and one page per subcommand into DIR (created if missing)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
+}
 
 /// Print the completion script for a shell on stdout.
 pub(crate) fn completions(a: &CompletionsArgs) -> Result<i32> {

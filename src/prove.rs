@@ -33,9 +33,24 @@ use kaudit_reports::graph::Graph;
 use kaudit_reports::profile::Profile;
 use kaudit_reports::{runs, show};
 
-use crate::cli::{Cli, ReportFormat};
+use crate::printer::Format;
 
-/// `kaudit prove` arguments.
+/// Prove every kept entry of an image necessary, or say which are not
+///
+/// For each entry of the profile's allowlist (directories aside): an
+/// include keeps it with its reason; or it is the interpreter, a
+/// DT_NEEDED object or a symlink on the way of the load of an object
+/// shown necessary (a loader proof); or the scenarios that used it,
+/// replayed inside the image with it hidden (a whiteout in the replay's
+/// overlay: the image is never written), fail (a replay proof: the
+/// first failing step and its message). Replays hide many entries at
+/// once and split a group only when it fails; a last replay of every
+/// scenario hides every entry not shown necessary at once. The proofs
+/// go into the graph (kaudit why, kaudit docs, kaudit allowlist
+/// --proven, kaudit check); the entries not shown necessary go to
+/// stdout, the summary and the time against one replay of every
+/// scenario to stderr. Exit status 0 when every entry is shown necessary
+/// or included, 1 otherwise. Needs root.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The profile (allowlists/NAME.toml): its allowlist, scenarios and includes
@@ -56,8 +71,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub(crate) jobs: Option<u16>,
     /// text: the entries not shown necessary; json: every kept entry's proof
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    pub(crate) format: ReportFormat,
+    #[arg(long, value_parser = Format::among(&[Format::Text, Format::Json]), default_value = "text")]
+    pub(crate) format: Format,
 }
 
 /// How one replay went.
@@ -102,7 +117,7 @@ impl Replayer<'_> {
         }
         std::fs::write(&list, text).context("the list of entries to hide")?;
         let (args, bound) = self.args.get(scenario).cloned().unwrap_or_default();
-        let mut c = crate::verify::replay_command(
+        let mut c = crate::replay::replay_command(
             &self.exe,
             &db,
             self.image,
@@ -258,7 +273,7 @@ fn met(graph: &mut Graph<'_>, db: &Path, hidden: &BTreeSet<Vec<u8>>) -> Result<B
             p = bytes::parent(p);
         }
         // then as the source resolves it, hop by hop
-        if let Some(h) = crate::verify::first_on_the_way(graph, &n.path, |p| hidden.contains(p))? {
+        if let Some(h) = crate::replay::first_on_the_way(graph, &n.path, |p| hidden.contains(p))? {
             out.insert(h);
         }
     }
@@ -339,7 +354,7 @@ fn loader_ways(graph: &mut Graph<'_>, c: &Closure) -> Result<BTreeMap<Vec<u8>, V
     Ok(out)
 }
 
-pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
+pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
     let started = Instant::now();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -354,7 +369,7 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
             image.display()
         );
     }
-    let mut db = Db::open(&cli.db, false)?;
+    let mut db = Db::open(db_path, false)?;
     let sel = runs::for_profile(&db, &profile)?;
     let c: Closure = {
         let mut graph = Graph::new(&db);
@@ -376,7 +391,7 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
         );
     }
     for s in &profile.scenarios {
-        crate::trace::load_scenario(s, a.scenarios.as_deref())?;
+        crate::shared::load_scenario(s, a.scenarios.as_deref())?;
     }
     let scenario_of: HashMap<i64, String> = c.runs.iter().map(|r| (r.id, r.name.clone())).collect();
 
@@ -444,9 +459,9 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
         count: std::sync::atomic::AtomicU64::new(0),
         stop: stop.clone(),
     };
-    crate::verify::check_peers(Some(&db), Some(&c), &profile.scenarios, &a.peers)?;
+    crate::replay::check_peers(Some(&db), Some(&c), &profile.scenarios, &a.peers)?;
     for s in &profile.scenarios {
-        let args = crate::verify::traced_args(Some(&db), Some(&c), s, &a.peers);
+        let args = crate::replay::traced_args(Some(&db), Some(&c), s, &a.peers);
         rp.args.insert(s.clone(), (args, None));
     }
     // baseline: every scenario passes with nothing hidden
@@ -734,7 +749,7 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
     let mut out = crate::printer::stdout();
     use std::io::Write;
     match a.format {
-        ReportFormat::Json => {
+        Format::Json => {
             let v = serde_json::json!({
                 "profile": profile.name,
                 "image": image.display().to_string(),
@@ -755,7 +770,7 @@ pub(crate) fn run(cli: &Cli, a: &Args) -> Result<i32> {
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
-        ReportFormat::Text => {
+        _ => {
             for r in &unproven {
                 writeln!(out, "{}\t{}", show(&r.path), r.detail)?;
             }

@@ -1,6 +1,7 @@
 //! `kaudit scan`.
 
 use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -10,7 +11,51 @@ use kaudit_analyzer::rootfs::Root;
 use kaudit_analyzer::scan::{self, Progress, ScanOptions};
 use kaudit_graph::Db;
 
-use crate::cli::{Cli, ScanArgs, SummaryFormat};
+use crate::printer::Format;
+use crate::shared::LoaderArgs;
+
+/// Static analysis of a root filesystem into the graph
+///
+/// Walks DIR and records every entry (type, size, mode, owner, symlink
+/// target, inode and link count), parses every ELF file (class, machine,
+/// PT_INTERP, DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH, DF_1_NODEFLIB)
+/// and every script's #! line, and resolves the load of every dynamic ELF
+/// object with the root's own loader rules (glibc or musl). Each edge
+/// records how it was found. The root's package databases (Portage's
+/// /var/db/pkg, dpkg's /var/lib/dpkg) are read too: which package owns
+/// each entry. Paths are interpreted inside DIR as a chroot
+/// would; nothing outside DIR is read and nothing is executed.
+///
+/// The walk stays on DIR's filesystem (other mounts are reported, not
+/// entered; see --cross-filesystems) and does not enter DIR/proc, DIR/sys
+/// or DIR/dev (see --special-dirs). Scanning again replaces the previous
+/// scan atomically. The summary (counts, findings by severity) goes to
+/// stderr; with --format json it is data, on stdout. `kaudit findings`
+/// lists the findings.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The root filesystem to analyse
+    #[arg(long, value_name = "DIR")]
+    pub(crate) root: PathBuf,
+    /// Descend into other filesystems mounted below DIR
+    #[arg(long)]
+    pub(crate) cross_filesystems: bool,
+    /// Also walk DIR/proc, DIR/sys and DIR/dev
+    #[arg(long)]
+    pub(crate) special_dirs: bool,
+    #[command(flatten)]
+    pub(crate) loader: LoaderArgs,
+    /// PATH used to resolve `#!/usr/bin/env NAME` scripts
+    #[arg(
+        long = "path",
+        value_name = "PATH",
+        default_value = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    )]
+    pub(crate) path_env: String,
+    /// Output format of the summary
+    #[arg(long, value_parser = Format::among(&[Format::Text, Format::Json]), default_value = "text")]
+    pub(crate) format: Format,
+}
 
 fn now() -> i64 {
     SystemTime::now()
@@ -19,7 +64,7 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-pub(crate) fn run(cli: &Cli, a: &ScanArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(db_path: &Path, a: &Args) -> anyhow::Result<i32> {
     let started = Instant::now();
     let started_at = now();
     let root = Root::open(&a.root)?;
@@ -38,7 +83,7 @@ pub(crate) fn run(cli: &Cli, a: &ScanArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("the loader configuration of {}", a.root.display()))?;
     }
     // then the database: a bad database fails before the work is done
-    let mut db = Db::open(&cli.db, true)?;
+    let mut db = Db::open(db_path, true)?;
     let bar = if std::io::stderr().is_terminal() && !crate::say::quiet() {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_style(
@@ -125,7 +170,7 @@ pub(crate) fn run(cli: &Cli, a: &ScanArgs) -> anyhow::Result<i32> {
     let s = &result.stats;
     match a.format {
         // the summary of a run: standard error, like every command's
-        SummaryFormat::Text => eprintln!(
+        Format::Text => eprintln!(
             "kaudit: scanned {}: {} entries ({:.1} MiB), {} ELF files, {} loads resolved, {} scripts, {} edges, {} findings ({severities}; {} unresolved-needed; `kaudit findings` lists them) in {:.2} s -> {}",
             root.host_path().display(),
             s.entries,
@@ -137,10 +182,10 @@ pub(crate) fn run(cli: &Cli, a: &ScanArgs) -> anyhow::Result<i32> {
             distinct.len(),
             unresolved,
             secs,
-            cli.db.display()
+            db_path.display()
         ),
         // asked for as data: standard output
-        SummaryFormat::Json => {
+        _ => {
             let mut by_code = std::collections::BTreeMap::new();
             for f in &distinct {
                 *by_code.entry(f.code.as_str()).or_insert(0usize) += 1;
@@ -149,7 +194,7 @@ pub(crate) fn run(cli: &Cli, a: &ScanArgs) -> anyhow::Result<i32> {
                 by_severity.iter().map(|(s, n)| (s.as_str(), *n)).collect();
             let v = serde_json::json!({
                 "root": root.host_path().to_string_lossy(),
-                "db": cli.db.to_string_lossy(),
+                "db": db_path.to_string_lossy(),
                 "entries": s.entries, "bytes": s.bytes, "elf": s.elf, "loads": s.loads,
                 "scripts": s.scripts, "edges": s.edges, "findings": by_code,
                 "findings_by_severity": by_severity,

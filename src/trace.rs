@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -13,7 +14,146 @@ use kaudit_tracer::{TraceOptions, Tracer};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::cli::{AccessedArgs, AccessedFormat, Cli, RunsArgs, SummaryFormat, TraceArgs};
+use crate::shared::load_scenario;
+
+/// Run a scenario or a command under fanotify and record every file the node uses meanwhile
+///
+/// `kaudit trace --scenario NAME` runs the steps of scenarios/NAME.toml;
+/// `kaudit trace --name NAME -- COMMAND...` is an ad-hoc one-step scenario,
+/// recorded under NAME. Recorded: every file any process on the node opens, executes,
+/// lists or writes while COMMAND runs — also daemons outside COMMAND's
+/// process tree — plus files already in use when tracing starts. Each
+/// (file, kind) is stored once with the first process and a count. Also
+/// recorded (BPF, unless --no-names): every path any process asks for in
+/// exec, open, stat, access, readlink and chdir calls, with the result
+/// and the symlinks it walks in the root (kaudit accessed --names); where
+/// the kernel refuses BPF, exec names only, and the run says names are
+/// partial. The first 32-bit program of a run is stopped for a moment
+/// (SIGSTOP, then SIGCONT) while the capture of 32-bit calls is
+/// attached. Every process COMMAND starts is born in a cgroup v2 group of
+/// the run's own (kaudit-PID, below kaudit's group), which is killed and
+/// removed at the end; what left that group is killed through the
+/// process tree (kaudit is their child subreaper). When
+/// $NOTIFY_SOCKET is set, READY=1 is sent once tracing has started. A lost event (queue
+/// overflow, read error) marks the run incomplete, prints the finding
+/// event-overflow and exits 1 unless --allow-loss. SIGINT/SIGTERM stop the
+/// command and commit what was recorded as an interrupted run. Needs root.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["scenario", "name"])))]
+pub(crate) struct Args {
+    /// A scenario: a file, or NAME for NAME.toml in --scenarios DIR,
+    /// $KAUDIT_SCENARIOS, /etc/kaudit/scenarios or /usr/share/kaudit/scenarios,
+    /// else one of the scenarios built into kaudit
+    #[arg(long, value_name = "NAME|FILE", conflicts_with = "command")]
+    pub(crate) scenario: Option<String>,
+    /// A directory of scenario files, searched first
+    #[arg(long, value_name = "DIR")]
+    pub(crate) scenarios: Option<PathBuf>,
+    /// Run inside DIR: a private mount namespace, DIR covered by an overlay
+    /// whose writable layer is a tmpfs (DIR itself is never written: what
+    /// the run creates is recorded as created and vanishes with it), /proc
+    /// /sys /dev bind-mounted into it, tmpfs on /run and /tmp, chroot;
+    /// accesses are recorded as paths inside DIR
+    #[arg(long, value_name = "DIR")]
+    pub(crate) root: Option<std::path::PathBuf>,
+    /// Accepted for compatibility: --root always runs on an overlay
+    #[arg(long, requires = "root", hide = true)]
+    pub(crate) overlay: bool,
+    /// With --root: boot DIR's own init (/sbin/init) as PID 1 of a container
+    /// of its own (systemd-nspawn: PID, mount, UTS, IPC and network
+    /// namespaces, pivot_root into the overlay of DIR), on a network of the
+    /// run's own (a bridge and a DHCP server, dnsmasq, in a namespace of
+    /// their own); the whole boot is recorded, the steps run inside the node
+    /// (nsenter), and the node is powered off at the end. The machine's
+    /// kernel settings are put back afterwards
+    #[arg(long, requires = "root")]
+    pub(crate) boot: bool,
+    /// Booted: the node's hostname [default: node]
+    #[arg(long, value_name = "NAME")]
+    pub(crate) hostname: Option<String>,
+    /// Booted: the run's network, a /24 (the bridge is .1, node N gets .10+N,
+    /// DHCP hands out .10-.250) [default: 10.77.0.0/24]
+    #[arg(long, value_name = "CIDR")]
+    pub(crate) subnet: Option<String>,
+    /// Booted: boot ROOT too, as node NAME on the run's network, not traced,
+    /// on an overlay of its own (repeatable). Steps with `node = "NAME"` run
+    /// on it; every step gets its address as $KAUDIT_PEER_<NAME>_ADDRESS (and
+    /// the traced node's as $KAUDIT_NODE_ADDRESS, its name as $KAUDIT_NODE_NAME)
+    #[arg(long = "peer", value_name = "NAME=ROOT")]
+    pub(crate) peers: Vec<String>,
+    /// Booted: one more systemd-nspawn argument (repeatable)
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub(crate) nspawn_arg: Vec<String>,
+    /// With --boot: show what the DHCP server logged
+    #[arg(long, requires = "boot", hide = true)]
+    pub(crate) verbose_boot: bool,
+    /// A scenario parameter (repeatable)
+    #[arg(long = "param", value_name = "NAME=VALUE", requires = "scenario")]
+    pub(crate) params: Vec<String>,
+    /// The name an ad-hoc run (-- COMMAND...) is recorded under
+    #[arg(long, value_name = "NAME", requires = "command", value_parser = run_name)]
+    pub(crate) name: Option<String>,
+    /// Count every event (no kernel-side suppression of files already recorded)
+    #[arg(long)]
+    pub(crate) all_events: bool,
+    /// Exit 0 even if events were lost (the run is still marked incomplete)
+    #[arg(long)]
+    pub(crate) allow_loss: bool,
+    /// Do not record the names programs ask for (the BPF name capture: every
+    /// path passed to exec, open, stat, access, readlink and chdir calls,
+    /// with the result)
+    #[arg(long)]
+    pub(crate) no_names: bool,
+    /// Capture names through the raw system call tracepoints only. Every
+    /// system call of every process then pays for the capture; by default
+    /// the per-call tracepoints serve 64-bit programs and the raw ones are
+    /// attached only once a 32-bit program runs
+    #[arg(long, conflicts_with = "no_names")]
+    pub(crate) names_raw: bool,
+    /// Report events with open file descriptors only (no file-handle group)
+    #[arg(long, hide = true)]
+    pub(crate) fd_events: bool,
+    /// Test mode: keep the kernel's bounded event queue
+    #[arg(long, hide = true)]
+    pub(crate) test_bounded_queue: bool,
+    /// Test mode: kill the run's control group process by process at the
+    /// end, as on kernels without `cgroup.kill`
+    #[arg(long, hide = true)]
+    pub(crate) test_kill_one_by_one: bool,
+    /// Test mode: the kernel refuses one of the per-call tracepoints'
+    /// attachments (a wrong event name), so names come through the raw ones
+    #[arg(long, hide = true, conflicts_with = "names_raw")]
+    pub(crate) test_refuse_per_call: bool,
+    /// Test mode: wait this many milliseconds before reading events
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub(crate) test_reader_delay_ms: u64,
+    /// With --root: hide the entries FILE lists (absolute paths inside the
+    /// root, one per line) from the run, with whiteouts in the overlay's
+    /// writable layer (kaudit prove: the root itself is never written)
+    #[arg(long, value_name = "FILE", requires = "root", hide = true)]
+    pub(crate) hide: Option<PathBuf>,
+    /// No step runs longer than this (`30s`), whatever its own timeout
+    /// (kaudit prove: a replay that hangs without a file fails in time)
+    #[arg(long, value_name = "DURATION", requires = "scenario", hide = true)]
+    pub(crate) step_timeout_max: Option<String>,
+    /// The command and its arguments (with --name)
+    #[arg(last = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<std::ffi::OsString>,
+}
+/// A run name: not empty, and no control characters (a tab or a newline
+/// would forge columns or rows in `kaudit runs`).
+fn run_name(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("a run name cannot be empty".into());
+    }
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "a run name cannot hold control characters ({:?} found)",
+            c
+        ));
+    }
+    Ok(s.to_string())
+}
 
 fn now() -> i64 {
     SystemTime::now()
@@ -79,41 +219,6 @@ fn reap_leftovers() -> usize {
     killed
 }
 
-/// The scenarios shipped with kaudit, built into the binary: (name, text).
-pub(crate) static BUILTIN_SCENARIOS: &[(&str, &str)] =
-    include!(concat!(env!("OUT_DIR"), "/scenarios.rs"));
-
-/// The scenario directories, in search order: `--scenarios DIR`, then
-/// `$KAUDIT_SCENARIOS`, then the installed ones; the built-in scenarios come
-/// after all of them.
-pub(crate) fn scenario_dirs(given: Option<&std::path::Path>) -> Vec<std::path::PathBuf> {
-    let mut v = Vec::new();
-    if let Some(d) = given {
-        v.push(d.to_path_buf());
-    }
-    if let Some(d) = std::env::var_os("KAUDIT_SCENARIOS").filter(|d| !d.is_empty()) {
-        v.push(std::path::PathBuf::from(d));
-    }
-    v.push("/etc/kaudit/scenarios".into());
-    v.push("/usr/share/kaudit/scenarios".into());
-    v
-}
-
-/// Load a scenario by file or name from the directories and the built-in ones.
-pub(crate) fn load_scenario(
-    name_or_path: &str,
-    given: Option<&std::path::Path>,
-) -> Result<
-    (
-        String,
-        std::path::PathBuf,
-        kaudit_tracer::scenario::Scenario,
-    ),
-    kaudit_tracer::scenario::ScenarioError,
-> {
-    kaudit_tracer::scenario::Scenario::load(name_or_path, &scenario_dirs(given), BUILTIN_SCENARIOS)
-}
-
 /// The entries `--hide FILE` lists: one absolute path inside the root per
 /// line (bytes, not necessarily UTF-8), each checked.
 fn read_hide_list(f: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
@@ -174,7 +279,7 @@ fn boot_peer(
     net: &mut kaudit_tracer::boot::Network,
     name: &str,
     root: &std::path::Path,
-    a: &TraceArgs,
+    a: &Args,
 ) -> Result<kaudit_tracer::boot::Node, kaudit_tracer::boot::BootError> {
     kaudit_tracer::boot::Node::boot(
         root,
@@ -197,7 +302,7 @@ fn own_mnt_ns() -> Option<u64> {
 fn boot_node(
     root: &std::path::Path,
     hostname: &str,
-    a: &TraceArgs,
+    a: &Args,
 ) -> Result<(kaudit_tracer::boot::Network, kaudit_tracer::boot::Node), kaudit_tracer::boot::BootError>
 {
     use kaudit_tracer::boot::{Network, Node, NodeOptions, Subnet};
@@ -229,7 +334,7 @@ fn parse_params(given: &[String]) -> anyhow::Result<std::collections::BTreeMap<S
         .collect()
 }
 
-pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(db_path: &Path, a: &Args) -> anyhow::Result<i32> {
     // everything that can be refused is refused before anything runs
     let scenario = match &a.scenario {
         Some(sc) => {
@@ -279,7 +384,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             }
         }
     }
-    let mut db = Db::open(&cli.db, true)?;
+    let mut db = Db::open(db_path, true)?;
     for r in db.stored_pending_runs() {
         eprintln!(
             "kaudit: the end of run {r}, kept beside the graph while it was locked, is stored"
@@ -386,7 +491,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     }
     // accesses are stored in batches while the workload runs (a second
     // connection, used on the tracer's reader thread)
-    let mut batch_db = Db::open(&cli.db, true)?;
+    let mut batch_db = Db::open(db_path, true)?;
     let flush: kaudit_tracer::Flush = Box::new(move |batch: &[kaudit_tracer::Access]| {
         let rows: Vec<AccessRow> = batch.iter().map(access_row).collect();
         match batch_db.add_accesses(id, &rows) {
@@ -679,7 +784,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     };
     if let Err(e) = db.store_run_end(&end) {
         drop(db);
-        return Err(match kaudit_graph::pending::keep_beside(&cli.db, &end) {
+        return Err(match kaudit_graph::pending::keep_beside(db_path, &end) {
             Ok(kept) => anyhow::anyhow!(
                 "run {id} could not be stored: {e}; its {} accesses and {} names are kept in {}, and stored by the next kaudit that writes the graph",
                 end.accesses.len() + end.counts.len(),
@@ -688,7 +793,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             ),
             Err(k) => anyhow::anyhow!(
                 "run {id} could not be stored: {e}; keeping it beside the graph failed too: {}: {k}",
-                kaudit_graph::pending::pending_path(&cli.db, id).display()
+                kaudit_graph::pending::pending_path(db_path, id).display()
             ),
         });
     }
@@ -768,137 +873,6 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
     Ok(if run_status == "passed" { 0 } else { 1 })
 }
 
-pub(crate) fn runs(cli: &Cli, a: &RunsArgs) -> anyhow::Result<i32> {
-    let db = Db::open_read(&cli.db)?;
-    let runs = db.runs()?;
-    let mut out = std::io::stdout().lock();
-    match a.format {
-        SummaryFormat::Text => {
-            for r in &runs {
-                writeln!(
-                    out,
-                    "{}\t{}\t{}\t{}\t{}\t{} events\tnames {}",
-                    r.id,
-                    r.name,
-                    r.status,
-                    if r.complete { "complete" } else { "incomplete" },
-                    r.command.as_deref().unwrap_or(&r.kind),
-                    r.events,
-                    match r.names.as_deref() {
-                        Some("complete") => "complete",
-                        Some(_) => "partial",
-                        None => "none",
-                    }
-                )?;
-            }
-        }
-        SummaryFormat::Json => {
-            let v: Vec<_> = runs
-                .iter()
-                .map(|r| {
-                    serde_json::json!({
-                        "id": r.id, "name": r.name, "kind": r.kind, "command": r.command,
-                        "root": String::from_utf8_lossy(&r.root), "host": r.host, "kernel": r.kernel,
-                        "started_at": r.started_at, "finished_at": r.finished_at,
-                        "status": r.status, "complete": r.complete, "events": r.events, "lost": r.lost,
-                        "names": r.names,
-                    })
-                })
-                .collect();
-            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        }
-    }
-    Ok(0)
-}
-
-pub(crate) fn accessed(cli: &Cli, a: &AccessedArgs) -> anyhow::Result<i32> {
-    let db = Db::open_read(&cli.db)?;
-    let Some(run) = db.find_run(a.run, a.scenario.as_deref())? else {
-        anyhow::bail!("no such run in {}", cli.db.display());
-    };
-    if a.names {
-        return names(&db, &run, a.format);
-    }
-    let rows = db.accesses(run.id)?;
-    let mut out = std::io::stdout().lock();
-    match a.format {
-        AccessedFormat::List => {
-            let mut last: Option<&[u8]> = None;
-            for r in &rows {
-                if last != Some(r.path.as_slice()) {
-                    out.write_all(&r.path)?;
-                    out.write_all(b"\n")?;
-                    last = Some(&r.path);
-                }
-            }
-        }
-        AccessedFormat::Json => {
-            let p = kaudit_analyzer::report::json_path;
-            let v = serde_json::json!({
-                "run": run.id, "name": run.name, "status": run.status, "complete": run.complete,
-                "accesses": rows.iter().map(|r| serde_json::json!({
-                    "path": p(&r.path), "kind": r.kind, "pid": r.pid, "comm": r.comm,
-                    "exe": r.exe.as_deref().map(p), "parents": r.parents, "step": r.step,
-                    "count": r.count, "first_ms": r.first_ms,
-                })).collect::<Vec<_>>(),
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        }
-    }
-    Ok(0)
-}
-
-/// `kaudit accessed --names`: each name with its call and result, and the
-/// symlinks it walks in the run's root (resolved now, with the analyzer's
-/// root model, when the root is still there).
-fn names(db: &Db, run: &kaudit_graph::RunRow, format: AccessedFormat) -> anyhow::Result<i32> {
-    let (rows, status) = db.names(run.id)?;
-    let mut out = std::io::stdout().lock();
-    let p = kaudit_analyzer::report::json_path;
-    match format {
-        AccessedFormat::List => {
-            if let Some(s) = status.as_deref().filter(|s| *s != "complete") {
-                eprintln!("kaudit: names of run {} are {s}", run.id);
-            }
-            for n in &rows {
-                write!(out, "{:<8} {:<11} ", n.result, n.call)?;
-                out.write_all(&n.path)?;
-                for (link, target) in &n.hops {
-                    out.write_all(b"  [")?;
-                    out.write_all(link)?;
-                    out.write_all(b" -> ")?;
-                    out.write_all(target)?;
-                    out.write_all(b"]")?;
-                }
-                if let Some(t) = n
-                    .resolved
-                    .as_ref()
-                    .filter(|t| **t != n.path || !n.hops.is_empty())
-                {
-                    out.write_all(b"  => ")?;
-                    out.write_all(t)?;
-                }
-                out.write_all(b"\n")?;
-            }
-        }
-        AccessedFormat::Json => {
-            let v = serde_json::json!({
-                "run": run.id, "name": run.name, "names": status,
-                "asked": rows.iter().map(|n| serde_json::json!({
-                    "path": p(&n.path), "call": n.call, "result": n.result,
-                    "evidence": n.evidence, "nofollow": n.nofollow, "pid": n.pid,
-                    "comm": n.comm, "step": n.step, "count": n.count, "first_ms": n.first_ms,
-                    "symlinks": n.hops.iter().map(|(l, t)| serde_json::json!({
-                        "link": p(l), "target": p(t)})).collect::<Vec<_>>(),
-                    "resolved": n.resolved.as_deref().map(p),
-                })).collect::<Vec<_>>(),
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        }
-    }
-    Ok(0)
-}
-
 /// The symlinks a name walks in the root, (link, stored target) in order,
 /// and what it reaches.
 type Walked = (Vec<(Vec<u8>, Vec<u8>)>, Option<Vec<u8>>);
@@ -927,95 +901,6 @@ fn walk(root: Option<&kaudit_analyzer::rootfs::Memo<'_>>, path: &[u8], nofollow:
             .collect(),
         target,
     )
-}
-
-pub(crate) fn scenarios(a: &crate::cli::ScenariosArgs) -> anyhow::Result<i32> {
-    use kaudit_tracer::scenario::Scenario;
-    let mut out = std::io::stdout().lock();
-    match &a.what {
-        crate::cli::ScenariosCommand::List => {
-            // (name, description, where): the first of each name wins, as
-            // in a lookup
-            let mut found: std::collections::BTreeMap<String, (String, String)> =
-                std::collections::BTreeMap::new();
-            for d in scenario_dirs(a.scenarios.as_deref()) {
-                let Ok(rd) = std::fs::read_dir(&d) else {
-                    continue;
-                };
-                for f in rd.flatten().map(|e| e.path()) {
-                    if f.extension().is_none_or(|e| e != "toml") {
-                        continue;
-                    }
-                    let name = f
-                        .file_stem()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    if found.contains_key(&name) {
-                        continue;
-                    }
-                    let desc = std::fs::read_to_string(&f)
-                        .ok()
-                        .and_then(|t| Scenario::parse(&f, &t).ok())
-                        .and_then(|s| s.description)
-                        .unwrap_or_default();
-                    found.insert(name, (desc, f.display().to_string()));
-                }
-            }
-            for (name, text) in BUILTIN_SCENARIOS {
-                if found.contains_key(*name) {
-                    continue;
-                }
-                let place = format!("builtin:{name}");
-                let desc = Scenario::parse(std::path::Path::new(&place), text)
-                    .ok()
-                    .and_then(|s| s.description)
-                    .unwrap_or_default();
-                found.insert(name.to_string(), (desc, place));
-            }
-            for (name, (desc, place)) in &found {
-                writeln!(out, "{name}\t{desc}\t{place}")?;
-            }
-        }
-        crate::cli::ScenariosCommand::Show { scenario } => {
-            let (name, path, s) = load_scenario(scenario, a.scenarios.as_deref())?;
-            writeln!(out, "{name} ({})", path.display())?;
-            if let Some(d) = &s.description {
-                writeln!(out, "  {d}")?;
-            }
-            for (k, p) in &s.params {
-                writeln!(
-                    out,
-                    "  param {k}{}{}",
-                    if p.required {
-                        " (required)".to_string()
-                    } else {
-                        p.default
-                            .as_ref()
-                            .map(|d| format!(" = {d:?}"))
-                            .unwrap_or_default()
-                    },
-                    p.description
-                        .as_ref()
-                        .map(|d| format!(": {d}"))
-                        .unwrap_or_default()
-                )?;
-            }
-            for (i, st) in s.steps.iter().enumerate() {
-                let name = st.name.clone().unwrap_or_else(|| format!("step-{}", i + 1));
-                match (&st.run, &st.daemon) {
-                    (Some(r), _) => writeln!(out, "  step {name}: run {r}")?,
-                    (_, Some(d)) => writeln!(out, "  step {name}: daemon {d}")?,
-                    _ => {}
-                }
-            }
-            for st in &s.cleanup {
-                if let Some(r) = &st.run {
-                    writeln!(out, "  cleanup: {r}")?;
-                }
-            }
-        }
-    }
-    Ok(0)
 }
 
 /// Tell a service manager that tracing has started: `READY=1` on the

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::process::Command;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use kaudit_analyzer::bytes;
@@ -26,7 +26,48 @@ use kaudit_reports::graph::Graph;
 use kaudit_reports::profile::Profile;
 use kaudit_reports::{runs, show, why};
 
-use crate::cli::{Cli, VerifyArgs};
+/// Check an image: whole, every load and link resolving, every scenario replayed
+///
+/// With --profile: every entry of the profile's allowlist must be in the
+/// image (a missing one is named with the chain that keeps it). Then the
+/// image is scanned like any root: every load of a program it runs (and
+/// of a library it loads) must resolve inside it, every interpreter and
+/// shebang exist, every symlink resolve (targets under /proc, /sys, /dev,
+/// /run and /tmp are mounted at run time). Then each scenario (the
+/// profile's, or --scenario) is replayed inside the image with its
+/// expectations (kaudit trace --root IMAGE --overlay: the image is never
+/// written); a failed replay lists the paths its processes looked for in
+/// vain that the source root has, each with why it was not kept. The
+/// problems go to stdout, progress and the verdict to stderr. Exit
+/// status 1 when anything fails, whether or not stdout is read. Needs
+/// root for the replays.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The image (a directory, e.g. from kaudit assemble)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) root: PathBuf,
+    /// The profile the image was built from (its allowlist and scenarios)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: Option<PathBuf>,
+    /// A scenario to replay (repeatable; default: the profile's)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) scenario: Vec<String>,
+    /// A directory of scenario files, searched first
+    #[arg(long, value_name = "DIR")]
+    pub(crate) scenarios: Option<PathBuf>,
+    /// Static checks only
+    #[arg(long)]
+    pub(crate) no_replay: bool,
+    /// Boot ROOT as peer NAME in the replays of booted scenarios that ran
+    /// with a peer of that name (repeatable); by default each peer is booted
+    /// from the root it was traced with
+    #[arg(long = "peer", value_name = "NAME=ROOT")]
+    pub(crate) peers: Vec<String>,
+    /// The image was built from `kaudit allowlist --proven`: the entries the
+    /// last proof did not show necessary are not expected in it
+    #[arg(long, requires = "profile")]
+    pub(crate) proven: bool,
+}
 
 /// Where the kernel and the init system mount filesystems at run time: a
 /// symlink into them resolves on a running node.
@@ -37,7 +78,7 @@ struct Problem {
     text: String,
 }
 
-pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
+pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
     let image = Root::open(&a.root).with_context(|| format!("the image {}", a.root.display()))?;
     let profile = match &a.profile {
         Some(p) => Some(Profile::load(p)?),
@@ -46,8 +87,8 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
     let mut problems: Vec<Problem> = Vec::new();
 
     // the graph of the source root, when the profile's closure is asked
-    let db = if profile.is_some() || cli.db.exists() {
-        Some(Db::open_read(&cli.db)?)
+    let db = if profile.is_some() || db_path.exists() {
+        Some(Db::open_read(db_path)?)
     } else {
         None
     };
@@ -57,7 +98,7 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
         let mut graph = Graph::new(db);
         let mut c = closure::compute_with(&mut graph, &sel.runs, Some(p), false)?;
         if a.proven {
-            let said = crate::report::only_proven(db, p, &mut c)?;
+            let said = crate::shared::only_proven(db, p, &mut c)?;
             crate::say::note(format_args!("{said}"));
         }
         let mut missing = 0;
@@ -67,7 +108,7 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
             }
             missing += 1;
             let hops = why::chain(&mut &c, path)?.unwrap_or_default();
-            let pkg = |p: &[u8]| crate::report::owners(db, p);
+            let pkg = |p: &[u8]| crate::shared::owners(db, p);
             let mut chain = why::render_chain(&hops, &pkg);
             if let Some(ex) = why::explained(&mut &c, path)? {
                 chain.push_str("explained through the graph:\n");
@@ -191,7 +232,7 @@ pub(crate) fn run(cli: &Cli, a: &VerifyArgs) -> Result<i32> {
     if !a.no_replay {
         // a scenario that cannot be found is a setup error, not the image's fault
         for s in &scenarios {
-            crate::trace::load_scenario(s, a.scenarios.as_deref())?;
+            crate::shared::load_scenario(s, a.scenarios.as_deref())?;
         }
         check_peers(db.as_ref(), closure.as_ref(), &scenarios, &a.peers)?;
         let exe = std::env::current_exe().context("finding kaudit itself")?;
@@ -301,171 +342,10 @@ fn missing_on_the_way(graph: &mut Graph<'_>, image: &Root, path: &[u8]) -> Resul
     first_on_the_way(graph, path, |p| image.lstat(p).is_err())
 }
 
-/// Follow `path` through the source graph — directories resolved, then the
-/// entry and each symlink target in turn — and return the first entry the
-/// source has for which `pick` holds.
-pub(crate) fn first_on_the_way(
-    graph: &mut Graph<'_>,
-    path: &[u8],
-    mut pick: impl FnMut(&[u8]) -> bool,
-) -> Result<Option<Vec<u8>>> {
-    let mut cur = match graph.canonical(path)? {
-        Some(c) => c,
-        None => return Ok(None),
-    };
-    for _ in 0..40 {
-        let Some(f) = graph.file(&cur)? else {
-            return Ok(None);
-        };
-        if pick(&cur) {
-            return Ok(Some(cur));
-        }
-        match (&f.link_target, f.kind.as_str()) {
-            (Some(t), "symlink") => {
-                let next = if t.starts_with(b"/") {
-                    t.clone()
-                } else {
-                    bytes::join(bytes::parent(&cur), t)
-                };
-                match graph.canonical(&next)? {
-                    Some(c) => cur = c,
-                    None => return Ok(None),
-                }
-            }
-            _ => return Ok(None),
-        }
-    }
-    Ok(None)
-}
-
 fn indent(text: &str, n: usize) -> String {
     let pad = " ".repeat(n);
     text.lines()
         .map(|l| format!("{pad}{l}\n"))
         .collect::<String>()
 }
-
-/// `kaudit --db DB trace --root IMAGE --scenario NAME ARGS…`: one replay
-/// of a scenario inside an image (on an overlay: the image is never written).
-pub(crate) fn replay_command(
-    exe: &std::path::Path,
-    db: &std::path::Path,
-    image: &std::path::Path,
-    scenario: &str,
-    args: &[String],
-    scenarios: Option<&std::path::Path>,
-) -> Command {
-    let mut c = Command::new(exe);
-    c.arg("--db")
-        .arg(db)
-        .args(["trace", "--root"])
-        .arg(image)
-        .args(["--scenario", scenario])
-        .args(args);
-    if let Some(d) = scenarios {
-        c.arg("--scenarios").arg(d);
-    }
-    c
-}
-
-/// Each `--peer NAME=ROOT` must name a peer of a run that is replayed: a
-/// misspelt name would otherwise be ignored, and the peer booted from the
-/// root it was traced with.
-pub(crate) fn check_peers(
-    db: Option<&Db>,
-    closure: Option<&Closure>,
-    scenarios: &[String],
-    peers: &[String],
-) -> Result<()> {
-    if peers.is_empty() {
-        return Ok(());
-    }
-    let known: BTreeSet<String> = scenarios
-        .iter()
-        .filter_map(|s| traced_params(db, closure, s))
-        .filter_map(|v| {
-            v["peers"]
-                .as_object()
-                .map(|m| m.keys().cloned().collect::<Vec<_>>())
-        })
-        .flatten()
-        .collect();
-    for p in peers {
-        let Some((name, _)) = p.split_once('=') else {
-            anyhow::bail!("--peer {p}: expected NAME=ROOT");
-        };
-        if !known.contains(name) {
-            anyhow::bail!(
-                "--peer {p}: no replayed run has a peer {name:?} ({})",
-                if known.is_empty() {
-                    "they have none".to_string()
-                } else {
-                    format!(
-                        "theirs: {}",
-                        known.into_iter().collect::<Vec<_>>().join(", ")
-                    )
-                }
-            );
-        }
-    }
-    Ok(())
-}
-
-/// The stored parameters (`run.params`: `params`, a booted run's
-/// `hostname` and `peers`) of the run of `scenario` the profile's closure
-/// was computed from; `None` without a profile or stored parameters.
-fn traced_params(
-    db: Option<&Db>,
-    closure: Option<&Closure>,
-    scenario: &str,
-) -> Option<serde_json::Value> {
-    let (db, c) = (db?, closure?);
-    let run = c.runs.iter().find(|r| r.name == scenario)?;
-    let text = db.run_params(run.id).ok()??;
-    serde_json::from_str(&text).ok()
-}
-
-/// The `kaudit trace` arguments of the run of `scenario` the profile's
-/// closure was computed from: its `--param NAME=VALUE`s, and a booted
-/// run's `--hostname` and `--peer`s (none without a profile, or for a run
-/// without stored parameters).
-pub(crate) fn traced_args(
-    db: Option<&Db>,
-    closure: Option<&Closure>,
-    scenario: &str,
-    peers: &[String],
-) -> Vec<String> {
-    let Some(v) = traced_params(db, closure, scenario) else {
-        return Vec::new();
-    };
-    let mut args: Vec<String> = v["params"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .flat_map(|(k, v)| {
-                    v.as_str()
-                        .map(|v| ["--param".to_string(), format!("{k}={v}")])
-                })
-                .flatten()
-                .collect()
-        })
-        .unwrap_or_default();
-    // a booted run: its node's name and its peers, booted again beside the
-    // image (a peer given to verify is booted from that root instead)
-    if let Some(h) = v["hostname"].as_str() {
-        args.extend(["--hostname".to_string(), h.to_string()]);
-    }
-    if let Some(m) = v["peers"].as_object() {
-        for (n, r) in m {
-            let given = peers
-                .iter()
-                .find(|p| p.split_once('=').map(|(g, _)| g) == Some(n.as_str()));
-            match (given, r.as_str()) {
-                (Some(g), _) => args.extend(["--peer".to_string(), g.clone()]),
-                (None, Some(r)) => args.extend(["--peer".to_string(), format!("{n}={r}")]),
-                (None, None) => {}
-            }
-        }
-    }
-    args
-}
+use crate::replay::{check_peers, first_on_the_way, replay_command, traced_args};

@@ -192,3 +192,81 @@ fn tree_children(
     }
     Ok(())
 }
+
+/// The one `--format` of every command. Each command accepts the formats
+/// its data has (`Format::among`), so `--help` lists exactly those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// Lines for people (and `grep`)
+    Text,
+    /// One path per line
+    List,
+    /// A tree, each edge with its evidence
+    Tree,
+    /// Structured data
+    Json,
+    /// A Markdown page (a pull request comment)
+    Markdown,
+    /// A JUnit XML report (CI systems)
+    Junit,
+}
+
+impl Format {
+    const ALL: [Format; 6] = [
+        Format::Text,
+        Format::List,
+        Format::Tree,
+        Format::Json,
+        Format::Markdown,
+        Format::Junit,
+    ];
+
+    /// The name on the command line.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::List => "list",
+            Format::Tree => "tree",
+            Format::Json => "json",
+            Format::Markdown => "markdown",
+            Format::Junit => "junit",
+        }
+    }
+
+    /// A `--format` value parser accepting only `formats`.
+    pub(crate) fn among(formats: &'static [Format]) -> Formats {
+        Formats(formats)
+    }
+}
+
+/// The parser of a command's `--format`: the formats it accepts, in order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Formats(&'static [Format]);
+
+impl clap::builder::TypedValueParser for Formats {
+    type Value = Format;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Format, clap::Error> {
+        let names: Vec<&'static str> = self.0.iter().map(|f| f.name()).collect();
+        let given = clap::builder::PossibleValuesParser::new(names).parse_ref(cmd, arg, value)?;
+        Ok(*Format::ALL
+            .iter()
+            .find(|f| f.name() == given)
+            .expect("the possible values are format names"))
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            self.0
+                .iter()
+                .map(|f| clap::builder::PossibleValue::new(f.name())),
+        ))
+    }
+}

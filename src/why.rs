@@ -1,0 +1,168 @@
+//! `kaudit why`: the chain of evidence that keeps a path.
+
+use std::io::Write;
+use std::path::Path;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use kaudit_graph::Db;
+use kaudit_reports::cache::Cache;
+use kaudit_reports::closure;
+use kaudit_reports::graph::Graph;
+use kaudit_reports::profile::Profile;
+use kaudit_reports::runs::Selection;
+use kaudit_reports::{show, why};
+
+use crate::printer::Format;
+use crate::shared::{entry_path, load_profile, open, owners, select};
+
+/// Why PATH is kept: the shortest chain of evidence from a root
+///
+/// Each hop with its evidence: scenario, step, process and access kind;
+/// the DT_NEEDED name and the rule that found it; shebang; the symlink
+/// and who asked for it; the include and its reason. With --all, every
+/// chain, as a tree from PATH back to the roots. A path that is not kept:
+/// exit status 1 and the nearest facts known (present in the root or not,
+/// excluded by which rule, probed-absent by whom, symlinks leading to it).
+/// Roots: the profile's, or without --profile every name's latest passed,
+/// complete run. --format json: the chain, every reason recorded and how
+/// many more the text counts.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The path, inside the root (/usr/bin/runc)
+    #[arg(value_name = "PATH")]
+    pub(crate) path: PathBuf,
+    /// The profile whose closure is asked about (default: every complete run)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: Option<PathBuf>,
+    /// Every chain, as a tree
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// text or json
+    #[arg(long, value_parser = Format::among(&[Format::Text, Format::Json]), default_value = "text")]
+    pub(crate) format: Format,
+}
+
+/// `kaudit why`.
+pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
+    let (db, scan) = open(db_path)?;
+    let profile = load_profile(a.profile.as_deref())?;
+    let sel = select(&db, profile.as_ref())?;
+    let mut graph = Graph::new(&db);
+    let path = entry_path(&mut graph, &scan, &a.path)?;
+    // the closure stored by an earlier report, else computed and stored
+    let mut cache = Cache::new(&db, &sel.runs, profile.as_ref())?;
+    if !cache.present()? {
+        let c = closure::compute_with(&mut graph, &sel.runs, profile.as_ref(), false)?;
+        if let Err(e) = cache.store(&c) {
+            eprintln!("kaudit: note: the closure could not be stored for later questions: {e}");
+            return answer(
+                a,
+                &db,
+                &mut graph,
+                &mut &c,
+                &c.dropped,
+                &sel,
+                profile.as_ref(),
+                &path,
+            );
+        }
+    }
+    let dropped = cache.dropped(&path)?;
+    answer(
+        a,
+        &db,
+        &mut graph,
+        &mut cache,
+        &dropped,
+        &sel,
+        profile.as_ref(),
+        &path,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn answer(
+    a: &Args,
+    db: &Db,
+    graph: &mut Graph<'_>,
+    k: &mut dyn why::Kept,
+    dropped: &[kaudit_reports::closure::Dropped],
+    sel: &Selection,
+    profile: Option<&Profile>,
+    path: &[u8],
+) -> Result<i32> {
+    let mut out = crate::printer::stdout();
+    // what the init system's configuration says of it (evidence, never a need)
+    let init = why::init_facts(db, path)?;
+    let Some(hops) = why::chain(k, path)? else {
+        let f = why::facts(graph, k, dropped, &sel.runs, profile, path)?;
+        match a.format {
+            Format::Text => {
+                out.write_all(why::render_facts(path, &f).as_bytes())?;
+                out.write_all(why::render_init(&init).as_bytes())?;
+            }
+            _ => {
+                let v = serde_json::json!({"path": show(path), "kept": false, "facts": f, "init": init});
+                serde_json::to_writer_pretty(&mut out, &v)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        return Ok(1);
+    };
+    // what the last proof of the profile showed of it
+    let proof = match profile {
+        Some(p) => db
+            .proofs(&p.name)?
+            .and_then(|(_, rows)| rows.into_iter().find(|r| r.path == path)),
+        None => None,
+    };
+    let proof_line = proof.as_ref().map(|r| match r.kind.as_str() {
+        "unproven" => format!("not shown necessary: {}", r.detail),
+        "replay" | "loader" => format!("necessary ({} proof): {}", r.kind, r.detail),
+        "include" => format!("kept by an include: {}", r.detail),
+        _ => format!("{}: {}", r.kind, r.detail),
+    });
+    let (reasons, more) = k.reasons(path)?.unwrap_or_default();
+    // the reasons besides the one the chain starts with (the text says
+    // how many; JSON says how many and lists those recorded)
+    let others = reasons.len().saturating_sub(1) + more;
+    match a.format {
+        Format::Text => {
+            if a.all {
+                out.write_all(why::render_all(k, path)?.as_bytes())?;
+            } else {
+                let pkg = |p: &[u8]| owners(db, p);
+                out.write_all(why::render_chain(&hops, &pkg).as_bytes())?;
+                if let Some(ex) = why::explained(k, path)? {
+                    writeln!(out, "explained through the graph:")?;
+                    out.write_all(why::render_chain(&ex, &pkg).as_bytes())?;
+                }
+                if others > 0 {
+                    writeln!(out, "({others} more reason(s): --all shows every chain)")?;
+                }
+            }
+            out.write_all(why::render_init(&init).as_bytes())?;
+            if let Some(l) = &proof_line {
+                writeln!(out, "{l}")?;
+            }
+        }
+        _ => {
+            let v = serde_json::json!({
+                "path": show(path),
+                "kept": true,
+                "proof": proof.as_ref().map(|r| serde_json::json!({
+                    "kind": r.kind, "scenario": r.scenario, "step": r.step, "detail": r.detail,
+                })),
+                "chain": hops,
+                "reasons": reasons,
+                "reasons_total": reasons.len() + more,
+                "more_reasons": others,
+                "init": init,
+            });
+            serde_json::to_writer_pretty(&mut out, &v)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(0)
+}
