@@ -5,6 +5,7 @@ use std::path::Path;
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
+use kaudit_analyzer::report::json_path;
 use kaudit_graph::{Db, StoredScan};
 use kaudit_reports::closure::{self, Closure};
 use kaudit_reports::graph::Graph;
@@ -186,7 +187,7 @@ fn json(db: &Db, profile: &Profile, scan: &StoredScan, c: &Closure) -> serde_jso
             codes.sort_unstable();
             codes.dedup();
             serde_json::json!({
-                "path": show(p),
+                "path": json_path(p),
                 "type": e.file.kind,
                 "size": e.file.size,
                 "mode": format!("{:o}", e.file.mode & 0o7777),
@@ -199,7 +200,7 @@ fn json(db: &Db, profile: &Profile, scan: &StoredScan, c: &Closure) -> serde_jso
     let (f, d, l, o) = kind_counts(c);
     serde_json::json!({
         "profile": profile.name,
-        "root": show(&scan.root),
+        "root": json_path(&scan.root),
         "summary": {
             "entries": c.listed().count(),
             "files": f,

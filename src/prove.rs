@@ -27,6 +27,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use kaudit_analyzer::bytes;
+use kaudit_analyzer::report::json_path;
 use kaudit_graph::{Db, ProofRow, ProofRun};
 use kaudit_reports::closure::{self, Closure, Reason};
 use kaudit_reports::graph::Graph;
@@ -761,10 +762,7 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
                     "seconds": seconds, "baseline_seconds": baseline,
                 },
                 "entries": all.iter().map(|r| serde_json::json!({
-                    "path": match std::str::from_utf8(&r.path) {
-                        Ok(t) => serde_json::json!(t),
-                        Err(_) => serde_json::json!(r.path),
-                    },
+                    "path": json_path(&r.path),
                     "proof": r.kind, "scenario": r.scenario, "step": r.step, "detail": r.detail,
                 })).collect::<Vec<_>>(),
             });

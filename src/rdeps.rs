@@ -5,6 +5,7 @@ use std::path::Path;
 use std::path::PathBuf;
 
 use anyhow::Result;
+use kaudit_analyzer::report::json_path;
 use kaudit_reports::closure;
 use kaudit_reports::graph::Graph;
 use kaudit_reports::profile::human;
@@ -98,11 +99,11 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
         }
         _ => {
             let v = serde_json::json!({
-                "path": show(&path),
+                "path": json_path(&path),
                 "needed_by": e.reasons,
                 "more": e.more,
                 "scenarios": scenarios,
-                "kept_only_through": lost.iter().map(|p| show(p)).collect::<Vec<_>>(),
+                "kept_only_through": lost.iter().map(|p| json_path(p)).collect::<Vec<_>>(),
                 "bytes_kept_only_through": lost_bytes,
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;

@@ -1,12 +1,14 @@
 //! `kaudit scan`.
 
 use std::io::{IsTerminal, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use kaudit_analyzer::findings::{Code, Severity};
 use kaudit_analyzer::loader::{LiveObjects, Resolver};
+use kaudit_analyzer::report::json_path;
 use kaudit_analyzer::rootfs::Root;
 use kaudit_analyzer::scan::{self, Progress, ScanOptions};
 use kaudit_graph::Db;
@@ -193,8 +195,8 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> anyhow::Result<i32> {
             let by_severity: std::collections::BTreeMap<&str, usize> =
                 by_severity.iter().map(|(s, n)| (s.as_str(), *n)).collect();
             let v = serde_json::json!({
-                "root": root.host_path().to_string_lossy(),
-                "db": db_path.to_string_lossy(),
+                "root": json_path(root.host_path().as_os_str().as_bytes()),
+                "db": json_path(db_path.as_os_str().as_bytes()),
                 "entries": s.entries, "bytes": s.bytes, "elf": s.elf, "loads": s.loads,
                 "scripts": s.scripts, "edges": s.edges, "findings": by_code,
                 "findings_by_severity": by_severity,

@@ -5,13 +5,14 @@ use std::path::Path;
 use std::path::PathBuf;
 
 use anyhow::Result;
+use kaudit_analyzer::report::json_path;
 use kaudit_graph::Db;
 use kaudit_reports::cache::Cache;
 use kaudit_reports::closure;
 use kaudit_reports::graph::Graph;
 use kaudit_reports::profile::Profile;
 use kaudit_reports::runs::Selection;
-use kaudit_reports::{show, why};
+use kaudit_reports::why;
 
 use crate::printer::Format;
 use crate::shared::{entry_path, load_profile, open, owners, select};
@@ -103,7 +104,7 @@ fn answer(
                 out.write_all(why::render_init(&init).as_bytes())?;
             }
             _ => {
-                let v = serde_json::json!({"path": show(path), "kept": false, "facts": f, "init": init});
+                let v = serde_json::json!({"path": json_path(path), "kept": false, "facts": f, "init": init});
                 serde_json::to_writer_pretty(&mut out, &v)?;
                 out.write_all(b"\n")?;
             }
@@ -149,7 +150,7 @@ fn answer(
         }
         _ => {
             let v = serde_json::json!({
-                "path": show(path),
+                "path": json_path(path),
                 "kept": true,
                 "proof": proof.as_ref().map(|r| serde_json::json!({
                     "kind": r.kind, "scenario": r.scenario, "step": r.step, "detail": r.detail,
