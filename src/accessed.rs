@@ -34,7 +34,7 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> anyhow::Result<i32> {
         return names(&db, &run, a.format);
     }
     let rows = db.accesses(run.id)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::printer::stdout();
     match a.format {
         Format::List => {
             let mut last: Option<&[u8]> = None;
@@ -67,7 +67,7 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> anyhow::Result<i32> {
 /// root model, when the root is still there).
 fn names(db: &Db, run: &kaudit_graph::RunRow, format: Format) -> anyhow::Result<i32> {
     let (rows, status) = db.names(run.id)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::printer::stdout();
     let p = kaudit_analyzer::report::json_path;
     match format {
         Format::List => {

@@ -38,7 +38,7 @@ pub(crate) fn completions(a: &CompletionsArgs) -> Result<i32> {
     let mut cmd = Cli::command();
     let mut buf = Vec::new();
     clap_complete::generate(a.shell, &mut cmd, "kaudit", &mut buf);
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::printer::stdout();
     out.write_all(&buf)?;
     out.flush()?;
     Ok(0)
@@ -53,7 +53,7 @@ pub(crate) fn man(a: &ManArgs) -> Result<i32> {
         None => {
             let mut buf = Vec::new();
             clap_mangen::Man::new(cmd).render(&mut buf)?;
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::printer::stdout();
             out.write_all(&buf)?;
             out.flush()?;
         }

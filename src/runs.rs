@@ -18,7 +18,7 @@ pub(crate) struct Args {
 pub(crate) fn run(db_path: &Path, a: &Args) -> anyhow::Result<i32> {
     let db = Db::open_read(db_path)?;
     let runs = db.runs()?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::printer::stdout();
     match a.format {
         Format::Text => {
             for r in &runs {

@@ -30,7 +30,7 @@ pub(crate) enum ScenariosCommand {
 
 pub(crate) fn run(a: &Args) -> anyhow::Result<i32> {
     use kaudit_tracer::scenario::Scenario;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::printer::stdout();
     match &a.what {
         ScenariosCommand::List => {
             // (name, description, where): the first of each name wins, as

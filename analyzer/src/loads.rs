@@ -60,7 +60,7 @@ impl Need {
 
 /// The loader's walk over a load being replayed: what is loaded (each file
 /// with the entry it was named as and the path it was opened as) and which
-/// objects' needs are still to come.
+/// objects' needs are yet to be walked.
 #[derive(Debug)]
 pub struct Load {
     loaded: HashMap<Vec<u8>, (Vec<u8>, Vec<u8>)>,

@@ -26,4 +26,5 @@ mod reports;
 mod scan_graph;
 mod scenario_files;
 mod support;
+mod tidy;
 mod trace;
