@@ -1,6 +1,5 @@
 //! `kaudit accessed`: what a run opened, executed, listed or wrote, or the names it asked for.
 
-use std::io::Write;
 use std::path::Path;
 
 use kaudit_graph::Db;
@@ -35,30 +34,7 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> anyhow::Result<i32> {
     }
     let rows = db.accesses(run.id)?;
     let mut out = crate::printer::stdout();
-    match a.format {
-        Format::List => {
-            let mut last: Option<&[u8]> = None;
-            for r in &rows {
-                if last != Some(r.path.as_slice()) {
-                    out.write_all(&r.path)?;
-                    out.write_all(b"\n")?;
-                    last = Some(&r.path);
-                }
-            }
-        }
-        _ => {
-            let p = kaudit_analyzer::report::json_path;
-            let v = serde_json::json!({
-                "run": run.id, "name": run.name, "status": run.status, "complete": run.complete,
-                "accesses": rows.iter().map(|r| serde_json::json!({
-                    "path": p(&r.path), "kind": r.kind, "pid": r.pid, "comm": r.comm,
-                    "exe": r.exe.as_deref().map(p), "parents": r.parents, "step": r.step,
-                    "count": r.count, "first_ms": r.first_ms,
-                })).collect::<Vec<_>>(),
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        }
-    }
+    crate::printer::runs::accesses(&mut out, &run, &rows, a.format)?;
     Ok(0)
 }
 
@@ -68,47 +44,6 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> anyhow::Result<i32> {
 fn names(db: &Db, run: &kaudit_graph::RunRow, format: Format) -> anyhow::Result<i32> {
     let (rows, status) = db.names(run.id)?;
     let mut out = crate::printer::stdout();
-    let p = kaudit_analyzer::report::json_path;
-    match format {
-        Format::List => {
-            if let Some(s) = status.as_deref().filter(|s| *s != "complete") {
-                eprintln!("kaudit: names of run {} are {s}", run.id);
-            }
-            for n in &rows {
-                write!(out, "{:<8} {:<11} ", n.result, n.call)?;
-                out.write_all(&n.path)?;
-                for (link, target) in &n.hops {
-                    out.write_all(b"  [")?;
-                    out.write_all(link)?;
-                    out.write_all(b" -> ")?;
-                    out.write_all(target)?;
-                    out.write_all(b"]")?;
-                }
-                if let Some(t) = n
-                    .resolved
-                    .as_ref()
-                    .filter(|t| **t != n.path || !n.hops.is_empty())
-                {
-                    out.write_all(b"  => ")?;
-                    out.write_all(t)?;
-                }
-                out.write_all(b"\n")?;
-            }
-        }
-        _ => {
-            let v = serde_json::json!({
-                "run": run.id, "name": run.name, "names": status,
-                "asked": rows.iter().map(|n| serde_json::json!({
-                    "path": p(&n.path), "call": n.call, "result": n.result,
-                    "evidence": n.evidence, "nofollow": n.nofollow, "pid": n.pid,
-                    "comm": n.comm, "step": n.step, "count": n.count, "first_ms": n.first_ms,
-                    "symlinks": n.hops.iter().map(|(l, t)| serde_json::json!({
-                        "link": p(l), "target": p(t)})).collect::<Vec<_>>(),
-                    "resolved": n.resolved.as_deref().map(p),
-                })).collect::<Vec<_>>(),
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        }
-    }
+    crate::printer::runs::names(&mut out, run, &rows, status.as_deref(), format)?;
     Ok(0)
 }

@@ -4,16 +4,13 @@ use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
-use kaudit_analyzer::report::json_path;
-use kaudit_graph::{Db, StoredScan};
-use kaudit_reports::closure::{self, Closure};
+use anyhow::Result;
+use kaudit_reports::closure::{self};
 use kaudit_reports::graph::Graph;
-use kaudit_reports::profile::{human, Profile};
-use kaudit_reports::show;
+use kaudit_reports::profile::Profile;
 
 use crate::printer::Format;
-use crate::shared::{only_proven, open, owners, remember, select, write_atomically};
+use crate::shared::{only_proven, open, remember, select, write_atomically};
 
 /// The minimal allowlist of a profile: every entry the image needs
 ///
@@ -57,19 +54,6 @@ pub(crate) struct Args {
     pub(crate) proven: bool,
 }
 
-fn kind_counts(c: &Closure) -> (usize, usize, usize, usize) {
-    let (mut f, mut d, mut l, mut o) = (0, 0, 0, 0);
-    for (_, e) in c.listed() {
-        match e.file.kind.as_str() {
-            "file" => f += 1,
-            "dir" => d += 1,
-            "symlink" => l += 1,
-            _ => o += 1,
-        }
-    }
-    (f, d, l, o)
-}
-
 /// `kaudit allowlist`.
 pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
     let (db, scan) = open(db_path)?;
@@ -85,32 +69,8 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
         crate::say::note(format_args!("{said}"));
     }
     let body = match a.format {
-        Format::Text => {
-            let sep = if a.null { b'\0' } else { b'\n' };
-            let mut out = Vec::with_capacity(c.entries.len() * 48);
-            // the root directory itself is the image, not an entry of it
-            // (rsync would list its contents, `.` or `/` alike)
-            for (p, _) in c.listed() {
-                if !a.null && p.contains(&b'\n') {
-                    bail!(
-                        "{} contains a newline, which a line-per-path list cannot hold; use --null",
-                        show(p)
-                    );
-                }
-                if a.relative {
-                    out.extend_from_slice(&p[1..]);
-                } else {
-                    out.extend_from_slice(p);
-                }
-                out.push(sep);
-            }
-            out
-        }
-        _ => {
-            let mut v = serde_json::to_vec_pretty(&json(&db, &profile, &scan, &c))?;
-            v.push(b'\n');
-            v
-        }
+        Format::Text => crate::printer::allowlist::list(&c, a.relative, a.null)?,
+        _ => crate::printer::allowlist::json(&db, &profile, &scan, &c)?,
     };
     match &a.out {
         Some(path) => write_atomically(path, &body)?,
@@ -121,104 +81,10 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
         }
     }
     if !crate::say::quiet() {
-        eprint!("{}", summary(&profile, &scan, &c));
+        eprint!(
+            "{}",
+            crate::printer::allowlist::summary(&profile, &scan, &c)
+        );
     }
     Ok(0)
-}
-
-fn summary(profile: &Profile, scan: &StoredScan, c: &Closure) -> String {
-    let (f, d, l, o) = kind_counts(c);
-    let bytes = c.bytes();
-    let mut s = format!(
-        "kaudit: profile {}: {} entries ({f} files, {d} directories, {l} symlinks{}), {} of {} in the root ({:.1}%)\n",
-        profile.name,
-        c.listed().count(),
-        if o > 0 { format!(", {o} other") } else { String::new() },
-        human(bytes),
-        human(scan.bytes),
-        if scan.bytes > 0 { bytes as f64 * 100.0 / scan.bytes as f64 } else { 0.0 },
-    );
-    if let Some(b) = profile.budget {
-        let verdict = if bytes <= b {
-            format!("within ({:.0}%)", bytes as f64 * 100.0 / b.max(1) as f64)
-        } else {
-            format!("OVER by {}", human(bytes - b))
-        };
-        s.push_str(&format!("kaudit:   budget {}: {verdict}\n", human(b)));
-    }
-    for r in &c.runs {
-        let n = run_entries(c, r.id);
-        s.push_str(&format!(
-            "kaudit:   {} (run {}): {n} entries, {}\n",
-            r.name,
-            r.id,
-            human(c.run_bytes(r.id))
-        ));
-    }
-    let includes = c
-        .entries
-        .values()
-        .filter(|e| e.reasons.iter().any(|r| r.code() == "include"))
-        .count();
-    if includes > 0 {
-        s.push_str(&format!("kaudit:   includes: {includes} entries\n"));
-    }
-    let left = c.left_out();
-    s.push_str(&format!(
-        "kaudit:   left out: {} reached but excluded, {} reached but not in the root (pseudo files, files the runs created)\n",
-        left.excluded, left.absent
-    ));
-    s
-}
-
-/// The entries kept from run `id`'s roots alone, counted as the allowlist
-/// counts (the root directory is not an entry).
-fn run_entries(c: &Closure, id: i64) -> usize {
-    c.per_run
-        .get(&id)
-        .map_or(0, |x| x.iter().filter(|p| p.as_slice() != b"/").count())
-}
-
-fn json(db: &Db, profile: &Profile, scan: &StoredScan, c: &Closure) -> serde_json::Value {
-    let entries: Vec<serde_json::Value> = c
-        .listed()
-        .map(|(p, e)| {
-            let mut codes: Vec<&str> = e.reasons.iter().map(|r| r.code()).collect();
-            codes.sort_unstable();
-            codes.dedup();
-            serde_json::json!({
-                "path": json_path(p),
-                "type": e.file.kind,
-                "size": e.file.size,
-                "mode": format!("{:o}", e.file.mode & 0o7777),
-                "package": owners(db, p),
-                "reasons": codes,
-                "depth": e.depth,
-            })
-        })
-        .collect();
-    let (f, d, l, o) = kind_counts(c);
-    serde_json::json!({
-        "profile": profile.name,
-        "root": json_path(&scan.root),
-        "summary": {
-            "entries": c.listed().count(),
-            "files": f,
-            "directories": d,
-            "symlinks": l,
-            "other": o,
-            "bytes": c.bytes(),
-            "root_bytes": scan.bytes,
-            "budget": profile.budget,
-            "runs": c.runs.iter().map(|r| serde_json::json!({
-                "scenario": r.name,
-                "run": r.id,
-                "entries": run_entries(c, r.id),
-                "bytes": c.run_bytes(r.id),
-            })).collect::<Vec<_>>(),
-            "excluded": c.left_out().excluded,
-            "absent": c.left_out().absent,
-        },
-        "entries": entries,
-    })
 }

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use clap::ValueEnum;
 use kaudit_analyzer::findings::Code;
-use kaudit_analyzer::report::json_path;
 use kaudit_graph::{Db, DbError, FindingFilter};
 
 use crate::printer::Format;
@@ -92,53 +91,8 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
     };
     let rows = db.findings(&filter)?;
     let mut out = crate::printer::stdout();
-    match a.format {
-        Format::Text => {
-            for f in &rows {
-                write!(out, "{:<7} {} ", f.severity, f.code)?;
-                out.write_all(&f.path)?;
-                write!(out, ": {}", f.message)?;
-                if f.loads > 1 {
-                    write!(out, " (in {} loads)", f.loads)?;
-                }
-                writeln!(out)?;
-            }
-        }
-        _ => {
-            let v: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|f| {
-                    serde_json::json!({
-                        "code": f.code,
-                        "severity": f.severity,
-                        "path": json_path(&f.path),
-                        "message": f.message,
-                        "origin": f.origin,
-                        "loads": f.loads,
-                    })
-                })
-                .collect();
-            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        }
-    }
+    crate::printer::findings::write(&mut out, &rows, a.format)?;
     out.flush()?;
-    // how many, said beside the list (a closed output still ends here)
-    let mut by_severity = std::collections::BTreeMap::new();
-    for f in &rows {
-        *by_severity.entry(f.severity.as_str()).or_insert(0usize) += 1;
-    }
-    let counts: Vec<String> = ["error", "warning", "info"]
-        .iter()
-        .filter_map(|s| by_severity.get(s).map(|n| format!("{n} {s}")))
-        .collect();
-    eprintln!(
-        "kaudit: {} finding(s){}",
-        rows.len(),
-        if counts.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", counts.join(", "))
-        }
-    );
+    crate::printer::findings::counts(&rows);
     Ok(0)
 }

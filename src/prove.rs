@@ -27,7 +27,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use kaudit_analyzer::bytes;
-use kaudit_analyzer::report::json_path;
 use kaudit_graph::{Db, ProofRow, ProofRun};
 use kaudit_reports::closure::{self, Closure, Reason};
 use kaudit_reports::graph::Graph;
@@ -748,33 +747,19 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
     let count = |k: &str| all.iter().filter(|r| r.kind == k).count();
     let unproven: Vec<&ProofRow> = all.iter().filter(|r| r.kind == "unproven").collect();
     let mut out = crate::printer::stdout();
-    use std::io::Write;
-    match a.format {
-        Format::Json => {
-            let v = serde_json::json!({
-                "profile": profile.name,
-                "image": image.display().to_string(),
-                "summary": {
-                    "loader": count("loader"), "replay": count("replay"),
-                    "include": count("include"), "parent": count("parent"),
-                    "unproven": count("unproven"),
-                    "replays": replays, "tested": tested.len(),
-                    "seconds": seconds, "baseline_seconds": baseline,
-                },
-                "entries": all.iter().map(|r| serde_json::json!({
-                    "path": json_path(&r.path),
-                    "proof": r.kind, "scenario": r.scenario, "step": r.step, "detail": r.detail,
-                })).collect::<Vec<_>>(),
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        }
-        _ => {
-            for r in &unproven {
-                writeln!(out, "{}\t{}", show(&r.path), r.detail)?;
-            }
-        }
-    }
-    out.flush()?;
+    crate::printer::prove::write(
+        &mut out,
+        &profile.name,
+        &image,
+        &all,
+        &unproven,
+        replays,
+        tested.len(),
+        seconds,
+        baseline,
+        a.format,
+    )?;
+    std::io::Write::flush(&mut out)?;
     crate::say::note(format_args!(
         "prove {}: {} entries: {} loader, {} replay, {} include, {} directories, {} not shown necessary",
         profile.name,

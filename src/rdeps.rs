@@ -1,15 +1,12 @@
 //! `kaudit rdeps`: what breaks if a path is removed.
 
-use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use kaudit_analyzer::report::json_path;
 use kaudit_reports::closure;
 use kaudit_reports::graph::Graph;
-use kaudit_reports::profile::human;
-use kaudit_reports::{show, why};
+use kaudit_reports::why;
 
 use crate::printer::Format;
 use crate::shared::{entry_path, load_profile, open, select};
@@ -47,7 +44,7 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
             profile.as_ref(),
             &path,
         )?;
-        out.write_all(why::render_facts(&path, &f).as_bytes())?;
+        crate::printer::why::facts(&mut out, &path, &f)?;
         return Ok(1);
     };
     let lost = closure::kept_only_through(&mut graph, &c, profile.as_ref(), &path)?;
@@ -63,51 +60,16 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
         .filter(|e| e.file.kind == "file")
         .map(|e| e.file.size)
         .sum();
-    match a.format {
-        Format::Text => {
-            let mut s = format!("removing {} breaks:\n", show(&path));
-            s.push_str("  what needs it directly:\n");
-            for r in &e.reasons {
-                s.push_str(&format!("    {}\n", why::describe(r)));
-            }
-            if e.more > 0 {
-                s.push_str(&format!("    … and {} more\n", e.more));
-            }
-            if !scenarios.is_empty() {
-                s.push_str(&format!(
-                    "  scenarios that need it: {}\n",
-                    scenarios.join(", ")
-                ));
-            }
-            s.push_str(&format!(
-                "  entries kept only through it: {} ({})\n",
-                lost.len(),
-                human(lost_bytes)
-            ));
-            for p in &lost {
-                s.push_str(&format!("    {}\n", show(p)));
-            }
-            // the units (and what enables them) that start it
-            let init = why::init_facts(&db, &path)?;
-            if !init.is_empty() {
-                s.push_str("  the init system starts it:\n");
-                for l in why::render_init(&init).lines() {
-                    s.push_str(&format!("    {}\n", l.trim_start_matches("init system: ")));
-                }
-            }
-            out.write_all(s.as_bytes())?;
-        }
-        _ => {
-            let v = serde_json::json!({
-                "path": json_path(&path),
-                "needed_by": e.reasons,
-                "more": e.more,
-                "scenarios": scenarios,
-                "kept_only_through": lost.iter().map(|p| json_path(p)).collect::<Vec<_>>(),
-                "bytes_kept_only_through": lost_bytes,
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        }
-    }
+    let init = why::init_facts(&db, &path)?;
+    let r = crate::printer::rdeps::Rdeps {
+        path: &path,
+        needed_by: &e.reasons,
+        more: e.more,
+        scenarios,
+        lost,
+        lost_bytes,
+        init,
+    };
+    crate::printer::rdeps::write(&mut out, &r, a.format)?;
     Ok(0)
 }

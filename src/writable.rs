@@ -1,6 +1,5 @@
 //! `kaudit writable`: the directories a read-only image must have writable.
 
-use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
 
@@ -35,23 +34,6 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
     let mut graph = Graph::new(&db);
     let w = writable::writable(&mut graph, &sel.runs)?;
     let mut out = crate::printer::stdout();
-    match a.format {
-        Format::Text => {
-            for x in &w {
-                let kinds: Vec<String> = x.writes.iter().map(|(k, n)| format!("{k} {n}")).collect();
-                writeln!(out, "{:<10} {}", x.class, x.path)?;
-                writeln!(out, "           {}; writes: {}", x.why, kinds.join(", "))?;
-                if !x.in_root {
-                    writeln!(
-                        out,
-                        "           not in the image: created at run time under {}",
-                        x.base
-                    )?;
-                }
-                writeln!(out, "           e.g. {}", x.example)?;
-            }
-        }
-        _ => writeln!(out, "{}", serde_json::to_string_pretty(&w)?)?,
-    }
+    crate::printer::writable::write(&mut out, &w, a.format)?;
     Ok(0)
 }

@@ -1,6 +1,15 @@
 //! Output: every command renders through here (text, list, JSON), writing
 //! paths as raw bytes so non-UTF-8 names come out exactly as stored.
 
+pub(crate) mod allowlist;
+pub(crate) mod findings;
+pub(crate) mod packages;
+pub(crate) mod prove;
+pub(crate) mod rdeps;
+pub(crate) mod runs;
+pub(crate) mod why;
+pub(crate) mod writable;
+
 use std::io::{self, Write};
 
 use kaudit_analyzer::bytes;
