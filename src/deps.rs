@@ -7,7 +7,8 @@ use anyhow::Context;
 use kaudit_analyzer::loader::{LiveObjects, Resolver};
 use kaudit_analyzer::report::DepsReport;
 use kaudit_analyzer::rootfs::Root;
-use kaudit_graph::Db;
+use kaudit_analyzer::stored;
+use kaudit_graph::{Db, DbError};
 
 use crate::cli::{Cli, DepsArgs, DepsFormat};
 use crate::printer;
@@ -41,13 +42,20 @@ pub(crate) fn run(cli: &Cli, a: &DepsArgs) -> anyhow::Result<i32> {
         None => {
             let db = Db::open_read(&cli.db)?;
             let index = db.index()?;
+            if db.scan_info()?.is_none() {
+                return Err(DbError::NoScan {
+                    path: db.path().to_path_buf(),
+                }
+                .into());
+            }
             let mut out = Vec::new();
             for p in &a.paths {
-                let r = db
-                    .deps(&index, p.as_os_str().as_bytes())?
-                    .with_context(|| {
-                        format!("{} is not in the graph {}", p.display(), cli.db.display())
-                    })?;
+                let r = stored::deps(&index, p.as_os_str().as_bytes(), |file| {
+                    db.stored_load(file)
+                })?
+                .with_context(|| {
+                    format!("{} is not in the graph {}", p.display(), cli.db.display())
+                })?;
                 out.push(r);
             }
             out
