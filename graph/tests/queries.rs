@@ -8,6 +8,9 @@ use kaudit_analyzer::stored;
 use kaudit_graph::{ClosureRow, DroppedRow, InitEdge, StoredDropped};
 use support::*;
 
+/// An edge as (kind, from, to).
+type Hop<'a> = (&'a str, &'a [u8], Option<&'a [u8]>);
+
 fn strs(v: &[Vec<u8>]) -> Vec<String> {
     v.iter()
         .map(|p| String::from_utf8_lossy(p).into_owned())
@@ -111,7 +114,7 @@ fn a_load_reads_back_in_the_loaders_order() {
     let load = db.stored_load(APP).unwrap().expect("the program is stored");
     assert_eq!(load.linkage.as_deref(), Some("dynamic"));
     assert_eq!(load.interp.as_deref(), Some(LD_NAME));
-    let edges: Vec<(&str, &[u8], Option<&[u8]>)> = load
+    let edges: Vec<Hop<'_>> = load
         .edges
         .iter()
         .map(|e| (e.kind.as_str(), e.src.as_slice(), e.dst.as_deref()))
