@@ -8,7 +8,8 @@ use anyhow::Context;
 use kaudit_analyzer::loader::{LiveObjects, Resolver};
 use kaudit_analyzer::report::DepsReport;
 use kaudit_analyzer::rootfs::Root;
-use kaudit_graph::Db;
+use kaudit_analyzer::stored;
+use kaudit_graph::{Db, DbError};
 
 use crate::printer;
 use crate::printer::Format;
@@ -64,13 +65,20 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> anyhow::Result<i32> {
         None => {
             let db = Db::open_read(db_path)?;
             let index = db.index()?;
+            if db.scan_info()?.is_none() {
+                return Err(DbError::NoScan {
+                    path: db.path().to_path_buf(),
+                }
+                .into());
+            }
             let mut out = Vec::new();
             for p in &a.paths {
-                let r = db
-                    .deps(&index, p.as_os_str().as_bytes())?
-                    .with_context(|| {
-                        format!("{} is not in the graph {}", p.display(), db_path.display())
-                    })?;
+                let r = stored::deps(&index, p.as_os_str().as_bytes(), |file| {
+                    db.stored_load(file)
+                })?
+                .with_context(|| {
+                    format!("{} is not in the graph {}", p.display(), db_path.display())
+                })?;
                 out.push(r);
             }
             out

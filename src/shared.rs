@@ -22,8 +22,12 @@ pub(crate) fn open(db_path: &Path) -> Result<(Db, StoredScan)> {
     let db = Db::open(db_path, false)?;
     // one read transaction for the whole command (one lock, one snapshot of
     // the graph, instead of one per query) over a memory-mapped file
-    db.connection()
-        .execute_batch("PRAGMA mmap_size = 4294967296; PRAGMA cache_size = -262144; BEGIN;")
+    db.begin_read_snapshot()
+        .map_err(|e| match e {
+            // SQLite's own words, after the file named once
+            DbError::Sqlite { source, .. } => anyhow::Error::new(source),
+            other => other.into(),
+        })
         .with_context(|| format!("reading {}", db_path.display()))?;
     let scan = db.scan_info()?.ok_or_else(|| DbError::NoScan {
         path: db_path.to_path_buf(),

@@ -11,6 +11,7 @@
 //! - [`script`]: shebang interpreters;
 //! - [`walk`]: a parallel, confined walk of a root;
 //! - [`scan`]: a whole-root scan producing files, edges and findings;
+//! - [`stored`]: the `deps` report of a load read back from a stored scan;
 //! - [`findings`]: the stable finding codes shared by every report.
 #![warn(missing_docs)]
 
@@ -28,4 +29,5 @@ pub mod report;
 pub mod rootfs;
 pub mod scan;
 pub mod script;
+pub mod stored;
 pub mod walk;

@@ -6,7 +6,10 @@
 //! found (`edge`); per-item problems are `finding`s with stable codes.
 #![warn(missing_docs)]
 
+mod closures;
+mod entries;
 pub mod findings;
+mod loads;
 pub mod packages;
 pub mod pending;
 pub mod proofs;
@@ -14,12 +17,12 @@ pub mod runs;
 pub mod schema;
 mod store;
 
+pub use closures::{ClosureRow, DroppedRow, ScanStamp, StoredDropped};
+pub use entries::{EdgeRow, FileRow, InitEdge};
 pub use findings::{FindingFilter, FindingRow};
+pub use loads::{LoadCache, LoadRow};
 pub use packages::{OwnedRow, PackageRow};
 pub use pending::PendingRun;
 pub use proofs::{ProofRow, ProofRun};
-pub use runs::{AccessRow, NameRow, NewRun, RunRow};
-pub use store::{Db, DbError, DbView, LoadCache, LoadRow, StoredScan};
-
-/// SQLite values, for callers that read the graph directly.
-pub use rusqlite::types::Value;
+pub use runs::{AccessRow, NameProbe, NameRow, NewRun, RunRow};
+pub use store::{Db, DbError, DbView, StoredScan};

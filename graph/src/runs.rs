@@ -95,6 +95,29 @@ pub struct NameRow {
     pub first_ms: i64,
 }
 
+/// A name a run asked for without success ([`Db::names_for`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameProbe {
+    /// The run.
+    pub run: i64,
+    /// Its scenario (run name).
+    pub scenario: String,
+    /// The system call.
+    pub call: String,
+    /// The error's name.
+    pub result: String,
+    /// `probed-absent` or `failed`.
+    pub evidence: String,
+    /// First process that asked.
+    pub pid: i64,
+    /// Its command.
+    pub comm: String,
+    /// Step.
+    pub step: Option<String>,
+    /// The path asked for.
+    pub path: Vec<u8>,
+}
+
 /// A new run, before it has finished.
 #[derive(Debug, Clone)]
 pub struct NewRun<'a> {
@@ -417,6 +440,51 @@ impl Db {
             })
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// What run `id` watched, as stored when it started ([`NewRun::marks`]);
+    /// `None` when nothing was stored. An error when there is no such run.
+    pub fn run_marks(&self, id: i64) -> Result<Option<String>, DbError> {
+        self.connection()
+            .query_row("SELECT marks FROM run WHERE id = ?1", [id], |x| x.get(0))
+            .map_err(|e| self.sqlite_err(e))
+    }
+
+    /// The names of `runs` that asked for `path` (as the name asked, or
+    /// as what it reached) and did not find it (evidence `probed-absent`
+    /// or `failed`), by run, then in the order they were first asked.
+    pub fn names_for(&self, path: &[u8], runs: &[i64]) -> Result<Vec<NameProbe>, DbError> {
+        let marks = vec!["?"; runs.len()].join(", ");
+        let sql = format!(
+            "SELECT n.run, r.name, n.call, n.result, n.evidence, n.pid, n.comm, n.step, CAST(n.path AS BLOB)
+             FROM name n JOIN run r ON r.id = n.run
+             WHERE (n.path = ? OR n.resolved = ?) AND n.evidence <> 'asked' AND n.run IN ({marks})
+             ORDER BY n.run, n.first_ms"
+        );
+        let mut args: Vec<rusqlite::types::Value> =
+            vec![path.to_vec().into(), path.to_vec().into()];
+        args.extend(runs.iter().map(|&i| i.into()));
+        let mut st = self
+            .connection()
+            .prepare(&sql)
+            .map_err(|e| self.sqlite_err(e))?;
+        let rows = st
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                Ok(NameProbe {
+                    run: r.get(0)?,
+                    scenario: r.get(1)?,
+                    call: r.get(2)?,
+                    result: r.get(3)?,
+                    evidence: r.get(4)?,
+                    pid: r.get(5)?,
+                    comm: r.get(6)?,
+                    step: r.get(7)?,
+                    path: r.get(8)?,
+                })
+            })
+            .map_err(|e| self.sqlite_err(e))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| self.sqlite_err(e))
     }
 }
 

@@ -1,17 +1,12 @@
 //! Opening the database, writing scans, reading them back.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kaudit_analyzer::bytes;
-use kaudit_analyzer::findings::{Code, Finding};
-use kaudit_analyzer::loads::{self, Interp, LoadEdge, Need};
-use kaudit_analyzer::report::{DepsReport, ReportEdge, ReportObject};
-use kaudit_analyzer::rootfs::{self, Entry, Index, Kind, Meta};
-use kaudit_analyzer::scan::{Analysis, EdgeKind, ScanResult};
+use kaudit_analyzer::findings::Finding;
+use kaudit_analyzer::rootfs::{Entry, Index, Kind, Meta};
+use kaudit_analyzer::scan::{Analysis, ScanResult};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
-use std::borrow::Cow;
 
 use crate::schema;
 
@@ -125,6 +120,16 @@ fn is_corrupt(e: &rusqlite::Error) -> bool {
 impl Db {
     pub(crate) fn err(&self, e: rusqlite::Error) -> DbError {
         classify(&self.path, e)
+    }
+
+    /// An SQLite error as SQLite words it ([`DbError::Sqlite`], not
+    /// classified as a lock or corruption): what the reports' queries and
+    /// the closure cache say.
+    pub(crate) fn sqlite_err(&self, e: rusqlite::Error) -> DbError {
+        DbError::Sqlite {
+            path: self.path.clone(),
+            source: e,
+        }
     }
 
     /// Run `f` in one write transaction and commit it. Any SQLite error
@@ -319,6 +324,16 @@ impl Db {
         Ok(db)
     }
 
+    /// Begin one read transaction for a whole command: one lock and one
+    /// snapshot of the graph instead of one per query, over a memory-mapped
+    /// file with a large page cache. A later write ([`Db::store_closure`])
+    /// ends it.
+    pub fn begin_read_snapshot(&self) -> Result<(), DbError> {
+        self.conn
+            .execute_batch("PRAGMA mmap_size = 4294967296; PRAGMA cache_size = -262144; BEGIN;")
+            .map_err(|e| self.sqlite_err(e))
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -485,409 +500,19 @@ impl Db {
         Ok(Index::new(entries))
     }
 
-    /// The load-time needs of `path` as recorded by the last scan. `Ok(None)`
-    /// when the path is not in the graph.
-    pub fn deps(&self, index: &DbView, path: &[u8]) -> Result<Option<DepsReport>, DbError> {
-        if self.scan_info()?.is_none() {
-            return Err(DbError::NoScan {
-                path: self.path.clone(),
-            });
-        }
-        let res = rootfs::resolve(index, path, b"/");
-        let symlinks: Vec<(Vec<u8>, Vec<u8>)> = res
-            .hops
-            .iter()
-            .map(|h| (h.link.clone(), h.target.clone()))
-            .collect();
-        let Ok((file, _)) = res.target else {
-            return Ok(None);
-        };
-        let final_of = |p: &[u8]| -> Vec<u8> {
-            rootfs::resolve(index, p, b"/")
-                .target
-                .map(|(f, _)| f)
-                .unwrap_or_else(|_| p.to_vec())
-        };
-        let row: Option<(i64, Option<String>, Option<Vec<u8>>)> = self
-            .conn
-            .query_row(
-                "SELECT f.id, e.linkage, e.interp FROM file f LEFT JOIN elf e ON e.file_id = f.id WHERE f.path = ?1",
-                params![file],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        let Some((id, linkage, mut interp)) = row else {
-            return Ok(None);
-        };
-        let is_program = interp.is_some();
-        if interp.is_none() {
-            // a library: the loader the scan chose for it
-            interp = self
-                .conn
-                .query_row(
-                    "SELECT name FROM edge WHERE context = ?1 AND src = ?1 AND kind = 'interp' LIMIT 1",
-                    params![id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(|e| self.err(e))?;
-        }
-        let mut report = DepsReport {
-            path: path.to_vec(),
-            file: file.clone(),
-            loader: None,
-            interpreter: interp.clone(),
-            linkage: linkage.unwrap_or_else(|| "not-elf".into()),
-            objects: Vec::new(),
-            edges: Vec::new(),
-            findings: Vec::new(),
-            fatal: None,
-            symlinks,
-        };
-        let rows = self
-            .load_edges(id, &mut LoadCache::default())?
-            .into_iter()
-            .filter(|e| e.kind == "needed")
-            .map(|e| (e.src, e.dst, e.name, e.path, e.rule, e.via));
-        // canonical file → path as opened
-        let mut opened: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
-        opened.insert(file.clone(), path.to_vec());
-        let interp_file = interp.as_deref().map(final_of);
-        let mut interp_listed = false;
-        for (src, dst, name, as_opened, rule, via) in rows {
-            let rule = rule.unwrap_or_default();
-            let from = opened.get(&src).cloned().unwrap_or_else(|| src.clone());
-            let name = name.unwrap_or_default();
-            let to = match (&dst, &as_opened) {
-                (Some(d), Some(p)) => {
-                    let f = final_of(d);
-                    let first = !opened.contains_key(&f);
-                    if rule != "already-loaded" && first {
-                        opened.insert(f.clone(), p.clone());
-                        report.objects.push(ReportObject {
-                            name: name.clone(),
-                            path: p.clone(),
-                            file: f.clone(),
-                            needed_by: from.clone(),
-                            rule: rule.clone(),
-                            via: via.clone(),
-                        });
-                    } else if Some(&f) == interp_file.as_ref() && !interp_listed {
-                        interp_listed = true;
-                        let ip = interp.clone().unwrap_or_default();
-                        opened.insert(f.clone(), ip.clone());
-                        report.objects.push(ReportObject {
-                            name: ip.clone(),
-                            path: ip,
-                            file: f.clone(),
-                            needed_by: path.to_vec(),
-                            rule: "interpreter".into(),
-                            via: None,
-                        });
-                    }
-                    Some(opened.get(&f).cloned().unwrap_or_else(|| p.clone()))
-                }
-                _ => None,
-            };
-            report.edges.push(ReportEdge {
-                from,
-                name,
-                to,
-                rule,
-                via,
-                matched: None,
-            });
-        }
-        if let (Some(ip), Some(f)) = (&interp, &interp_file) {
-            if !interp_listed && is_program && report.linkage == "dynamic" {
-                report.objects.push(ReportObject {
-                    name: ip.clone(),
-                    path: ip.clone(),
-                    file: f.clone(),
-                    needed_by: path.to_vec(),
-                    rule: "interpreter".into(),
-                    via: None,
-                });
-            }
-        }
-        // an entry that is not an ELF file needs nothing: an empty closure
-        // with linkage not-elf (status 0), as documented
-        let musl = interp
-            .as_deref()
-            .is_some_and(|i| bytes::file_name(i).starts_with(b"ld-musl-"));
-        if musl {
-            // musl lists its loader first
-            if let Some(pos) = report.objects.iter().position(|o| o.rule == "interpreter") {
-                let o = report.objects.remove(pos);
-                report.objects.insert(0, o);
-            }
-        }
-        if report.linkage == "dynamic" {
-            report.loader = Some(
-                if interp
-                    .as_deref()
-                    .is_some_and(|i| bytes::file_name(i).starts_with(b"ld-musl-"))
-                {
-                    kaudit_analyzer::loader::Flavor::Musl
-                } else {
-                    kaudit_analyzer::loader::Flavor::Glibc
-                },
-            );
-        }
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT code, path, message FROM finding WHERE context = ?1 OR (context IS NULL AND path = ?1) ORDER BY id",
-            )
-            .map_err(|e| self.err(e))?;
-        let fs = st
-            .query_map(params![file], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Vec<u8>>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })
-            .map_err(|e| self.err(e))?;
-        for f in fs {
-            let (code, p, msg) = f.map_err(|e| self.err(e))?;
-            if let Some(code) = Code::from_name(&code) {
-                // a load error aborts the load; a program whose interpreter
-                // is missing cannot even be started
-                let aborts = code == Code::LoadError
-                    || code == Code::ExecFormatError
-                    || (code == Code::MissingInterpreter
-                        && is_program
-                        && report.linkage == "dynamic");
-                if aborts && report.fatal.is_none() {
-                    report.fatal = Some(msg.clone());
-                    if code == Code::ExecFormatError && report.linkage == "not-elf" {
-                        // too malformed to keep as ELF, but refused as one
-                        report.linkage = "not-loadable".into();
-                    }
-                }
-                report.findings.push(Finding::new(code, p, msg));
-            }
-        }
-        Ok(Some(report))
-    }
-
-    /// The edges of the load of file `id` as a main object, in the loader's
-    /// order: the default loader of a library first, then every `DT_NEEDED`
-    /// edge (`needed`, with the `walks` and `cpu-alternative` edges that came
-    /// with it). A load is stored as direct needs ([`kaudit_analyzer::loads`]);
-    /// this replays it. `cache` keeps each object's own needs between loads.
-    pub fn load_edges(&self, id: i64, cache: &mut LoadCache) -> Result<Vec<LoadRow>, DbError> {
-        let format = match cache.format {
-            Some(f) => f,
-            None => {
-                let f: i64 = self
-                    .conn
-                    .query_row(
-                        "SELECT load_format FROM scan ORDER BY id LIMIT 1",
-                        [],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(|e| self.err(e))?
-                    .unwrap_or(1);
-                cache.format = Some(f);
-                f
-            }
-        };
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT e.seq, e.kind, s.path, d.path, e.name, e.path, e.rule, e.via, f.path
-                 FROM edge e JOIN file s ON s.id = e.src LEFT JOIN file d ON d.id = e.dst
-                 LEFT JOIN file f ON f.id = e.file
-                 WHERE e.context = ?1 ORDER BY e.seq, e.id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows: Vec<(u32, LoadRow, Option<Vec<u8>>)> = st
-            .query_map(params![id], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u32,
-                    LoadRow {
-                        kind: r.get(1)?,
-                        src: r.get(2)?,
-                        dst: r.get(3)?,
-                        name: r.get(4)?,
-                        path: r.get(5)?,
-                        rule: r.get(6)?,
-                        via: r.get(7)?,
-                    },
-                    r.get(8)?,
-                ))
-            })
-            .map_err(|e| self.err(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.err(e))?;
-        if format < 2 {
-            // written whole, load by load
-            return Ok(rows.into_iter().map(|(_, e, _)| e).collect());
-        }
-        let main: Option<Vec<u8>> = self
-            .conn
-            .query_row("SELECT path FROM file WHERE id = ?1", params![id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| self.err(e))?;
-        let Some(main) = main else {
-            return Ok(Vec::new());
-        };
-        // the default loader of a library, then each object's explicit needs
-        let mut out: Vec<LoadRow> = Vec::new();
-        let mut explicit_rows: HashMap<Vec<u8>, Vec<loads::StoredEdge>> = HashMap::new();
-        for (seq, e, file) in rows {
-            match EdgeKind::from_name(&e.kind) {
-                Some(kind @ (EdgeKind::Needed | EdgeKind::Walks | EdgeKind::CpuAlternative)) => {
-                    explicit_rows.entry(e.src.clone()).or_default().push((
-                        seq,
-                        load_edge(kind, e),
-                        file,
-                    ));
-                }
-                _ => out.push(e),
-            }
-        }
-        let explicit: HashMap<Vec<u8>, Vec<(u32, Need)>> = explicit_rows
-            .into_iter()
-            .map(|(src, rows)| {
-                let seqs: Vec<u32> = {
-                    let mut v: Vec<u32> = rows.iter().map(|(s, _, _)| *s).collect();
-                    v.dedup();
-                    v
-                };
-                let needs = loads::needs_of(rows);
-                (src, seqs.into_iter().zip(needs).collect())
-            })
-            .collect();
-        // the interpreter loaded beside it
-        let interp: Option<Interp> = self
-            .conn
-            .prepare_cached(
-                "SELECT e.name, d.path, f.path FROM edge e JOIN file d ON d.id = e.dst
-                 JOIN file f ON f.id = e.file
-                 WHERE e.src = ?1 AND e.kind = 'interp' AND (e.context IS NULL OR e.context = ?1)
-                 ORDER BY e.id LIMIT 1",
-            )
-            .map_err(|e| self.err(e))?
-            .query_row(params![id], |r| {
-                Ok(Interp {
-                    path: r.get::<_, Option<Vec<u8>>>(0)?.unwrap_or_default(),
-                    named: r.get(1)?,
-                    file: r.get(2)?,
-                })
-            })
-            .optional()
-            .map_err(|e| self.err(e))?;
-        let mut own = |x: &[u8]| -> Result<Option<Cow<'static, [Need]>>, DbError> {
-            if let Some(o) = cache.own.get(x) {
-                return Ok(o.as_ref().map(|o| Cow::Owned(o.to_vec())));
-            }
-            let mut st = self
-                .conn
-                .prepare_cached(
-                    "SELECT e.seq, e.kind, s.path, d.path, e.name, e.path, e.rule, e.via, f.path
-                     FROM edge e JOIN file s ON s.id = e.src LEFT JOIN file d ON d.id = e.dst
-                     LEFT JOIN file f ON f.id = e.file
-                     WHERE e.context = (SELECT id FROM file WHERE path = ?1) AND e.src = e.context
-                       AND e.kind IN ('needed', 'walks', 'cpu-alternative')
-                     ORDER BY e.seq, e.id",
-                )
-                .map_err(|e| self.err(e))?;
-            let rows: Vec<(u32, LoadEdge, Option<Vec<u8>>)> = st
-                .query_map(params![x], |r| {
-                    let kind: String = r.get(1)?;
-                    let e = LoadRow {
-                        kind,
-                        src: r.get(2)?,
-                        dst: r.get(3)?,
-                        name: r.get(4)?,
-                        path: r.get(5)?,
-                        rule: r.get(6)?,
-                        via: r.get(7)?,
-                    };
-                    let kind = EdgeKind::from_name(&e.kind).unwrap_or(EdgeKind::Needed);
-                    Ok((r.get::<_, i64>(0)? as u32, load_edge(kind, e), r.get(8)?))
-                })
-                .map_err(|e| self.err(e))?
-                .collect::<Result<_, _>>()
-                .map_err(|e| self.err(e))?;
-            let needs = (!rows.is_empty()).then(|| std::rc::Rc::new(loads::needs_of(rows)));
-            cache.own.insert(x.to_vec(), needs.clone());
-            Ok(needs.map(|o| Cow::Owned(o.to_vec())))
-        };
-        for (src, need) in loads::replay(&main, interp.as_ref(), &explicit, &mut own)? {
-            for e in need.edges {
-                out.push(LoadRow {
-                    kind: e.kind.as_str().to_string(),
-                    src: src.clone(),
-                    dst: e.dst,
-                    name: e.name,
-                    path: e.path,
-                    rule: e.rule,
-                    via: e.via,
-                });
-            }
-        }
-        Ok(out)
-    }
-
     /// The runs whose ends, kept beside the graph ([`crate::pending`]), this
     /// open stored.
     pub fn stored_pending_runs(&self) -> &[i64] {
         &self.stored_pending
     }
 
-    /// Direct access for reports and tests.
-    pub fn connection(&self) -> &Connection {
+    /// The connection, for the queries of this crate's modules.
+    pub(crate) fn connection(&self) -> &Connection {
         &self.conn
     }
 
     pub(crate) fn connection_mut(&mut self) -> &mut Connection {
         &mut self.conn
-    }
-}
-
-/// One edge of a load ([`Db::load_edges`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadRow {
-    /// `needed`, `walks`, `cpu-alternative`, `interp` (a library's default loader).
-    pub kind: String,
-    /// The needing file.
-    pub src: Vec<u8>,
-    /// The needed entry (`None`: not found).
-    pub dst: Option<Vec<u8>>,
-    /// The name asked for.
-    pub name: Option<Vec<u8>>,
-    /// The path as opened.
-    pub path: Option<Vec<u8>>,
-    /// The rule.
-    pub rule: Option<String>,
-    /// The object whose search path was used, or that was reused.
-    pub via: Option<Vec<u8>>,
-}
-
-/// What [`Db::load_edges`] keeps between loads: the graph's format, and
-/// each object's own needs as read.
-#[derive(Debug, Default)]
-pub struct LoadCache {
-    format: Option<i64>,
-    own: HashMap<Vec<u8>, Option<std::rc::Rc<Vec<Need>>>>,
-}
-
-fn load_edge(kind: EdgeKind, e: LoadRow) -> LoadEdge {
-    LoadEdge {
-        dst: e.dst,
-        kind,
-        name: e.name,
-        path: e.path,
-        rule: e.rule,
-        via: e.via,
     }
 }
 

@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use kaudit_graph::{DbError, RunRow};
-use rusqlite::params_from_iter;
 use serde::Serialize;
 
 use crate::closure::{Closure, Dropped, Reason};
@@ -377,44 +376,18 @@ pub fn facts(
         }
     }
     if !runs.is_empty() {
-        let db = graph.db();
         let ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
-        let marks = vec!["?"; ids.len()].join(", ");
-        let sql = format!(
-            "SELECT n.run, r.name, n.call, n.result, n.evidence, n.pid, n.comm, n.step, CAST(n.path AS BLOB)
-             FROM name n JOIN run r ON r.id = n.run
-             WHERE (n.path = ? OR n.resolved = ?) AND n.evidence <> 'asked' AND n.run IN ({marks})
-             ORDER BY n.run, n.first_ms"
-        );
-        let mut args: Vec<rusqlite::types::Value> =
-            vec![path.to_vec().into(), path.to_vec().into()];
-        args.extend(ids.iter().map(|&i| i.into()));
-        let conn = db.connection();
-        let err = |e| DbError::Sqlite {
-            path: db.path().to_path_buf(),
-            source: e,
-        };
-        let mut st = conn.prepare(&sql).map_err(err)?;
-        let rows = st
-            .query_map(params_from_iter(args), |r| {
-                let run: i64 = r.get(0)?;
-                let scen: String = r.get(1)?;
-                let call: String = r.get(2)?;
-                let result: String = r.get(3)?;
-                let evidence: String = r.get(4)?;
-                let pid: i64 = r.get(5)?;
-                let comm: String = r.get(6)?;
-                let step: Option<String> = r.get(7)?;
-                let asked: Vec<u8> = r.get(8)?;
-                Ok(format!(
-                    "{evidence}: {comm}[{pid}] asked for {} ({call}: {result}) {}",
-                    show(&asked),
-                    step_of(&scen, run, &step)
-                ))
-            })
-            .map_err(err)?;
-        for r in rows {
-            f.probes.push(r.map_err(err)?);
+        for n in graph.db().names_for(path, &ids)? {
+            f.probes.push(format!(
+                "{}: {}[{}] asked for {} ({}: {}) {}",
+                n.evidence,
+                n.comm,
+                n.pid,
+                show(&n.path),
+                n.call,
+                n.result,
+                step_of(&n.scenario, n.run, &n.step)
+            ));
         }
     }
     for l in graph.links_to(path)? {
@@ -496,50 +469,31 @@ pub struct Enabler {
 
 /// The init facts about `path`.
 pub fn init_facts(db: &kaudit_graph::Db, path: &[u8]) -> Result<Vec<InitFact>, DbError> {
-    let c = db.connection();
-    let err = |e: rusqlite::Error| DbError::Sqlite {
-        path: db.path().to_path_buf(),
-        source: e,
-    };
     // names of the entry: itself and the symlinks one hop away that lead to it
-    // the symlinks one hop away that lead to an entry
-    let links_to = |c: &rusqlite::Connection, dst: &[u8]| -> Result<Vec<Vec<u8>>, DbError> {
-        let mut st = c
-            .prepare_cached(
-                "SELECT s.path FROM edge e JOIN file s ON s.id = e.src JOIN file d ON d.id = e.dst
-                 WHERE e.kind = 'symlink' AND d.path = ?1",
-            )
-            .map_err(err)?;
-        let rows = st
-            .query_map([dst], |r| r.get::<_, Vec<u8>>(0))
-            .map_err(err)?;
-        rows.collect::<Result<_, _>>().map_err(err)
-    };
     let mut names: Vec<Vec<u8>> = vec![path.to_vec()];
-    names.extend(links_to(c, path)?);
-    let into = |c: &rusqlite::Connection,
-                dst: &[u8],
-                rules: &str|
-     -> Result<Vec<(Vec<u8>, String)>, DbError> {
-        let mut st = c
-            .prepare_cached(&format!(
-                "SELECT s.path, e.rule FROM edge e JOIN file s ON s.id = e.src JOIN file d ON d.id = e.dst
-                 WHERE e.kind = 'init' AND d.path = ?1 AND e.rule IN ({rules}) ORDER BY s.path"
-            ))
-            .map_err(err)?;
-        let rows = st
-            .query_map([dst], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(err)?;
-        rows.collect::<Result<_, _>>().map_err(err)
+    names.extend(db.symlinks_to(path)?);
+    let into = |dst: &[u8], rules: &[&str]| -> Result<Vec<(Vec<u8>, String)>, DbError> {
+        Ok(db
+            .init_edges_to(dst, rules)?
+            .into_iter()
+            .map(|e| (e.from, e.rule))
+            .collect())
     };
-    let starts = "'ExecStart','ExecStartPre','ExecStartPost','ExecReload','ExecStop','ExecStopPost','ExecCondition','command'";
+    let starts = &[
+        "ExecStart",
+        "ExecStartPre",
+        "ExecStartPost",
+        "ExecReload",
+        "ExecStop",
+        "ExecStopPost",
+        "ExecCondition",
+        "command",
+    ];
     let mut out = Vec::new();
     for n in &names {
-        for (unit, rule) in into(c, n, starts)? {
+        for (unit, rule) in into(n, starts)? {
             // a drop-in's directive: the unit it belongs to
-            let dropin_of = into(c, &unit, "'drop-in'")?
+            let dropin_of = into(&unit, &["drop-in"])?
                 .into_iter()
                 .next()
                 .map(|(u, _)| u);
@@ -547,9 +501,9 @@ pub fn init_facts(db: &kaudit_graph::Db, path: &[u8]) -> Result<Vec<InitFact>, D
             let mut enabled_by = Vec::new();
             // the links that lead to the unit file, and the unit file itself
             let mut links: Vec<Vec<u8>> = vec![owner.clone()];
-            links.extend(links_to(c, &owner)?);
+            links.extend(db.symlinks_to(&owner)?);
             for l in &links {
-                for (of, rule) in into(c, l, "'wants-dir','requires-dir','runlevel'")? {
+                for (of, rule) in into(l, &["wants-dir", "requires-dir", "runlevel"])? {
                     enabled_by.push(Enabler {
                         link: l.clone(),
                         rule,

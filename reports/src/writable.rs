@@ -74,14 +74,7 @@ pub fn writable(graph: &mut Graph<'_>, runs: &[RunRow]) -> Result<Vec<Writable>,
     let mut writes = Vec::new();
     let mut tmpfs: Vec<Vec<u8>> = Vec::new();
     for r in runs {
-        let marks: Option<String> = db
-            .connection()
-            .query_row("SELECT marks FROM run WHERE id = ?1", [r.id], |x| x.get(0))
-            .map_err(|e| DbError::Sqlite {
-                path: db.path().to_path_buf(),
-                source: e,
-            })?;
-        let marks = marks.unwrap_or_default();
+        let marks = db.run_marks(r.id)?.unwrap_or_default();
         tmpfs.extend(mounts_of(r, &marks, "tmpfs"));
         let devs = mounts_of(r, &marks, "devtmpfs");
         for a in db.accesses(r.id)? {

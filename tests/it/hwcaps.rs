@@ -78,9 +78,9 @@ fn glibc_hwcaps_subdirectory_follows_the_cpu_and_is_reported() {
     let db = dir.path().join("g.db");
     let out = root.scan(&db);
     assert_eq!(out.status.code(), Some(0));
-    let g = kaudit_graph::Db::open(&db, false).unwrap();
+    let g = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap();
     let alternatives: Vec<Vec<u8>> = g
-        .connection()
         .prepare(
             "SELECT d.path FROM edge e JOIN file d ON d.id = e.dst JOIN file s ON s.id = e.src
              WHERE e.kind = 'cpu-alternative' AND s.path = CAST(?1 AS BLOB)",

@@ -17,8 +17,9 @@ const TABLES: &[&str] = &[
 ];
 
 fn dump(db: &Path) -> Vec<String> {
-    let db = kaudit_graph::Db::open(db, false).expect("open db");
-    let conn = db.connection();
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open db");
     let mut out = Vec::new();
     for q in TABLES {
         let mut st = conn.prepare(q).expect("prepare");
@@ -27,7 +28,7 @@ fn dump(db: &Path) -> Vec<String> {
             .query_map([], |r| {
                 let mut line = String::new();
                 for i in 0..n {
-                    let v: kaudit_graph::Value = r.get(i)?;
+                    let v: rusqlite::types::Value = r.get(i)?;
                     line.push_str(&format!("{v:?}|"));
                 }
                 Ok(line)
