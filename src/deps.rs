@@ -11,7 +11,6 @@ use kaudit_analyzer::rootfs::Root;
 use kaudit_analyzer::stored;
 use kaudit_graph::{Db, DbError};
 
-use crate::printer;
 use crate::printer::Format;
 use crate::shared::LoaderArgs;
 
@@ -85,26 +84,7 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> anyhow::Result<i32> {
         }
     };
     let mut out = crate::printer::stdout();
-    match a.format {
-        Format::List => {
-            for r in &reports {
-                printer::deps_list(&mut out, r)?;
-            }
-        }
-        Format::Tree => {
-            for r in &reports {
-                printer::deps_tree(&mut out, r)?;
-            }
-        }
-        _ => {
-            let v = if reports.len() == 1 {
-                reports[0].to_json()
-            } else {
-                serde_json::Value::Array(reports.iter().map(DepsReport::to_json).collect())
-            };
-            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        }
-    }
+    crate::printer::deps::write(&mut out, &reports, a.format)?;
     out.flush()?;
     let mut code = 0;
     for r in &reports {

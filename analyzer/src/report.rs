@@ -1,5 +1,6 @@
 //! A closure as a report: the plain data every output format renders, built
-//! either from a live [`Closure`](crate::loader::Closure) or from the graph.
+//! either from a live [`Closure`](crate::loader::Closure) or from the graph;
+//! and the one JSON shape of a path.
 
 use crate::bytes;
 use crate::findings::Finding;
@@ -74,45 +75,6 @@ impl DepsReport {
     pub fn complete(&self) -> bool {
         self.fatal.is_none() && self.edges.iter().all(|e| e.to.is_some())
     }
-
-    /// JSON value (paths as text; non-UTF-8 bytes are replaced and the raw
-    /// bytes are given in hex in a `*_hex` field beside).
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::json;
-        let p = |b: &[u8]| json_path(b);
-        let opt = |b: &Option<Vec<u8>>| {
-            b.as_deref()
-                .map(json_path)
-                .unwrap_or(serde_json::Value::Null)
-        };
-        let unresolved: Vec<_> = self
-            .unresolved()
-            .map(|e| json!({"name": p(&e.name), "needed_by": p(&e.from)}))
-            .collect();
-        json!({
-            "path": p(&self.path),
-            "file": p(&self.file),
-            "loader": self.loader,
-            "interpreter": opt(&self.interpreter),
-            "linkage": self.linkage,
-            "objects": self.objects.iter().map(|o| json!({
-                "name": p(&o.name), "path": p(&o.path), "file": p(&o.file),
-                "needed_by": p(&o.needed_by), "rule": o.rule, "via": opt(&o.via),
-            })).collect::<Vec<_>>(),
-            "edges": self.edges.iter().map(|e| {
-                let mut v = json!({
-                    "from": p(&e.from), "name": p(&e.name), "to": opt(&e.to),
-                    "rule": e.rule, "via": opt(&e.via),
-                });
-                if let Some(m) = &e.matched { v["match"] = json!(m); }
-                v
-            }).collect::<Vec<_>>(),
-            "unresolved": unresolved,
-            "findings": self.findings.iter().map(finding_json).collect::<Vec<_>>(),
-            "fatal": self.fatal,
-            "symlinks": self.symlinks.iter().map(|(l, t)| json!({"link": p(l), "target": p(t)})).collect::<Vec<_>>(),
-        })
-    }
 }
 
 /// A path as JSON: a string, or for non-UTF-8 bytes an object with the lossy
@@ -125,16 +87,6 @@ pub fn json_path(b: &[u8]) -> serde_json::Value {
             "hex": b.iter().map(|x| format!("{x:02x}")).collect::<String>(),
         }),
     }
-}
-
-/// A finding as JSON.
-pub fn finding_json(f: &Finding) -> serde_json::Value {
-    serde_json::json!({
-        "code": f.code.as_str(),
-        "severity": f.code.severity().as_str(),
-        "path": json_path(&f.path),
-        "message": f.message,
-    })
 }
 
 impl From<&Closure> for DepsReport {
