@@ -101,7 +101,7 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
         Manifest::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", a.baseline.display()))?;
     let why_of = |p: &[u8]| -> Option<String> {
         let hops = why::chain(&mut &c, p).ok()??;
-        Some(why::render_chain(&hops, &owners))
+        Some(crate::printer::why::chain(&hops, &owners))
     };
     let proofs = crate::shared::proof_map(&db, &profile.name)?;
     let proof_of = |p: &[u8]| proofs.as_ref().map(|m| m.get(p).cloned());

@@ -109,10 +109,10 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
             missing += 1;
             let hops = why::chain(&mut &c, path)?.unwrap_or_default();
             let pkg = |p: &[u8]| crate::shared::owners(db, p);
-            let mut chain = why::render_chain(&hops, &pkg);
+            let mut chain = crate::printer::why::chain(&hops, &pkg);
             if let Some(ex) = why::explained(&mut &c, path)? {
                 chain.push_str("explained through the graph:\n");
-                chain.push_str(&why::render_chain(&ex, &pkg));
+                chain.push_str(&crate::printer::why::chain(&ex, &pkg));
             }
             problems.push(Problem {
                 code: "missing-entry",
@@ -282,7 +282,7 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
                             }
                             Some(c) => {
                                 let f = why::facts(&mut graph, &mut &*c, &c.dropped, &c.runs, profile.as_ref(), &canon)?;
-                                indent(&why::render_facts(&canon, &f), 8)
+                                indent(&crate::printer::why::facts_text(&canon, &f), 8)
                             }
                             None => String::new(),
                         };

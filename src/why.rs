@@ -1,11 +1,9 @@
 //! `kaudit why`: the chain of evidence that keeps a path.
 
-use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use kaudit_analyzer::report::json_path;
 use kaudit_graph::Db;
 use kaudit_reports::cache::Cache;
 use kaudit_reports::closure;
@@ -97,18 +95,8 @@ fn answer(
     // what the init system's configuration says of it (evidence, never a need)
     let init = why::init_facts(db, path)?;
     let Some(hops) = why::chain(k, path)? else {
-        let f = why::facts(graph, k, dropped, &sel.runs, profile, path)?;
-        match a.format {
-            Format::Text => {
-                out.write_all(why::render_facts(path, &f).as_bytes())?;
-                out.write_all(why::render_init(&init).as_bytes())?;
-            }
-            _ => {
-                let v = serde_json::json!({"path": json_path(path), "kept": false, "facts": f, "init": init});
-                serde_json::to_writer_pretty(&mut out, &v)?;
-                out.write_all(b"\n")?;
-            }
-        }
+        let facts = why::facts(graph, k, dropped, &sel.runs, profile, path)?;
+        crate::printer::why::not_kept(&mut out, path, &facts, &init, a.format)?;
         return Ok(1);
     };
     // what the last proof of the profile showed of it
@@ -118,52 +106,27 @@ fn answer(
             .and_then(|(_, rows)| rows.into_iter().find(|r| r.path == path)),
         None => None,
     };
-    let proof_line = proof.as_ref().map(|r| match r.kind.as_str() {
-        "unproven" => format!("not shown necessary: {}", r.detail),
-        "replay" | "loader" => format!("necessary ({} proof): {}", r.kind, r.detail),
-        "include" => format!("kept by an include: {}", r.detail),
-        _ => format!("{}: {}", r.kind, r.detail),
-    });
     let (reasons, more) = k.reasons(path)?.unwrap_or_default();
-    // the reasons besides the one the chain starts with (the text says
-    // how many; JSON says how many and lists those recorded)
-    let others = reasons.len().saturating_sub(1) + more;
-    match a.format {
-        Format::Text => {
-            if a.all {
-                out.write_all(why::render_all(k, path)?.as_bytes())?;
-            } else {
-                let pkg = |p: &[u8]| owners(db, p);
-                out.write_all(why::render_chain(&hops, &pkg).as_bytes())?;
-                if let Some(ex) = why::explained(k, path)? {
-                    writeln!(out, "explained through the graph:")?;
-                    out.write_all(why::render_chain(&ex, &pkg).as_bytes())?;
-                }
-                if others > 0 {
-                    writeln!(out, "({others} more reason(s): --all shows every chain)")?;
-                }
-            }
-            out.write_all(why::render_init(&init).as_bytes())?;
-            if let Some(l) = &proof_line {
-                writeln!(out, "{l}")?;
-            }
-        }
-        _ => {
-            let v = serde_json::json!({
-                "path": json_path(path),
-                "kept": true,
-                "proof": proof.as_ref().map(|r| serde_json::json!({
-                    "kind": r.kind, "scenario": r.scenario, "step": r.step, "detail": r.detail,
-                })),
-                "chain": hops,
-                "reasons": reasons,
-                "reasons_total": reasons.len() + more,
-                "more_reasons": others,
-                "init": init,
-            });
-            serde_json::to_writer_pretty(&mut out, &v)?;
-            out.write_all(b"\n")?;
-        }
-    }
+    let text = a.format == Format::Text;
+    let kept = crate::printer::why::Kept {
+        path,
+        tree: if text && a.all {
+            Some(why::every_chain(k, path)?)
+        } else {
+            None
+        },
+        explained: if text && !a.all {
+            why::explained(k, path)?
+        } else {
+            None
+        },
+        hops,
+        reasons,
+        more,
+        init,
+        proof,
+    };
+    let pkg = |p: &[u8]| owners(db, p);
+    crate::printer::why::kept(&mut out, &kept, &pkg, a.format)?;
     Ok(0)
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::closure::{Closure, Dropped, Reason};
 use crate::graph::Graph;
-use crate::profile::{human, Profile};
+use crate::profile::Profile;
 use crate::show;
 
 /// One hop of a chain: an entry and the reason that reached it.
@@ -255,78 +255,66 @@ pub fn describe(r: &Reason) -> String {
     }
 }
 
-/// The shortest chain as text: each entry, its reason indented below, the
-/// next hop nested one level deeper.
-/// `package` names the package of an entry (`None`: no package), shown
-/// after each path.
-pub fn render_chain(hops: &[Hop], package: &dyn Fn(&[u8]) -> Option<String>) -> String {
-    let mut out = String::new();
-    for (i, h) in hops.iter().enumerate() {
-        let indent = "    ".repeat(i.saturating_sub(1));
-        let branch = if i == 0 { "" } else { "└── " };
-        let pkg = package(&h.path)
-            .map(|p| format!("  [{p}]"))
-            .unwrap_or_default();
-        let _ = writeln!(out, "{indent}{branch}{}{pkg}", show(&h.path));
-        let pad = "    ".repeat(i) + "    ";
-        let _ = writeln!(out, "{pad}{}", describe(&h.reason));
-    }
-    out
+/// Every chain from an entry back to the roots (`--all`): each reason of
+/// the entry is a branch leading to the entry it comes from, expanded there
+/// unless it was met before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tree {
+    /// The entry's reasons, each a branch.
+    pub branches: Vec<Branch>,
+    /// Reasons counted beyond those kept.
+    pub more: usize,
 }
 
-/// Every chain, as a tree from `path` back to the roots (`--all`): each
-/// reason is a branch leading to the entry it comes from; an entry already
-/// shown is not expanded again.
-pub fn render_all(k: &mut dyn Kept, path: &[u8]) -> Result<String, DbError> {
-    let mut out = String::new();
-    let _ = writeln!(out, "{}", show(path));
+/// One reason in a [`Tree`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Branch {
+    /// The reason.
+    pub reason: Reason,
+    /// The kept entry it comes from (`None`: a root).
+    pub from: Option<Vec<u8>>,
+    /// `from` was met earlier in the tree and is not expanded again.
+    pub again: bool,
+    /// `from`'s own reasons (`None`: a root, met again, or not kept).
+    pub below: Option<Tree>,
+}
+
+/// Every chain that keeps `path`, as a tree (empty when it is not kept).
+pub fn every_chain(k: &mut dyn Kept, path: &[u8]) -> Result<Tree, DbError> {
     let mut shown = HashSet::new();
     shown.insert(path.to_vec());
-    tree(k, path, "", &mut shown, &mut out)?;
-    Ok(out)
+    Ok(tree(k, path, &mut shown)?.unwrap_or(Tree {
+        branches: Vec::new(),
+        more: 0,
+    }))
 }
 
 fn tree(
     k: &mut dyn Kept,
     path: &[u8],
-    prefix: &str,
     shown: &mut HashSet<Vec<u8>>,
-    out: &mut String,
-) -> Result<(), DbError> {
+) -> Result<Option<Tree>, DbError> {
     let Some((reasons, more)) = k.reasons(path)? else {
-        return Ok(());
+        return Ok(None);
     };
-    let n = reasons.len() + usize::from(more > 0);
-    for (i, r) in reasons.iter().enumerate() {
-        let last = i + 1 == n;
-        let (branch, cont) = if last {
-            ("└── ", "    ")
-        } else {
-            ("├── ", "│   ")
-        };
-        match r.from() {
-            None => {
-                let _ = writeln!(out, "{prefix}{branch}{} (root)", describe(r));
-            }
+    let mut branches = Vec::with_capacity(reasons.len());
+    for r in reasons {
+        let from = r.from().map(<[u8]>::to_vec);
+        let (again, below) = match &from {
+            None => (false, None),
             Some(f) => {
-                let again = !shown.insert(f.to_vec());
-                let _ = writeln!(
-                    out,
-                    "{prefix}{branch}{} ← {}{}",
-                    describe(r),
-                    show(f),
-                    if again { " (shown above)" } else { "" }
-                );
-                if !again {
-                    tree(k, f, &format!("{prefix}{cont}"), shown, out)?;
-                }
+                let again = !shown.insert(f.clone());
+                (again, if again { None } else { tree(k, f, shown)? })
             }
-        }
+        };
+        branches.push(Branch {
+            reason: r,
+            from,
+            again,
+            below,
+        });
     }
-    if more > 0 {
-        let _ = writeln!(out, "{prefix}└── … and {more} more reason(s)");
-    }
-    Ok(())
+    Ok(Some(Tree { branches, more }))
 }
 
 /// What is known about a path that is not kept.
@@ -399,41 +387,6 @@ pub fn facts(
         f.links.push(format!("{} ({kept})", show(&l)));
     }
     Ok(f)
-}
-
-/// The facts as text.
-pub fn render_facts(path: &[u8], f: &Facts) -> String {
-    let mut out = format!(
-        "{} is not kept: no chain of evidence reaches it.\n",
-        show(path)
-    );
-    match (&f.present, f.size) {
-        (Some(k), Some(s)) if k == "file" => {
-            let _ = writeln!(out, "  present in the root: {k}, {}", human(s));
-        }
-        (Some(k), _) => {
-            let _ = writeln!(out, "  present in the root: {k}");
-        }
-        (None, _) => {
-            let _ = writeln!(out, "  not in the scanned root");
-        }
-    }
-    if let Some(r) = &f.exclude_rule {
-        let _ = writeln!(out, "  excluded by the profile, {r}");
-    }
-    for e in &f.excluded {
-        let _ = writeln!(out, "  reached, but excluded: {e}");
-    }
-    for e in &f.reached_absent {
-        let _ = writeln!(out, "  reached, but absent from the scanned root: {e}");
-    }
-    for p in &f.probes {
-        let _ = writeln!(out, "  {p}");
-    }
-    for l in &f.links {
-        let _ = writeln!(out, "  a symlink leads to it: {l}");
-    }
-    out
 }
 
 /// What the init system's configuration says about an entry (edges of kind
@@ -523,39 +476,4 @@ pub fn init_facts(db: &kaudit_graph::Db, path: &[u8]) -> Result<Vec<InitFact>, D
         }
     }
     Ok(out)
-}
-
-/// The init facts as lines of text.
-pub fn render_init(facts: &[InitFact]) -> String {
-    let mut s = String::new();
-    for f in facts {
-        let _ = write!(s, "init system: {} of {}", f.rule, show(&f.unit));
-        if let Some(u) = &f.dropin_of {
-            let _ = write!(s, " (a drop-in of {})", show(u));
-        }
-        if f.enabled_by.is_empty() {
-            let _ = write!(s, "; enabled by no unit or runlevel");
-        }
-        for (i, e) in f.enabled_by.iter().enumerate() {
-            let what = match e.rule.as_str() {
-                "runlevel" => format!(
-                    "runlevel {}",
-                    show(kaudit_analyzer::bytes::file_name(&e.of))
-                ),
-                "requires-dir" => format!(
-                    "{}.requires",
-                    show(kaudit_analyzer::bytes::file_name(&e.of))
-                ),
-                _ => format!("{}.wants", show(kaudit_analyzer::bytes::file_name(&e.of))),
-            };
-            let _ = write!(
-                s,
-                "{} enabled by {what} ({})",
-                if i == 0 { "," } else { ";" },
-                show(&e.link)
-            );
-        }
-        s.push('\n');
-    }
-    s
 }

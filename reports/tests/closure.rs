@@ -169,13 +169,35 @@ fn why_a_library_is_kept_is_the_chain_from_the_run() {
         .expect("liba is kept");
     let chain: Vec<&[u8]> = hops.iter().map(|h| h.path.as_slice()).collect();
     assert_eq!(chain, vec![APP, LIBA, LIBA_FILE]);
-    let text = why::render_chain(&hops, &|p| (p == APP).then(|| "app-1.0".to_string()));
+    let words: Vec<String> = hops.iter().map(|h| why::describe(&h.reason)).collect();
     assert_eq!(
-        text,
-        "/usr/bin/app  [app-1.0]\n    executed by app[42] in exec (run 1)\n\
-         └── /usr/lib/liba.so.1\n        needed: DT_NEEDED \"liba.so.1\" of /usr/bin/app, opened as /usr/lib/liba.so.1 (rule default-dirs)\n\
-         \x20   └── /usr/lib/liba.so.1.0\n            symlink: /usr/lib/liba.so.1 -> liba.so.1.0\n"
+        words,
+        [
+            "executed by app[42] in exec (run 1)",
+            "needed: DT_NEEDED \"liba.so.1\" of /usr/bin/app, opened as /usr/lib/liba.so.1 (rule default-dirs)",
+            "symlink: /usr/lib/liba.so.1 -> liba.so.1.0",
+        ]
     );
+    // every chain: the symlink's one reason, leading back to the program,
+    // whose reason is the run's (a root)
+    let t = why::every_chain(&mut &c, LIBA_FILE).unwrap();
+    assert_eq!(t.more, 0);
+    assert_eq!(t.branches.len(), 1);
+    assert_eq!(t.branches[0].from.as_deref(), Some(LIBA));
+    let below = t.branches[0].below.as_ref().expect("the symlink is kept");
+    assert_eq!(below.branches[0].from.as_deref(), Some(APP));
+    let root = below.branches[0]
+        .below
+        .as_ref()
+        .expect("the program is kept");
+    assert!(root
+        .branches
+        .iter()
+        .all(|b| b.from.is_none() && b.below.is_none()));
+    assert!(why::every_chain(&mut &c, UNUSED)
+        .unwrap()
+        .branches
+        .is_empty());
     let hops = why::chain(&mut &c, LIBB).unwrap().expect("libb is kept");
     let chain: Vec<&[u8]> = hops.iter().map(|h| h.path.as_slice()).collect();
     assert_eq!(chain, vec![APP, LIBB]);
@@ -238,10 +260,6 @@ fn the_init_system_starts_the_program_from_an_enabled_unit() {
                 of: TARGET.to_vec(),
             }],
         }]
-    );
-    assert_eq!(
-        why::render_init(&facts),
-        "init system: ExecStart of /usr/lib/systemd/system/app.service, enabled by multi-user.target.wants (/etc/systemd/system/multi-user.target.wants/app.service)\n"
     );
     assert!(why::init_facts(&db, LIBB).unwrap().is_empty());
 }

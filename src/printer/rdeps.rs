@@ -67,7 +67,7 @@ pub(crate) fn write(out: &mut impl Write, r: &Rdeps<'_>, format: Format) -> Resu
     }
     if !r.init.is_empty() {
         s.push_str("  the init system starts it:\n");
-        for l in why::render_init(&r.init).lines() {
+        for l in crate::printer::why::init_text(&r.init).lines() {
             s.push_str(&format!("    {}\n", l.trim_start_matches("init system: ")));
         }
     }
