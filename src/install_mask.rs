@@ -1,13 +1,11 @@
 //! `kaudit install-mask`: per-package INSTALL_MASK for Gentoo.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use kaudit_graph::Db;
 use kaudit_reports::mask::PackageMask;
-use kaudit_reports::profile::{human, Profile};
-use kaudit_reports::show;
+use kaudit_reports::profile::Profile;
 
 use crate::shared::{closure_of, package_masks};
 
@@ -60,48 +58,10 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
         .filter(|(_, m)| m.kept > 0)
         .map(|(atom, _)| atom.as_str())
         .collect();
-    let header = |m: &PackageMask| {
-        format!(
-            "# {}{}: keeps {} file(s) ({}), drops {} ({}){}",
-            m.name,
-            m.version
-                .as_deref()
-                .map(|v| format!("-{v}"))
-                .unwrap_or_default(),
-            m.kept,
-            human(m.kept_bytes),
-            m.dropped,
-            human(m.dropped_bytes),
-            if m.unmaskable.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; {} dropped symlink(s) stay (INSTALL_MASK leaves symlinks): {}",
-                    m.unmaskable.len(),
-                    m.unmaskable
-                        .iter()
-                        .map(|p| show(p))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                )
-            }
-        )
-    };
     match &a.out {
         None => {
             let mut out = crate::printer::stdout();
-            for (atom, m) in by_atom
-                .iter()
-                .filter(|(_, m)| !m.masks.is_empty() || !m.unmaskable.is_empty())
-            {
-                writeln!(out, "{}", header(m))?;
-                writeln!(out, "{atom} INSTALL_MASK=\"{}\"", m.masks.join(" "))?;
-            }
-            writeln!(
-                out,
-                "# the packages the image needs (@world): {}",
-                world.join(" ")
-            )?;
+            crate::printer::packages::install_mask(&mut out, &by_atom, &world)?;
         }
         Some(dir) => {
             let env = dir.join("env/kaudit");
@@ -113,7 +73,7 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
                 let file = format!("{}.conf", env_name(atom));
                 let body = format!(
                     "{}\nINSTALL_MASK=\"{}\"\nPKG_INSTALL_MASK=\"{}\"\n",
-                    header(m),
+                    crate::printer::packages::mask_header(m),
                     m.masks.join(" "),
                     m.masks.join(" ")
                 );

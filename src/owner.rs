@@ -1,13 +1,11 @@
 //! `kaudit owner`: the package that owns each path, like `dpkg -S` and `qfile`.
 
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use kaudit_graph::Db;
 use kaudit_reports::graph::Graph;
-use kaudit_reports::show;
 
 /// The package that owns each PATH (like dpkg -S and qfile)
 ///
@@ -32,16 +30,9 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
         let given = p.as_os_str().as_bytes();
         let path = graph.canonical(given)?.unwrap_or_else(|| given.to_vec());
         let owners = db.owners(&path)?;
-        let shown = if path == given {
-            show(given)
-        } else {
-            format!("{} ({})", show(given), show(&path))
-        };
+        crate::printer::packages::owner(&mut out, given, &path, &owners)?;
         if owners.is_empty() {
-            writeln!(out, "{shown}: no package")?;
             code = 1;
-        } else {
-            writeln!(out, "{}: {shown}", owners.join(", "))?;
         }
     }
     Ok(code)

@@ -1,14 +1,11 @@
 //! `kaudit scan`.
 
-use std::io::{IsTerminal, Write};
-use std::os::unix::ffi::OsStrExt;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use kaudit_analyzer::findings::{Code, Severity};
 use kaudit_analyzer::loader::{LiveObjects, Resolver};
-use kaudit_analyzer::report::json_path;
 use kaudit_analyzer::rootfs::Root;
 use kaudit_analyzer::scan::{self, Progress, ScanOptions};
 use kaudit_graph::Db;
@@ -149,62 +146,15 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> anyhow::Result<i32> {
         .collect();
     distinct.sort();
     distinct.dedup();
-    let unresolved = distinct
-        .iter()
-        .filter(|f| f.code == Code::UnresolvedNeeded)
-        .count();
-    let mut by_severity = std::collections::BTreeMap::new();
-    for f in &distinct {
-        *by_severity.entry(f.code.severity()).or_insert(0usize) += 1;
-    }
-    let severities = [Severity::Error, Severity::Warning, Severity::Info]
-        .iter()
-        .map(|s| {
-            format!(
-                "{} {}",
-                by_severity.get(s).copied().unwrap_or(0),
-                s.as_str()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
     let secs = started.elapsed().as_secs_f64();
-    let s = &result.stats;
-    match a.format {
-        // the summary of a run: standard error, like every command's
-        Format::Text => eprintln!(
-            "kaudit: scanned {}: {} entries ({:.1} MiB), {} ELF files, {} loads resolved, {} scripts, {} edges, {} findings ({severities}; {} unresolved-needed; `kaudit findings` lists them) in {:.2} s -> {}",
-            root.host_path().display(),
-            s.entries,
-            s.bytes as f64 / 1048576.0,
-            s.elf,
-            s.loads,
-            s.scripts,
-            s.edges,
-            distinct.len(),
-            unresolved,
-            secs,
-            db_path.display()
-        ),
-        // asked for as data: standard output
-        _ => {
-            let mut by_code = std::collections::BTreeMap::new();
-            for f in &distinct {
-                *by_code.entry(f.code.as_str()).or_insert(0usize) += 1;
-            }
-            let by_severity: std::collections::BTreeMap<&str, usize> =
-                by_severity.iter().map(|(s, n)| (s.as_str(), *n)).collect();
-            let v = serde_json::json!({
-                "root": json_path(root.host_path().as_os_str().as_bytes()),
-                "db": json_path(db_path.as_os_str().as_bytes()),
-                "entries": s.entries, "bytes": s.bytes, "elf": s.elf, "loads": s.loads,
-                "scripts": s.scripts, "edges": s.edges, "findings": by_code,
-                "findings_by_severity": by_severity,
-                "cpu": result.cpu, "seconds": secs,
-            });
-            let mut out = crate::printer::stdout();
-            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        }
-    }
+    crate::printer::scan::summary(
+        root.host_path(),
+        db_path,
+        &result.stats,
+        &result.cpu,
+        &distinct,
+        secs,
+        a.format,
+    )?;
     Ok(0)
 }

@@ -1,6 +1,5 @@
 //! `kaudit scenarios`: the scenarios found, and one shown.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Subcommand;
@@ -71,47 +70,11 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<i32> {
                     .unwrap_or_default();
                 found.insert(name.to_string(), (desc, place));
             }
-            for (name, (desc, place)) in &found {
-                writeln!(out, "{name}\t{desc}\t{place}")?;
-            }
+            crate::printer::scenarios::list(&mut out, &found)?;
         }
         ScenariosCommand::Show { scenario } => {
             let (name, path, s) = load_scenario(scenario, a.scenarios.as_deref())?;
-            writeln!(out, "{name} ({})", path.display())?;
-            if let Some(d) = &s.description {
-                writeln!(out, "  {d}")?;
-            }
-            for (k, p) in &s.params {
-                writeln!(
-                    out,
-                    "  param {k}{}{}",
-                    if p.required {
-                        " (required)".to_string()
-                    } else {
-                        p.default
-                            .as_ref()
-                            .map(|d| format!(" = {d:?}"))
-                            .unwrap_or_default()
-                    },
-                    p.description
-                        .as_ref()
-                        .map(|d| format!(": {d}"))
-                        .unwrap_or_default()
-                )?;
-            }
-            for (i, st) in s.steps.iter().enumerate() {
-                let name = st.name.clone().unwrap_or_else(|| format!("step-{}", i + 1));
-                match (&st.run, &st.daemon) {
-                    (Some(r), _) => writeln!(out, "  step {name}: run {r}")?,
-                    (_, Some(d)) => writeln!(out, "  step {name}: daemon {d}")?,
-                    _ => {}
-                }
-            }
-            for st in &s.cleanup {
-                if let Some(r) = &st.run {
-                    writeln!(out, "  cleanup: {r}")?;
-                }
-            }
+            crate::printer::scenarios::show(&mut out, &name, &path, &s)?;
         }
     }
     Ok(0)

@@ -327,9 +327,7 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
     // the problems are the answer: standard output; a closed one changes
     // nothing of the exit status
     let mut out = crate::printer::stdout();
-    for p in &problems {
-        writeln!(out, "{}: {}", p.code, p.text.trim_end())?;
-    }
+    crate::printer::verify::problems(&mut out, problems.iter().map(|p| (p.code, p.text.as_str())))?;
     out.flush()?;
     eprintln!("kaudit: verify failed: {} problem(s)", problems.len());
     Ok(1)

@@ -8,6 +8,9 @@ pub(crate) mod packages;
 pub(crate) mod prove;
 pub(crate) mod rdeps;
 pub(crate) mod runs;
+pub(crate) mod scan;
+pub(crate) mod scenarios;
+pub(crate) mod verify;
 pub(crate) mod why;
 pub(crate) mod writable;
 
