@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use kaudit_image::{assemble, read_list, Target};
-use kaudit_reports::profile::human;
+use kaudit_reports::units::human;
 
 use crate::cli::{AssembleArgs, Cli};
 

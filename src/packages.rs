@@ -9,8 +9,9 @@ use kaudit_graph::Db;
 use kaudit_reports::closure::{self, Closure};
 use kaudit_reports::graph::Graph;
 use kaudit_reports::mask::{self, Installed, PackageMask};
-use kaudit_reports::profile::{human, Profile};
+use kaudit_reports::profile::Profile;
 use kaudit_reports::show;
+use kaudit_reports::units::human;
 
 use crate::cli::{Cli, InstallMaskArgs, OwnerArgs, PackagesArgs, ReportFormat};
 

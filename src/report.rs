@@ -11,8 +11,9 @@ use kaudit_reports::cache::Cache;
 use kaudit_reports::closure::{self, Closure};
 use kaudit_reports::graph::Graph;
 use kaudit_reports::pages::{self, PackageFiles, PkgFile, Site};
-use kaudit_reports::profile::{human, Profile};
+use kaudit_reports::profile::Profile;
 use kaudit_reports::runs::{self, Selection};
+use kaudit_reports::units::human;
 use kaudit_reports::{show, why, writable};
 
 use crate::cli::{AllowlistArgs, Cli, DocsArgs, RdepsArgs, ReportFormat, WhyArgs, WritableArgs};

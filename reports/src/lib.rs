@@ -8,12 +8,14 @@
 pub mod cache;
 pub mod check;
 pub mod closure;
+pub mod gate;
 pub mod graph;
 pub mod mask;
 pub mod pages;
 pub mod pathser;
 pub mod profile;
 pub mod runs;
+pub mod units;
 pub mod why;
 pub mod writable;
 
