@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::closure::Closure;
+use crate::escape::{xml, xml_lines};
 use crate::gate::{Growth, Level};
 use crate::units::human;
 
@@ -603,17 +604,11 @@ pub fn markdown(o: &Outcome) -> String {
     s
 }
 
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
-
 /// The outcome as JUnit XML: one test case per rule (budget, growth) and
 /// one per changed entry; a failed rule is a `<failure>`, a warning a
-/// passing case with `<system-out>`.
+/// passing case with `<system-out>`. Control characters (in a path, say)
+/// are written as visible escapes (`\x1b`), never raw: XML has no place
+/// for them; the lines of a chain stay lines.
 pub fn junit(o: &Outcome) -> String {
     let mut cases: Vec<(String, String, Option<&Finding>)> = Vec::new();
     let budget = o.findings.iter().find(|f| f.code == "over-budget");
@@ -651,7 +646,7 @@ pub fn junit(o: &Outcome) -> String {
                     "\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    ",
                     f.code,
                     xml(&f.message),
-                    xml(f.why.as_deref().unwrap_or(&f.message))
+                    xml_lines(f.why.as_deref().unwrap_or(&f.message))
                 );
             }
             Some(f) => {
@@ -736,5 +731,33 @@ mod tests {
         assert!(o.findings.iter().all(|f| f.code == "not-shown-necessary"));
         rules.unproven = Level::Fail;
         assert!(!check("p", &base, &now, &rules, &none, &proof).passed());
+    }
+
+    #[test]
+    fn junit_writes_control_characters_as_visible_escapes() {
+        let o = Outcome {
+            profile: "p\u{7}".into(),
+            rules: Rules::with_budget(1 << 30),
+            baseline_bytes: 0,
+            bytes: 0,
+            baseline_entries: 0,
+            entries: 1,
+            findings: vec![Finding {
+                code: "added",
+                level: Level::Fail,
+                path: Some(b"/etc/a\x1bb".to_vec()),
+                message: "file /etc/a\u{1b}b added".into(),
+                why: Some("/etc/a\u{1b}b\n  opened by sh[1] in boot (run 1)\n".into()),
+            }],
+            packages: Vec::new(),
+        };
+        let x = junit(&o);
+        assert!(!x.contains(['\u{7}', '\u{1b}']), "{x:?}");
+        assert!(x.contains("<testsuite name=\"p\\x07\""), "{x}");
+        assert!(x.contains("name=\"/etc/a\\x1bb\">"), "{x}");
+        assert!(
+            x.contains("message=\"file /etc/a\\x1bb added\">/etc/a\\x1bb\n  opened by sh[1] in boot (run 1)\n</failure>"),
+            "{x}"
+        );
     }
 }

@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 use kaudit_graph::DbError;
 
 use crate::closure::{Closure, Entry};
+use crate::escape::{code, md, md_para, visible, xml};
 use crate::graph::Graph;
-use crate::profile::{human, Profile};
+use crate::profile::Profile;
+use crate::units::human;
 use crate::writable::Writable;
 use crate::{show, why};
 
@@ -172,94 +174,6 @@ fn put(dir: &Path, dest: &Path, bytes: &[u8]) -> io::Result<()> {
 
 // ---------------------------------------------------------------------------
 // Text
-
-/// Control characters (and the two non-characters XML refuses) as visible
-/// escapes: a name stays on one line and is valid in XML and Markdown.
-fn visible(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() || c == '\u{fffe}' || c == '\u{ffff}' {
-            let n = c as u32;
-            if n < 0x80 {
-                let _ = write!(out, "\\x{n:02x}");
-            } else {
-                let _ = write!(out, "\\u{{{n:x}}}");
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Markdown inline text: every character Markdown could act on is
-/// backslash-escaped (`|` too, so the text is safe in a table cell).
-fn md(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in visible(s).chars() {
-        if matches!(
-            c,
-            '\\' | '`' | '*' | '_' | '[' | '<' | '|' | '&' | '~' | '#' | '$'
-        ) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A paragraph of text: one line, escaped, that starts no block.
-fn md_para(s: &str) -> String {
-    let one: Vec<&str> = s.split_whitespace().collect();
-    let t = md(&one.join(" "));
-    // a list item, setext underline or ordered list at the start
-    if t.starts_with(['-', '+', '=', '>']) {
-        return format!("\\{t}");
-    }
-    let digits = t.chars().take_while(char::is_ascii_digit).count();
-    if digits > 0 && t[digits..].starts_with(['.', ')']) {
-        return format!("{}\\{}", &t[..digits], &t[digits..]);
-    }
-    t
-}
-
-/// A code span (for paths); `cell`: inside a table, where `|` is escaped.
-fn code(s: &str, cell: bool) -> String {
-    let s = visible(s);
-    if s.is_empty() {
-        return String::new();
-    }
-    let mut longest = 0;
-    let mut run = 0;
-    for c in s.chars() {
-        run = if c == '`' { run + 1 } else { 0 };
-        longest = longest.max(run);
-    }
-    let fence = "`".repeat(longest + 1);
-    let pad = if s.starts_with(['`', ' ']) || s.ends_with(['`', ' ']) {
-        " "
-    } else {
-        ""
-    };
-    let body = if cell { s.replace('|', "\\|") } else { s };
-    format!("{fence}{pad}{body}{pad}{fence}")
-}
-
-/// XML character data or attribute value.
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in visible(s).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The page name of a package: `/` becomes `-`, anything else outside
 /// `[A-Za-z0-9._+-]` becomes `_`.
@@ -2105,7 +2019,7 @@ mod tests {
     }
 
     #[test]
-    fn slugs_and_escapes() {
+    fn slugs_and_names() {
         assert_eq!(slug("sys-libs/libseccomp"), "sys-libs-libseccomp");
         assert_eq!(slug("libc6:amd64 x"), "libc6_amd64_x");
         assert_eq!(slug("g++-12"), "g++-12");
@@ -2113,14 +2027,6 @@ mod tests {
         let mut used: BTreeSet<String> = ["a-b".to_string()].into();
         assert_eq!(unique("a-b".into(), &mut used), "a-b-2");
         assert_eq!(unique("a-b".into(), &mut used), "a-b-3");
-        assert_eq!(code("a`b", false), "``a`b``");
-        assert_eq!(code("`a", false), "`` `a ``");
-        assert_eq!(code("a|b", true), "`a\\|b`");
-        assert_eq!(code("a\nb", false), "`a\\x0ab`");
-        assert_eq!(md("*a*_b_|c [d]>"), "\\*a\\*\\_b\\_\\|c \\[d]>");
-        assert_eq!(md_para("- 1. x"), "\\- 1. x");
-        assert_eq!(md_para("1. x\n\ny"), "1\\. x y");
-        assert_eq!(xml("a<b&'\"\u{1}"), "a&lt;b&amp;&apos;&quot;\\x01");
         assert_eq!(basename(b"/usr/lib/libc.so.6"), "libc.so.6");
     }
 
