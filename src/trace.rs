@@ -529,6 +529,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
             match cmd.spawn() {
                 Err(e) => {
                     let result = tracer.stop();
+                    say_names_notes(&result);
                     db.finish_run(
                         id,
                         "failed",
@@ -600,6 +601,7 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         }
     }
     let result = tracer.stop();
+    say_names_notes(&result);
     let was_interrupted = interrupted.load(Ordering::SeqCst);
     // what the reader's batches stored needs only its counts brought up to
     // date; the rest is stored now
@@ -766,6 +768,14 @@ pub(crate) fn run(cli: &Cli, a: &TraceArgs) -> anyhow::Result<i32> {
         return Ok(1);
     }
     Ok(if run_status == "passed" { 0 } else { 1 })
+}
+
+/// What the name capture had to say besides its names (a pin a killed
+/// trace left, removed), on standard error whatever `-q` says.
+fn say_names_notes(result: &kaudit_tracer::TraceResult) {
+    for note in &result.names_status.notes {
+        eprintln!("kaudit: {note}");
+    }
 }
 
 pub(crate) fn runs(cli: &Cli, a: &RunsArgs) -> anyhow::Result<i32> {

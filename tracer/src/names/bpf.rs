@@ -35,8 +35,8 @@ const BPFFS: &str = "/sys/fs/bpf";
 /// Remove the pins a trace killed while letting go of its attachments left
 /// in the BPF filesystem (`kaudit-PID-N` whose kaudit is gone): each keeps a
 /// finished run's per-call tracepoints attached, and every system call of
-/// the node on their slow path.
-fn remove_stale_pins() {
+/// the node on their slow path. Each pin removed is said in `notes`.
+fn remove_stale_pins(notes: &mut Vec<String>) {
     let Ok(rd) = std::fs::read_dir(BPFFS) else {
         return;
     };
@@ -53,10 +53,10 @@ fn remove_stale_pins() {
         let alive = std::fs::read_to_string(format!("/proc/{pid}/comm"))
             .is_ok_and(|c| c.trim_end() == "kaudit");
         if !alive && std::fs::remove_file(e.path()).is_ok() {
-            eprintln!(
-                "kaudit: removed {}, left attached by a trace that was killed",
+            notes.push(format!(
+                "removed {}, left attached by a trace that was killed",
                 e.path().display()
-            );
+            ));
         }
     }
 }
@@ -119,7 +119,15 @@ fn x32_enabled() -> bool {
     r >= 0
 }
 
-pub(super) fn load(skip_ns: u32, skip_ns2: u32, via: NamesVia) -> Result<Loaded, String> {
+/// Load the program and attach it, the per-call tracepoints first (see
+/// [`NamesVia`]); what there is to say besides (pins removed) goes to
+/// `notes`, whether it loads or not.
+pub(super) fn load(
+    skip_ns: u32,
+    skip_ns2: u32,
+    via: NamesVia,
+    notes: &mut Vec<String>,
+) -> Result<Loaded, String> {
     let unusable = if via == NamesVia::Raw {
         Some("asked for with --names-raw".to_string())
     } else {
@@ -128,13 +136,19 @@ pub(super) fn load(skip_ns: u32, skip_ns2: u32, via: NamesVia) -> Result<Loaded,
     // the per-call tracepoints where they can serve; else, or when the
     // kernel refuses them, the raw ones, saying why
     let why = match unusable {
-        None => match load_as(skip_ns, skip_ns2, true, via == NamesVia::TestRefusedAttach) {
+        None => match load_as(
+            skip_ns,
+            skip_ns2,
+            true,
+            via == NamesVia::TestRefusedAttach,
+            notes,
+        ) {
             Ok(l) => return Ok(l),
             Err(e) => e,
         },
         Some(why) => why,
     };
-    let mut l = load_as(skip_ns, skip_ns2, false, false)?;
+    let mut l = load_as(skip_ns, skip_ns2, false, false, notes)?;
     l.why_raw = Some(why);
     Ok(l)
 }
@@ -144,6 +158,7 @@ fn load_as(
     skip_ns2: u32,
     per_call: bool,
     refuse_last: bool,
+    notes: &mut Vec<String>,
 ) -> Result<Loaded, String> {
     use aya::programs::TracePoint;
     let own = std::process::id();
@@ -191,7 +206,7 @@ fn load_as(
     }
     let mut links = Vec::new();
     if per_call {
-        remove_stale_pins();
+        remove_stale_pins(notes);
         for prog in ["names_sys_enter", "names_sys_exit"] {
             program::<TracePoint>(&mut bpf, prog)?
                 .load()
@@ -278,8 +293,9 @@ impl Loaded {
     /// filesystem and unpinned again, so that its last reference is the
     /// pin's, which the kernel lets go of on a worker of its own. An
     /// attachment that cannot be pinned (no BPF filesystem) is closed here,
-    /// and the end of the run waits for the kernel.
-    pub(super) fn detach_per_call(&mut self) {
+    /// and the end of the run waits for the kernel. A pin that cannot be
+    /// removed is said in `notes`.
+    pub(super) fn detach_per_call(&mut self, notes: &mut Vec<String>) {
         if let Some(m) = self.bpf.map_mut("state") {
             if let Ok(mut a) = aya::maps::Array::<_, u32>::try_from(m) {
                 let _ = a.set(1, 1, 0);
@@ -309,10 +325,10 @@ impl Loaded {
                         Err(e)
                     }
                 }) {
-                    eprintln!(
-                        "kaudit: cannot remove {} ({e}): remove it to detach the name capture",
+                    notes.push(format!(
+                        "cannot remove {} ({e}): remove it to detach the name capture",
                         pin.display()
-                    );
+                    ));
                 }
             }
         }

@@ -111,6 +111,28 @@ pub struct NamesStatus {
     pub problems: Vec<String>,
     /// How the names were captured (which tracepoints), when they were.
     pub source: Option<String>,
+    /// What the capture has to say besides, lost nothing (a pin a killed
+    /// trace left, removed): one line each, for standard error, without
+    /// the program's name.
+    pub notes: Vec<String>,
+}
+
+/// Why names cannot be captured here, and what the attempt had to say.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    /// Why (the run records its names as partial, for this reason).
+    pub why: String,
+    /// As [`NamesStatus::notes`].
+    pub notes: Vec<String>,
+}
+
+impl From<String> for Refused {
+    fn from(why: String) -> Refused {
+        Refused {
+            why,
+            notes: Vec::new(),
+        }
+    }
 }
 
 /// Which system call tracepoints the name capture uses.
@@ -141,13 +163,15 @@ pub struct NameCapture {
 impl NameCapture {
     /// Load and attach the BPF program and start reading; `Err` says why
     /// names cannot be captured here (the run then records them as partial).
+    /// What there is to say besides comes back in [`NamesStatus::notes`]
+    /// (or [`Refused::notes`]).
     pub fn start(
         root: &Path,
         via: NamesVia,
         harness_mnt_ns: Option<u64>,
         step: Arc<Mutex<Option<String>>>,
         started: Instant,
-    ) -> Result<NameCapture, String> {
+    ) -> Result<NameCapture, Refused> {
         // another root: the processes of the namespace kaudit was started
         // in (the host's) are left out in the kernel
         let skip_ns = if root == Path::new("/") {
@@ -155,7 +179,14 @@ impl NameCapture {
         } else {
             crate::rootns::started_in().unwrap_or_else(|| mnt_ns_inum("/proc/1/ns/mnt"))
         };
-        let loaded = load(skip_ns, harness_mnt_ns.unwrap_or(0) as u32, via)?;
+        let mut notes = Vec::new();
+        let loaded =
+            load(skip_ns, harness_mnt_ns.unwrap_or(0) as u32, via, &mut notes).map_err(|why| {
+                Refused {
+                    why,
+                    notes: notes.clone(),
+                }
+            })?;
         let stop = Arc::new(AtomicBool::new(false));
         let sync_req = Arc::new(AtomicU64::new(0));
         let synced = Arc::new(AtomicU64::new(0));
@@ -164,10 +195,14 @@ impl NameCapture {
             let r = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
             r.as_os_str().as_bytes().to_vec()
         };
+        let said = notes.clone();
         let handle = std::thread::Builder::new()
             .name("kaudit-names".into())
-            .spawn(move || read_loop(loaded, root_b, step, started, s2, r2, d2))
-            .map_err(|e| format!("cannot start the name reader: {e}"))?;
+            .spawn(move || read_loop(loaded, notes, root_b, step, started, s2, r2, d2))
+            .map_err(|e| Refused {
+                why: format!("cannot start the name reader: {e}"),
+                notes: said,
+            })?;
         Ok(NameCapture {
             stop,
             sync_req,
@@ -195,6 +230,7 @@ impl NameCapture {
                     active: false,
                     problems: vec!["the name reader failed".into()],
                     source: None,
+                    notes: Vec::new(),
                 },
             )
         })

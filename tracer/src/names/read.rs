@@ -10,10 +10,12 @@ use super::bpf::{dropped, Loaded};
 use super::join::{parse, Hdr, Joiner, KIND_ENTER, KIND_EXEC32, KIND_EXIT};
 use super::{Name, NamesStatus};
 
-/// Read names until `stop`, then hand them back with what is missing.
+/// Read names until `stop`, then hand them back with what is missing and
+/// `notes` (what loading said) with what the end adds.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn read_loop(
     mut cap: Loaded,
+    mut notes: Vec<String>,
     root: Vec<u8>,
     step: Arc<Mutex<Option<String>>>,
     started: Instant,
@@ -31,7 +33,7 @@ pub(super) fn read_loop(
         let stopping = stop.load(Ordering::SeqCst);
         if stopping && !detached {
             // the run is over: what is still queued is drained below
-            cap.detach_per_call();
+            cap.detach_per_call(&mut notes);
             detached = true;
         }
         let requested = sync_req.load(Ordering::SeqCst);
@@ -115,6 +117,7 @@ pub(super) fn read_loop(
         active: true,
         problems,
         source: Some(source),
+        notes,
     };
     let bpf = cap.bpf;
     let d = dropped(&bpf, 0);

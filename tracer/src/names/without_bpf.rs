@@ -11,7 +11,12 @@ use super::{Name, NamesStatus, NamesVia};
 pub(super) struct Loaded;
 
 /// Always refused: there is no program to load.
-pub(super) fn load(_skip_ns: u32, _skip_ns2: u32, _via: NamesVia) -> Result<Loaded, String> {
+pub(super) fn load(
+    _skip_ns: u32,
+    _skip_ns2: u32,
+    _via: NamesVia,
+    _notes: &mut Vec<String>,
+) -> Result<Loaded, String> {
     Err("this kaudit was built without the BPF name capture (clang was missing)".into())
 }
 
@@ -19,6 +24,7 @@ pub(super) fn load(_skip_ns: u32, _skip_ns2: u32, _via: NamesVia) -> Result<Load
 #[allow(clippy::too_many_arguments)]
 pub(super) fn read_loop(
     _cap: Loaded,
+    _notes: Vec<String>,
     _root: Vec<u8>,
     _step: Arc<Mutex<Option<String>>>,
     _started: Instant,
