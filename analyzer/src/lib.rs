@@ -12,6 +12,7 @@
 //! - [`walk`]: a parallel, confined walk of a root;
 //! - [`scan`]: a whole-root scan producing files, edges and findings;
 //! - [`findings`]: the stable finding codes shared by every report.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 #![warn(missing_docs)]
 
 pub mod bytes;

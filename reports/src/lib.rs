@@ -4,6 +4,7 @@
 //!
 //! Everything here reads the graph written by `kaudit scan` and
 //! `kaudit trace`; nothing reads the root itself.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod cache;
 pub mod check;

@@ -22,6 +22,7 @@
 //! - [`sysctl`]: the machine's kernel settings, saved and put back.
 //!
 //! The tracer knows nothing about SQLite or ELF: it hands back records.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 #![warn(missing_docs)]
 
 pub mod boot;
