@@ -358,7 +358,10 @@ impl Loaded {
 }
 
 /// Whether a 32-bit program is running now (its executable's ELF class):
-/// its calls need the raw tracepoints from the start.
+/// its calls need the raw tracepoints from the start. The first five bytes
+/// of each running process's `/proc/PID/exe`: `\x7fELF` and class 1
+/// (`ELFCLASS32`). The tracer's only look at ELF; a program started later
+/// is told by the kernel side (`names_exec32`: its task runs in 32-bit mode).
 fn thirty_two_bit_running() -> bool {
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return false;
