@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use kaudit_image::{assemble, read_list, Target};
-use kaudit_reports::profile::human;
+use kaudit_reports::units::human;
 
 /// Build the image: copy exactly the allowlisted entries of a root
 ///

@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use kaudit_graph::Db;
-use kaudit_reports::check::{self, Growth, Manifest, Rules};
+use kaudit_reports::check::{self, Manifest, Rules};
 use kaudit_reports::closure;
+use kaudit_reports::gate::Growth;
 use kaudit_reports::graph::Graph;
-use kaudit_reports::profile::{parse_size, Profile};
+use kaudit_reports::profile::Profile;
+use kaudit_reports::units::parse_size;
 use kaudit_reports::why;
 
 use crate::printer::Format;

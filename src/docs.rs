@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use kaudit_reports::closure;
 use kaudit_reports::graph::Graph;
 use kaudit_reports::pages::{self, PackageFiles, PkgFile, Site};
-use kaudit_reports::profile::{human, Profile};
+use kaudit_reports::profile::Profile;
+use kaudit_reports::units::human;
 use kaudit_reports::writable;
 
 use crate::shared::{open, proof_map, remember, select};

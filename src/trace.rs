@@ -634,6 +634,7 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> anyhow::Result<i32> {
             match cmd.spawn() {
                 Err(e) => {
                     let result = tracer.stop();
+                    say_names_notes(&result);
                     db.finish_run(
                         id,
                         "failed",
@@ -705,6 +706,7 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> anyhow::Result<i32> {
         }
     }
     let result = tracer.stop();
+    say_names_notes(&result);
     let was_interrupted = interrupted.load(Ordering::SeqCst);
     // what the reader's batches stored needs only its counts brought up to
     // date; the rest is stored now
@@ -873,6 +875,13 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> anyhow::Result<i32> {
     Ok(if run_status == "passed" { 0 } else { 1 })
 }
 
+/// What the name capture had to say besides its names (a pin a killed
+/// trace left, removed), on standard error whatever `-q` says.
+fn say_names_notes(result: &kaudit_tracer::TraceResult) {
+    for note in &result.names_status.notes {
+        eprintln!("kaudit: {note}");
+    }
+}
 /// The symlinks a name walks in the root, (link, stored target) in order,
 /// and what it reaches.
 type Walked = (Vec<(Vec<u8>, Vec<u8>)>, Option<Vec<u8>>);

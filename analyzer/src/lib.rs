@@ -13,6 +13,7 @@
 //! - [`scan`]: a whole-root scan producing files, edges and findings;
 //! - [`stored`]: the `deps` report of a load read back from a stored scan;
 //! - [`findings`]: the stable finding codes shared by every report.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 #![warn(missing_docs)]
 
 pub mod bytes;

@@ -4,6 +4,7 @@
 //! atomically and answers the queries the commands need. Nodes are entries of
 //! the root (`file`); edges carry a kind and the evidence of how they were
 //! found (`edge`); per-item problems are `finding`s with stable codes.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 #![warn(missing_docs)]
 
 mod closures;

@@ -13,6 +13,7 @@
 //! path through a symlink, or with `..`, is refused rather than resolved.
 //! The output is built beside its final place and renamed into it; an
 //! existing output is replaced only when asked.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::HashMap;
 use std::ffi::OsStr;

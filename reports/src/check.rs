@@ -14,7 +14,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::closure::Closure;
-use crate::profile::human;
+use crate::escape::{xml, xml_lines};
+use crate::gate::{Growth, Level};
+use crate::units::human;
 
 /// One entry of a manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -183,72 +185,6 @@ impl Manifest {
             );
         }
         Ok(Manifest { items })
-    }
-}
-
-/// What a failed rule does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Level {
-    /// The gate fails.
-    Fail,
-    /// Reported; the gate passes.
-    Warn,
-    /// Not reported.
-    Off,
-}
-
-impl Level {
-    /// `fail`, `warn`, `off`.
-    pub fn parse(s: &str) -> Option<Level> {
-        match s {
-            "fail" => Some(Level::Fail),
-            "warn" => Some(Level::Warn),
-            "off" => Some(Level::Off),
-            _ => None,
-        }
-    }
-}
-
-/// How much the image may grow against its baseline. In JSON,
-/// `{"percent": 5.0}` or `{"bytes": 2097152}`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Growth {
-    /// A share of the baseline's bytes.
-    Percent(f64),
-    /// Bytes.
-    Bytes(u64),
-}
-
-impl Growth {
-    /// `5%`, `2 MiB`, `1000`.
-    pub fn parse(s: &str) -> Option<Growth> {
-        let s = s.trim();
-        match s.strip_suffix('%') {
-            Some(p) => p
-                .trim()
-                .parse()
-                .ok()
-                .filter(|v: &f64| *v >= 0.0)
-                .map(Growth::Percent),
-            None => crate::profile::parse_size(s).map(Growth::Bytes),
-        }
-    }
-
-    fn allows(&self, base: u64, now: u64) -> bool {
-        let grown = now.saturating_sub(base);
-        match self {
-            Growth::Percent(p) => (grown as f64) <= base as f64 * p / 100.0,
-            Growth::Bytes(b) => grown <= *b,
-        }
-    }
-
-    fn text(&self) -> String {
-        match self {
-            Growth::Percent(p) => format!("{p}%"),
-            Growth::Bytes(b) => human(*b),
-        }
     }
 }
 
@@ -668,17 +604,11 @@ pub fn markdown(o: &Outcome) -> String {
     s
 }
 
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
-
 /// The outcome as JUnit XML: one test case per rule (budget, growth) and
 /// one per changed entry; a failed rule is a `<failure>`, a warning a
-/// passing case with `<system-out>`.
+/// passing case with `<system-out>`. Control characters (in a path, say)
+/// are written as visible escapes (`\x1b`), never raw: XML has no place
+/// for them; the lines of a chain stay lines.
 pub fn junit(o: &Outcome) -> String {
     let mut cases: Vec<(String, String, Option<&Finding>)> = Vec::new();
     let budget = o.findings.iter().find(|f| f.code == "over-budget");
@@ -716,7 +646,7 @@ pub fn junit(o: &Outcome) -> String {
                     "\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    ",
                     f.code,
                     xml(&f.message),
-                    xml(f.why.as_deref().unwrap_or(&f.message))
+                    xml_lines(f.why.as_deref().unwrap_or(&f.message))
                 );
             }
             Some(f) => {
@@ -804,11 +734,30 @@ mod tests {
     }
 
     #[test]
-    fn growth_rules() {
-        assert_eq!(Growth::parse("5%"), Some(Growth::Percent(5.0)));
-        assert_eq!(Growth::parse("2 MiB"), Some(Growth::Bytes(2 << 20)));
-        assert!(Growth::Percent(5.0).allows(100, 105));
-        assert!(!Growth::Percent(5.0).allows(100, 106));
-        assert!(Growth::Bytes(10).allows(100, 90));
+    fn junit_writes_control_characters_as_visible_escapes() {
+        let o = Outcome {
+            profile: "p\u{7}".into(),
+            rules: Rules::with_budget(1 << 30),
+            baseline_bytes: 0,
+            bytes: 0,
+            baseline_entries: 0,
+            entries: 1,
+            findings: vec![Finding {
+                code: "added",
+                level: Level::Fail,
+                path: Some(b"/etc/a\x1bb".to_vec()),
+                message: "file /etc/a\u{1b}b added".into(),
+                why: Some("/etc/a\u{1b}b\n  opened by sh[1] in boot (run 1)\n".into()),
+            }],
+            packages: Vec::new(),
+        };
+        let x = junit(&o);
+        assert!(!x.contains(['\u{7}', '\u{1b}']), "{x:?}");
+        assert!(x.contains("<testsuite name=\"p\\x07\""), "{x}");
+        assert!(x.contains("name=\"/etc/a\\x1bb\">"), "{x}");
+        assert!(
+            x.contains("message=\"file /etc/a\\x1bb added\">/etc/a\\x1bb\n  opened by sh[1] in boot (run 1)\n</failure>"),
+            "{x}"
+        );
     }
 }

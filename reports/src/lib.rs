@@ -4,16 +4,20 @@
 //!
 //! Everything here reads the graph written by `kaudit scan` and
 //! `kaudit trace`; nothing reads the root itself.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod cache;
 pub mod check;
 pub mod closure;
+mod escape;
+pub mod gate;
 pub mod graph;
 pub mod mask;
 pub mod pages;
 pub mod pathser;
 pub mod profile;
 pub mod runs;
+pub mod units;
 pub mod why;
 pub mod writable;
 

@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use globset::{Candidate, Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
+use crate::units::parse_size;
+
 /// A profile that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -126,22 +128,22 @@ pub struct Profile {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckConfig {
     /// Growth allowed against the baseline (`5%`, `2 MiB`).
-    pub max_growth: crate::check::Growth,
+    pub max_growth: crate::gate::Growth,
     /// Files the baseline lacks.
-    pub added: crate::check::Level,
+    pub added: crate::gate::Level,
     /// Files the image lost.
-    pub removed: crate::check::Level,
+    pub removed: crate::gate::Level,
     /// Changed type, mode or symlink target.
-    pub changed: crate::check::Level,
+    pub changed: crate::gate::Level,
     /// Entries now kept only by an include.
-    pub evidence_lost: crate::check::Level,
+    pub evidence_lost: crate::gate::Level,
     /// An added entry not shown necessary (`not-shown-necessary`).
-    pub unproven: crate::check::Level,
+    pub unproven: crate::gate::Level,
 }
 
 impl Default for CheckConfig {
     fn default() -> Self {
-        use crate::check::{Growth, Level};
+        use crate::gate::{Growth, Level};
         CheckConfig {
             max_growth: Growth::Percent(5.0),
             added: Level::Fail,
@@ -223,47 +225,6 @@ fn header_line(lines: &Lines, text: &str, section: &str, body_offset: usize) -> 
     match before.rfind(&header) {
         Some(at) => lines.line(at),
         None => lines.line(body_offset),
-    }
-}
-
-/// Parse a size: bytes, or a number with a unit (`K`, `KB`, `KiB`, `M`,
-/// `MiB`, `G`, `GiB`… — binary multiples, as `du -h` prints them).
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        _ => return None,
-    };
-    let bytes = (n * mult as f64).round();
-    // 2^64 and beyond do not fit (`as` would saturate silently)
-    if !(0.0..18_446_744_073_709_551_616.0).contains(&bytes) {
-        return None;
-    }
-    Some(bytes as u64)
-}
-
-/// Bytes for humans (`12.3 MiB`).
-pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
     }
 }
 
@@ -361,7 +322,7 @@ impl Profile {
             let line = lines.line(c.span().start);
             let c = c.get_ref();
             if let Some(g) = &c.max_growth {
-                check.max_growth = crate::check::Growth::parse(g).ok_or_else(|| {
+                check.max_growth = crate::gate::Growth::parse(g).ok_or_else(|| {
                     invalid(
                         line,
                         format!(
@@ -378,7 +339,7 @@ impl Profile {
                 ("unproven", &c.unproven, &mut check.unproven),
             ] {
                 if let Some(v) = val {
-                    *slot = crate::check::Level::parse(v).ok_or_else(|| {
+                    *slot = crate::gate::Level::parse(v).ok_or_else(|| {
                         invalid(
                             line,
                             format!("[check] {key} = \"{v}\": expected fail, warn or off"),
@@ -500,8 +461,8 @@ reason = "docs"
         assert_eq!(p.check, CheckConfig::default());
         let p = parse("scenarios = [\"a\"]\n[check]\nmax_growth = \"1 MiB\"\nremoved = \"warn\"\n")
             .unwrap();
-        assert_eq!(p.check.max_growth, crate::check::Growth::Bytes(1 << 20));
-        assert_eq!(p.check.removed, crate::check::Level::Warn);
+        assert_eq!(p.check.max_growth, crate::gate::Growth::Bytes(1 << 20));
+        assert_eq!(p.check.removed, crate::gate::Level::Warn);
         let e = parse("scenarios = [\"a\"]\n[check]\nadded = \"maybe\"\n")
             .unwrap_err()
             .to_string();
@@ -509,19 +470,5 @@ reason = "docs"
             e.contains("[check] added = \"maybe\": expected fail, warn or off"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("120 MiB"), Some(120 << 20));
-        assert_eq!(parse_size("4096"), Some(4096));
-        assert_eq!(parse_size("2G"), Some(2 << 30));
-        assert_eq!(parse_size("3 parsecs"), None);
-        assert_eq!(parse_size("99999999999999999999 GiB"), None);
-        assert_eq!(parse_size("16 EiB"), None);
-        assert_eq!(parse_size("16777216 TiB"), None);
-        assert_eq!(parse_size("16777215 TiB"), Some(16_777_215 << 40));
-        assert_eq!(human(1536), "1.5 KiB");
-        assert_eq!(human(12), "12 B");
     }
 }

@@ -6,8 +6,9 @@ use anyhow::{bail, Result};
 use kaudit_analyzer::report::json_path;
 use kaudit_graph::{Db, StoredScan};
 use kaudit_reports::closure::Closure;
-use kaudit_reports::profile::{human, Profile};
+use kaudit_reports::profile::Profile;
 use kaudit_reports::show;
+use kaudit_reports::units::human;
 
 fn kind_counts(c: &Closure) -> (usize, usize, usize, usize) {
     let (mut f, mut d, mut l, mut o) = (0, 0, 0, 0);

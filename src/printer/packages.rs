@@ -6,8 +6,8 @@ use std::io::Write;
 
 use anyhow::Result;
 use kaudit_reports::mask::PackageMask;
-use kaudit_reports::profile::human;
 use kaudit_reports::show;
+use kaudit_reports::units::human;
 
 use super::Format;
 use crate::shared::Row;

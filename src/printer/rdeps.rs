@@ -5,8 +5,8 @@ use std::io::Write;
 use anyhow::Result;
 use kaudit_analyzer::report::json_path;
 use kaudit_reports::closure::Reason;
-use kaudit_reports::profile::human;
 use kaudit_reports::show;
+use kaudit_reports::units::human;
 use kaudit_reports::why::{self, InitFact};
 
 use super::Format;

@@ -10,8 +10,8 @@ use kaudit_analyzer::bytes;
 use kaudit_analyzer::report::json_path;
 use kaudit_graph::ProofRow;
 use kaudit_reports::closure::Reason;
-use kaudit_reports::profile::human;
 use kaudit_reports::show;
+use kaudit_reports::units::human;
 use kaudit_reports::why::{describe, Facts, Hop, InitFact, Tree};
 
 use super::Format;

@@ -21,7 +21,11 @@
 //!   network of the run's own;
 //! - [`sysctl`]: the machine's kernel settings, saved and put back.
 //!
-//! The tracer knows nothing about SQLite or ELF: it hands back records.
+//! The tracer knows nothing about SQLite, and of ELF only the first five
+//! bytes of a running program's executable (the magic and the class: is a
+//! 32-bit program running when the name capture starts?): it hands back
+//! records.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 #![warn(missing_docs)]
 
 pub mod boot;

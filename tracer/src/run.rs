@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use crate::fan::{EventSink, Group, MarkReport, RawEvent};
-use crate::names::{ExecNames, Name, NameCapture, NamesStatus, NamesVia};
+use crate::names::{ExecNames, Name, NameCapture, NamesStatus, NamesVia, Refused};
 use crate::procinfo::ProcCache;
 use crate::record::{Access, AccessKind, Recorder};
 
@@ -137,7 +137,7 @@ pub struct Tracer {
     handle: JoinHandle<ReaderEnd>,
     marks: Vec<MarkReport>,
     started: Instant,
-    names: Result<NameCapture, String>,
+    names: Result<NameCapture, Refused>,
 }
 
 impl Tracer {
@@ -188,7 +188,9 @@ impl Tracer {
                 started,
             )
         } else {
-            Err("name capture was turned off (--no-names)".into())
+            Err(Refused::from(
+                "name capture was turned off (--no-names)".to_string(),
+            ))
         };
         let sync_req = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let synced = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -286,10 +288,10 @@ impl Tracer {
         };
         let (names, names_status) = match (self.names, exec_names) {
             (Ok(n), _) => n.stop(),
-            (Err(why), Some(x)) => {
+            (Err(refused), Some(x)) => {
                 let (names, gone) = x.finish();
                 let mut problems = vec![
-                    why,
+                    refused.why,
                     "exec names only, from /proc (argv[0] through PATH); no failed probes".into(),
                 ];
                 if gone > 0 {
@@ -303,15 +305,17 @@ impl Tracer {
                         active: false,
                         problems,
                         source: Some("/proc, at each execution fanotify reported".into()),
+                        notes: refused.notes,
                     },
                 )
             }
-            (Err(why), None) => (
+            (Err(refused), None) => (
                 Vec::new(),
                 NamesStatus {
                     active: false,
-                    problems: vec![why],
+                    problems: vec![refused.why],
                     source: None,
+                    notes: refused.notes,
                 },
             ),
         };
