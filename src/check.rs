@@ -108,12 +108,7 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> Result<i32> {
     let proofs = crate::shared::proof_map(&db, &profile.name)?;
     let proof_of = |p: &[u8]| proofs.as_ref().map(|m| m.get(p).cloned());
     let outcome = check::check(&profile.name, &base, &now, &rules, &why_of, &proof_of);
-    let body = match a.format {
-        Format::Text => check::text(&outcome),
-        Format::Markdown => check::markdown(&outcome),
-        Format::Json => serde_json::to_string_pretty(&outcome)? + "\n",
-        _ => check::junit(&outcome),
-    };
+    let body = crate::printer::check::render(&outcome, a.format)?;
     match &a.out {
         Some(f) => std::fs::write(f, body).with_context(|| format!("writing {}", f.display()))?,
         None => crate::printer::stdout().write_all(body.as_bytes())?,

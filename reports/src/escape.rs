@@ -26,7 +26,7 @@ pub(crate) fn visible(s: &str) -> String {
 
 /// XML character data or attribute value, on one line: control characters
 /// as [`visible`] escapes, then the five predefined entities.
-pub(crate) fn xml(s: &str) -> String {
+pub fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in visible(s).chars() {
         match c {
@@ -43,7 +43,7 @@ pub(crate) fn xml(s: &str) -> String {
 
 /// XML character data of several lines: each line as [`xml`], the line
 /// breaks kept.
-pub(crate) fn xml_lines(s: &str) -> String {
+pub fn xml_lines(s: &str) -> String {
     s.split('\n').map(xml).collect::<Vec<_>>().join("\n")
 }
 

@@ -9,7 +9,7 @@
 pub mod cache;
 pub mod check;
 pub mod closure;
-mod escape;
+pub mod escape;
 pub mod gate;
 pub mod graph;
 pub mod mask;

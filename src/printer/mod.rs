@@ -2,6 +2,7 @@
 //! paths as raw bytes so non-UTF-8 names come out exactly as stored.
 
 pub(crate) mod allowlist;
+pub(crate) mod check;
 pub(crate) mod deps;
 pub(crate) mod findings;
 pub(crate) mod packages;

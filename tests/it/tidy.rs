@@ -156,6 +156,28 @@ fn tidy_only_the_printer_writes_standard_output() {
 }
 
 #[test]
+fn tidy_reports_are_rendered_only_in_the_printer() {
+    // JSON for people and programs is made in src/printer, one module per
+    // report; the libraries and the commands hand it data
+    let mut files: Vec<PathBuf> = sources("src")
+        .into_iter()
+        .filter(|f| !f.starts_with(repo().join("src/printer")))
+        .collect();
+    for c in LIBRARIES {
+        files.extend(sources(&format!("{c}/src")));
+    }
+    let found = occurrences(
+        &files,
+        &["to_string_pretty", "to_writer_pretty", "to_vec_pretty"],
+    );
+    assert!(
+        found.is_empty(),
+        "reports are rendered in src/printer (ARCHITECTURE.md); found:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
 fn tidy_commands_own_their_arguments() {
     // cli.rs is the dispatch: the global options, one variant and one line
     // of dispatch per command; each command's flags live in its module
@@ -202,19 +224,37 @@ fn tidy_every_source_file_opens_with_its_purpose() {
 }
 
 /// The backquoted names in ARCHITECTURE.md that look like files or
-/// directories of the repository.
-fn named_paths(text: &str) -> Vec<String> {
+/// directories of the repository, each with the directory of the section
+/// that names it (`analyzer/` for the analyzer's section, `src/` for the
+/// binary's; empty outside a crate's section).
+fn named_paths(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for (i, part) in text.split('`').enumerate() {
-        if i % 2 == 0 || part.contains(' ') || part.contains("://") || part.starts_with('/') {
-            continue;
+    let mut section = String::new();
+    for line in text.lines() {
+        if let Some(h) = line.strip_prefix("### ") {
+            // the first directory the heading names: `analyzer/`, (`src/`)
+            section = h
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .find(|t| t.ends_with('/'))
+                .unwrap_or("")
+                .to_string();
+        } else if line.starts_with("## ") {
+            section.clear();
         }
-        let looks_like_file = [".rs", ".toml", ".c", ".sh", ".md"]
-            .iter()
-            .any(|x| part.ends_with(x));
-        let looks_like_dir = part.ends_with('/') && !part.contains('*');
-        if (looks_like_file || looks_like_dir) && !part.contains("NAME") && !part.contains('$') {
-            out.push(part.trim_start_matches("./").to_string());
+        for (i, part) in line.split('`').enumerate() {
+            if i % 2 == 0 || part.contains(' ') || part.contains("://") || part.starts_with('/') {
+                continue;
+            }
+            let looks_like_file = [".rs", ".toml", ".c", ".sh", ".md"]
+                .iter()
+                .any(|x| part.ends_with(x));
+            let looks_like_dir = part.ends_with('/') && !part.contains('*');
+            if (looks_like_file || looks_like_dir) && !part.contains("NAME") && !part.contains('$')
+            {
+                out.push((part.trim_start_matches("./").to_string(), section.clone()));
+            }
         }
     }
     out
@@ -223,31 +263,26 @@ fn named_paths(text: &str) -> Vec<String> {
 #[test]
 fn tidy_every_path_architecture_md_names_exists() {
     let text = read(&repo().join("ARCHITECTURE.md"));
-    let all: Vec<PathBuf> = walkdir::WalkDir::new(repo())
-        .into_iter()
-        .filter_entry(|e| e.file_name() != "target" && e.file_name() != ".git")
-        .filter_map(Result::ok)
-        .map(|e| e.into_path())
-        .collect();
-    let mut missing = Vec::new();
     // named in ARCHITECTURE.md, but not files of the repository: what
     // kaudit writes, and systemd's names
     let not_ours = ["book.toml", ".wants/"];
-    let names: Vec<String> = named_paths(&text)
+    let names: Vec<(String, String)> = named_paths(&text)
         .into_iter()
-        .filter(|n| !not_ours.contains(&n.as_str()))
+        .filter(|(n, _)| !not_ours.contains(&n.as_str()))
         .collect();
     assert!(names.len() > 40, "ARCHITECTURE.md names files: {names:?}");
-    for name in names {
+    let mut missing = Vec::new();
+    for (name, section) in names {
         let want = name.trim_end_matches('/');
-        // a path from the repository's root, or a crate's file named by
-        // its path inside the crate (`loader/`, `bpf/names.bpf.c`, `names.rs`)
-        let found = all.iter().any(|p| {
-            let r = rel(p);
-            r == want || r.ends_with(&format!("/{want}"))
-        });
-        if !found {
-            missing.push(name);
+        // from the repository's root, or inside the section's directory
+        // (a crate's file by its path in the crate's src/)
+        let mut places = vec![repo().join(want)];
+        if !section.is_empty() {
+            places.push(repo().join(&section).join(want));
+            places.push(repo().join(&section).join("src").join(want));
+        }
+        if !places.iter().any(|p| p.exists()) {
+            missing.push(format!("{name} (in the section of {section:?})"));
         }
     }
     assert!(
