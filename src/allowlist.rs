@@ -5,7 +5,7 @@ use std::path::Path;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use kaudit_reports::closure::{self};
+use kaudit_reports::closure;
 use kaudit_reports::graph::Graph;
 use kaudit_reports::profile::Profile;
 

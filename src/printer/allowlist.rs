@@ -1,7 +1,6 @@
 //! The allowlist: one path per line (or NUL-separated), JSON with every
 //! entry and the summary, and the summary said on standard error.
 
-use crate::shared::owners;
 use anyhow::{bail, Result};
 use kaudit_analyzer::report::json_path;
 use kaudit_graph::{Db, StoredScan};
@@ -9,6 +8,8 @@ use kaudit_reports::closure::Closure;
 use kaudit_reports::profile::Profile;
 use kaudit_reports::show;
 use kaudit_reports::units::human;
+
+use crate::shared::owners;
 
 fn kind_counts(c: &Closure) -> (usize, usize, usize, usize) {
     let (mut f, mut d, mut l, mut o) = (0, 0, 0, 0);
