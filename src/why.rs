@@ -101,9 +101,7 @@ fn answer(
     };
     // what the last proof of the profile showed of it
     let proof = match profile {
-        Some(p) => db
-            .proofs(&p.name)?
-            .and_then(|(_, rows)| rows.into_iter().find(|r| r.path == path)),
+        Some(p) => db.proof_of(&p.name, path)?,
         None => None,
     };
     let (reasons, more) = k.reasons(path)?.unwrap_or_default();

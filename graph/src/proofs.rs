@@ -136,6 +136,33 @@ impl Db {
     }
 }
 
+impl Db {
+    /// The proof of one entry of `profile` (what `kaudit why` shows), read
+    /// alone; `None` when the profile was never proven or the entry has none.
+    pub fn proof_of(&self, profile: &str, path: &[u8]) -> Result<Option<ProofRow>, DbError> {
+        let err = |e| DbError::Sqlite {
+            path: self.path().to_path_buf(),
+            source: e,
+        };
+        self.connection()
+            .query_row(
+                "SELECT path, kind, scenario, step, detail FROM proof WHERE profile = ?1 AND path = ?2",
+                params![profile, path],
+                |r| {
+                    Ok(ProofRow {
+                        path: r.get(0)?,
+                        kind: r.get(1)?,
+                        scenario: r.get(2)?,
+                        step: r.get(3)?,
+                        detail: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(err)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +195,12 @@ mod tests {
         assert_eq!(r, run);
         assert_eq!(rows, vec![row(b"/a", "include")]);
         assert_eq!(db.proofs("q").unwrap().unwrap().1.len(), 1);
+        // one entry's proof, alone
+        assert_eq!(
+            db.proof_of("p", b"/a").unwrap(),
+            Some(row(b"/a", "include"))
+        );
+        assert_eq!(db.proof_of("p", b"/b").unwrap(), None);
+        assert_eq!(db.proof_of("r", b"/a").unwrap(), None);
     }
 }
