@@ -31,32 +31,86 @@ fn non_dirs(list: &[u8], root: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// A fixture root with a shell and what `build` adds, one scenario (`name`,
+/// its TOML) in a scenarios directory, and a profile, scanned and traced
+/// (with `params`) into a graph: where every proof here starts.
+struct Proving {
+    root: FixtureRoot,
+    t: tempfile::TempDir,
+    db: std::path::PathBuf,
+    scenarios: std::path::PathBuf,
+    profile: std::path::PathBuf,
+}
+
+fn proving(
+    build: impl FnOnce(&FixtureRoot),
+    scenario: (&str, &str),
+    profile: &str,
+    params: &[&str],
+) -> Proving {
+    let root = FixtureRoot::glibc(Layout::UsrMerged);
+    root.install(Path::new("/bin/dash"), "/usr/bin/sh");
+    build(&root);
+    let t = tempfile::tempdir().unwrap();
+    let scenarios = t.path().join("scenarios");
+    std::fs::create_dir(&scenarios).unwrap();
+    std::fs::write(scenarios.join(format!("{}.toml", scenario.0)), scenario.1).unwrap();
+    let profile_file = t.path().join("p.toml");
+    std::fs::write(&profile_file, profile).unwrap();
+    let db = t.path().join("g.db");
+    let out = k(
+        &db,
+        &["scan".as_ref(), "--root".as_ref(), root.path().as_os_str()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let mut args: Vec<&OsStr> = vec![
+        "trace".as_ref(),
+        "--root".as_ref(),
+        root.path().as_os_str(),
+        "--scenario".as_ref(),
+        scenario.0.as_ref(),
+        "--scenarios".as_ref(),
+        scenarios.as_os_str(),
+    ];
+    for p in params {
+        args.extend(["--param".as_ref(), p.as_ref()] as [&OsStr; 2]);
+    }
+    let out = k(&db, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    Proving {
+        root,
+        t,
+        db,
+        scenarios,
+        profile: profile_file,
+    }
+}
+
 #[test]
 fn prove_names_exactly_the_entries_not_needed_and_proven_drops_exactly_them() {
     if !require_root() {
         return;
     }
     let _turn = crate::support::tracing_turn();
-    let root = FixtureRoot::glibc(Layout::UsrMerged);
-    root.install(Path::new("/bin/dash"), "/usr/bin/sh");
-    // the program: its data is needed, its configuration only restates
-    // the defaults
-    root.write_exec(
-        "/usr/bin/app",
-        "#!/bin/sh\n[ -r /etc/app.conf ] && . /etc/app.conf\nread -r data < /usr/share/app/data || exit 3\necho \"${GREETING:-hello} $data\"\n",
-    );
-    root.write("/etc/app.conf", "GREETING=hello\n");
-    root.write("/usr/share/app/data", "world\n");
-    // a PATH probe: found first, but the program is also where the search goes on
-    root.mkdir("/usr/local/bin");
-    root.symlink("/usr/bin/app", "/usr/local/bin/app");
-    root.write("/usr/lib/locale/C.utf8/LC_CTYPE", "locale data\n");
-    let t = tempfile::tempdir().unwrap();
-    let dir = t.path().join("scenarios");
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::write(
-        dir.join("greet.toml"),
-        r#"description = "the program greets"
+    let p = proving(
+        |root| {
+            // the program: its data is needed, its configuration only
+            // restates the defaults
+            root.write_exec(
+                "/usr/bin/app",
+                "#!/bin/sh\n[ -r /etc/app.conf ] && . /etc/app.conf\nread -r data < /usr/share/app/data || exit 3\necho \"${GREETING:-hello} $data\"\n",
+            );
+            root.write("/etc/app.conf", "GREETING=hello\n");
+            root.write("/usr/share/app/data", "world\n");
+            // a PATH probe: found first, but the program is also where the
+            // search goes on
+            root.mkdir("/usr/local/bin");
+            root.symlink("/usr/bin/app", "/usr/local/bin/app");
+            root.write("/usr/lib/locale/C.utf8/LC_CTYPE", "locale data\n");
+        },
+        (
+            "greet",
+            r#"description = "the program greets"
 [env]
 PATH = "/usr/local/bin:/usr/bin"
 [[step]]
@@ -68,37 +122,15 @@ name = "greet"
 run = "app"
 expect = { stdout_contains = "hello world" }
 "#,
-    )
-    .unwrap();
-    let profile = t.path().join("p.toml");
-    std::fs::write(
-        &profile,
+        ),
         "description = \"a greeter\"\nscenarios = [\"greet\"]\n",
-    )
-    .unwrap();
-    let db = t.path().join("g.db");
-    let sdir = dir.as_os_str();
-    let out = k(
-        &db,
-        &["scan".as_ref(), "--root".as_ref(), root.path().as_os_str()],
+        &[],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let out = k(
-        &db,
-        &[
-            "trace".as_ref(),
-            "--root".as_ref(),
-            root.path().as_os_str(),
-            "--scenario".as_ref(),
-            "greet".as_ref(),
-            "--scenarios".as_ref(),
-            sdir,
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let (root, t, db, profile) = (&p.root, &p.t, &p.db, &p.profile);
+    let sdir = p.scenarios.as_os_str();
     let list = t.path().join("full.list");
     let out = k(
-        &db,
+        db,
         &[
             "allowlist".as_ref(),
             "--profile".as_ref(),
@@ -124,7 +156,7 @@ expect = { stdout_contains = "hello world" }
     );
     let image = t.path().join("image");
     let out = k(
-        &db,
+        db,
         &[
             "assemble".as_ref(),
             "--allowlist".as_ref(),
@@ -138,7 +170,7 @@ expect = { stdout_contains = "hello world" }
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 
     let out = k(
-        &db,
+        db,
         &[
             "prove".as_ref(),
             "--profile".as_ref(),
@@ -209,7 +241,7 @@ expect = { stdout_contains = "hello world" }
 
     // why says it
     let out = k(
-        &db,
+        db,
         &[
             "why".as_ref(),
             "--profile".as_ref(),
@@ -223,7 +255,7 @@ expect = { stdout_contains = "hello world" }
         "{s}"
     );
     let out = k(
-        &db,
+        db,
         &[
             "why".as_ref(),
             "--profile".as_ref(),
@@ -240,7 +272,7 @@ expect = { stdout_contains = "hello world" }
     // the 1-minimal list: exactly the two left out, and its image passes
     let proven = t.path().join("proven.list");
     let out = k(
-        &db,
+        db,
         &[
             "allowlist".as_ref(),
             "--profile".as_ref(),
@@ -262,7 +294,7 @@ expect = { stdout_contains = "hello world" }
     );
     let image2 = t.path().join("image2");
     let out = k(
-        &db,
+        db,
         &[
             "assemble".as_ref(),
             "--allowlist".as_ref(),
@@ -275,7 +307,7 @@ expect = { stdout_contains = "hello world" }
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let out = k(
-        &db,
+        db,
         &[
             "verify".as_ref(),
             "--root".as_ref(),
@@ -330,15 +362,12 @@ fn an_interrupted_proof_stores_nothing_and_leaves_nothing() {
         return;
     }
     let _turn = crate::support::tracing_turn();
-    let root = FixtureRoot::glibc(Layout::UsrMerged);
-    root.install(Path::new("/bin/dash"), "/usr/bin/sh");
-    root.write("/etc/data", "x\n");
-    let t = tempfile::tempdir().unwrap();
-    let dir = t.path().join("scenarios");
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::write(
-        dir.join("slow.toml"),
-        r#"description = "reads, then waits"
+    // traced waiting 0 s; the replays are made to wait 30 s below
+    let p = proving(
+        |root| root.write("/etc/data", "x\n"),
+        (
+            "slow",
+            r#"description = "reads, then waits"
 [params]
 WAIT = { default = "0" }
 [[step]]
@@ -349,44 +378,15 @@ name = "wait"
 harness = true
 run = "sleep ${WAIT}"
 "#,
-    )
-    .unwrap();
-    let profile = t.path().join("p.toml");
-    std::fs::write(
-        &profile,
+        ),
         "description = \"slow\"\nscenarios = [\"slow\"]\nallow_incomplete = true\n",
-    )
-    .unwrap();
-    let db = t.path().join("g.db");
-    let sdir = dir.as_os_str();
-    assert_eq!(
-        k(
-            &db,
-            &["scan".as_ref(), "--root".as_ref(), root.path().as_os_str()]
-        )
-        .status
-        .code(),
-        Some(0)
+        &["WAIT=0"],
     );
-    // traced waiting 30 s: every replay waits as long
-    let out = k(
-        &db,
-        &[
-            "trace".as_ref(),
-            "--root".as_ref(),
-            root.path().as_os_str(),
-            "--scenario".as_ref(),
-            "slow".as_ref(),
-            "--scenarios".as_ref(),
-            sdir,
-            "--param".as_ref(),
-            "WAIT=0".as_ref(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let (root, t, db, profile) = (&p.root, &p.t, &p.db, &p.profile);
+    let sdir = p.scenarios.as_os_str();
     // the stored parameters are the ones replayed: make them 30 s
     let conn = std::process::Command::new("sqlite3")
-        .arg(&db)
+        .arg(db)
         .arg("UPDATE run SET params = replace(params, '\"WAIT\":\"0\"', '\"WAIT\":\"30\"')")
         .output()
         .unwrap();
@@ -435,7 +435,7 @@ run = "sleep ${WAIT}"
         .unwrap();
     assert!(procs.stdout.is_empty(), "processes left: {procs:?}");
     let proofs = std::process::Command::new("sqlite3")
-        .arg(&db)
+        .arg(db)
         .arg("SELECT count(*) FROM proof")
         .output()
         .unwrap();
@@ -450,49 +450,20 @@ fn a_peer_no_replayed_run_had_is_refused() {
         return;
     }
     let _turn = crate::support::tracing_turn();
-    let root = FixtureRoot::glibc(Layout::UsrMerged);
-    root.install(Path::new("/bin/dash"), "/usr/bin/sh");
-    let t = tempfile::tempdir().unwrap();
-    let dir = t.path().join("scenarios");
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::write(
-        dir.join("noop.toml"),
-        "description = \"nothing\"\n[[step]]\nrun = \"true\"\n",
-    )
-    .unwrap();
-    let profile = t.path().join("p.toml");
-    std::fs::write(
-        &profile,
+    let p = proving(
+        |_| {},
+        (
+            "noop",
+            "description = \"nothing\"\n[[step]]\nrun = \"true\"\n",
+        ),
         "description = \"x\"\nscenarios = [\"noop\"]\nallow_incomplete = true\n",
-    )
-    .unwrap();
-    let db = t.path().join("g.db");
-    let sdir = dir.as_os_str();
-    assert_eq!(
-        k(
-            &db,
-            &["scan".as_ref(), "--root".as_ref(), root.path().as_os_str()]
-        )
-        .status
-        .code(),
-        Some(0)
+        &[],
     );
-    let out = k(
-        &db,
-        &[
-            "trace".as_ref(),
-            "--root".as_ref(),
-            root.path().as_os_str(),
-            "--scenario".as_ref(),
-            "noop".as_ref(),
-            "--scenarios".as_ref(),
-            sdir,
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let (root, db, profile) = (&p.root, &p.db, &p.profile);
+    let sdir = p.scenarios.as_os_str();
     for cmd in ["verify", "prove"] {
         let out = k(
-            &db,
+            db,
             &[
                 cmd.as_ref(),
                 "--profile".as_ref(),
