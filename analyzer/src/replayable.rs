@@ -14,24 +14,30 @@
 //! another file. [`replayable`] rules these out from the facts of each
 //! object's first step ([`Facts`]), in time proportional to the direct needs:
 //!
-//! - an object is *plain* when its first step depends on nothing of the
-//!   load (the scan decides: no search path, token or `via` of its own
-//!   that another load would read differently, no finding, every need
-//!   found);
+//! - an object is *plain as a dependency* when its first step reads the
+//!   same in any other load (the scan decides: no search path, token or
+//!   `via` of its own that another load would read differently, no finding,
+//!   every need found), and *plain as the main object* when its first step
+//!   changes nothing of what the other objects of its load find (no
+//!   inherited search path, no token in a need);
 //! - every name anything may be loaded under or answer to (a main object's
 //!   path, a `DT_SONAME`, a request, a path opened, the interpreter's names)
-//!   names one file in the whole root, and no two files share a device and
-//!   inode;
+//!   names one file among the objects of one loader, and no two files share
+//!   a device and inode;
 //! - an object reached by a need is loaded by the same loader with the same
 //!   expectations, or needs nothing.
 //!
-//! A main object from which every object reachable through own needs is
-//! plain, and whose needs meet the last two rules, has a load in which every
-//! other object's needs are its own needs as [`crate::loads::Load::adapt`]
-//! reads them; its load is stored as its first step. Every other load is
-//! resolved in full.
+//! A main object plain as the main object, whose needs meet the last two
+//! rules, and from which every other object reachable through own needs is
+//! plain as a dependency and meets them too, has a load in which every other
+//! object's needs are its own needs as [`crate::loads::Load::adapt`] reads
+//! them; its load is stored as its first step. Every other load is resolved
+//! in full.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+
+/// A name as one loader reads it: the loader's key and the name.
+type LoaderName<'a> = (&'a [u8], &'a [u8]);
 
 /// One need of an object's first step that reached a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,8 +65,11 @@ pub struct Facts {
     /// The loader that loads it as the main object, with what that loader
     /// expects of objects: equal keys, equal searches.
     pub loader: Vec<u8>,
-    /// Its first step depends on nothing of the load it is part of.
-    pub plain: bool,
+    /// Its first step reads the same in any load that reaches it.
+    pub plain_dependency: bool,
+    /// Its first step, as the main object, changes nothing of what the
+    /// other objects of its load find.
+    pub plain_main: bool,
     /// The names it answers to in any load: the path it is scanned as, its
     /// `DT_SONAME`.
     pub names: Vec<Vec<u8>>,
@@ -76,53 +85,65 @@ pub struct Facts {
 /// to be the replay of their objects' own needs.
 pub fn replayable(facts: &[Facts]) -> HashSet<Vec<u8>> {
     let mains: HashMap<&[u8], &Facts> = facts.iter().map(|f| (f.file.as_slice(), f)).collect();
-    // each name → the one file it names, each device and inode → the one
-    // file it is (None: more than one)
-    let mut names: HashMap<&[u8], Option<&[u8]>> = HashMap::new();
+    // each name, for one loader (a load has one), → the one file it names,
+    // each device and inode → the one file it is (None: more than one)
+    let mut names: HashMap<LoaderName<'_>, Option<&[u8]>> = HashMap::new();
     let mut inodes: HashMap<(u64, u64), Option<&[u8]>> = HashMap::new();
     for f in facts {
+        let l = f.loader.as_slice();
         for n in &f.names {
-            one(&mut names, n.as_slice(), &f.file);
+            one(&mut names, (l, n.as_slice()), &f.file);
         }
         for (n, file) in &f.interp {
-            one(&mut names, n.as_slice(), file);
+            one(&mut names, (l, n.as_slice()), file);
         }
         if f.dev_ino != (0, 0) {
             one(&mut inodes, f.dev_ino, &f.file);
         }
         for r in &f.needs {
-            one(&mut names, r.name.as_slice(), &r.file);
-            one(&mut names, r.path.as_slice(), &r.file);
+            one(&mut names, (l, r.name.as_slice()), &r.file);
+            one(&mut names, (l, r.path.as_slice()), &r.file);
             if let Some(s) = &r.soname {
-                one(&mut names, s.as_slice(), &r.file);
+                one(&mut names, (l, s.as_slice()), &r.file);
             }
             if r.dev_ino != (0, 0) {
                 one(&mut inodes, r.dev_ino, &r.file);
             }
         }
     }
-    // the files that may make a load differ, and whose loaders are in doubt
+    // the files whose needs may differ in a load that reaches them (`bad`),
+    // and the main objects whose own loads are in doubt (`unproved`)
     let mut bad: HashSet<&[u8]> = HashSet::new();
+    let mut unproved: HashSet<&[u8]> = HashSet::new();
     for f in facts {
-        if !f.plain {
+        if !f.plain_dependency {
             bad.insert(&f.file);
+        }
+        if !f.plain_main {
+            unproved.insert(&f.file);
         }
         if inodes.get(&f.dev_ino).is_some_and(Option::is_none) {
             bad.insert(&f.file);
+            unproved.insert(&f.file);
         }
         for r in &f.needs {
             let shared = inodes.get(&r.dev_ino).is_some_and(Option::is_none);
-            let ambiguous = names.get(r.name.as_slice()).is_some_and(Option::is_none);
+            let ambiguous = names
+                .get(&(f.loader.as_slice(), r.name.as_slice()))
+                .is_some_and(Option::is_none);
             let foreign = match mains.get(r.file.as_slice()) {
                 Some(m) => m.loader != f.loader,
                 None => r.has_needs,
             };
             if shared || ambiguous || foreign {
                 bad.insert(&f.file);
+                unproved.insert(&f.file);
             }
         }
     }
-    // every main object that reaches one of them through own needs
+    // every main object that reaches one of them through own needs (one
+    // that reaches only itself again does not walk its needs twice; it is
+    // left out all the same, which costs time, never exactness)
     let mut loaders: HashMap<&[u8], Vec<&[u8]>> = HashMap::new();
     for f in facts {
         for r in &f.needs {
@@ -130,17 +151,19 @@ pub fn replayable(facts: &[Facts]) -> HashSet<Vec<u8>> {
         }
     }
     let mut queue: VecDeque<&[u8]> = bad.iter().copied().collect();
+    let mut reaching: HashSet<&[u8]> = HashSet::new();
     while let Some(x) = queue.pop_front() {
         for &l in loaders.get(x).map(Vec::as_slice).unwrap_or_default() {
-            if bad.insert(l) {
+            if reaching.insert(l) {
                 queue.push_back(l);
             }
         }
     }
     facts
         .iter()
-        .filter(|f| !bad.contains(f.file.as_slice()))
-        .map(|f| f.file.clone())
+        .map(|f| f.file.as_slice())
+        .filter(|f| !unproved.contains(f) && !reaching.contains(f))
+        .map(<[u8]>::to_vec)
         .collect()
 }
 
@@ -167,7 +190,8 @@ mod tests {
         Facts {
             file: file.into(),
             loader: b"glibc".to_vec(),
-            plain: true,
+            plain_dependency: true,
+            plain_main: true,
             names: vec![file.into(), base(file).into()],
             interp: vec![(b"/lib64/ld.so".to_vec(), b"/lib/ld.so".to_vec())],
             dev_ino: (1, ino(file)),
@@ -220,8 +244,11 @@ mod tests {
             lib("/l/c", &[]),
             lib("/l/d", &["/l/c"]),
         ];
+        // b's DT_RUNPATH gives a need whose via is the path b is opened as
+        facts[1].plain_dependency = false;
+        assert_eq!(proved(&facts), ["/l/b", "/l/c", "/l/d"]);
         // b's DT_RPATH is inherited by what it loads
-        facts[1].plain = false;
+        facts[1].plain_main = false;
         assert_eq!(proved(&facts), ["/l/c", "/l/d"]);
     }
 
@@ -236,6 +263,14 @@ mod tests {
         // /opt/y answers to y's SONAME too
         facts[2].names.push(b"y".to_vec());
         assert_eq!(proved(&facts), ["/l/y"]);
+    }
+
+    #[test]
+    fn a_soname_of_another_loader_counts_for_its_loads_only() {
+        let mut facts = vec![lib("/l/x", &["/l/y"]), lib("/l/y", &[]), lib("/l32/y", &[])];
+        facts[2].loader = b"glibc32".to_vec();
+        facts[2].names.push(b"y".to_vec());
+        assert_eq!(proved(&facts), ["/l/x", "/l/y", "/l32/y"]);
     }
 
     #[test]

@@ -868,10 +868,12 @@ fn first_step(
 }
 
 /// What the first step `c` of the load of `main` says about its main
-/// object: plain when nothing in it depends on the load it is part of — no
+/// object: plain as a dependency when it reads the same in any load — no
 /// finding, every need found and not through a search path that names the
-/// object (`via`) or that objects loaded after it inherit (glibc's
-/// `DT_RPATH`, musl's `DT_RPATH` and `DT_RUNPATH`), no dynamic string token.
+/// object (`via`), no dynamic string token; plain as the main object when
+/// no search path of it is inherited by the objects loaded after it
+/// (glibc's `DT_RPATH`, musl's `DT_RPATH` and `DT_RUNPATH`) and no need
+/// names a token.
 fn first_step_facts(
     c: &Closure,
     main: &[u8],
@@ -881,16 +883,17 @@ fn first_step_facts(
     let info = m.info();
     let musl = c.flavor == Some(crate::loader::Flavor::Musl);
     let token = |s: &Option<Vec<u8>>| s.as_ref().is_some_and(|s| s.contains(&b'$'));
-    let plain = c.fatal.is_none()
-        && c.findings.is_empty()
-        && c.linkage == Linkage::Dynamic
+    let plain_main = c.linkage == Linkage::Dynamic
         && c.flavor.is_some()
         && info.is_some_and(|i| {
             i.rpath.is_none()
                 && !(musl && i.runpath.is_some())
-                && !token(&i.runpath)
                 && i.needed.iter().all(|n| !n.contains(&b'$'))
-        })
+        });
+    let plain_dependency = plain_main
+        && c.fatal.is_none()
+        && c.findings.is_empty()
+        && info.is_some_and(|i| !token(&i.runpath))
         && c.edges.iter().all(|e| {
             e.to.is_some() && !matches!(e.rule, Rule::Rpath | Rule::Runpath | Rule::LdLibraryPath)
         });
@@ -935,7 +938,8 @@ fn first_step_facts(
     crate::replayable::Facts {
         file: m.file.clone(),
         loader,
-        plain,
+        plain_dependency,
+        plain_main,
         names,
         interp,
         dev_ino: m.dev_ino,
