@@ -11,6 +11,8 @@
 //! - [`script`]: shebang interpreters;
 //! - [`walk`]: a parallel, confined walk of a root;
 //! - [`scan`]: a whole-root scan producing files, edges and findings;
+//! - [`loads`] and [`replayable`]: a load stored as direct needs, and the
+//!   loads proved to be the replay of their objects' own needs;
 //! - [`stored`]: the `deps` report of a load read back from a stored scan;
 //! - [`findings`]: the stable finding codes shared by every report.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
@@ -26,6 +28,7 @@ pub mod ldconf;
 pub mod loader;
 pub mod loads;
 pub mod packages;
+pub mod replayable;
 pub mod report;
 pub mod rootfs;
 pub mod scan;

@@ -10,9 +10,12 @@
 //! loaded object, …), those needs in full. [`Load`] replays the loader's
 //! breadth-first walk over that: each object's needs once, in the order the
 //! objects were first reached, so the stored edges grow with the direct
-//! needs that exist, not with every closure multiplied out. The scan checks
-//! every load against its full resolution when it stores it, so reading a
-//! load back gives exactly what the loader resolved.
+//! needs that exist, not with every closure multiplied out. The scan stores
+//! a load that [`crate::replayable`] proves to be that replay as its main
+//! object's own needs, without resolving it; it resolves every other load in
+//! full and checks it against the replay when it stores it (a debug build
+//! resolves and checks every load), so reading a load back gives exactly
+//! what the loader resolved.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};

@@ -517,36 +517,70 @@ pub fn analyze(
     }
 
     // loads: every dynamic loadable object as a main object. Each object's
-    // own needs first (the first step of its load), then every load in full,
-    // stored as its own needs and what differs from the others' (`loads`)
+    // own needs first (the first step of its load); a load proved to be the
+    // replay of its objects' own needs (`replayable`) is stored as that first
+    // step, every other load is resolved in full and stored as its own needs
+    // and what differs from the others' (`loads`)
     let mains: Vec<&Vec<u8>> = elf_map
         .iter()
         .filter(|(_, i)| i.is_loadable() && i.linkage() == Linkage::Dynamic)
         .map(|(p, _)| p)
         .collect();
     let total = mains.len();
-    let own: HashMap<Vec<u8>, Vec<Need>> = mains
+    let steps: Vec<Option<FirstStep>> = mains
         .par_iter()
-        .filter_map(|main| {
-            let c = resolver.direct_needs(main);
-            let file = c.objects.first()?.file.clone();
-            let needs = load_needs(&c, index)
-                .into_iter()
-                .filter(|(from, _, _)| *from == 0)
-                .map(|(_, _, n)| n)
-                .collect();
-            Some((file, needs))
-        })
+        .map(|main| first_step(&resolver, index, &elf_map, main))
         .collect();
+    let mut own: HashMap<Vec<u8>, Vec<Need>> = HashMap::new();
+    let mut facts: Vec<crate::replayable::Facts> = Vec::new();
+    let mut stored: Vec<Option<(Vec<u8>, Stored)>> = Vec::with_capacity(total);
+    for s in steps {
+        match s {
+            Some(s) => {
+                own.insert(s.facts.file.clone(), s.own);
+                stored.push(Some((s.facts.file.clone(), s.stored)));
+                facts.push(s.facts);
+            }
+            None => stored.push(None),
+        }
+    }
+    // LD_LIBRARY_PATH is searched in every load, before the objects' own paths
+    let proved = if opts.loader.ld_library_path.is_some() {
+        std::collections::HashSet::new()
+    } else {
+        crate::replayable::replayable(&facts)
+    };
+    drop(facts);
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let per_load: Vec<(Vec<EdgeRec>, Vec<ScanFinding>)> = mains
+    let per_load: Vec<Stored> = mains
         .par_iter()
-        .map(|main| {
+        .zip(stored.into_par_iter())
+        .map(|(main, first)| {
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if n % 256 == 0 {
                 progress(Progress::Resolving(n, total));
             }
-            load_edges(&resolver, index, &own, &elf_map, main)
+            let proven = first
+                .filter(|(file, _)| proved.contains(file))
+                .map(|(_, s)| s);
+            match proven {
+                Some(first) => {
+                    // debug builds resolve every such load in full too, and
+                    // check that it stores the same
+                    #[cfg(debug_assertions)]
+                    {
+                        let full = load_edges(&resolver, index, &own, &elf_map, main);
+                        debug_assert_eq!(
+                            &full,
+                            &first,
+                            "the load of {} is not its first step",
+                            bytes::display(main)
+                        );
+                    }
+                    first
+                }
+                None => load_edges(&resolver, index, &own, &elf_map, main),
+            }
         })
         .collect();
     drop(own);
@@ -787,23 +821,142 @@ fn edge_rec(context: &[u8], seq: u32, src: &[u8], e: &LoadEdge, file: Option<&[u
     }
 }
 
-/// The load of `main`, resolved in full, as the edges to store: its own
-/// needs, the default loader of a library, and the needs of each object
-/// that the others' own needs do not give ([`crate::loads`]).
-fn load_edges(
+/// A load's edges and findings as stored.
+type Stored = (Vec<EdgeRec>, Vec<ScanFinding>);
+
+/// The first step of a load: its main object's own needs, the load stored
+/// as that step alone, and the facts that tell whether that is the whole
+/// load ([`crate::replayable`]).
+struct FirstStep {
+    own: Vec<Need>,
+    stored: Stored,
+    facts: crate::replayable::Facts,
+}
+
+/// Resolve the first step of the load of `main`. `None`: the main object
+/// cannot be opened.
+fn first_step(
     resolver: &Resolver<'_>,
     index: &Index,
-    own: &HashMap<Vec<u8>, Vec<Need>>,
     elf: &BTreeMap<Vec<u8>, Arc<ElfInfo>>,
     main: &[u8],
-) -> (Vec<EdgeRec>, Vec<ScanFinding>) {
-    let c = resolver.closure(main);
-    let mut edges = Vec::new();
-    let Some(main_file) = c.objects.first().map(|o| o.file.clone()) else {
-        return (edges, Vec::new());
-    };
-    // the program interpreter as the graph gives it back: the entry
-    // `PT_INTERP` names, or the default loader of a library
+) -> Option<FirstStep> {
+    let c = resolver.direct_needs(main);
+    let main_file = c.objects.first()?.file.clone();
+    let needs = load_needs(&c, index);
+    let (loader_edge, _) = default_loader(&c, index, elf, main, &main_file);
+    let mut edges: Vec<EdgeRec> = loader_edge.into_iter().collect();
+    for (_, seq, n) in &needs {
+        for e in &n.edges {
+            edges.push(edge_rec(main, *seq, &main_file, e, n.file.as_deref()));
+        }
+    }
+    let facts = first_step_facts(&c, main, &needs);
+    let findings = c
+        .findings
+        .into_iter()
+        .map(|f| ScanFinding {
+            context: Some(main.to_vec()),
+            finding: f,
+        })
+        .collect();
+    Some(FirstStep {
+        own: needs.into_iter().map(|(_, _, n)| n).collect(),
+        stored: (edges, findings),
+        facts,
+    })
+}
+
+/// What the first step `c` of the load of `main` says about its main
+/// object: plain as a dependency when it reads the same in any load — no
+/// finding, every need found and not through a search path that names the
+/// object (`via`), no dynamic string token; plain as the main object when
+/// no search path of it is inherited by the objects loaded after it
+/// (glibc's `DT_RPATH`, musl's `DT_RPATH` and `DT_RUNPATH`) and no need
+/// names a token.
+fn first_step_facts(
+    c: &Closure,
+    main: &[u8],
+    needs: &[(usize, u32, Need)],
+) -> crate::replayable::Facts {
+    let m = &c.objects[0];
+    let info = m.info();
+    let musl = c.flavor == Some(crate::loader::Flavor::Musl);
+    let token = |s: &Option<Vec<u8>>| s.as_ref().is_some_and(|s| s.contains(&b'$'));
+    let plain_main = c.linkage == Linkage::Dynamic
+        && c.flavor.is_some()
+        && info.is_some_and(|i| {
+            i.rpath.is_none()
+                && !(musl && i.runpath.is_some())
+                && i.needed.iter().all(|n| !n.contains(&b'$'))
+        });
+    let plain_dependency = plain_main
+        && c.fatal.is_none()
+        && c.findings.is_empty()
+        && info.is_some_and(|i| !token(&i.runpath))
+        && c.edges.iter().all(|e| {
+            e.to.is_some() && !matches!(e.rule, Rule::Rpath | Rule::Runpath | Rule::LdLibraryPath)
+        });
+    let loader = format!(
+        "{:?} {:?} {:?}",
+        c.flavor,
+        c.interpreter.as_deref().map(bytes::display),
+        info.map(crate::elf::Expect::of)
+    )
+    .into_bytes();
+    let mut names = vec![main.to_vec(), m.path.clone()];
+    names.extend(info.and_then(|i| i.soname.clone()));
+    let interp = c
+        .objects
+        .iter()
+        .filter(|o| o.rule == Rule::Interpreter && !o.faked)
+        .flat_map(|o| {
+            std::iter::once(o.path.clone())
+                .chain(o.names.iter().cloned())
+                .chain(o.info().and_then(|i| i.soname.clone()))
+                .map(|n| (n, o.file.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let reached = c
+        .edges
+        .iter()
+        .zip(needs)
+        .filter_map(|(e, (_, _, n))| {
+            let o = &c.objects[e.to?];
+            let path = n.needed()?.path.clone()?;
+            Some(crate::replayable::Reached {
+                name: e.name.clone(),
+                path,
+                file: o.file.clone(),
+                soname: o.info().and_then(|i| i.soname.clone()),
+                has_needs: o.info().is_none_or(|i| !i.needed.is_empty()),
+                dev_ino: o.dev_ino,
+            })
+        })
+        .collect();
+    crate::replayable::Facts {
+        file: m.file.clone(),
+        loader,
+        plain_dependency,
+        plain_main,
+        names,
+        interp,
+        dev_ino: m.dev_ino,
+        needs: reached,
+    }
+}
+
+/// The program interpreter of the load `c` of `main` as the graph gives it
+/// back: the entry `PT_INTERP` names, or, for a library loaded as the main
+/// object, the default loader, with the edge that records which it is.
+fn default_loader(
+    c: &Closure,
+    index: &Index,
+    elf: &BTreeMap<Vec<u8>, Arc<ElfInfo>>,
+    main: &[u8],
+    main_file: &[u8],
+) -> (Option<EdgeRec>, Option<Interp>) {
     let mut interp: Option<Interp> = None;
     if let Some(i) = elf.get(main).and_then(|i| i.interp.clone()) {
         let res = rootfs::resolve(index, &i, b"/");
@@ -822,10 +975,10 @@ fn load_edges(
     ) {
         let has_pt_interp = c.objects[0].info().is_some_and(|i| i.interp.is_some());
         if !has_pt_interp && !rtld.named.is_empty() {
-            edges.push(EdgeRec {
+            let edge = EdgeRec {
                 context: Some(main.to_vec()),
                 seq: 0,
-                src: main_file.clone(),
+                src: main_file.to_vec(),
                 dst: Some(rtld.named.clone()),
                 kind: EdgeKind::Interp,
                 name: Some(ip.clone()),
@@ -833,14 +986,34 @@ fn load_edges(
                 rule: Some("default-loader".into()),
                 via: None,
                 file: Some(rtld.file.clone()),
-            });
+            };
             interp = Some(Interp {
                 file: rtld.file.clone(),
                 named: rtld.named.clone(),
                 path: ip.clone(),
             });
+            return (Some(edge), interp);
         }
     }
+    (None, interp)
+}
+
+/// The load of `main`, resolved in full, as the edges to store: its own
+/// needs, the default loader of a library, and the needs of each object
+/// that the others' own needs do not give ([`crate::loads`]).
+fn load_edges(
+    resolver: &Resolver<'_>,
+    index: &Index,
+    own: &HashMap<Vec<u8>, Vec<Need>>,
+    elf: &BTreeMap<Vec<u8>, Arc<ElfInfo>>,
+    main: &[u8],
+) -> Stored {
+    let c = resolver.closure(main);
+    let Some(main_file) = c.objects.first().map(|o| o.file.clone()) else {
+        return (Vec::new(), Vec::new());
+    };
+    let (loader_edge, interp) = default_loader(&c, index, elf, main, &main_file);
+    let mut edges: Vec<EdgeRec> = loader_edge.into_iter().collect();
     // the load as resolved, object by object, in the order the objects'
     // needs were processed
     let needs = load_needs(&c, index);

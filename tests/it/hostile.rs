@@ -1021,6 +1021,126 @@ fn amplifying_library_graphs_store_direct_needs_only() {
     assert!(live == stored, "deps --db differs from deps --root");
 }
 
+/// Where a load does differ from the replay of its objects' own needs, the
+/// scan resolves it in full and stores, in that load, exactly the needs that
+/// differ: libmid's libz.so found through libtop's inherited `DT_RPATH`
+/// (/opt/r), and libx's liby.so answered by the SONAME of the main object
+/// /opt/s/liby.so. The loads proved plain store their main object's own
+/// needs alone, and `deps` from the graph answers as on the root.
+#[test]
+fn loads_that_differ_store_their_differing_needs_exactly() {
+    if !require_root() {
+        return;
+    }
+    const LIBDIR: &str = "/usr/lib/x86_64-linux-gnu";
+    let root = FixtureRoot::glibc(Layout::Split);
+    let so = |soname: &str, needed: &[&str], rpath: Option<&str>| crate::elfgen::SharedObject {
+        soname: Some(soname.into()),
+        needed: needed.iter().map(|n| n.to_string()).collect(),
+        rpath: rpath.map(str::to_string),
+    };
+    let objects = [
+        // an inherited DT_RPATH
+        (
+            format!("{LIBDIR}/libtop.so"),
+            so("libtop.so", &["libmid.so"], Some("/opt/r")),
+        ),
+        (
+            format!("{LIBDIR}/libmid.so"),
+            so("libmid.so", &["libz.so"], None),
+        ),
+        (format!("{LIBDIR}/libz.so"), so("libz.so", &[], None)),
+        ("/opt/r/libz.so".to_string(), so("libz-r.so", &[], None)),
+        // a SONAME that answers a need
+        (
+            format!("{LIBDIR}/libx.so"),
+            so("libx.so", &["liby.so"], None),
+        ),
+        (format!("{LIBDIR}/liby.so"), so("liby.so", &[], None)),
+        (
+            "/opt/s/liby.so".to_string(),
+            so("liby.so", &["libx.so"], None),
+        ),
+    ];
+    for (path, o) in &objects {
+        root.write(path, o.bytes());
+    }
+    let db = root.scratch("g.db");
+    let out = scan_bounded(&root, &db);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let rows = |context: &str| -> String {
+        crate::support::sqlite(
+            &db,
+            &format!(
+                "SELECT CAST(s.path AS TEXT), e.seq, CAST(e.name AS TEXT),
+                        CAST(d.path AS TEXT), e.rule, CAST(e.via AS TEXT)
+                 FROM edge e JOIN file s ON s.id = e.src JOIN file c ON c.id = e.context
+                 LEFT JOIN file d ON d.id = e.dst
+                 WHERE c.path = CAST('{context}' AS BLOB) AND e.kind = 'needed'
+                 ORDER BY e.seq"
+            ),
+        )
+    };
+    let libdir = |n: &str| format!("{LIBDIR}/{n}");
+    // libtop's load: its own need, and libmid's libz.so from /opt/r
+    assert_eq!(
+        rows(&libdir("libtop.so")),
+        format!(
+            "{top}|1|libmid.so|{mid}|ld-so-conf|\n{mid}|2|libz.so|/opt/r/libz.so|rpath|{top}\n",
+            top = libdir("libtop.so"),
+            mid = libdir("libmid.so"),
+        ),
+    );
+    // /opt/s/liby.so's load: its own need, and libx's liby.so answered by it
+    assert_eq!(
+        rows("/opt/s/liby.so"),
+        format!(
+            "/opt/s/liby.so|1|libx.so|{x}|ld-so-conf|\n{x}|2|liby.so|/opt/s/liby.so|already-loaded|/opt/s/liby.so\n",
+            x = libdir("libx.so"),
+        ),
+    );
+    // the plain loads: the main object's own needs alone
+    assert_eq!(
+        rows(&libdir("libmid.so")),
+        format!(
+            "{mid}|1|libz.so|{z}|ld-so-conf|\n",
+            mid = libdir("libmid.so"),
+            z = libdir("libz.so")
+        ),
+    );
+    assert_eq!(
+        rows(&libdir("libx.so")),
+        format!(
+            "{x}|1|liby.so|{y}|ld-so-conf|\n",
+            x = libdir("libx.so"),
+            y = libdir("liby.so")
+        ),
+    );
+    // the graph answers as the root does
+    let paths: Vec<&str> = objects.iter().map(|(p, _)| p.as_str()).collect();
+    let deps = |from: &str, at: &OsStr| {
+        let mut args: Vec<&OsStr> = vec![
+            OsStr::new("deps"),
+            OsStr::new("--format"),
+            OsStr::new("list"),
+            OsStr::new(from),
+            at,
+        ];
+        args.extend(paths.iter().map(OsStr::new));
+        let out = kaudit_bounded(args);
+        assert_eq!(code(&out), 0, "{}", show(&out));
+        out.stdout
+    };
+    let live = deps("--root", root.path().as_os_str());
+    let stored = deps("--db", db.as_os_str());
+    assert!(
+        live == stored,
+        "deps --db differs from deps --root:\n{}\n{}",
+        String::from_utf8_lossy(&live),
+        String::from_utf8_lossy(&stored)
+    );
+}
+
 /// A chain of directories `d` made one level at a time below `top` (each
 /// `mkdirat` relative to the last level's descriptor: the deep paths are
 /// longer than any system call takes), removed the same way when dropped

@@ -9,8 +9,9 @@
 //!   graph keeps (paths up to `PATH_MAX`).
 //!
 //! For each: the scan's wall time, peak memory, the edges it stored and the
-//! graph's size on disk; and the loader's time (`ld.so --list`, the host's
-//! glibc loader on the top library) with the ratio. `--kaudit PATH` times
+//! graph's size on disk, and the scan's time per stored edge; and the
+//! loader's time (`ld.so --list`, the host's glibc loader on the top
+//! library) with the ratio. `--kaudit PATH` times
 //! that binary instead of a release build of this tree (an older kaudit,
 //! for a before and after).
 
@@ -182,11 +183,17 @@ fn scan_case(kaudit: &Path, tmp: &Path, case: &Case) -> Result<()> {
         let libdir = case.root.join(LIBDIR);
         let t = loader_time(&libdir, &libdir.join(top))?;
         println!(
-            "; ld.so --list {top}: {t:.3} s; scan/loader {:.0}x",
+            "; ld.so --list {top}: {t:.3} s; scan/loader {:.1}x",
             secs / t
         );
     } else {
         println!();
+    }
+    if edges > 0 {
+        println!(
+            "  per stored edge: {:.1} µs of scan",
+            secs * 1e6 / edges as f64
+        );
     }
     Ok(())
 }
