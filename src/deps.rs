@@ -72,9 +72,13 @@ pub(crate) fn run(db_path: &Path, a: &Args) -> anyhow::Result<i32> {
             }
             let mut out = Vec::new();
             for p in &a.paths {
-                let r = stored::deps(&index, p.as_os_str().as_bytes(), |file| {
-                    db.stored_load(file)
-                })?
+                let mut own = std::collections::HashMap::new();
+                let r = stored::deps(
+                    &index,
+                    p.as_os_str().as_bytes(),
+                    |file| db.stored_load(file),
+                    &mut |x: &[u8]| kaudit_reports::graph::own_needs(&db, &mut own, x),
+                )?
                 .with_context(|| {
                     format!("{} is not in the graph {}", p.display(), db_path.display())
                 })?;

@@ -7,13 +7,17 @@
 //! interpreter placed where its loader places it (musl lists its loader
 //! first), and the findings that abort the load made fatal.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use crate::bytes;
 use crate::findings::{Code, Finding};
 use crate::loader::Flavor;
+use crate::loads::{self, Interp, LoadEdge, Need};
 use crate::report::{DepsReport, ReportEdge, ReportObject};
 use crate::rootfs::{self, FsView};
+use crate::scan::EdgeKind;
 
 /// One edge of a stored load, in the loader's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,11 +60,115 @@ pub struct StoredLoad {
     /// (the name of the `interp` edge of its own load: a library's default
     /// loader).
     pub default_loader: Option<Vec<u8>>,
-    /// The edges of its load, in the loader's order.
-    pub edges: Vec<LoadRow>,
+    /// The rows stored under its load (`None`: none).
+    pub rows: Option<StoredRows>,
     /// The findings met in its load, and those about the file itself
     /// outside any load, in the order they were stored.
     pub findings: Vec<StoredFinding>,
+}
+
+/// A row stored under a load: its place in the load, the edge, the final
+/// file the edge reached.
+pub type Row = (u32, LoadRow, Option<Vec<u8>>);
+
+/// A load as the graph stores it: the rows stored under its main object,
+/// in place order, with what reading them back needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredRows {
+    /// The graph's load format: 1, each load written whole; 2, as direct
+    /// needs ([`crate::loads`]).
+    pub format: i64,
+    /// The main object.
+    pub main: Vec<u8>,
+    /// The rows stored under the load.
+    pub rows: Vec<Row>,
+    /// The interpreter loaded beside the main object.
+    pub interp: Option<Interp>,
+}
+
+/// An object's own needs, from the rows stored under its own load as a main
+/// object (its own needs' rows only); `None`: it needs nothing.
+pub fn own_needs(rows: Vec<Row>) -> Option<Vec<Need>> {
+    (!rows.is_empty()).then(|| {
+        loads::needs_of(
+            rows.into_iter()
+                .map(|(seq, e, file)| {
+                    let kind = EdgeKind::from_name(&e.kind).unwrap_or(EdgeKind::Needed);
+                    (seq, load_edge(kind, e), file)
+                })
+                .collect::<Vec<_>>(),
+        )
+    })
+}
+
+/// What [`load_edges`] asks of each object not stored explicitly: its own
+/// needs (`None`: it needs nothing).
+pub type OwnOf<'f, E> = &'f mut dyn FnMut(&[u8]) -> Result<Option<Rc<Vec<Need>>>, E>;
+
+/// The edges of a stored load in the loader's order: the default loader of
+/// a library first, then every `DT_NEEDED` edge (`needed`, with the `walks`
+/// and `cpu-alternative` edges that came with it). A load of format 2 is
+/// replayed ([`loads::replay`]) over the needs stored under it and every
+/// other object's own needs (`own`).
+pub fn load_edges<E>(s: StoredRows, own: OwnOf<'_, E>) -> Result<Vec<LoadRow>, E> {
+    if s.format < 2 {
+        // written whole, load by load
+        return Ok(s.rows.into_iter().map(|(_, e, _)| e).collect());
+    }
+    let mut out: Vec<LoadRow> = Vec::new();
+    let mut explicit_rows: HashMap<Vec<u8>, Vec<loads::StoredEdge>> = HashMap::new();
+    for (seq, e, file) in s.rows {
+        match EdgeKind::from_name(&e.kind) {
+            Some(kind @ (EdgeKind::Needed | EdgeKind::Walks | EdgeKind::CpuAlternative)) => {
+                explicit_rows.entry(e.src.clone()).or_default().push((
+                    seq,
+                    load_edge(kind, e),
+                    file,
+                ));
+            }
+            _ => out.push(e),
+        }
+    }
+    let explicit: HashMap<Vec<u8>, Vec<loads::Placed>> = explicit_rows
+        .into_iter()
+        .map(|(src, rows)| {
+            let seqs: Vec<u32> = {
+                let mut v: Vec<u32> = rows.iter().map(|(s, _, _)| *s).collect();
+                v.dedup();
+                v
+            };
+            let needs = loads::needs_of(rows);
+            (src, seqs.into_iter().zip(needs).collect())
+        })
+        .collect();
+    let mut own = |x: &[u8]| -> Result<Option<Cow<'static, [Need]>>, E> {
+        Ok(own(x)?.map(|o| Cow::Owned(o.to_vec())))
+    };
+    for (src, need) in loads::replay(&s.main, s.interp.as_ref(), &explicit, &mut own)? {
+        for e in need.edges {
+            out.push(LoadRow {
+                kind: e.kind.as_str().to_string(),
+                src: src.clone(),
+                dst: e.dst,
+                name: e.name,
+                path: e.path,
+                rule: e.rule,
+                via: e.via,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn load_edge(kind: EdgeKind, e: LoadRow) -> LoadEdge {
+    LoadEdge {
+        dst: e.dst,
+        kind,
+        name: e.name,
+        path: e.path,
+        rule: e.rule,
+        via: e.via,
+    }
 }
 
 /// Whether an interpreter is musl's loader, by its file name.
@@ -76,6 +184,7 @@ pub fn deps<E>(
     index: &dyn FsView,
     path: &[u8],
     load_of: impl FnOnce(&[u8]) -> Result<Option<StoredLoad>, E>,
+    own: OwnOf<'_, E>,
 ) -> Result<Option<DepsReport>, E> {
     let res = rootfs::resolve(index, path, b"/");
     let symlinks: Vec<(Vec<u8>, Vec<u8>)> = res
@@ -110,8 +219,11 @@ pub fn deps<E>(
         fatal: None,
         symlinks,
     };
-    let rows = stored
-        .edges
+    let edges = match stored.rows {
+        Some(r) => load_edges(r, own)?,
+        None => Vec::new(),
+    };
+    let rows = edges
         .into_iter()
         .filter(|e| e.kind == "needed")
         .map(|e| (e.src, e.dst, e.name, e.path, e.rule, e.via));

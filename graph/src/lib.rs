@@ -21,7 +21,7 @@ mod store;
 pub use closures::{ClosureRow, DroppedRow, ScanStamp, StoredDropped};
 pub use entries::{EdgeRow, FileRow, InitEdge};
 pub use findings::{FindingFilter, FindingRow};
-pub use loads::{LoadCache, LoadRow};
+pub use loads::LoadRow;
 pub use packages::{OwnedRow, PackageRow};
 pub use pending::PendingRun;
 pub use proofs::{ProofRow, ProofRun};

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use kaudit_analyzer::loads::Need;
+use kaudit_analyzer::stored;
 use kaudit_graph::{Db, DbError};
 pub use kaudit_graph::{EdgeRow, FileRow};
 
@@ -14,7 +16,10 @@ pub struct Graph<'a> {
     files: HashMap<Vec<u8>, Option<Rc<FileRow>>>,
     free: HashMap<i64, Rc<Vec<EdgeRow>>>,
     loads: HashMap<i64, Rc<Vec<EdgeRow>>>,
-    load_cache: kaudit_graph::LoadCache,
+    /// The graph's load format, once read.
+    load_format: Option<i64>,
+    /// Each object's own needs, as read (`None`: it needs nothing).
+    own: HashMap<Vec<u8>, Option<Rc<Vec<Need>>>>,
     /// Queries run (for the benchmark and tests).
     pub queries: u64,
 }
@@ -27,7 +32,8 @@ impl<'a> Graph<'a> {
             files: HashMap::new(),
             free: HashMap::new(),
             loads: HashMap::new(),
-            load_cache: kaudit_graph::LoadCache::default(),
+            load_format: None,
+            own: HashMap::new(),
             queries: 0,
         }
     }
@@ -77,9 +83,14 @@ impl<'a> Graph<'a> {
             return Ok(e.clone());
         }
         self.queries += 1;
-        let rows: Vec<EdgeRow> = self
-            .db
-            .load_edges(id, &mut self.load_cache)?
+        let edges = match self.db.load_rows(id, &mut self.load_format)? {
+            Some(s) => {
+                let (db, own) = (self.db, &mut self.own);
+                stored::load_edges(s, &mut |x: &[u8]| own_needs(db, own, x))?
+            }
+            None => Vec::new(),
+        };
+        let rows: Vec<EdgeRow> = edges
             .into_iter()
             .filter(|e| matches!(e.kind.as_str(), "needed" | "walks" | "interp"))
             .filter_map(|e| {
@@ -184,4 +195,18 @@ impl<'a> Graph<'a> {
         links.sort();
         Ok(links)
     }
+}
+
+/// The own needs of the object at `x`, read once into `own`.
+pub fn own_needs(
+    db: &Db,
+    own: &mut HashMap<Vec<u8>, Option<Rc<Vec<Need>>>>,
+    x: &[u8],
+) -> Result<Option<Rc<Vec<Need>>>, DbError> {
+    if let Some(o) = own.get(x) {
+        return Ok(o.clone());
+    }
+    let needs = stored::own_needs(db.own_rows(x)?).map(Rc::new);
+    own.insert(x.to_vec(), needs.clone());
+    Ok(needs)
 }
