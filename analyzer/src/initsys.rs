@@ -58,7 +58,8 @@ const SUFFIXES: &[&[u8]] = &[
     b".device",
 ];
 
-const EXEC: &[&str] = &[
+/// The systemd directives that run a program (the `rule` of their edges).
+pub const EXEC: &[&str] = &[
     "ExecStart",
     "ExecStartPre",
     "ExecStartPost",
@@ -67,6 +68,10 @@ const EXEC: &[&str] = &[
     "ExecStopPost",
     "ExecCondition",
 ];
+
+/// The OpenRC variable that names the program a service script runs (the
+/// `rule` of its edge).
+pub const OPENRC_COMMAND: &str = "command";
 
 const DEPS: &[&str] = &[
     "Requires",
@@ -401,9 +406,9 @@ fn openrc(root: &Root, index: &Index, out: &mut Vec<EdgeRec>) {
         let mut in_depend = false;
         for line in text.split(|&b| b == b'\n') {
             let t = line.trim_ascii();
-            if let Some(cmd) = assignment(t, b"command") {
+            if let Some(cmd) = assignment(t, OPENRC_COMMAND.as_bytes()) {
                 if let Some(dst) = program(index, cmd, EXEC_PATH) {
-                    out.push(edge(&e.path, dst, cmd, "command", Some(cmd)));
+                    out.push(edge(&e.path, dst, cmd, OPENRC_COMMAND, Some(cmd)));
                 }
             }
             if t.starts_with(b"depend()") || t.starts_with(b"depend ()") {

@@ -852,14 +852,7 @@ fn first_step(
         }
     }
     let facts = first_step_facts(&c, main, &needs);
-    let findings = c
-        .findings
-        .into_iter()
-        .map(|f| ScanFinding {
-            context: Some(main.to_vec()),
-            finding: f,
-        })
-        .collect();
+    let findings = in_load(c.findings, main);
     Some(FirstStep {
         own: needs.into_iter().map(|(_, _, n)| n).collect(),
         stored: (edges, findings),
@@ -1093,13 +1086,17 @@ fn load_edges(
             }
         }
     }
-    let findings = c
-        .findings
+    let findings = in_load(c.findings, main);
+    (edges, findings)
+}
+
+/// The findings met in the load of `main`, as the scan stores them.
+fn in_load(findings: Vec<Finding>, main: &[u8]) -> Vec<ScanFinding> {
+    findings
         .into_iter()
         .map(|f| ScanFinding {
             context: Some(main.to_vec()),
             finding: f,
         })
-        .collect();
-    (edges, findings)
+        .collect()
 }

@@ -10,6 +10,15 @@ use rusqlite::{params, OptionalExtension};
 
 use crate::store::{Db, DbError};
 
+/// The columns and joins of an edge read as a [`Row`] (by [`row`]).
+macro_rules! edge_rows {
+    () => {
+        "SELECT e.seq, e.kind, s.path, d.path, e.name, e.path, e.rule, e.via, f.path
+         FROM edge e JOIN file s ON s.id = e.src LEFT JOIN file d ON d.id = e.dst
+         LEFT JOIN file f ON f.id = e.file"
+    };
+}
+
 impl Db {
     /// What the stored scan holds about the file at `file` and its load as
     /// a main object: its linkage and interpreter, the loader the scan chose
@@ -103,12 +112,10 @@ impl Db {
         };
         let mut st = self
             .connection()
-            .prepare_cached(
-                "SELECT e.seq, e.kind, s.path, d.path, e.name, e.path, e.rule, e.via, f.path
-                 FROM edge e JOIN file s ON s.id = e.src LEFT JOIN file d ON d.id = e.dst
-                 LEFT JOIN file f ON f.id = e.file
-                 WHERE e.context = ?1 ORDER BY e.seq, e.id",
-            )
+            .prepare_cached(concat!(
+                edge_rows!(),
+                " WHERE e.context = ?1 ORDER BY e.seq, e.id"
+            ))
             .map_err(|e| self.err(e))?;
         let rows: Vec<Row> = st
             .query_map(params![id], row)
@@ -148,14 +155,12 @@ impl Db {
     pub fn own_rows(&self, path: &[u8]) -> Result<Vec<Row>, DbError> {
         let mut st = self
             .connection()
-            .prepare_cached(
-                "SELECT e.seq, e.kind, s.path, d.path, e.name, e.path, e.rule, e.via, f.path
-                 FROM edge e JOIN file s ON s.id = e.src LEFT JOIN file d ON d.id = e.dst
-                 LEFT JOIN file f ON f.id = e.file
-                 WHERE e.context = (SELECT id FROM file WHERE path = ?1) AND e.src = e.context
+            .prepare_cached(concat!(
+                edge_rows!(),
+                " WHERE e.context = (SELECT id FROM file WHERE path = ?1) AND e.src = e.context
                    AND e.kind IN ('needed', 'walks', 'cpu-alternative')
-                 ORDER BY e.seq, e.id",
-            )
+                 ORDER BY e.seq, e.id"
+            ))
             .map_err(|e| self.err(e))?;
         let rows = st
             .query_map(params![path], row)

@@ -120,47 +120,36 @@ impl Db {
             )
             .map_err(err)?;
         let rows = st
-            .query_map(params![profile], |r| {
-                Ok(ProofRow {
-                    path: r.get(0)?,
-                    kind: r.get(1)?,
-                    scenario: r.get(2)?,
-                    step: r.get(3)?,
-                    detail: r.get(4)?,
-                })
-            })
+            .query_map(params![profile], proof_row)
             .map_err(err)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(err)?;
         Ok(Some((run, rows)))
     }
-}
 
-impl Db {
     /// The proof of one entry of `profile` (what `kaudit why` shows), read
     /// alone; `None` when the profile was never proven or the entry has none.
     pub fn proof_of(&self, profile: &str, path: &[u8]) -> Result<Option<ProofRow>, DbError> {
-        let err = |e| DbError::Sqlite {
-            path: self.path().to_path_buf(),
-            source: e,
-        };
         self.connection()
             .query_row(
                 "SELECT path, kind, scenario, step, detail FROM proof WHERE profile = ?1 AND path = ?2",
                 params![profile, path],
-                |r| {
-                    Ok(ProofRow {
-                        path: r.get(0)?,
-                        kind: r.get(1)?,
-                        scenario: r.get(2)?,
-                        step: r.get(3)?,
-                        detail: r.get(4)?,
-                    })
-                },
+                proof_row,
             )
             .optional()
-            .map_err(err)
+            .map_err(|e| self.err(e))
     }
+}
+
+/// A `proof` row (path, kind, scenario, step, detail).
+fn proof_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProofRow> {
+    Ok(ProofRow {
+        path: r.get(0)?,
+        kind: r.get(1)?,
+        scenario: r.get(2)?,
+        step: r.get(3)?,
+        detail: r.get(4)?,
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
+use kaudit_analyzer::initsys;
 use kaudit_graph::{DbError, RunRow};
 use serde::Serialize;
 
@@ -432,19 +433,15 @@ pub fn init_facts(db: &kaudit_graph::Db, path: &[u8]) -> Result<Vec<InitFact>, D
             .map(|e| (e.from, e.rule))
             .collect())
     };
-    let starts = &[
-        "ExecStart",
-        "ExecStartPre",
-        "ExecStartPost",
-        "ExecReload",
-        "ExecStop",
-        "ExecStopPost",
-        "ExecCondition",
-        "command",
-    ];
+    // the directives that run a program, systemd's and OpenRC's
+    let starts: Vec<&str> = initsys::EXEC
+        .iter()
+        .copied()
+        .chain([initsys::OPENRC_COMMAND])
+        .collect();
     let mut out = Vec::new();
     for n in &names {
-        for (unit, rule) in into(n, starts)? {
+        for (unit, rule) in into(n, &starts)? {
             // a drop-in's directive: the unit it belongs to
             let dropin_of = into(&unit, &["drop-in"])?
                 .into_iter()

@@ -122,14 +122,19 @@ fn a_script_run_keeps_its_interpreter_through_the_directory_link() {
     ));
 }
 
-#[test]
-fn an_excluded_library_is_dropped_with_its_rule() {
-    let (db, runs) = executed();
-    let profile = Profile::parse(
+/// A profile of the `exec` run that excludes libb.
+fn without_libb() -> Profile {
+    Profile::parse(
         Path::new("p.toml"),
         "description = \"test\"\nscenarios = [\"exec\"]\n\n[[exclude]]\nglob = \"/usr/lib/libb.so.2\"\nreason = \"not wanted\"\n",
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn an_excluded_library_is_dropped_with_its_rule() {
+    let (db, runs) = executed();
+    let profile = without_libb();
     let c = compute(&db, &runs, Some(&profile));
     assert!(!c.entries.contains_key(LIBB));
     assert_eq!(c.entries.len(), LOADED.len() - 1);
@@ -267,11 +272,7 @@ fn the_init_system_starts_the_program_from_an_enabled_unit() {
 #[test]
 fn a_stored_closure_answers_as_the_computed_one() {
     let (db, runs) = executed();
-    let profile = Profile::parse(
-        Path::new("p.toml"),
-        "description = \"test\"\nscenarios = [\"exec\"]\n\n[[exclude]]\nglob = \"/usr/lib/libb.so.2\"\nreason = \"not wanted\"\n",
-    )
-    .unwrap();
+    let profile = without_libb();
     let c = compute(&db, &runs, Some(&profile));
     let mut cache = Cache::new(&db, &runs, Some(&profile)).unwrap();
     assert!(!cache.present().unwrap());

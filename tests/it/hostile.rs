@@ -999,19 +999,7 @@ fn amplifying_library_graphs_store_direct_needs_only() {
         .collect();
     paths.extend(["libtop.so", "libx.so", "liby.so"].map(|n| format!("{LIBDIR}/{n}")));
     paths.push("/opt/lib/liby.so".into());
-    let deps = |from: &str, at: &OsStr| {
-        let mut args: Vec<&OsStr> = vec![
-            OsStr::new("deps"),
-            OsStr::new("--format"),
-            OsStr::new("list"),
-            OsStr::new(from),
-            at,
-        ];
-        args.extend(paths.iter().map(OsStr::new));
-        let out = kaudit_bounded(args);
-        assert_eq!(code(&out), 0, "{}", show(&out));
-        out.stdout
-    };
+    let deps = |from: &str, at: &OsStr| deps_list(from, at, &paths);
     let live = deps("--root", root.path().as_os_str());
     let stored = deps("--db", db.as_os_str());
     assert!(
@@ -1118,19 +1106,7 @@ fn loads_that_differ_store_their_differing_needs_exactly() {
     );
     // the graph answers as the root does
     let paths: Vec<&str> = objects.iter().map(|(p, _)| p.as_str()).collect();
-    let deps = |from: &str, at: &OsStr| {
-        let mut args: Vec<&OsStr> = vec![
-            OsStr::new("deps"),
-            OsStr::new("--format"),
-            OsStr::new("list"),
-            OsStr::new(from),
-            at,
-        ];
-        args.extend(paths.iter().map(OsStr::new));
-        let out = kaudit_bounded(args);
-        assert_eq!(code(&out), 0, "{}", show(&out));
-        out.stdout
-    };
+    let deps = |from: &str, at: &OsStr| deps_list(from, at, &paths);
     let live = deps("--root", root.path().as_os_str());
     let stored = deps("--db", db.as_os_str());
     assert!(
@@ -1301,4 +1277,20 @@ fn directories_nested_beyond_path_max_are_left_out_with_a_finding() {
     );
     assert!(!refused.exists(), "a refused allowlist left an image");
     drop(nest);
+}
+
+/// `kaudit deps --format list` of `paths`, from a root (`--root`) or a graph
+/// (`--db`): its standard output, the command having passed.
+fn deps_list<S: AsRef<OsStr>>(from: &str, at: &OsStr, paths: &[S]) -> Vec<u8> {
+    let mut args: Vec<&OsStr> = vec![
+        OsStr::new("deps"),
+        OsStr::new("--format"),
+        OsStr::new("list"),
+        OsStr::new(from),
+        at,
+    ];
+    args.extend(paths.iter().map(AsRef::as_ref));
+    let out = kaudit_bounded(args);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    out.stdout
 }
